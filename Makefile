@@ -1,0 +1,30 @@
+# The two commands in README.md: `make demo` (the demo weekly run) and `make test` (the test suite).
+# Each one creates the virtual environment and installs creditlab into it first when needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/creditlab demo
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV)

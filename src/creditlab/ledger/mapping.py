@@ -1,0 +1,138 @@
+"""Column mappings: how a real export's files, columns, date formats and codes become the canonical
+ledger. A mapping is YAML, either a file of its own or the ``mapping:`` section of a params file::
+
+    mapping:
+      files: {invoices: export.csv, customers: null}   # null: no such file, derive customers
+      date_format: "%m/%d/%Y"                          # default %Y-%m-%d (ISO dates always parse)
+      columns:   {invoices: {invoice_id: invoiceNumber, amount: InvoiceAmount}}
+      values:    {invoices: {disputed: {"Yes": "true", "No": "false"}}}
+      constants: {customers: {industry: unknown}}
+      keep:      {invoices: {paperless_bill: PaperlessBill}}   # extra columns carried through
+      derive_customers: {columns: {country: countryCode}}
+      notes: ["what the export lacks and what was assumed"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from creditlab.errors import ConfigError
+from creditlab.ledger.schema import TABLES
+
+__all__ = ["LedgerMapping", "DeriveCustomers", "parse_mapping"]
+
+ISO_DATE = "%Y-%m-%d"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeriveCustomers:
+    """Build the customers table from invoices: one row per customer_id.
+
+    Built in: ``name`` = customer_id, ``onboarded_on`` = first invoice date, ``payment_terms_days`` =
+    median (due_on - issued_on), ``credit_limit`` empty. ``columns`` take a customer attribute from an
+    invoice source column (its most frequent value per customer); ``constants`` fill the rest.
+    """
+
+    columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    constants: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerMapping:
+    """A parsed, checked column mapping (see the module docstring for the YAML form)."""
+
+    files: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
+    columns: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    values: Mapping[str, Mapping[str, Mapping[str, Any]]] = dataclasses.field(default_factory=dict)
+    constants: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    keep: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    date_format: str = ISO_DATE
+    date_formats: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    derive_customers: DeriveCustomers | None = None
+    notes: tuple[str, ...] = ()
+
+    def source_column(self, table: str, column: str) -> str:
+        """The export's name for a canonical column (the canonical name when not mapped)."""
+        return self.columns.get(table, {}).get(column, column)
+
+    def date_format_for(self, table: str, column: str) -> str:
+        return self.date_formats.get(table, {}).get(column, self.date_format)
+
+
+def _table_section(raw: Mapping[str, Any], key: str, where: str, *, nested: bool) -> dict:
+    section = raw.get(key) or {}
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{where}.{key}: expected a mapping of table name to settings")
+    out: dict[str, Any] = {}
+    for table, entries in section.items():
+        if table not in TABLES:
+            raise ConfigError(f"{where}.{key}: unknown table {table!r}; tables: {sorted(TABLES)}")
+        if not isinstance(entries, Mapping):
+            raise ConfigError(f"{where}.{key}.{table}: expected a mapping")
+        if key != "keep":
+            unknown = sorted(set(entries) - set(TABLES[table].names))
+            if unknown:
+                raise ConfigError(
+                    f"{where}.{key}.{table}: unknown canonical column(s) {unknown}; "
+                    f"columns of {table}: {TABLES[table].names}"
+                )
+        if nested:
+            for column, codes in entries.items():
+                if not isinstance(codes, Mapping):
+                    raise ConfigError(f"{where}.{key}.{table}.{column}: expected a mapping")
+        out[table] = {str(k): v for k, v in entries.items()}
+    return out
+
+
+def parse_mapping(raw: Mapping[str, Any] | None, where: str = "mapping") -> LedgerMapping:
+    """Check a mapping read from YAML and return a :class:`LedgerMapping`.
+
+    Raises
+    ------
+    ConfigError
+        Unknown keys, tables or canonical columns, or values of the wrong shape.
+    """
+    if raw is None:
+        return LedgerMapping()
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping")
+    known = {f.name for f in dataclasses.fields(LedgerMapping)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+    files = raw.get("files") or {}
+    if not isinstance(files, Mapping) or set(files) - set(TABLES):
+        raise ConfigError(f"{where}.files: expected table -> file name, tables: {sorted(TABLES)}")
+    derive = raw.get("derive_customers")
+    if derive is not None:
+        if not isinstance(derive, Mapping) or set(derive) - {"columns", "constants"}:
+            raise ConfigError(f"{where}.derive_customers: expected keys 'columns' and 'constants'")
+        derive = DeriveCustomers(
+            columns=dict(derive.get("columns") or {}), constants=dict(derive.get("constants") or {})
+        )
+        bad = sorted((set(derive.columns) | set(derive.constants)) - set(TABLES["customers"].names))
+        if bad:
+            raise ConfigError(f"{where}.derive_customers: unknown customer column(s) {bad}")
+    notes = raw.get("notes") or ()
+    if isinstance(notes, str):
+        notes = (notes,)
+    delimiter = str(raw.get("delimiter", ","))
+    if len(delimiter) != 1:
+        raise ConfigError(f"{where}.delimiter: expected one character, got {delimiter!r}")
+    return LedgerMapping(
+        files=dict(files),
+        columns=_table_section(raw, "columns", where, nested=False),
+        values=_table_section(raw, "values", where, nested=True),
+        constants=_table_section(raw, "constants", where, nested=False),
+        keep=_table_section(raw, "keep", where, nested=False),
+        date_format=str(raw.get("date_format", ISO_DATE)),
+        date_formats=_table_section(raw, "date_formats", where, nested=False),
+        encoding=str(raw.get("encoding", "utf-8")),
+        delimiter=delimiter,
+        derive_customers=derive,
+        notes=tuple(str(n) for n in notes),
+    )

@@ -1,0 +1,129 @@
+"""The ledger contract (``shared/DOMAIN.md``): canonical tables, columns, types and row rules.
+
+Every other module refers to columns through these constants, never through string literals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = [
+    "AMOUNT", "AMOUNT_PAID", "ANNUAL_REVENUE", "COUNTRY", "CREDIT_LIMIT", "CURRENCY",
+    "CUSTOMER_ID", "DISPUTED", "DUE_ON", "EVENT_KINDS", "EVENT_ON", "EXTERNAL_SCORE",
+    "INDUSTRY", "INVOICE_ID", "ISSUED_ON", "KIND", "NAME", "ONBOARDED_ON", "PAID_ON",
+    "PAYMENT_TERMS_DAYS", "TABLES", "Column", "TableSpec", "DEFAULT_EVENTS",
+]
+
+# customers
+CUSTOMER_ID = "customer_id"
+NAME = "name"
+INDUSTRY = "industry"
+COUNTRY = "country"
+CREDIT_LIMIT = "credit_limit"
+PAYMENT_TERMS_DAYS = "payment_terms_days"
+ONBOARDED_ON = "onboarded_on"
+ANNUAL_REVENUE = "annual_revenue"
+EXTERNAL_SCORE = "external_score"
+# invoices
+INVOICE_ID = "invoice_id"
+ISSUED_ON = "issued_on"
+DUE_ON = "due_on"
+AMOUNT = "amount"
+CURRENCY = "currency"
+PAID_ON = "paid_on"
+AMOUNT_PAID = "amount_paid"
+DISPUTED = "disputed"
+# events
+EVENT_ON = "event_on"
+KIND = "kind"
+EVENT_KINDS = (
+    "write_off",
+    "insolvency",
+    "collections_agency",
+    "reminder_sent",
+    "dispute_opened",
+    "dispute_closed",
+    "complaint",
+)
+DEFAULT_EVENTS = ("write_off", "insolvency", "collections_agency")
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One canonical column.
+
+    ``kind`` is one of: ``id`` (non-empty text), ``text``, ``category`` (non-empty text),
+    ``country`` (ISO 3166 alpha-2), ``currency`` (ISO 4217), ``date``, ``decimal``, ``int``,
+    ``number``, ``bool``, ``event_kind``. ``optional`` columns may be absent from the file;
+    ``nullable`` ones may hold empty values. ``min``/``min_exclusive`` bound numbers.
+    """
+
+    name: str
+    kind: str
+    optional: bool = False
+    nullable: bool = False
+    min: float | None = None
+    min_exclusive: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSpec:
+    """A canonical table: its columns, primary key and whether the ledger needs it."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    required: bool = True
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+CUSTOMERS = TableSpec(
+    "customers",
+    (
+        Column(CUSTOMER_ID, "id"),
+        Column(NAME, "text", nullable=True),
+        Column(INDUSTRY, "category"),
+        Column(COUNTRY, "country"),
+        Column(CREDIT_LIMIT, "decimal", nullable=True, min=0),
+        Column(PAYMENT_TERMS_DAYS, "int", min=0),
+        Column(ONBOARDED_ON, "date"),
+        Column(ANNUAL_REVENUE, "decimal", optional=True, nullable=True, min=0),
+        Column(EXTERNAL_SCORE, "number", optional=True, nullable=True),
+    ),
+    key=(CUSTOMER_ID,),
+)
+
+INVOICES = TableSpec(
+    "invoices",
+    (
+        Column(INVOICE_ID, "id"),
+        Column(CUSTOMER_ID, "id"),
+        Column(ISSUED_ON, "date"),
+        Column(DUE_ON, "date"),
+        Column(AMOUNT, "decimal", min=0, min_exclusive=True),
+        Column(CURRENCY, "currency"),
+        Column(PAID_ON, "date", nullable=True),
+        Column(AMOUNT_PAID, "decimal", optional=True, nullable=True, min=0),
+        Column(DISPUTED, "bool"),
+    ),
+    key=(INVOICE_ID,),
+)
+
+EVENTS = TableSpec(
+    "events",
+    (
+        Column(CUSTOMER_ID, "id"),
+        Column(EVENT_ON, "date"),
+        Column(KIND, "event_kind"),
+    ),
+    key=(CUSTOMER_ID, EVENT_ON, KIND),
+    required=False,
+)
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (CUSTOMERS, INVOICES, EVENTS)}
