@@ -71,6 +71,16 @@ class RunParams:
 
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> RunParams:
+        """Rebuild params from :meth:`to_dict` output (as saved in a run folder)."""
+        out = dict(values)
+        for key in ("data", "store", "source"):
+            out[key] = Path(out[key]) if out.get(key) else None
+        out["as_of"] = dt.date.fromisoformat(out["as_of"]) if out.get("as_of") else None
+        out["synthetic"] = SyntheticSpec(**out["synthetic"]) if out.get("synthetic") else None
+        return cls(**out)
+
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "title": str,

@@ -1,0 +1,150 @@
+"""One run's data stages: resolve the ledger, validate it, store it, and freeze it into the run folder.
+
+``prepare_run`` writes into the run folder everything a report notebook needs (the validated ledger
+as Parquet, ``rejects.csv`` and ``inputs.json`` with counts, hashes and notes), so the notebook only
+reads (``open_run``) and an executed report can always be traced back to its exact inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import secrets
+from pathlib import Path
+
+import pandas as pd
+
+from creditlab.config import RunParams, load_params
+from creditlab.errors import ConfigError
+from creditlab.ledger.load import REJECT_COLUMNS, Ledger, load_ledger
+from creditlab.ledger.mapping import parse_mapping
+from creditlab.ledger.schema import ISSUED_ON, PAID_ON
+from creditlab.ledger.store import ingest, read_store
+from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio
+
+__all__ = ["Run", "new_run_dir", "open_run", "prepare_run"]
+
+log = logging.getLogger(__name__)
+
+INPUTS_FILE = "inputs.json"
+REJECTS_FILE = "rejects.csv"
+LEDGER_DIR = "ledger"
+
+
+@dataclasses.dataclass
+class Run:
+    """A prepared run: its folder, params, as-of date and validated ledger."""
+
+    run_dir: Path
+    run_id: str
+    params: RunParams
+    as_of: dt.date
+    ledger: Ledger
+    inputs: dict
+
+    @property
+    def rows_after_as_of(self) -> int:
+        """Invoices issued after the as-of date: in the data, ignored by every figure."""
+        return int((self.ledger.invoices[ISSUED_ON] > pd.Timestamp(self.as_of)).sum())
+
+
+def new_run_dir(out: str | Path, report: str) -> Path:
+    """A fresh run folder ``<out>/<UTC timestamp>-<report>-<random>``."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = Path(out) / f"{stamp}-{report}-{secrets.token_hex(2)}"
+    run_dir.mkdir(parents=True, exist_ok=False)
+    return run_dir
+
+
+def _resolve_as_of(params: RunParams, ledger: Ledger) -> dt.date:
+    if params.as_of is not None:
+        return params.as_of
+    dates = pd.concat([ledger.invoices[ISSUED_ON], ledger.invoices[PAID_ON]]).dropna()
+    if dates.empty:
+        raise ConfigError("as_of is not set and the ledger has no dates to take it from")
+    return dates.max().date()
+
+
+def prepare_run(params: RunParams | str | Path, run_dir: str | Path, *,
+                data: str | Path | None = None, as_of: str | None = None) -> Run:
+    """Load, validate (and store) the run's ledger and freeze it into ``run_dir``.
+
+    ``rejects.csv`` is written before ``strict`` mode can fail the run, so nothing is lost.
+
+    Raises
+    ------
+    ConfigError, SchemaError
+        Bad params or structural data problems.
+    RejectsError
+        Rows were rejected and ``params.strict`` is on.
+    """
+    if not isinstance(params, RunParams):
+        params = load_params(params, data=data, as_of=as_of)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    source = params.data
+    if source is None:
+        spec = params.synthetic or SynthConfig()
+        cfg = SynthConfig(customers=spec.customers, seed=spec.seed, years=spec.years,
+                          regime_shift=spec.regime_shift, currency=params.currency)
+        source = write_portfolio(synthesize(cfg), run_dir / "data")
+        log.info("generated a synthetic portfolio of %s customers in %s", spec.customers, source)
+    ledger = load_ledger(source, parse_mapping(params.mapping), currency=params.currency)
+    rejects = ledger.rejects if len(ledger.rejects) else pd.DataFrame(columns=REJECT_COLUMNS)
+    rejects.to_csv(run_dir / REJECTS_FILE, index=False)
+    if params.strict:
+        ledger.raise_if_rejects()
+    store_counts = None
+    if params.store is not None:
+        result = ingest(ledger, params.store)
+        stored = read_store(params.store)
+        ledger = dataclasses.replace(ledger, **stored)
+        store_counts = dataclasses.asdict(result)
+    as_of_date = _resolve_as_of(params, ledger)
+    (run_dir / LEDGER_DIR).mkdir(exist_ok=True)
+    for name in ("customers", "invoices", "events"):
+        getattr(ledger, name).to_parquet(run_dir / LEDGER_DIR / f"{name}.parquet", index=False)
+    inputs = {
+        "run_id": run_dir.name,
+        "as_of": as_of_date.isoformat(),
+        "source": str(source),
+        "synthetic": params.data is None,
+        "data_hash": ledger.data_hash,
+        "files": ledger.counts.to_dict(orient="records"),
+        "notes": ledger.notes,
+        "store": str(params.store) if params.store else None,
+        "store_ingest": store_counts,
+        "params": params.to_dict(),
+    }
+    (run_dir / INPUTS_FILE).write_text(json.dumps(inputs, indent=2, default=str) + "\n")
+    return Run(run_dir, run_dir.name, params, as_of_date, ledger, inputs)
+
+
+def open_run(run_dir: str | Path = "", *, params_file: str | Path = "",
+             data: str | Path | None = None, as_of: str | None = None,
+             out: str | Path = "reports") -> Run:
+    """Open a prepared run folder; with no ``run_dir``, prepare a new one from ``params_file``.
+
+    This is what a report notebook calls first: scheduled runs hand it the folder that
+    ``creditlab run`` prepared; an analyst in JupyterLab gives a params file instead.
+    """
+    if not run_dir:
+        if not params_file:
+            raise ConfigError("open_run needs a run folder or a params file")
+        return prepare_run(params_file, new_run_dir(out, "interactive"), data=data or None,
+                           as_of=as_of or None)
+    run_dir = Path(run_dir)
+    inputs_path = run_dir / INPUTS_FILE
+    if not inputs_path.is_file():
+        raise ConfigError(f"{run_dir}: not a prepared run folder (no {INPUTS_FILE})")
+    inputs = json.loads(inputs_path.read_text())
+    params = RunParams.from_dict(inputs["params"])
+    frames = {name: pd.read_parquet(run_dir / LEDGER_DIR / f"{name}.parquet")
+              for name in ("customers", "invoices", "events")}
+    rejects = pd.read_csv(run_dir / REJECTS_FILE, dtype={"record_id": "string"})
+    ledger = Ledger(**frames, rejects=rejects, counts=pd.DataFrame(inputs["files"]),
+                    notes=list(inputs["notes"]), source=inputs["source"])
+    return Run(run_dir, inputs["run_id"], params, dt.date.fromisoformat(inputs["as_of"]), ledger,
+               inputs)

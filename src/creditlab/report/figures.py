@@ -1,0 +1,56 @@
+"""Static report figures (matplotlib, no pyplot state): labelled axes, units, returned as PNG."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from IPython.display import Image
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+__all__ = ["aging_chart", "trend_chart", "to_image"]
+
+_THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}")
+
+
+def to_image(fig: Figure, dpi: int = 110) -> Image:
+    """Render a figure to an embedded PNG (works in any kernel, no backend needed)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return Image(data=buffer.getvalue(), format="png")
+
+
+def aging_chart(aging: pd.DataFrame, currency: str) -> Figure:
+    """Bar chart of open AR by aging bucket."""
+    fig = Figure(figsize=(7, 3.2))
+    ax = fig.add_subplot()
+    colors = ["#4c9f70", "#a6c36f", "#f2c14e", "#f08a4b", "#d8572a", "#a4161a"]
+    ax.bar(aging["bucket"], aging["open_ar"], color=colors[: len(aging)])
+    ax.set_xlabel("Days past due")
+    ax.set_ylabel(f"Open AR ({currency})")
+    ax.yaxis.set_major_formatter(_THOUSANDS)
+    ax.set_title("Open receivables by aging bucket")
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def trend_chart(trend: pd.DataFrame) -> Figure:
+    """DSO (standard, countback), BPDSO in days and CEI in percent, by period end."""
+    fig = Figure(figsize=(8, 3.4))
+    ax, ax2 = fig.subplots(1, 2)
+    x = pd.to_datetime(trend["period_end"])
+    ax.plot(x, trend["dso"], marker="o", label="DSO (standard)")
+    ax.plot(x, trend["dso_countback"], marker="s", label="DSO (countback)")
+    ax.plot(x, trend["bpdso"], marker="^", label="Best possible DSO")
+    ax.set_ylabel("Days")
+    ax.set_title("Days sales outstanding")
+    ax.legend(fontsize=7)
+    ax2.plot(x, trend["cei"], marker="o", color="#4c9f70")
+    ax2.set_ylabel("CEI (%)")
+    ax2.set_title("Collection effectiveness index")
+    for a in (ax, ax2):
+        a.tick_params(axis="x", labelrotation=45, labelsize=7)
+        a.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,82 @@
+"""Readable, safe tables for reports: formatted numbers, right-aligned, every cell HTML-escaped."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+__all__ = ["fmt_days", "fmt_money", "fmt_pct", "fmt_value", "md_escape", "table"]
+
+
+def fmt_money(value: float) -> str:
+    """``1234567.8 -> '1,234,568'`` ("–" for missing)."""
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"
+
+
+def fmt_pct(value: float, digits: int = 1) -> str:
+    """A share as a percentage: ``0.1234 -> '12.3 %'``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value * 100:.{digits}f} %"
+
+
+def fmt_days(value: float) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
+
+
+def fmt_value(value: object) -> str:
+    """A number with thousands separators, or the escaped text."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return fmt_money(value) if abs(value) >= 100 else f"{value:,.3g}"
+    return html.escape(str(value))
+
+
+def md_escape(text: object) -> str:
+    """Escape untrusted text for Markdown that is rendered to HTML."""
+    escaped = html.escape(str(text))
+    for char in "\\`*_[]#|":
+        escaped = escaped.replace(char, "\\" + char)
+    return escaped
+
+
+def table(
+    frame: pd.DataFrame,
+    *,
+    money: Iterable[str] = (),
+    pct: Iterable[str] = (),
+    days: Iterable[str] = (),
+    ints: Iterable[str] = (),
+    labels: dict[str, str] | None = None,
+    caption: str | None = None,
+) -> Styler:
+    """Format ``frame`` for a report: thousands separators, percentages, escaped text.
+
+    Columns named in ``money``/``pct``/``days``/``ints`` get those formats and are right-aligned;
+    every other cell is HTML-escaped text. ``labels`` renames columns for readers.
+    """
+    formats: dict[str, object] = {}
+    formats.update({c: fmt_money for c in money})
+    formats.update({c: fmt_pct for c in pct})
+    formats.update({c: fmt_days for c in days})
+    formats.update({c: (lambda v: "–" if pd.isna(v) else f"{int(v):,}") for c in ints})
+    numeric = [c for c in formats if c in frame.columns]
+    formats = {c: f for c, f in formats.items() if c in frame.columns}
+    styler = frame.style.format(formats, na_rep="–", escape="html").hide(axis="index")
+    if numeric:
+        styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
+    styler = styler.set_table_attributes('class="cl-table"')
+    if labels:
+        styler = styler.relabel_index(
+            [labels.get(c, c) for c in frame.columns], axis="columns"
+        )
+    if caption:
+        styler = styler.set_caption(html.escape(caption))
+    return styler
