@@ -1,0 +1,173 @@
+"""The ``creditlab`` console script. It configures logging, runs one command, and maps errors to exit
+codes (2 config, 3 schema, 4 rejects under --strict, 5 report) with a one-line message instead of a
+traceback."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+
+from creditlab.config import read_yaml
+from creditlab.errors import ConfigError, CreditlabError
+from creditlab.ledger.load import REJECT_COLUMNS, load_ledger
+from creditlab.ledger.mapping import parse_mapping
+from creditlab.ledger.store import ingest
+from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio
+from creditlab.report.runner import REPORTS, run_report
+
+log = logging.getLogger("creditlab")
+
+_REPORT_ALIASES = {"weekly": "weekly_portfolio", **{r: r for r in REPORTS}}
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from exc
+
+
+def _project_file(*parts: str) -> Path:
+    """A file of the creditlab source tree (params/, notebooks/)."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / parts[0]).is_dir() and (parent / "src" / "creditlab").is_dir():
+            return parent.joinpath(*parts)
+    raise ConfigError(f"{'/'.join(parts)} not found: run from a creditlab source checkout")
+
+
+def _mapping_and_currency(path: str | None, currency: str | None):
+    """A mapping file may be a mapping of its own or a params file with a ``mapping:`` section."""
+    if path is None:
+        return parse_mapping(None), currency
+    content = read_yaml(Path(path))
+    mapping = content.get("mapping", content)
+    return parse_mapping(mapping, where=str(path)), currency or content.get("currency")
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    cfg = SynthConfig(customers=args.customers, seed=args.seed, years=args.years, end=args.end,
+                      regime_shift=not args.no_shift, currency=args.currency)
+    portfolio = synthesize(cfg)
+    out = write_portfolio(portfolio, args.out)
+    print(f"customers: {len(portfolio.customers):,}  invoices: {len(portfolio.invoices):,}  "
+          f"events: {len(portfolio.events):,}  defaults: "
+          f"{int(portfolio.truth_customers['defaulted'].sum()):,}")
+    print(out)
+    return 0
+
+
+def _load(args: argparse.Namespace):
+    mapping, currency = _mapping_and_currency(args.mapping, args.currency)
+    ledger = load_ledger(args.data, mapping, currency=currency)
+    print(ledger.summary())
+    total = ledger.counts[["read", "loaded", "rejected"]].sum()
+    print(f"total: read {total['read']:,} = loaded {total['loaded']:,} + rejected "
+          f"{total['rejected']:,}")
+    for note in ledger.notes:
+        print(f"note: {note}")
+    if getattr(args, "rejects", None):
+        ledger.rejects.reindex(columns=REJECT_COLUMNS).to_csv(args.rejects, index=False)
+        print(f"rejects written to {args.rejects}")
+    elif len(ledger.rejects):
+        for r in ledger.rejects.head(5).itertuples():
+            print(f"rejected: {r.file} row {r.row} [{r.column}] {r.reason}")
+        if len(ledger.rejects) > 5:
+            print(f"... and {len(ledger.rejects) - 5:,} more (use --rejects FILE for all)")
+    if args.strict:
+        ledger.raise_if_rejects()
+    return ledger
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    _load(args)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    ledger = _load(args)
+    result = ingest(ledger, args.store)
+    for table in result.inserted:
+        print(f"{table}: inserted {result.inserted[table]:,}, updated {result.updated[table]:,}, "
+              f"unchanged {result.unchanged[table]:,}")
+    print(args.store)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    report = _REPORT_ALIASES.get(args.report)
+    if report is None:
+        raise ConfigError(f"unknown report {args.report!r}; reports: {sorted(_REPORT_ALIASES)}")
+    outcome = run_report(args.params, report=report, data=args.data,
+                         as_of=args.as_of.isoformat() if args.as_of else None, out=args.out)
+    print(f"report: {outcome.html}")
+    print(outcome.run_dir)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    outcome = run_report(_project_file("params", "weekly.yaml"), out=args.out)
+    print(f"run folder: {outcome.run_dir}")
+    print(outcome.html)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="creditlab", description=__doc__.split("\n")[0])
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="write a synthetic portfolio with ground truth")
+    p.add_argument("--customers", type=int, default=300)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--years", type=float, default=3.0)
+    p.add_argument("--end", type=_date, default=SynthConfig.end, help="last ledger date")
+    p.add_argument("--currency", default="EUR")
+    p.add_argument("--no-shift", action="store_true", help="no regime shift (downturn)")
+    p.add_argument("--out", required=True, help="folder to write the ledger into")
+    p.set_defaults(func=cmd_synth)
+
+    for name, func, text in (("validate", cmd_validate, "check a ledger and report rejects"),
+                             ("ingest", cmd_ingest, "validate a ledger and upsert it into a store")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--data", required=True, help="ledger folder or DuckDB file")
+        p.add_argument("--mapping", help="mapping YAML (or a params file with a mapping section)")
+        p.add_argument("--currency", help="portfolio currency (ISO 4217)")
+        p.add_argument("--strict", action="store_true", help="fail when any row is rejected")
+        p.add_argument("--rejects", help="write the rejects to this CSV file")
+        if name == "ingest":
+            p.add_argument("--store", required=True, help="DuckDB store file")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("run", help="run a report: execute its notebook and render HTML")
+    p.add_argument("report", help=f"one of {sorted(_REPORT_ALIASES)}")
+    p.add_argument("--params", required=True, help="params YAML")
+    p.add_argument("--data", help="ledger folder (overrides the params file)")
+    p.add_argument("--as-of", type=_date, help="as-of date (overrides the params file)")
+    p.add_argument("--out", default="reports", help="parent folder of the run folder")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="the demo weekly run on a synthetic portfolio")
+    p.add_argument("--out", default="reports", help="parent folder of the run folder")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except CreditlabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        run_dir = getattr(exc, "run_dir", None)
+        if run_dir is not None:
+            print(f"the failed run's record is in {run_dir}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
