@@ -268,7 +268,9 @@ class _Loader:
                 ) from exc
             raise SchemaError(f"{path}: could not be read as CSV: {text.splitlines()[0]}") from exc
         early = self.con.execute(
-            "SELECT line AS row, csv_line, error_message FROM csv_rejects ORDER BY line"
+            "SELECT line AS row, any_value(csv_line) AS csv_line, "
+            "arg_min(error_message, coalesce(column_idx, 0)) AS error_message "
+            "FROM csv_rejects GROUP BY line ORDER BY line"
         ).df()
         self.con.execute("DROP TABLE csv_rejects; DROP TABLE csv_scans")
         return pd.DataFrame({
