@@ -1,0 +1,159 @@
+"""The console script end to end: synth, validate, ingest, run weekly, demo; exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from creditlab import kpi
+from creditlab.cli import main
+from creditlab.ledger.load import REJECT_COLUMNS
+from creditlab.pipeline import open_run
+from creditlab.report.tables import fmt_money
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def creditlab(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "creditlab.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_synth_writes_ledger_and_truth(tmp_path, capsys):
+    assert main(["-q", "synth", "--customers", "30", "--seed", "4", "--out", str(tmp_path)]) == 0
+    for name in ("customers.csv", "invoices.csv", "events.csv", "truth/customers.csv",
+                 "truth/coefficients.csv", "truth/config.json"):
+        assert (tmp_path / name).is_file(), name
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(tmp_path)
+    assert len(pd.read_csv(tmp_path / "customers.csv")) == 30
+
+
+def test_validate_reports_rejects_and_strict_fails(ledger_copy, tmp_path, capsys):
+    inv = ledger_copy / "invoices.csv"
+    lines = inv.read_text().splitlines()
+    lines[2] = lines[2].replace('"EUR"', '"GBP"')
+    inv.write_text("\n".join(lines) + "\n")
+    rejects = tmp_path / "rejects.csv"
+    assert main(["-q", "validate", "--data", str(ledger_copy), "--currency", "EUR",
+                 "--rejects", str(rejects)]) == 0
+    out = capsys.readouterr().out
+    total = re.search(r"total: read ([\d,]+) = loaded ([\d,]+) \+ rejected ([\d,]+)", out)
+    read, loaded, rejected = (int(g.replace(",", "")) for g in total.groups())
+    assert read == loaded + rejected and rejected == 1
+    table = pd.read_csv(rejects)
+    assert list(table.columns) == REJECT_COLUMNS
+    assert table.iloc[0]["row"] == 3 and table.iloc[0]["column"] == "currency"
+    assert main(["-q", "validate", "--data", str(ledger_copy), "--currency", "EUR",
+                 "--strict"]) == 4
+
+
+def test_structural_error_is_one_line_not_a_traceback(ledger_copy):
+    (ledger_copy / "customers.csv").unlink()
+    result = creditlab("validate", "--data", str(ledger_copy))
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    assert "customers table not found" in result.stderr
+
+
+def test_bad_params_file_is_a_config_error(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("title: x\nsynthetic: {customers: 5}\ncolour: blue\n")
+    result = creditlab("run", "weekly", "--params", str(bad), "--out", str(tmp_path))
+    assert result.returncode == 2 and "unknown key(s) ['colour']" in result.stderr
+
+
+def test_ingest_twice_is_idempotent(ledger_copy, tmp_path, capsys):
+    store = tmp_path / "s.duckdb"
+    args = ["-q", "ingest", "--data", str(ledger_copy), "--store", str(store)]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "invoices: inserted 0, updated 0" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def weekly_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    result = creditlab("run", "weekly", "--params", "params/ci.yaml", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    assert run_dir.parent == out
+    return run_dir
+
+
+@pytest.mark.slow
+def test_weekly_run_writes_a_complete_run_folder(weekly_run):
+    for name in ("weekly_portfolio.html", "weekly_portfolio.ipynb", "manifest.json", "rejects.csv",
+                 "inputs.json"):
+        assert (weekly_run / name).is_file(), name
+    manifest = json.loads((weekly_run / "manifest.json").read_text())
+    assert manifest["status"] == "succeeded"
+    assert manifest["as_of"] == "2026-11-20"
+    assert manifest["renderer"].startswith(("nbconvert", "quarto"))
+    assert set(manifest["timings_s"]) == {"prepare", "execute", "render"}
+    assert len(manifest["params_sha256"]) == 64 and manifest["versions"]["pandas"]
+    for f in manifest["inputs"]:
+        assert f["read"] == f["loaded"] + f["rejected"] and len(f["sha256"]) == 64
+
+
+@pytest.mark.slow
+def test_weekly_html_is_self_contained_escaped_and_matches_the_kpis(weekly_run):
+    html = (weekly_run / "weekly_portfolio.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert not re.search(r"url\(\s*['\"]?https?:", html)
+    assert html.count("data:image/png;base64,") >= 2
+    for section in ("Portfolio overview", "Aging", "DSO and CEI trend", "At-risk rate",
+                    "Top exposures", "Limit breaches", "Exposure by industry", "Data quality",
+                    "Appendix: run record"):
+        assert f">{section}<" in html, section
+    assert "<Group>" not in html and "&lt;Group&gt;" in html  # customer names are escaped
+    run = open_run(weekly_run)
+    head = kpi.headline(run.ledger.customers, run.ledger.invoices, run.as_of)
+    assert f">{fmt_money(head['open_ar'])}<" in html
+    assert f">{head['customers']:,}<" in html
+    assert f"{head['dso']:.1f}" in html
+    aging = kpi.aging(run.ledger.invoices, run.as_of)
+    for value in aging["open_ar"]:
+        assert f">{fmt_money(value)}<" in html
+    assert ">def " not in html and "import creditlab" not in html  # code is hidden
+
+
+@pytest.mark.slow
+def test_failed_run_is_marked_failed_and_leaves_no_html(tmp_path):
+    data = tmp_path / "empty"
+    data.mkdir()
+    result = creditlab("run", "weekly", "--params", "params/ci.yaml", "--data", str(data),
+                       "--out", str(tmp_path / "runs"))
+    assert result.returncode == 3 and "invoices table not found" in result.stderr
+    run_dir = next((tmp_path / "runs").iterdir())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["failed_step"] == "prepare"
+    assert not (run_dir / "weekly_portfolio.html").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_weekly_run_on_the_real_ibm_ledger(ibm_ar_dir, tmp_path):
+    result = creditlab("run", "weekly", "--params", "params/ibm_ar.yaml", "--data",
+                       str(ibm_ar_dir), "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    html = (run_dir / "weekly_portfolio.html").read_text()
+    assert "no credit limits" in html and "derived from the invoices" in html
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert sum(f["rejected"] for f in manifest["inputs"]) == 0
+
+
+@pytest.mark.slow
+def test_demo_prints_the_html_path_last(tmp_path):
+    result = creditlab("demo", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    html = Path(result.stdout.strip().splitlines()[-1])
+    assert html.name == "weekly_portfolio.html" and html.is_file()
+    assert html.parent.parent == tmp_path
