@@ -1,0 +1,49 @@
+"""Committed notebooks: no outputs, Quarto front matter first, one typed and commented parameters
+cell that papermill can read."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert ROOT / "notebooks" / "reports" / "weekly_portfolio.ipynb" in NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebooks_have_no_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, path
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_front_matter_and_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].cell_type == "raw" and nb.cells[0].source.startswith("---")
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and nb.cells.index(tagged[0]) == 1
+    for statement in ast.parse(tagged[0].source).body:
+        assert isinstance(statement, ast.AnnAssign), "parameters are typed literals"
+        assert isinstance(statement.value, ast.Constant), "nothing derived in the parameters cell"
+    for line in tagged[0].source.splitlines():
+        assert "  # " in line, f"parameter without a comment: {line}"
+    documented = papermill.inspect_notebook(str(path))
+    assert "run_dir" in documented and documented["run_dir"]["help"]
+
+
+def test_no_logic_in_report_notebooks():
+    for path in (ROOT / "notebooks" / "reports").glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            tree = ast.parse(cell.source) if cell.cell_type == "code" else None
+            if tree is not None:
+                assert not any(isinstance(n, ast.FunctionDef | ast.ClassDef) for n in ast.walk(tree))
