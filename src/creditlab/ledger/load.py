@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from creditlab.errors import RejectsError, SchemaError
-from creditlab.ledger.mapping import LedgerMapping, parse_mapping
+from creditlab.ledger.mapping import ISO_DATE, LedgerMapping, parse_mapping
 from creditlab.ledger.schema import (
     AMOUNT,
     AMOUNT_PAID,
@@ -128,6 +128,12 @@ def _lit(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _clean(expr: str) -> str:
+    """Text without surrounding spaces, NULL when empty (only trims values that need it: fast)."""
+    return (f"NULLIF(CASE WHEN starts_with({expr}, ' ') OR ends_with({expr}, ' ') "
+            f"THEN trim({expr}) ELSE {expr} END, '')")
+
+
 @dataclasses.dataclass
 class _Staged:
     """A source table read into DuckDB as text, with its row numbers in ``__row``."""
@@ -147,6 +153,7 @@ class _Loader:
         self.mapping = mapping
         self.currency = currency
         self.con = duckdb.connect()
+        self.con.execute("SET enable_progress_bar = false")
         self.notes: list[str] = list(mapping.notes)
         self.is_database = source.is_file()
         if not source.exists():
@@ -305,7 +312,7 @@ class _Loader:
         )
 
     def text_expr(self, staged: _Staged, column: Column) -> str:
-        expr = f"NULLIF(trim({self.source_expr(staged, column)}), '')"
+        expr = _clean(self.source_expr(staged, column))
         codes = self.mapping.values.get(staged.table, {}).get(column.name)
         if codes:
             cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in codes.items())
@@ -317,6 +324,8 @@ class _Loader:
         kind = column.kind
         if kind == "date":
             fmt = self.mapping.date_format_for(table, column.name)
+            if fmt == ISO_DATE:
+                return f"try_cast({r} AS DATE)"
             return f"coalesce(try_strptime({r}, {_lit(fmt)})::DATE, try_cast({r} AS DATE))"
         if kind in ("decimal", "number"):
             return f"(CASE WHEN isfinite(try_cast({r} AS DOUBLE)) THEN try_cast({r} AS DOUBLE) END)"
@@ -334,14 +343,13 @@ class _Loader:
             return f"(CASE WHEN {r} IN ({kinds}) THEN {r} END)"
         return r
 
-    def checks(self, spec: TableSpec) -> list[str]:
-        """SQL expressions that are NULL or a struct(col, val, reason) describing one problem."""
+    def checks(self, spec: TableSpec) -> list[tuple[str, str]]:
+        """(condition, struct(col, val, reason)) pairs in SQL, one per rule a row can break."""
         out = []
 
         def problem(cond: str, col: str, reason: str, val: str | None = None) -> None:
             val = val or f"CAST({_ident('__r_' + col)} AS VARCHAR)"
-            out.append(f"CASE WHEN {cond} THEN struct_pack(col := {_lit(col)}, "
-                       f"val := {val}, reason := {reason}) END")
+            out.append((cond, f"struct_pack(col := {_lit(col)}, val := {val}, reason := {reason})"))
 
         for c in spec.columns:
             r, p = _ident(f"__r_{c.name}"), _ident(c.name)
@@ -367,53 +375,69 @@ class _Loader:
                 problem(f"{_ident(CURRENCY)} <> {_lit(self.currency)}", CURRENCY,
                         _lit(f"currency differs from the portfolio currency {self.currency} "
                              "(no FX table is given)"))
-        keys = ", ".join(_ident(k) for k in spec.key)
-        not_null = " AND ".join(f"{_ident(k)} IS NOT NULL" for k in spec.key)
-        first = f"min(__row) OVER (PARTITION BY {keys})"
-        problem(f"{not_null} AND __row > {first}", spec.key[0],
-                f"'duplicate {'/'.join(spec.key)} (first at row ' || {first} || ')'")
+        problem(f"{_ident('__first')} IS NOT NULL AND __row > {_ident('__first')}", spec.key[0],
+                f"'duplicate {'/'.join(spec.key)} (first at row ' || {_ident('__first')} || ')'")
         return out
 
-    def check(self, staged: _Staged, spec: TableSpec, extra: dict[str, str]) -> str:
-        """Create ``chk_<table>``: typed columns, raw text columns and the list of problems."""
+    def typed_sql(self, staged: _Staged, spec: TableSpec, extra: dict[str, str]) -> str:
+        """A query of the staged rows: ``__row``, raw text ``__r_<col>``, typed columns, extras."""
         raw_cols = ", ".join(
             f"{self.text_expr(staged, c)} AS {_ident('__r_' + c.name)}" for c in spec.columns
         )
         extra_cols = "".join(f", {expr} AS {_ident(name)}" for name, expr in extra.items())
         typed = ", ".join(f"{self.parse_expr(spec.name, c)} AS {_ident(c.name)}" for c in spec.columns)
-        problems = ",\n ".join(self.checks(spec))
+        return (f"SELECT *, {typed} FROM (SELECT __row, {raw_cols}{extra_cols} "
+                f"FROM {staged.relation})")
+
+    def check(self, staged: _Staged, spec: TableSpec, extra: dict[str, str],
+              parent: _Staged | None = None) -> str:
+        """Create ``chk_<table>``: typed columns, extras and the list of each row's problems.
+
+        Duplicate keys are found with a grouped join; with ``parent`` (the checked customers),
+        rows whose customer_id was not loaded are rejected too.
+        """
+        keys = [_ident(k) for k in spec.key]
+        on = " AND ".join(f"t.{k} = d.{_ident('__k' + str(i))}" for i, k in enumerate(keys))
+        dup_keys = ", ".join(f"{k} AS {_ident('__k' + str(i))}" for i, k in enumerate(keys))
+        problems = self.checks(spec)
+        joins = f"LEFT JOIN dups d ON {on}"
+        ctes = [f"typed AS ({self.typed_sql(staged, spec, extra)})",
+                f"dups AS (SELECT {dup_keys}, min(__row) AS __first FROM typed "
+                f"WHERE {' AND '.join(f'{k} IS NOT NULL' for k in keys)} "
+                f"GROUP BY ALL HAVING count(*) > 1)"]
+        if parent is not None:
+            cid = _ident(CUSTOMER_ID)
+            ctes.append(f"ok AS (SELECT DISTINCT {cid} AS __ok FROM chk_customers "
+                        "WHERE len(__problems) = 0)")
+            ctes.append(f"bad AS (SELECT {cid} AS __bad, min(__row) AS __bad_row FROM chk_customers "
+                        "WHERE len(__problems) > 0 GROUP BY ALL)")
+            joins += f" LEFT JOIN ok ON t.{cid} = ok.__ok LEFT JOIN bad ON t.{cid} = bad.__bad"
+            problems.append((
+                f"t.{cid} IS NOT NULL AND __ok IS NULL",
+                f"struct_pack(col := {_lit(CUSTOMER_ID)}, val := t.{cid}, reason := CASE WHEN "
+                "__bad_row IS NULL THEN 'unknown customer_id (not in customers)' ELSE "
+                f"'customer_id was rejected in ' || {_lit(parent.label)} || ' row ' || __bad_row END)"
+            ))
+        columns = ", ".join(f"t.{_ident(c)}" for c in [*spec.names, *extra])
+        # the list of problems is only built for rows that break a rule (most rows break none)
+        any_bad = " OR ".join(f"({cond})" for cond, _ in problems)
+        listed = ", ".join(f"CASE WHEN {cond} THEN {struct} END" for cond, struct in problems)
         name = f"chk_{spec.name}"
         self.con.execute(f"""
-            CREATE TEMP TABLE {name} AS
-            WITH norm AS (SELECT __row, {raw_cols}{extra_cols} FROM {staged.relation}),
-                 typed AS (SELECT *, {typed} FROM norm)
-            SELECT *, list_filter([{problems}], lambda x: x IS NOT NULL) AS __problems FROM typed
+            CREATE TEMP TABLE {name} AS WITH {', '.join(ctes)}
+            SELECT t.__row, {columns},
+                   CASE WHEN {any_bad} THEN list_filter([{listed}], lambda x: x IS NOT NULL)
+                        ELSE CAST([] AS STRUCT(col VARCHAR, val VARCHAR, reason VARCHAR)[])
+                   END AS __problems
+            FROM typed t {joins}
         """)
         return name
 
-    def add_reference_check(self, name: str, staged: _Staged, parent: str, parent_label: str) -> None:
-        """Reject rows whose customer_id is not among the loaded customers."""
-        cid = _ident(CUSTOMER_ID)
-        self.con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {name} AS
-            SELECT c.* REPLACE (list_concat(c.__problems, list_filter([CASE
-                WHEN c.{cid} IS NOT NULL AND ok.{cid} IS NULL THEN struct_pack(
-                    col := {_lit(CUSTOMER_ID)}, val := c.{cid},
-                    reason := CASE WHEN bad.row IS NULL THEN 'unknown customer_id (not in customers)'
-                        ELSE 'customer_id was rejected in ' || {_lit(parent_label)} || ' row '
-                             || bad.row END) END], lambda x: x IS NOT NULL)) AS __problems)
-            FROM {name} c
-            LEFT JOIN (SELECT DISTINCT {cid} FROM {parent} WHERE len(__problems) = 0) ok
-                ON c.{cid} = ok.{cid}
-            LEFT JOIN (SELECT {cid}, min(__row) AS row FROM {parent} WHERE len(__problems) > 0
-                       GROUP BY {cid}) bad ON c.{cid} = bad.{cid}
-        """)
-
     def results(self, name: str, spec: TableSpec, staged: _Staged, keep: Iterable[str]):
         cols = ", ".join(_ident(c) for c in [*spec.names, *keep])
-        loaded = self.con.execute(
+        loaded = self.con.sql(
             f"SELECT {cols} FROM {name} WHERE len(__problems) = 0 ORDER BY __row"
-        ).df()
+        ).to_arrow_table().to_pandas(date_as_object=False)
         key = _ident(spec.key[0])
         rejects = self.con.execute(f"""
             SELECT {_lit(staged.label)} AS file, __row AS row, CAST({key} AS VARCHAR) AS record_id,
@@ -429,7 +453,7 @@ class _Loader:
         count = [spec.name, staged.label, staged.sha256, staged.read, len(loaded), len(rejects)]
         return loaded, rejects, count
 
-    def derive_customers(self, invoices_chk: str, staged_invoices: _Staged) -> _Staged:
+    def derive_customers(self, staged_invoices: _Staged) -> _Staged:
         derive = self.mapping.derive_customers
         cols = {
             CUSTOMER_ID: f"{_ident(CUSTOMER_ID)}",
@@ -445,17 +469,18 @@ class _Loader:
                     f"{staged_invoices.label}: column {src!r} named in mapping.derive_customers "
                     "is missing"
                 )
-            cols[col] = f"mode(trim(CAST({_ident(src)} AS VARCHAR)))"
+            cols[col] = f"mode({_ident('__d_' + col)})"
         for col, value in derive.constants.items():
             cols[col] = _lit(value)
         select = ", ".join(f"{expr} AS {_ident(col)}" for col, expr in cols.items())
         label = f"{staged_invoices.label} (customers derived)"
+        sources = {f"__d_{col}": _clean(f"CAST({_ident(src)} AS VARCHAR)")
+                   for col, src in derive.columns.items()}
+        typed = self.typed_sql(staged_invoices, TABLES["invoices"], sources)
         self.con.execute(f"""
             CREATE TEMP TABLE raw_customers AS
             SELECT min(__row) AS __row, {select}
-            FROM (SELECT i.*, c.{_ident(CUSTOMER_ID)}, c.{_ident(ISSUED_ON)}, c.{_ident(DUE_ON)}
-                  FROM {staged_invoices.relation} i JOIN {invoices_chk} c USING (__row)
-                  WHERE c.{_ident(CUSTOMER_ID)} IS NOT NULL)
+            FROM ({typed}) WHERE {_ident(CUSTOMER_ID)} IS NOT NULL
             GROUP BY {_ident(CUSTOMER_ID)}
         """)
         columns = [r[0] for r in self.con.execute("DESCRIBE raw_customers").fetchall()]
@@ -520,17 +545,16 @@ def load_ledger(
     for src in keep_inv.values():
         if src not in inv_staged.columns:
             raise SchemaError(f"{inv_staged.label}: column {src!r} named in mapping.keep is missing")
-    inv_chk = loader.check(
-        inv_staged, inv_spec, {k: f"NULLIF(trim({_ident(v)}), '')" for k, v in keep_inv.items()}
-    )
-
     cust_where = loader.locate(cust_spec)
     if cust_where is None:
-        cust_staged = loader.derive_customers(inv_chk, inv_staged)
+        cust_staged = loader.derive_customers(inv_staged)
     else:
         cust_staged = loader.stage(cust_spec, cust_where)
     cust_chk = loader.check(cust_staged, cust_spec, {})
-    loader.add_reference_check(inv_chk, inv_staged, cust_chk, cust_staged.label)
+    inv_chk = loader.check(
+        inv_staged, inv_spec, {k: _clean(_ident(v)) for k, v in keep_inv.items()},
+        parent=cust_staged,
+    )
 
     customers, cust_rejects, cust_count = loader.results(cust_chk, cust_spec, cust_staged, [])
     invoices, inv_rejects, inv_count = loader.results(inv_chk, inv_spec, inv_staged, keep_inv)
@@ -542,8 +566,7 @@ def load_ledger(
         events = _empty(ev_spec)
     else:
         ev_staged = loader.stage(ev_spec, ev_where)
-        ev_chk = loader.check(ev_staged, ev_spec, {})
-        loader.add_reference_check(ev_chk, ev_staged, cust_chk, cust_staged.label)
+        ev_chk = loader.check(ev_staged, ev_spec, {}, parent=cust_staged)
         events, ev_rejects, ev_count = loader.results(ev_chk, ev_spec, ev_staged, [])
         counts.append(ev_count)
         rejects.append(ev_rejects)
