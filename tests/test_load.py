@@ -195,3 +195,18 @@ def test_ibm_ar_loads_with_zero_rejects(ibm_ar_dir):
     assert late.mean() == pytest.approx(0.356, abs=0.001)
     assert late[ledger.invoices["disputed"]].mean() == pytest.approx(0.683, abs=0.001)
     assert ledger.counts["sha256"].iloc[0].startswith("f5d488ea")
+
+
+def test_values_are_trimmed_and_events_are_checked(tmp_path):
+    folder = write(tmp_path / "l", [" I1 , C1 ,2024-01-01, 2024-01-31 ,100, EUR,,no\n"])
+    (folder / "events.csv").write_text(
+        "customer_id,event_on,kind\nC1,2024-03-01,write_off\nC1,2024-03-02,lawsuit\n"
+        "C9,2024-03-01,insolvency\nC1,2024-03-01,write_off\n")
+    ledger = load_ledger(folder, currency="EUR")
+    assert ledger.invoices["invoice_id"].tolist() == ["I1"]
+    assert ledger.invoices["customer_id"].tolist() == ["C1"]
+    events = ledger.rejects.loc[ledger.rejects["file"] == "events.csv"].set_index("row")
+    assert "kind is not an event kind" in events.loc[3, "reason"]
+    assert "unknown customer_id" in events.loc[4, "reason"]
+    assert "duplicate customer_id/event_on/kind (first at row 2)" in events.loc[5, "reason"]
+    assert len(ledger.events) == 1
