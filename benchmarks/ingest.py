@@ -37,11 +37,11 @@ _TRUE, _FALSE = {"true", "t", "yes", "y", "1"}, {"false", "f", "no", "n", "0"}
 
 
 def kpis(customers: pd.DataFrame, invoices: pd.DataFrame) -> dict:
-    exposure = kpi.customer_exposure(customers, invoices, AS_OF)
+    kpi.customer_exposure(customers, invoices, AS_OF)
     kpi.aging(invoices, AS_OF)
     kpi.monthly_trend(invoices, AS_OF, 12)
     kpi.at_risk_rates(invoices, AS_OF, 12)
-    kpi.industry_summary(exposure)
+    kpi.industry_kpis(customers, invoices, AS_OF)
     return kpi.headline(customers, invoices, AS_OF)
 
 
@@ -55,15 +55,20 @@ def pandas_validate(frame: pd.DataFrame, table: str, currency: str) -> tuple[pd.
         problems.loc[mask] += reason + "; "
 
     for c in spec.columns:
-        raw = frame[c.name].str.strip().replace("", np.nan) if c.name in frame else \
-            pd.Series(np.nan, index=frame.index)
+        raw = (
+            frame[c.name].str.strip().replace("", np.nan)
+            if c.name in frame
+            else pd.Series(np.nan, index=frame.index)
+        )
         if c.kind == "date":
             val = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce")
         elif c.kind in ("decimal", "number"):
             val = pd.to_numeric(raw, errors="coerce")
             val = val.where(np.isfinite(val))
         elif c.kind == "int":
-            val = pd.to_numeric(raw.where(raw.str.fullmatch(r"[+-]?\d+", na=False)), errors="coerce")
+            val = pd.to_numeric(
+                raw.where(raw.str.fullmatch(r"[+-]?\d+", na=False)), errors="coerce"
+            )
         elif c.kind == "bool":
             low = raw.str.lower()
             val = low.map(lambda v: True if v in _TRUE else False if v in _FALSE else None)
@@ -93,8 +98,10 @@ def pandas_validate(frame: pd.DataFrame, table: str, currency: str) -> tuple[pd.
 
 def run_pandas(folder: Path) -> dict:
     t0 = time.perf_counter()
-    frames = {name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
-              for name in ("customers", "invoices", "events")}
+    frames = {
+        name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
+        for name in ("customers", "invoices", "events")
+    }
     t_read = time.perf_counter()
     customers, cp = pandas_validate(frames["customers"], "customers", "EUR")
     ok_customers = customers.loc[cp == "", "customer_id"]
@@ -110,9 +117,14 @@ def run_pandas(folder: Path) -> dict:
     t_valid = time.perf_counter()
     head = kpis(customers, loaded["invoices"])
     t_kpi = time.perf_counter()
-    return {"read_s": t_read - t0, "validate_s": t_valid - t_read, "kpi_s": t_kpi - t_valid,
-            "rejected": rejected, "open_ar": head["open_ar"],
-            "rows": sum(len(f) for f in frames.values())}
+    return {
+        "read_s": t_read - t0,
+        "validate_s": t_valid - t_read,
+        "kpi_s": t_kpi - t_valid,
+        "rejected": rejected,
+        "open_ar": head["open_ar"],
+        "rows": sum(len(f) for f in frames.values()),
+    }
 
 
 def run_creditlab(folder: Path) -> dict:
@@ -121,9 +133,14 @@ def run_creditlab(folder: Path) -> dict:
     t_valid = time.perf_counter()
     head = kpis(ledger.customers, ledger.invoices)
     t_kpi = time.perf_counter()
-    return {"read_s": float("nan"), "validate_s": t_valid - t0, "kpi_s": t_kpi - t_valid,
-            "rejected": int(len(ledger.rejects)), "open_ar": head["open_ar"],
-            "rows": int(ledger.counts["read"].sum())}
+    return {
+        "read_s": float("nan"),
+        "validate_s": t_valid - t0,
+        "kpi_s": t_kpi - t_valid,
+        "rejected": int(len(ledger.rejects)),
+        "open_ar": head["open_ar"],
+        "rows": int(ledger.counts["read"].sum()),
+    }
 
 
 def child(path: str, folder: str) -> None:
@@ -152,27 +169,39 @@ def main() -> None:
         for path in ("creditlab", "pandas"):
             runs = []
             for _ in range(args.repeat):
-                proc = subprocess.run([sys.executable, __file__, "--child", path, tmp],
-                                      capture_output=True, text=True, check=True)
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--child", path, tmp],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             results[path] = min(runs, key=lambda r: r["validate_s"] + r["kpi_s"])
 
-    print(f"# ingest + validate + KPIs | {platform.node()} | {platform.processor() or platform.machine()}"
-          f" | {os.cpu_count()} cores | Python {platform.python_version()} | "
-          + ", ".join(f"{p} {metadata.version(p)}" for p in ("pandas", "duckdb", "numpy", "pyarrow")))
-    print(f"# portfolio: {args.customers:,} customers, {len(portfolio.invoices):,} invoices, "
-          f"{size_mb:,.0f} MB of CSV; generated in {t_gen:.1f} s, written in {t_write:.1f} s")
-    print(f"{'path':<10} {'rows':>11} {'validate s':>11} {'KPIs s':>8} {'total s':>8} "
-          f"{'rows/s':>11} {'peak GB':>8} {'rejected':>9} {'open AR':>16}")
+    print(
+        f"# ingest + validate + KPIs | {platform.node()} | {platform.processor() or platform.machine()}"
+        f" | {os.cpu_count()} cores | Python {platform.python_version()} | "
+        + ", ".join(f"{p} {metadata.version(p)}" for p in ("pandas", "duckdb", "numpy", "pyarrow"))
+    )
+    print(
+        f"# portfolio: {args.customers:,} customers, {len(portfolio.invoices):,} invoices, "
+        f"{size_mb:,.0f} MB of CSV; generated in {t_gen:.1f} s, written in {t_write:.1f} s"
+    )
+    print(
+        f"{'path':<10} {'rows':>11} {'validate s':>11} {'KPIs s':>8} {'total s':>8} "
+        f"{'rows/s':>11} {'peak GB':>8} {'rejected':>9} {'open AR':>16}"
+    )
     totals = {}
     for path, r in results.items():
         total = r["validate_s"] + r["kpi_s"] + (0 if np.isnan(r["read_s"]) else r["read_s"])
         totals[path] = total
         label = "load+check" if path == "creditlab" else "read+check"
         validate = r["validate_s"] + (0 if np.isnan(r["read_s"]) else r["read_s"])
-        print(f"{path:<10} {r['rows']:>11,} {validate:>11.2f} {r['kpi_s']:>8.2f} {total:>8.2f} "
-              f"{r['rows'] / total:>11,.0f} {r['peak_rss_gb']:>8.2f} {r['rejected']:>9,} "
-              f"{r['open_ar']:>16,.0f}  ({label})")
+        print(
+            f"{path:<10} {r['rows']:>11,} {validate:>11.2f} {r['kpi_s']:>8.2f} {total:>8.2f} "
+            f"{r['rows'] / total:>11,.0f} {r['peak_rss_gb']:>8.2f} {r['rejected']:>9,} "
+            f"{r['open_ar']:>16,.0f}  ({label})"
+        )
     print(f"speed-up creditlab vs plain pandas: {totals['pandas'] / totals['creditlab']:.1f}x")
 
 

@@ -21,14 +21,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def creditlab(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "creditlab.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "creditlab.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_synth_writes_ledger_and_truth(tmp_path, capsys):
     assert main(["-q", "synth", "--customers", "30", "--seed", "4", "--out", str(tmp_path)]) == 0
-    for name in ("customers.csv", "invoices.csv", "events.csv", "truth/customers.csv",
-                 "truth/coefficients.csv", "truth/config.json"):
+    for name in (
+        "customers.csv",
+        "invoices.csv",
+        "events.csv",
+        "truth/customers.csv",
+        "truth/coefficients.csv",
+        "truth/config.json",
+    ):
         assert (tmp_path / name).is_file(), name
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(tmp_path)
     assert len(pd.read_csv(tmp_path / "customers.csv")) == 30
@@ -40,8 +51,21 @@ def test_validate_reports_rejects_and_strict_fails(ledger_copy, tmp_path, capsys
     lines[2] = lines[2].replace('"EUR"', '"GBP"')
     inv.write_text("\n".join(lines) + "\n")
     rejects = tmp_path / "rejects.csv"
-    assert main(["-q", "validate", "--data", str(ledger_copy), "--currency", "EUR",
-                 "--rejects", str(rejects)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "validate",
+                "--data",
+                str(ledger_copy),
+                "--currency",
+                "EUR",
+                "--rejects",
+                str(rejects),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     total = re.search(r"total: read ([\d,]+) = loaded ([\d,]+) \+ rejected ([\d,]+)", out)
     read, loaded, rejected = (int(g.replace(",", "")) for g in total.groups())
@@ -49,8 +73,9 @@ def test_validate_reports_rejects_and_strict_fails(ledger_copy, tmp_path, capsys
     table = pd.read_csv(rejects)
     assert list(table.columns) == REJECT_COLUMNS
     assert table.iloc[0]["row"] == 3 and table.iloc[0]["column"] == "currency"
-    assert main(["-q", "validate", "--data", str(ledger_copy), "--currency", "EUR",
-                 "--strict"]) == 4
+    assert (
+        main(["-q", "validate", "--data", str(ledger_copy), "--currency", "EUR", "--strict"]) == 4
+    )
 
 
 def test_structural_error_is_one_line_not_a_traceback(ledger_copy):
@@ -89,8 +114,13 @@ def weekly_run(tmp_path_factory):
 
 @pytest.mark.slow
 def test_weekly_run_writes_a_complete_run_folder(weekly_run):
-    for name in ("weekly_portfolio.html", "weekly_portfolio.ipynb", "manifest.json", "rejects.csv",
-                 "inputs.json"):
+    for name in (
+        "weekly_portfolio.html",
+        "weekly_portfolio.ipynb",
+        "manifest.json",
+        "rejects.csv",
+        "inputs.json",
+    ):
         assert (weekly_run / name).is_file(), name
     manifest = json.loads((weekly_run / "manifest.json").read_text())
     assert manifest["status"] == "succeeded"
@@ -108,9 +138,17 @@ def test_weekly_html_is_self_contained_escaped_and_matches_the_kpis(weekly_run):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert not re.search(r"url\(\s*['\"]?https?:", html)
     assert html.count("data:image/png;base64,") >= 2
-    for section in ("Portfolio overview", "Aging", "DSO and CEI trend", "At-risk rate",
-                    "Top exposures", "Limit breaches", "Exposure by industry", "Data quality",
-                    "Appendix: run record"):
+    for section in (
+        "Portfolio overview",
+        "Aging",
+        "DSO and CEI trend",
+        "At-risk rate",
+        "Top exposures",
+        "Limit breaches",
+        "Exposure by industry",
+        "Data quality",
+        "Appendix: run record",
+    ):
         assert f">{section}<" in html, section
     assert "<Group>" not in html and "&lt;Group&gt;" in html  # customer names are escaped
     run = open_run(weekly_run)
@@ -128,8 +166,16 @@ def test_weekly_html_is_self_contained_escaped_and_matches_the_kpis(weekly_run):
 def test_failed_run_is_marked_failed_and_leaves_no_html(tmp_path):
     data = tmp_path / "empty"
     data.mkdir()
-    result = creditlab("run", "weekly", "--params", "params/ci.yaml", "--data", str(data),
-                       "--out", str(tmp_path / "runs"))
+    result = creditlab(
+        "run",
+        "weekly",
+        "--params",
+        "params/ci.yaml",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "runs"),
+    )
     assert result.returncode == 3 and "invoices table not found" in result.stderr
     run_dir = next((tmp_path / "runs").iterdir())
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -140,8 +186,16 @@ def test_failed_run_is_marked_failed_and_leaves_no_html(tmp_path):
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_weekly_run_on_the_real_ibm_ledger(ibm_ar_dir, tmp_path):
-    result = creditlab("run", "weekly", "--params", "params/ibm_ar.yaml", "--data",
-                       str(ibm_ar_dir), "--out", str(tmp_path))
+    result = creditlab(
+        "run",
+        "weekly",
+        "--params",
+        "params/ibm_ar.yaml",
+        "--data",
+        str(ibm_ar_dir),
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     run_dir = Path(result.stdout.strip().splitlines()[-1])
     html = (run_dir / "weekly_portfolio.html").read_text()

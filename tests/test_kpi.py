@@ -12,8 +12,19 @@ AS_OF = "2024-06-30"
 
 
 def invoices(rows):
-    frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "issued_on", "due_on",
-                                        "amount", "paid_on", "amount_paid", "disputed"])
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "invoice_id",
+            "customer_id",
+            "issued_on",
+            "due_on",
+            "amount",
+            "paid_on",
+            "amount_paid",
+            "disputed",
+        ],
+    )
     for col in ("issued_on", "due_on", "paid_on"):
         frame[col] = pd.to_datetime(frame[col])
     return frame
@@ -25,7 +36,8 @@ def customers(rows):
 
 def test_countback_dso_worked_example():
     assert kpi.dso_countback(212_000, [100_000, 80_000, 70_000], [30, 30, 30]) == pytest.approx(
-        30 + 30 + 32 / 70 * 30)
+        30 + 30 + 32 / 70 * 30
+    )
     assert round(kpi.dso_countback(212_000, [100_000, 80_000, 70_000], [30, 30, 30]), 1) == 73.7
     assert kpi.dso_countback(50, [100, 100], [31, 30]) == pytest.approx(15.5)
     assert np.isnan(kpi.dso_countback(500, [100, 100], [30, 30]))  # AR older than the window
@@ -42,8 +54,18 @@ def test_aging_buckets_boundaries_and_point_in_time():
     due = pd.Timestamp(AS_OF)
     rows = []
     for i, dpd in enumerate([-5, 0, 1, 30, 31, 60, 61, 90, 91, 180, 181]):
-        rows.append((f"I{i}", "C1", due - pd.Timedelta(days=dpd + 30),
-                     due - pd.Timedelta(days=dpd), 100.0, None, 0.0, False))
+        rows.append(
+            (
+                f"I{i}",
+                "C1",
+                due - pd.Timedelta(days=dpd + 30),
+                due - pd.Timedelta(days=dpd),
+                100.0,
+                None,
+                0.0,
+                False,
+            )
+        )
     rows.append(("P1", "C1", "2024-01-01", "2024-01-31", 1000.0, "2024-07-15", 1000.0, False))
     rows.append(("P2", "C1", "2024-01-01", "2024-01-31", 1000.0, "2024-06-15", 1000.0, False))
     rows.append(("F1", "C1", "2024-07-01", "2024-07-31", 1000.0, None, 0.0, False))  # future
@@ -61,14 +83,21 @@ def test_aging_buckets_boundaries_and_point_in_time():
 
 
 def test_exposure_utilisation_breaches_and_concentration():
-    inv = invoices([
-        ("I1", "A", "2024-06-01", "2024-07-01", 800.0, None, 0.0, True),
-        ("I2", "A", "2024-04-01", "2024-05-01", 400.0, None, 0.0, False),
-        ("I3", "B", "2024-06-01", "2024-07-01", 300.0, None, 0.0, False),
-        ("I4", "C", "2024-06-01", "2024-07-01", 900.0, "2024-06-20", 900.0, False),
-    ])
-    cust = customers([("A", "A & <Co>", "retail", 1000.0), ("B", "B", "retail", None),
-                      ("C", "C", "media", 500.0)])
+    inv = invoices(
+        [
+            ("I1", "A", "2024-06-01", "2024-07-01", 800.0, None, 0.0, True),
+            ("I2", "A", "2024-04-01", "2024-05-01", 400.0, None, 0.0, False),
+            ("I3", "B", "2024-06-01", "2024-07-01", 300.0, None, 0.0, False),
+            ("I4", "C", "2024-06-01", "2024-07-01", 900.0, "2024-06-20", 900.0, False),
+        ]
+    )
+    cust = customers(
+        [
+            ("A", "A & <Co>", "retail", 1000.0),
+            ("B", "B", "retail", None),
+            ("C", "C", "media", 500.0),
+        ]
+    )
     exp = kpi.customer_exposure(cust, inv, AS_OF).set_index("customer_id")
     assert exp.loc["A", "open_ar"] == 1200 and exp.loc["A", "overdue_ar"] == 400
     assert exp.loc["A", "max_dpd"] == 60 and exp.loc["A", "open_disputes"] == 1
@@ -86,11 +115,13 @@ def test_exposure_utilisation_breaches_and_concentration():
 
 
 def test_at_risk_rate_by_billing_month():
-    inv = invoices([
-        ("I1", "A", "2024-01-10", "2024-02-09", 100.0, "2024-02-01", 100.0, False),
-        ("I2", "A", "2024-01-20", "2024-02-19", 300.0, "2024-05-15", 300.0, False),  # > Apr 30
-        ("I3", "A", "2024-02-05", "2024-03-06", 200.0, None, 0.0, False),
-    ])
+    inv = invoices(
+        [
+            ("I1", "A", "2024-01-10", "2024-02-09", 100.0, "2024-02-01", 100.0, False),
+            ("I2", "A", "2024-01-20", "2024-02-19", 300.0, "2024-05-15", 300.0, False),  # > Apr 30
+            ("I3", "A", "2024-02-05", "2024-03-06", 200.0, None, 0.0, False),
+        ]
+    )
     rates = kpi.at_risk_rates(inv, AS_OF, months=4).set_index("billing_month")
     # January's horizon is Jan 31 + 90 days = Apr 30; I2 was still unpaid then
     assert rates.loc["2024-01", "at_risk_rate"] == pytest.approx(0.75)
@@ -110,3 +141,24 @@ def test_monthly_trend_matches_direct_computation(ledger):
     assert last["dso"] == pytest.approx(last["open_ar"] / inv.loc[window, "amount"].sum() * 90)
     assert last["add"] == pytest.approx(last["dso"] - last["bpdso"])
     assert ((trend["cei"] > 0) & (trend["cei"] <= 100)).all()
+
+
+def test_industry_kpis_split_the_portfolio(ledger):
+    as_of = "2026-11-20"
+    table = kpi.industry_kpis(ledger.customers, ledger.invoices, as_of).set_index("industry")
+    head = kpi.headline(ledger.customers, ledger.invoices, as_of)
+    assert table["open_ar"].sum() == pytest.approx(head["open_ar"])
+    assert table["customers"].sum() == head["customers"]
+    assert table["share_of_ar"].sum() == pytest.approx(1.0)
+    aging_cols = [f"aging_{b}" for b in kpi.AGING_BUCKETS]
+    has_ar = table["open_ar"] > 0
+    np.testing.assert_allclose(table.loc[has_ar, aging_cols].sum(axis=1), 1.0)
+    name = table.index[0]
+    ids = ledger.customers.loc[ledger.customers["industry"] == name, "customer_id"]
+    sub = kpi.headline(
+        ledger.customers.loc[ledger.customers["customer_id"].isin(ids)],
+        ledger.invoices.loc[ledger.invoices["customer_id"].isin(ids)],
+        as_of,
+    )
+    assert table.loc[name, "dso"] == pytest.approx(sub["dso"])
+    assert table.loc[name, "cei"] == pytest.approx(sub["cei"])

@@ -49,8 +49,11 @@ def test_synthetic_portfolio_loads_without_rejects(ledger, portfolio):
         ("I2,C1,2024-01-01,2024-01-31,0,EUR,,no\n", "amount", "amount must be > 0"),
         ("I2,C1,2024-01-01,2024-01-31,ten,EUR,,no\n", "amount", "amount is not a number"),
         ("I2,C1,2024-02-01,2024-01-31,10,EUR,,no\n", "due_on", "due_on is before issued_on"),
-        ("I2,C1,2024-02-01,2024-03-01,10,EUR,2024-01-15,no\n", "paid_on",
-         "paid_on is before issued_on"),
+        (
+            "I2,C1,2024-02-01,2024-03-01,10,EUR,2024-01-15,no\n",
+            "paid_on",
+            "paid_on is before issued_on",
+        ),
         ("I2,C9,2024-01-01,2024-01-31,10,EUR,,no\n", "customer_id", "unknown customer_id"),
         ("I2,C1,2024-01-01,2024-01-31,10,USD,,no\n", "currency", "portfolio currency EUR"),
         ("I2,C1,2024-01-01,2024-01-31,10,EUR,,maybe\n", "disputed", "disputed is not yes/no"),
@@ -72,7 +75,9 @@ def test_row_problems_are_rejected_with_reason(tmp_path, row, column, reason):
 
 
 def test_customer_rules(tmp_path):
-    customers = CUSTOMERS + "C4,Delta,retail,NL,-1,30,2020-01-01\nC5,Eps,retail,NL,1,30.5,2020-01-01\n"
+    customers = (
+        CUSTOMERS + "C4,Delta,retail,NL,-1,30,2020-01-01\nC5,Eps,retail,NL,1,30.5,2020-01-01\n"
+    )
     ledger = load_ledger(write(tmp_path / "l", [GOOD], customers=customers), currency="EUR")
     assert "not an ISO 3166" in reject_for(ledger, "C3")["reason"]
     assert "credit_limit must be >= 0" in reject_for(ledger, "C4")["reason"]
@@ -83,16 +88,22 @@ def test_customer_rules(tmp_path):
 
 
 def test_several_problems_in_one_row_are_all_named(tmp_path):
-    ledger = load_ledger(write(tmp_path / "l", ["I2,C1,2024-02-01,2024-01-31,-3,EUR,,no\n"]),
-                         currency="EUR")
+    ledger = load_ledger(
+        write(tmp_path / "l", ["I2,C1,2024-02-01,2024-01-31,-3,EUR,,no\n"]), currency="EUR"
+    )
     reject = reject_for(ledger, "I2")
     assert reject["column"] == "amount; due_on"
     assert reject["value"] == "-3; 2024-01-31"
 
 
 def test_malformed_csv_rows_are_rejected_and_rows_keep_their_numbers(tmp_path):
-    rows = [GOOD, "I2,C1,2024-01-01\n", "I3,C1,2024-01-01,2024-01-31,-1,EUR,,no\n",
-            "I4,C1,2024-01-01,2024-01-31,5,EUR,,no,extra\n", "I5,C1,2024-01-01,2024-01-31,x,EUR,,no\n"]
+    rows = [
+        GOOD,
+        "I2,C1,2024-01-01\n",
+        "I3,C1,2024-01-01,2024-01-31,-1,EUR,,no\n",
+        "I4,C1,2024-01-01,2024-01-31,5,EUR,,no,extra\n",
+        "I5,C1,2024-01-01,2024-01-31,x,EUR,,no\n",
+    ]
     ledger = load_ledger(write(tmp_path / "l", rows), currency="EUR")
     rejects = ledger.rejects.loc[ledger.rejects["file"] == "invoices.csv"].set_index("row")
     assert sorted(rejects.index) == [3, 4, 5, 6]
@@ -108,15 +119,27 @@ def test_malformed_csv_rows_are_rejected_and_rows_keep_their_numbers(tmp_path):
     ("mutate", "message"),
     [
         (lambda f: (f / "invoices.csv").unlink(), "invoices table not found"),
-        (lambda f: (f / "invoices.csv").write_text(INVOICES_HEADER.replace(",amount", ",amt") + GOOD),
-         "required column 'amount'"),
+        (
+            lambda f: (f / "invoices.csv").write_text(
+                INVOICES_HEADER.replace(",amount", ",amt") + GOOD
+            ),
+            "required column 'amount'",
+        ),
         (lambda f: (f / "invoices.csv").write_text(""), "empty"),
         (lambda f: (f / "invoices.csv").write_text(INVOICES_HEADER), "empty"),
-        (lambda f: (f / "invoices.csv").write_text(INVOICES_HEADER.replace("paid_on", "amount") + GOOD),
-         "duplicate column name"),
-        (lambda f: (f / "invoices.csv").write_bytes(
-            INVOICES_HEADER.encode() + "I1,C1,2024-01-01,2024-01-31,1,EUR,,n\u00e9\n".encode("latin-1")),
-         "not valid utf-8"),
+        (
+            lambda f: (f / "invoices.csv").write_text(
+                INVOICES_HEADER.replace("paid_on", "amount") + GOOD
+            ),
+            "duplicate column name",
+        ),
+        (
+            lambda f: (f / "invoices.csv").write_bytes(
+                INVOICES_HEADER.encode()
+                + "I1,C1,2024-01-01,2024-01-31,1,EUR,,n\u00e9\n".encode("latin-1")
+            ),
+            "not valid utf-8",
+        ),
     ],
 )
 def test_structural_problems_stop_with_file_and_column(tmp_path, mutate, message):
@@ -129,8 +152,9 @@ def test_structural_problems_stop_with_file_and_column(tmp_path, mutate, message
 
 def test_strict_mode_raises_after_counting(tmp_path):
     customers = CUSTOMERS.replace("DEU", "DE")
-    ledger = load_ledger(write(tmp_path / "l", [GOOD, "I2,C1,x,2024-01-31,1,EUR,,n\n"],
-                               customers=customers))
+    ledger = load_ledger(
+        write(tmp_path / "l", [GOOD, "I2,C1,x,2024-01-31,1,EUR,,n\n"], customers=customers)
+    )
     with pytest.raises(RejectsError, match="1 row.*invoices.csv row 3, column issued_on"):
         ledger.raise_if_rejects()
 
@@ -163,9 +187,17 @@ def test_mapping_translates_columns_dates_and_codes(tmp_path):
         "files": {"invoices": "ar.csv", "customers": None},
         "delimiter": ";",
         "date_format": "%m/%d/%Y",
-        "columns": {"invoices": {"invoice_id": "Inv", "customer_id": "Cust", "issued_on": "Date",
-                                 "due_on": "Due", "amount": "Amt", "paid_on": "Paid",
-                                 "disputed": "Disp"}},
+        "columns": {
+            "invoices": {
+                "invoice_id": "Inv",
+                "customer_id": "Cust",
+                "issued_on": "Date",
+                "due_on": "Due",
+                "amount": "Amt",
+                "paid_on": "Paid",
+                "disputed": "Disp",
+            }
+        },
         "values": {"invoices": {"disputed": {"Yes": "true", "No": "false"}}},
         "derive_customers": {"constants": {"industry": "unknown", "country": "XA"}},
     }
@@ -201,7 +233,8 @@ def test_values_are_trimmed_and_events_are_checked(tmp_path):
     folder = write(tmp_path / "l", [" I1 , C1 ,2024-01-01, 2024-01-31 ,100, EUR,,no\n"])
     (folder / "events.csv").write_text(
         "customer_id,event_on,kind\nC1,2024-03-01,write_off\nC1,2024-03-02,lawsuit\n"
-        "C9,2024-03-01,insolvency\nC1,2024-03-01,write_off\n")
+        "C9,2024-03-01,insolvency\nC1,2024-03-01,write_off\n"
+    )
     ledger = load_ledger(folder, currency="EUR")
     assert ledger.invoices["invoice_id"].tolist() == ["I1"]
     assert ledger.invoices["customer_id"].tolist() == ["C1"]

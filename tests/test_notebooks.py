@@ -46,7 +46,9 @@ def test_no_logic_in_report_notebooks():
         for cell in nbformat.read(path, as_version=4).cells:
             tree = ast.parse(cell.source) if cell.cell_type == "code" else None
             if tree is not None:
-                assert not any(isinstance(n, ast.FunctionDef | ast.ClassDef) for n in ast.walk(tree))
+                assert not any(
+                    isinstance(n, ast.FunctionDef | ast.ClassDef) for n in ast.walk(tree)
+                )
 
 
 @pytest.mark.slow
@@ -54,12 +56,21 @@ def test_weekly_notebook_runs_interactively_from_its_folder(tmp_path):
     """The analyst's path: open the notebook in JupyterLab and run it with its defaults."""
     folder = ROOT / "notebooks" / "reports"
     out = tmp_path / "executed.ipynb"
-    papermill.execute_notebook(str(folder / "weekly_portfolio.ipynb"), str(out),
-                               parameters={"out_dir": str(tmp_path / "runs")}, cwd=str(folder),
-                               progress_bar=False, kernel_name="python3")
+    papermill.execute_notebook(
+        str(folder / "weekly_portfolio.ipynb"),
+        str(out),
+        parameters={"out_dir": str(tmp_path / "runs")},
+        cwd=str(folder),
+        progress_bar=False,
+        kernel_name="python3",
+    )
     nb = nbformat.read(out, as_version=4)
-    text = "".join(str(o.get("data", {}).get("text/html", "")) for c in nb.cells
-                   if c.cell_type == "code" for o in c.outputs)
+    text = "".join(
+        str(o.get("data", {}).get("text/html", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
     assert "Open AR" in text and "Rows read" in text
     run_dirs = list((tmp_path / "runs").iterdir())
     assert len(run_dirs) == 1 and (run_dirs[0] / "rejects.csv").is_file()

@@ -13,8 +13,19 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "creditlab"
 CONDA_NAMES = {"duckdb": "python-duckdb"}
 LAYERS = {
-    "errors": 0, "config": 0, "ledger": 1, "kpi": 2, "features": 2, "models": 2, "segments": 3,
-    "decisions": 3, "pipeline": 4, "report": 5, "deliver": 5, "widgets": 5, "cli": 6,
+    "errors": 0,
+    "config": 0,
+    "ledger": 1,
+    "kpi": 2,
+    "features": 2,
+    "models": 2,
+    "segments": 3,
+    "decisions": 3,
+    "pipeline": 4,
+    "report": 5,
+    "deliver": 5,
+    "widgets": 5,
+    "cli": 6,
 }
 
 
@@ -24,8 +35,10 @@ def _name(requirement: str) -> str:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {CONDA_NAMES.get(_name(r), _name(r))
-              for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    wanted = {
+        CONDA_NAMES.get(_name(r), _name(r))
+        for r in project["dependencies"] + project["optional-dependencies"]["dev"]
+    }
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)}
     assert wanted <= conda, f"missing from environment.yml: {wanted - conda}"
@@ -44,7 +57,11 @@ def test_imports_only_go_downward():
         rel = path.relative_to(PACKAGE.parent).with_suffix("")
         own = _layer(".".join(rel.parts))
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("creditlab"):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("creditlab")
+            ):
                 target = _layer(node.module)
                 assert target <= own, f"{rel} (layer {own}) imports {node.module} (layer {target})"
 

@@ -11,25 +11,31 @@ from creditlab.report.render import cell_options, front_matter, render_html
 
 
 def test_cell_options_are_parsed_and_stripped():
-    options, rest = cell_options('#| echo: false\n#| fig-cap: "Aging <chart>"\nx = 1\n#| not: option')
+    options, rest = cell_options(
+        '#| echo: false\n#| fig-cap: "Aging <chart>"\nx = 1\n#| not: option'
+    )
     assert options == {"echo": False, "fig-cap": "Aging <chart>"}
     assert rest == "x = 1\n#| not: option"
 
 
 def _notebook(echo_default: str) -> nbformat.NotebookNode:
     stream = new_output("stream", name="stdout", text="shown-output\n")
-    return new_notebook(cells=[
-        new_raw_cell(f'---\ntitle: "T & <b>itle</b>"\nexecute:\n  echo: {echo_default}\n---'),
-        new_code_cell("params = 1  # parameters", metadata={"tags": ["parameters"]}),
-        new_markdown_cell("## First section"),
-        new_code_cell("#| echo: false\nhidden_code()", outputs=[stream]),
-        new_code_cell("visible_code()", outputs=[]),
-        new_code_cell("#| include: false\nsecret_setup()", outputs=[stream]),
-        new_code_cell("#| output: false\nquiet()",
-                      outputs=[new_output("stream", name="stdout", text="dropped\n")]),
-        new_code_cell('#| fig-cap: "Figure <1>"\nplot()', outputs=[]),
-        new_markdown_cell("## Second section"),
-    ])
+    return new_notebook(
+        cells=[
+            new_raw_cell(f'---\ntitle: "T & <b>itle</b>"\nexecute:\n  echo: {echo_default}\n---'),
+            new_code_cell("params = 1  # parameters", metadata={"tags": ["parameters"]}),
+            new_markdown_cell("## First section"),
+            new_code_cell("#| echo: false\nhidden_code()", outputs=[stream]),
+            new_code_cell("visible_code()", outputs=[]),
+            new_code_cell("#| include: false\nsecret_setup()", outputs=[stream]),
+            new_code_cell(
+                "#| output: false\nquiet()",
+                outputs=[new_output("stream", name="stdout", text="dropped\n")],
+            ),
+            new_code_cell('#| fig-cap: "Figure <1>"\nplot()', outputs=[]),
+            new_markdown_cell("## Second section"),
+        ]
+    )
 
 
 def test_nbconvert_path_honours_cell_options(tmp_path):

@@ -22,7 +22,10 @@ def big():
 
 
 def test_same_seed_same_portfolio_other_seed_differs():
-    a, b = synthesize(SynthConfig(customers=50, seed=1)), synthesize(SynthConfig(customers=50, seed=1))
+    a, b = (
+        synthesize(SynthConfig(customers=50, seed=1)),
+        synthesize(SynthConfig(customers=50, seed=1)),
+    )
     pd.testing.assert_frame_equal(a.invoices, b.invoices)
     c = synthesize(SynthConfig(customers=50, seed=2))
     assert not a.invoices["amount"].equals(c.invoices["amount"])
@@ -33,9 +36,15 @@ def test_true_pd_follows_the_stated_coefficients(big):
     coef = big.truth_coefficients.set_index("name")["value"]
     ind = big.customers["industry"].map(lambda k: coef[f"industry[{k}]"])
     ctry = big.customers["country"].map(lambda k: coef[f"country[{k}]"])
-    eta = (coef["intercept"] + ind + ctry + coef["b_size"] * t["size_z"]
-           + coef["b_score"] * t["score_z"] + coef["b_tenure"] * t["tenure_z"]
-           + coef["b_latent"] * t["latent_risk"])
+    eta = (
+        coef["intercept"]
+        + ind
+        + ctry
+        + coef["b_size"] * t["size_z"]
+        + coef["b_score"] * t["score_z"]
+        + coef["b_tenure"] * t["tenure_z"]
+        + coef["b_latent"] * t["latent_risk"]
+    )
     np.testing.assert_allclose(eta, t["eta"])
     np.testing.assert_allclose(1 / (1 + np.exp(-eta)), t["pd_12m"])
 
@@ -48,8 +57,10 @@ def test_defaults_are_driven_by_true_pd_and_show_in_the_ledger(big):
     end = big.config.end
     exposure = kpi.customer_exposure(big.customers, big.invoices, end).set_index("customer_id")
     ev = big.events.loc[big.events["kind"].isin(["write_off", "insolvency", "collections_agency"])]
-    early = t.loc[t["defaulted"] & (t["default_on"] < pd.Timestamp(end) - pd.Timedelta(days=200)),
-                  "customer_id"]
+    early = t.loc[
+        t["defaulted"] & (t["default_on"] < pd.Timestamp(end) - pd.Timedelta(days=200)),
+        "customer_id",
+    ]
     signs = (exposure.loc[early, "max_dpd"] >= 90) | early.isin(ev["customer_id"]).to_numpy()
     assert signs.mean() > 0.9
 

@@ -20,15 +20,29 @@ __version__ = "0.1.0"
 
 __all__ = [
     # errors, config
-    "ConfigError", "CreditlabError", "RejectsError", "ReportError", "SchemaError",
-    "RunParams", "load_params",
+    "ConfigError",
+    "CreditlabError",
+    "RejectsError",
+    "ReportError",
+    "SchemaError",
+    "RunParams",
+    "load_params",
     # ledger
-    "Ledger", "LedgerMapping", "SynthConfig", "ingest", "load_ledger", "parse_mapping",
-    "read_store", "synthesize", "write_portfolio",
+    "Ledger",
+    "LedgerMapping",
+    "SynthConfig",
+    "ingest",
+    "load_ledger",
+    "parse_mapping",
+    "read_store",
+    "synthesize",
+    "write_portfolio",
     # kpis
     "kpi",
     # pipeline
-    "Run", "open_run", "prepare_run",
+    "Run",
+    "open_run",
+    "prepare_run",
     # reports
     "report",
 ]

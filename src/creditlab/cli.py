@@ -48,13 +48,21 @@ def _mapping_and_currency(path: str | None, currency: str | None):
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    cfg = SynthConfig(customers=args.customers, seed=args.seed, years=args.years, end=args.end,
-                      regime_shift=not args.no_shift, currency=args.currency)
+    cfg = SynthConfig(
+        customers=args.customers,
+        seed=args.seed,
+        years=args.years,
+        end=args.end,
+        regime_shift=not args.no_shift,
+        currency=args.currency,
+    )
     portfolio = synthesize(cfg)
     out = write_portfolio(portfolio, args.out)
-    print(f"customers: {len(portfolio.customers):,}  invoices: {len(portfolio.invoices):,}  "
-          f"events: {len(portfolio.events):,}  defaults: "
-          f"{int(portfolio.truth_customers['defaulted'].sum()):,}")
+    print(
+        f"customers: {len(portfolio.customers):,}  invoices: {len(portfolio.invoices):,}  "
+        f"events: {len(portfolio.events):,}  defaults: "
+        f"{int(portfolio.truth_customers['defaulted'].sum()):,}"
+    )
     print(out)
     return 0
 
@@ -64,8 +72,10 @@ def _load(args: argparse.Namespace):
     ledger = load_ledger(args.data, mapping, currency=currency)
     print(ledger.summary())
     total = ledger.counts[["read", "loaded", "rejected"]].sum()
-    print(f"total: read {total['read']:,} = loaded {total['loaded']:,} + rejected "
-          f"{total['rejected']:,}")
+    print(
+        f"total: read {total['read']:,} = loaded {total['loaded']:,} + rejected "
+        f"{total['rejected']:,}"
+    )
     for note in ledger.notes:
         print(f"note: {note}")
     if getattr(args, "rejects", None):
@@ -90,8 +100,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     ledger = _load(args)
     result = ingest(ledger, args.store)
     for table in result.inserted:
-        print(f"{table}: inserted {result.inserted[table]:,}, updated {result.updated[table]:,}, "
-              f"unchanged {result.unchanged[table]:,}")
+        print(
+            f"{table}: inserted {result.inserted[table]:,}, updated {result.updated[table]:,}, "
+            f"unchanged {result.unchanged[table]:,}"
+        )
     print(args.store)
     return 0
 
@@ -100,8 +112,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = _REPORT_ALIASES.get(args.report)
     if report is None:
         raise ConfigError(f"unknown report {args.report!r}; reports: {sorted(_REPORT_ALIASES)}")
-    outcome = run_report(args.params, report=report, data=args.data,
-                         as_of=args.as_of.isoformat() if args.as_of else None, out=args.out)
+    outcome = run_report(
+        args.params,
+        report=report,
+        data=args.data,
+        as_of=args.as_of.isoformat() if args.as_of else None,
+        out=args.out,
+    )
     print(f"report: {outcome.html}")
     print(outcome.run_dir)
     return 0
@@ -129,8 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder to write the ledger into")
     p.set_defaults(func=cmd_synth)
 
-    for name, func, text in (("validate", cmd_validate, "check a ledger and report rejects"),
-                             ("ingest", cmd_ingest, "validate a ledger and upsert it into a store")):
+    for name, func, text in (
+        ("validate", cmd_validate, "check a ledger and report rejects"),
+        ("ingest", cmd_ingest, "validate a ledger and upsert it into a store"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--data", required=True, help="ledger folder or DuckDB file")
         p.add_argument("--mapping", help="mapping YAML (or a params file with a mapping section)")
@@ -157,8 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         return args.func(args)
     except CreditlabError as exc:

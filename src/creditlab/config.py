@@ -162,8 +162,9 @@ def load_params(
         if expected is not None:
             ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
             if not ok:
-                raise ConfigError(f"{where}: expected {getattr(expected, '__name__', 'a number')}, "
-                                  f"got {value!r}")
+                raise ConfigError(
+                    f"{where}: expected {getattr(expected, '__name__', 'a number')}, got {value!r}"
+                )
             values[key] = value
         elif key in {"data", "store"}:
             values[key] = None if value is None else (path.parent / str(value)).resolve()
@@ -184,8 +185,10 @@ def load_params(
     if as_of is not None:
         values["as_of"] = _parse_date(as_of, "--as-of")
     if values.get("data") is None and values.get("synthetic") is None:
-        raise ConfigError(f"{path}: give either 'data' (a ledger folder) or 'synthetic' "
-                          "(a generated portfolio), or pass --data DIR")
+        raise ConfigError(
+            f"{path}: give either 'data' (a ledger folder) or 'synthetic' "
+            "(a generated portfolio), or pass --data DIR"
+        )
     if not 0 < float(values.get("interval_prob", 0.9)) < 1:
         raise ConfigError(f"{path}: interval_prob must be between 0 and 1")
     currency = values.get("currency", "EUR")

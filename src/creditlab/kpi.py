@@ -30,9 +30,21 @@ from creditlab.ledger.schema import (
 )
 
 __all__ = [
-    "AGING_BUCKETS", "aging", "as_timestamp", "at_risk_rates", "cei", "concentration",
-    "customer_exposure", "dso_countback", "dso_standard", "headline", "industry_summary",
-    "limit_breaches", "monthly_trend", "open_items", "top_exposures",
+    "AGING_BUCKETS",
+    "aging",
+    "as_timestamp",
+    "at_risk_rates",
+    "cei",
+    "concentration",
+    "customer_exposure",
+    "dso_countback",
+    "dso_standard",
+    "headline",
+    "industry_kpis",
+    "limit_breaches",
+    "monthly_trend",
+    "open_items",
+    "top_exposures",
 ]
 
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", "180+")
@@ -72,7 +84,9 @@ def dso_countback(ar: float, sales_newest_first: list[float], days: list[float])
 def cei(begin_ar: float, sales: float, end_ar: float, end_current_ar: float) -> float:
     """Collection effectiveness index in percent (NaN when nothing was collectable)."""
     collectable = begin_ar + sales - end_current_ar
-    return float((begin_ar + sales - end_ar) / collectable * 100) if collectable > 0 else float("nan")
+    return (
+        float((begin_ar + sales - end_ar) / collectable * 100) if collectable > 0 else float("nan")
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,8 +106,11 @@ def open_items(invoices: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     items[OPEN_AR] = _balance(items)
     items = items.loc[items[OPEN_AR] > 0]
     items[DPD] = np.maximum((t - items[DUE_ON]).dt.days.to_numpy(), 0)
-    codes = np.where(items[DPD].to_numpy() <= 0, 0,
-                     1 + np.searchsorted(_EDGES[1:], items[DPD].to_numpy(), side="left"))
+    codes = np.where(
+        items[DPD].to_numpy() <= 0,
+        0,
+        1 + np.searchsorted(_EDGES[1:], items[DPD].to_numpy(), side="left"),
+    )
     items[BUCKET] = pd.Categorical.from_codes(codes, categories=list(AGING_BUCKETS), validate=False)
     return items
 
@@ -101,9 +118,11 @@ def open_items(invoices: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
 def aging(invoices: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     """Open AR by aging bucket: ``bucket, invoices, open_ar, share``."""
     items = open_items(invoices, as_of)
-    table = items.groupby(BUCKET, observed=False).agg(
-        invoices=(OPEN_AR, "size"), open_ar=(OPEN_AR, "sum")
-    ).reset_index()
+    table = (
+        items.groupby(BUCKET, observed=False)
+        .agg(invoices=(OPEN_AR, "size"), open_ar=(OPEN_AR, "sum"))
+        .reset_index()
+    )
     total = table[OPEN_AR].sum()
     table["share"] = table[OPEN_AR] / total if total > 0 else 0.0
     table[BUCKET] = table[BUCKET].astype(str)
@@ -117,8 +136,11 @@ def customer_exposure(
     items = open_items(invoices, as_of)
     items["_overdue"] = np.where(items[DPD] > 0, items[OPEN_AR], 0.0)
     per = items.groupby(CUSTOMER_ID).agg(
-        open_ar=(OPEN_AR, "sum"), overdue_ar=("_overdue", "sum"), max_dpd=(DPD, "max"),
-        open_invoices=(OPEN_AR, "size"), open_disputes=(DISPUTED, "sum"),
+        open_ar=(OPEN_AR, "sum"),
+        overdue_ar=("_overdue", "sum"),
+        max_dpd=(DPD, "max"),
+        open_invoices=(OPEN_AR, "size"),
+        open_disputes=(DISPUTED, "sum"),
     )
     cols = [CUSTOMER_ID, NAME, INDUSTRY, CREDIT_LIMIT]
     out = customers[cols].merge(per, left_on=CUSTOMER_ID, right_index=True, how="left")
@@ -211,19 +233,28 @@ def monthly_trend(
             prev_ar, prev_end = ar, end
             continue
         period_sales = line.sales(_d(end - pd.Timedelta(days=dso_period_days)), _d(end))
-        windows = [(end - pd.DateOffset(months=k + 1), end - pd.DateOffset(months=k))
-                   for k in range(24)]
+        windows = [
+            (end - pd.DateOffset(months=k + 1), end - pd.DateOffset(months=k)) for k in range(24)
+        ]
         cb_sales = [line.sales(_d(a), _d(b)) for a, b in windows]
         cb_days = [(b - a).days for a, b in windows]
         sales = line.sales(_d(prev_end), _d(end))
         dso = dso_standard(ar, period_sales, dso_period_days)
         bpdso = dso_standard(current, period_sales, dso_period_days)
-        rows.append({
-            "period_end": end.date(), "open_ar": ar, "current_ar": current,
-            "overdue_ar": ar - current, "sales": sales, "dso": dso,
-            "dso_countback": dso_countback(ar, cb_sales, cb_days), "bpdso": bpdso,
-            "add": dso - bpdso, "cei": cei(prev_ar, sales, ar, current),
-        })
+        rows.append(
+            {
+                "period_end": end.date(),
+                "open_ar": ar,
+                "current_ar": current,
+                "overdue_ar": ar - current,
+                "sales": sales,
+                "dso": dso,
+                "dso_countback": dso_countback(ar, cb_sales, cb_days),
+                "bpdso": bpdso,
+                "add": dso - bpdso,
+                "cei": cei(prev_ar, sales, ar, current),
+            }
+        )
         prev_ar, prev_end = ar, end
     return pd.DataFrame(rows)
 
@@ -240,27 +271,50 @@ def at_risk_rates(invoices: pd.DataFrame, as_of: dt.date | str, months: int = 12
         start = end.replace(day=1)
         in_month = (line.issued >= _d(start)) & (line.issued <= _d(end))
         billed = float(line.amount[in_month].sum())
-        unpaid = float(line.amount[in_month & (line.settle > _d(end + pd.Timedelta(days=90)))].sum())
-        rows.append({"billing_month": start.strftime("%Y-%m"), "billed": billed,
-                     "unpaid_after_90d": unpaid,
-                     "at_risk_rate": unpaid / billed if billed > 0 else float("nan")})
+        unpaid = float(
+            line.amount[in_month & (line.settle > _d(end + pd.Timedelta(days=90)))].sum()
+        )
+        rows.append(
+            {
+                "billing_month": start.strftime("%Y-%m"),
+                "billed": billed,
+                "unpaid_after_90d": unpaid,
+                "at_risk_rate": unpaid / billed if billed > 0 else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------
 # summaries
-def industry_summary(exposure: pd.DataFrame) -> pd.DataFrame:
-    """Per industry: customers, open and overdue AR, share of AR, limit breaches."""
-    table = exposure.groupby(INDUSTRY).agg(
-        customers=(CUSTOMER_ID, "size"), open_ar=(OPEN_AR, "sum"), overdue_ar=(OVERDUE_AR, "sum"),
-        limit_breaches=(BREACH, "sum"),
-    ).reset_index()
+def industry_kpis(
+    customers: pd.DataFrame, invoices: pd.DataFrame, as_of: dt.date | str, dso_period_days: int = 90
+) -> pd.DataFrame:
+    """The headline KPIs and the aging split (share of open AR per bucket) for each industry."""
+    industry_of = customers.set_index(CUSTOMER_ID)[INDUSTRY]
+    inv_industry = invoices[CUSTOMER_ID].map(industry_of)
+    rows = []
+    for name, group in customers.groupby(INDUSTRY, sort=True):
+        inv = invoices.loc[inv_industry == name]
+        head = headline(group, inv, as_of, dso_period_days)
+        ag = aging(inv, as_of).set_index(BUCKET)["share"]
+        rates = at_risk_rates(inv, as_of, months=1)["at_risk_rate"]
+        rows.append(
+            {
+                INDUSTRY: name,
+                **head,
+                "at_risk_rate": float(rates.iloc[-1]),
+                **{f"aging_{b}": float(ag.get(b, 0.0)) for b in AGING_BUCKETS},
+            }
+        )
+    table = pd.DataFrame(rows).sort_values(OPEN_AR, ascending=False).reset_index(drop=True)
     total = table[OPEN_AR].sum()
-    table["share_of_ar"] = table[OPEN_AR] / total if total > 0 else 0.0
-    table["overdue_share"] = np.where(table[OPEN_AR] > 0,
-                                      table[OVERDUE_AR] / table[OPEN_AR].where(table[OPEN_AR] > 0),
-                                      np.nan)
-    return table.sort_values(OPEN_AR, ascending=False).reset_index(drop=True)
+    table.insert(
+        table.columns.get_loc(OPEN_AR) + 1,
+        "share_of_ar",
+        table[OPEN_AR] / total if total > 0 else np.nan,
+    )
+    return table
 
 
 def headline(
@@ -277,7 +331,8 @@ def headline(
         "open_ar": float(exposure[OPEN_AR].sum()),
         "overdue_ar": float(exposure[OVERDUE_AR].sum()),
         "overdue_share": float(exposure[OVERDUE_AR].sum() / exposure[OPEN_AR].sum())
-        if exposure[OPEN_AR].sum() > 0 else float("nan"),
+        if exposure[OPEN_AR].sum() > 0
+        else float("nan"),
         "dso": float(trend["dso"]),
         "dso_countback": float(trend["dso_countback"]),
         "bpdso": float(trend["bpdso"]),
@@ -285,8 +340,10 @@ def headline(
         "cei": float(trend["cei"]),
         "limit_breaches": int(exposure[BREACH].sum()),
         "customers_with_limit": int(has_limit.sum()),
-        "utilisation": float(exposure.loc[has_limit, OPEN_AR].sum()
-                             / exposure.loc[has_limit, CREDIT_LIMIT].sum())
-        if has_limit.any() and exposure.loc[has_limit, CREDIT_LIMIT].sum() > 0 else float("nan"),
+        "utilisation": float(
+            exposure.loc[has_limit, OPEN_AR].sum() / exposure.loc[has_limit, CREDIT_LIMIT].sum()
+        )
+        if has_limit.any() and exposure.loc[has_limit, CREDIT_LIMIT].sum() > 0
+        else float("nan"),
         **concentration(exposure),
     }

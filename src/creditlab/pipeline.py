@@ -67,8 +67,13 @@ def _resolve_as_of(params: RunParams, ledger: Ledger) -> dt.date:
     return dates.max().date()
 
 
-def prepare_run(params: RunParams | str | Path, run_dir: str | Path, *,
-                data: str | Path | None = None, as_of: str | None = None) -> Run:
+def prepare_run(
+    params: RunParams | str | Path,
+    run_dir: str | Path,
+    *,
+    data: str | Path | None = None,
+    as_of: str | None = None,
+) -> Run:
     """Load, validate (and store) the run's ledger and freeze it into ``run_dir``.
 
     ``rejects.csv`` is written before ``strict`` mode can fail the run, so nothing is lost.
@@ -87,8 +92,13 @@ def prepare_run(params: RunParams | str | Path, run_dir: str | Path, *,
     source = params.data
     if source is None:
         spec = params.synthetic or SynthConfig()
-        cfg = SynthConfig(customers=spec.customers, seed=spec.seed, years=spec.years,
-                          regime_shift=spec.regime_shift, currency=params.currency)
+        cfg = SynthConfig(
+            customers=spec.customers,
+            seed=spec.seed,
+            years=spec.years,
+            regime_shift=spec.regime_shift,
+            currency=params.currency,
+        )
         source = write_portfolio(synthesize(cfg), run_dir / "data")
         log.info("generated a synthetic portfolio of %s customers in %s", spec.customers, source)
     ledger = load_ledger(source, parse_mapping(params.mapping), currency=params.currency)
@@ -122,9 +132,14 @@ def prepare_run(params: RunParams | str | Path, run_dir: str | Path, *,
     return Run(run_dir, run_dir.name, params, as_of_date, ledger, inputs)
 
 
-def open_run(run_dir: str | Path = "", *, params_file: str | Path = "",
-             data: str | Path | None = None, as_of: str | None = None,
-             out: str | Path = "reports") -> Run:
+def open_run(
+    run_dir: str | Path = "",
+    *,
+    params_file: str | Path = "",
+    data: str | Path | None = None,
+    as_of: str | None = None,
+    out: str | Path = "reports",
+) -> Run:
     """Open a prepared run folder; with no ``run_dir``, prepare a new one from ``params_file``.
 
     This is what a report notebook calls first: scheduled runs hand it the folder that
@@ -133,18 +148,27 @@ def open_run(run_dir: str | Path = "", *, params_file: str | Path = "",
     if not run_dir:
         if not params_file:
             raise ConfigError("open_run needs a run folder or a params file")
-        return prepare_run(params_file, new_run_dir(out, "interactive"), data=data or None,
-                           as_of=as_of or None)
+        return prepare_run(
+            params_file, new_run_dir(out, "interactive"), data=data or None, as_of=as_of or None
+        )
     run_dir = Path(run_dir)
     inputs_path = run_dir / INPUTS_FILE
     if not inputs_path.is_file():
         raise ConfigError(f"{run_dir}: not a prepared run folder (no {INPUTS_FILE})")
     inputs = json.loads(inputs_path.read_text())
     params = RunParams.from_dict(inputs["params"])
-    frames = {name: pd.read_parquet(run_dir / LEDGER_DIR / f"{name}.parquet")
-              for name in ("customers", "invoices", "events")}
+    frames = {
+        name: pd.read_parquet(run_dir / LEDGER_DIR / f"{name}.parquet")
+        for name in ("customers", "invoices", "events")
+    }
     rejects = pd.read_csv(run_dir / REJECTS_FILE, dtype={"record_id": "string"})
-    ledger = Ledger(**frames, rejects=rejects, counts=pd.DataFrame(inputs["files"]),
-                    notes=list(inputs["notes"]), source=inputs["source"])
-    return Run(run_dir, inputs["run_id"], params, dt.date.fromisoformat(inputs["as_of"]), ledger,
-               inputs)
+    ledger = Ledger(
+        **frames,
+        rejects=rejects,
+        counts=pd.DataFrame(inputs["files"]),
+        notes=list(inputs["notes"]),
+        source=inputs["source"],
+    )
+    return Run(
+        run_dir, inputs["run_id"], params, dt.date.fromisoformat(inputs["as_of"]), ledger, inputs
+    )

@@ -5,5 +5,16 @@ from creditlab.ledger.mapping import LedgerMapping, parse_mapping
 from creditlab.ledger.store import IngestResult, ingest, read_store
 from creditlab.ledger.synth import Portfolio, SynthConfig, synthesize, write_portfolio
 
-__all__ = ["IngestResult", "Ledger", "LedgerMapping", "Portfolio", "SynthConfig", "ingest",
-           "load_ledger", "parse_mapping", "read_store", "synthesize", "write_portfolio"]
+__all__ = [
+    "IngestResult",
+    "Ledger",
+    "LedgerMapping",
+    "Portfolio",
+    "SynthConfig",
+    "ingest",
+    "load_ledger",
+    "parse_mapping",
+    "read_store",
+    "synthesize",
+    "write_portfolio",
+]

@@ -130,8 +130,10 @@ def _lit(value: object) -> str:
 
 def _clean(expr: str) -> str:
     """Text without surrounding spaces, NULL when empty (only trims values that need it: fast)."""
-    return (f"NULLIF(CASE WHEN starts_with({expr}, ' ') OR ends_with({expr}, ' ') "
-            f"THEN trim({expr}) ELSE {expr} END, '')")
+    return (
+        f"NULLIF(CASE WHEN starts_with({expr}, ' ') OR ends_with({expr}, ' ') "
+        f"THEN trim({expr}) ELSE {expr} END, '')"
+    )
 
 
 @dataclasses.dataclass
@@ -175,16 +177,21 @@ class _Loader:
                 raise SchemaError(f"mapping: files.{spec.name} is null but {spec.name} is required")
             return None
         if self.is_database:
-            tables = {r[0] for r in self.con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src'"
-            ).fetchall()}
+            tables = {
+                r[0]
+                for r in self.con.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src'"
+                ).fetchall()
+            }
             wanted = name or spec.name
             if wanted in tables:
                 return wanted
         else:
-            candidates = [self.source / name] if name else [
-                self.source / f"{spec.name}{ext}" for ext in (".csv", ".parquet")
-            ]
+            candidates = (
+                [self.source / name]
+                if name
+                else [self.source / f"{spec.name}{ext}" for ext in (".csv", ".parquet")]
+            )
             for path in candidates:
                 if path.is_file():
                     return path
@@ -198,9 +205,7 @@ class _Loader:
         early = pd.DataFrame(columns=REJECT_COLUMNS)
         if isinstance(where, str):
             label, sha = f"{self.source.name}:{where}", file_sha256(self.source)
-            self.con.execute(
-                f"CREATE TEMP TABLE {relation} AS SELECT * FROM src.{_ident(where)}"
-            )
+            self.con.execute(f"CREATE TEMP TABLE {relation} AS SELECT * FROM src.{_ident(where)}")
             offset = 1
         elif where.suffix.lower() == ".parquet":
             label, sha = where.name, file_sha256(where)
@@ -280,14 +285,17 @@ class _Loader:
             "FROM csv_rejects GROUP BY line ORDER BY line"
         ).df()
         self.con.execute("DROP TABLE csv_rejects; DROP TABLE csv_scans")
-        return pd.DataFrame({
-            "file": path.name,
-            "row": early["row"].astype("int64"),
-            "record_id": pd.NA,
-            "column": "(whole row)",
-            "value": early["csv_line"].astype(str).str.slice(0, 200),
-            "reason": "malformed CSV row: " + early["error_message"].astype(str),
-        }, columns=REJECT_COLUMNS)
+        return pd.DataFrame(
+            {
+                "file": path.name,
+                "row": early["row"].astype("int64"),
+                "record_id": pd.NA,
+                "column": "(whole row)",
+                "value": early["csv_line"].astype(str).str.slice(0, 200),
+                "reason": "malformed CSV row: " + early["error_message"].astype(str),
+            },
+            columns=REJECT_COLUMNS,
+        )
 
     # -- mapping, parsing and checking ----------------------------------------------------
     def source_expr(self, staged: _Staged, column: Column) -> str:
@@ -333,7 +341,9 @@ class _Loader:
             return f"(CASE WHEN regexp_full_match({r}, '[+-]?[0-9]+') THEN try_cast({r} AS BIGINT) END)"
         if kind == "bool":
             t, f = ", ".join(map(_lit, _TRUE)), ", ".join(map(_lit, _FALSE))
-            return f"(CASE WHEN lower({r}) IN ({t}) THEN true WHEN lower({r}) IN ({f}) THEN false END)"
+            return (
+                f"(CASE WHEN lower({r}) IN ({t}) THEN true WHEN lower({r}) IN ({f}) THEN false END)"
+            )
         if kind == "country":
             return f"(CASE WHEN regexp_full_match({r}, '[A-Z]{{2}}') THEN {r} END)"
         if kind == "currency":
@@ -359,24 +369,42 @@ class _Loader:
             if describe:
                 if c.kind == "date":
                     describe += f" ({self.mapping.date_format_for(spec.name, c.name)})"
-                problem(f"{r} IS NOT NULL AND {p} IS NULL", c.name,
-                        _lit(f"{c.name} is not {describe}"))
+                problem(
+                    f"{r} IS NOT NULL AND {p} IS NULL", c.name, _lit(f"{c.name} is not {describe}")
+                )
             if c.min is not None:
                 op, word = ("<=", ">") if c.min_exclusive else ("<", ">=")
                 problem(f"{p} {op} {c.min}", c.name, _lit(f"{c.name} must be {word} {c.min:g}"))
         if spec.name == "invoices":
-            problem(f"{_ident(DUE_ON)} < {_ident(ISSUED_ON)}", DUE_ON,
-                    _lit(f"{DUE_ON} is before {ISSUED_ON}"))
-            problem(f"{_ident(PAID_ON)} < {_ident(ISSUED_ON)}", PAID_ON,
-                    _lit(f"{PAID_ON} is before {ISSUED_ON}"))
-            problem(f"{_ident(AMOUNT_PAID)} > {_ident(AMOUNT)}", AMOUNT_PAID,
-                    _lit(f"{AMOUNT_PAID} is more than {AMOUNT}"))
+            problem(
+                f"{_ident(DUE_ON)} < {_ident(ISSUED_ON)}",
+                DUE_ON,
+                _lit(f"{DUE_ON} is before {ISSUED_ON}"),
+            )
+            problem(
+                f"{_ident(PAID_ON)} < {_ident(ISSUED_ON)}",
+                PAID_ON,
+                _lit(f"{PAID_ON} is before {ISSUED_ON}"),
+            )
+            problem(
+                f"{_ident(AMOUNT_PAID)} > {_ident(AMOUNT)}",
+                AMOUNT_PAID,
+                _lit(f"{AMOUNT_PAID} is more than {AMOUNT}"),
+            )
             if self.currency:
-                problem(f"{_ident(CURRENCY)} <> {_lit(self.currency)}", CURRENCY,
-                        _lit(f"currency differs from the portfolio currency {self.currency} "
-                             "(no FX table is given)"))
-        problem(f"{_ident('__first')} IS NOT NULL AND __row > {_ident('__first')}", spec.key[0],
-                f"'duplicate {'/'.join(spec.key)} (first at row ' || {_ident('__first')} || ')'")
+                problem(
+                    f"{_ident(CURRENCY)} <> {_lit(self.currency)}",
+                    CURRENCY,
+                    _lit(
+                        f"currency differs from the portfolio currency {self.currency} "
+                        "(no FX table is given)"
+                    ),
+                )
+        problem(
+            f"{_ident('__first')} IS NOT NULL AND __row > {_ident('__first')}",
+            spec.key[0],
+            f"'duplicate {'/'.join(spec.key)} (first at row ' || {_ident('__first')} || ')'",
+        )
         return out
 
     def typed_sql(self, staged: _Staged, spec: TableSpec, extra: dict[str, str]) -> str:
@@ -385,12 +413,16 @@ class _Loader:
             f"{self.text_expr(staged, c)} AS {_ident('__r_' + c.name)}" for c in spec.columns
         )
         extra_cols = "".join(f", {expr} AS {_ident(name)}" for name, expr in extra.items())
-        typed = ", ".join(f"{self.parse_expr(spec.name, c)} AS {_ident(c.name)}" for c in spec.columns)
-        return (f"SELECT *, {typed} FROM (SELECT __row, {raw_cols}{extra_cols} "
-                f"FROM {staged.relation})")
+        typed = ", ".join(
+            f"{self.parse_expr(spec.name, c)} AS {_ident(c.name)}" for c in spec.columns
+        )
+        return (
+            f"SELECT *, {typed} FROM (SELECT __row, {raw_cols}{extra_cols} FROM {staged.relation})"
+        )
 
-    def check(self, staged: _Staged, spec: TableSpec, extra: dict[str, str],
-              parent: _Staged | None = None) -> str:
+    def check(
+        self, staged: _Staged, spec: TableSpec, extra: dict[str, str], parent: _Staged | None = None
+    ) -> str:
         """Create ``chk_<table>``: typed columns, extras and the list of each row's problems.
 
         Duplicate keys are found with a grouped join; with ``parent`` (the checked customers),
@@ -401,30 +433,38 @@ class _Loader:
         dup_keys = ", ".join(f"{k} AS {_ident('__k' + str(i))}" for i, k in enumerate(keys))
         problems = self.checks(spec)
         joins = f"LEFT JOIN dups d ON {on}"
-        ctes = [f"typed AS ({self.typed_sql(staged, spec, extra)})",
-                f"dups AS (SELECT {dup_keys}, min(__row) AS __first FROM typed "
-                f"WHERE {' AND '.join(f'{k} IS NOT NULL' for k in keys)} "
-                f"GROUP BY ALL HAVING count(*) > 1)"]
+        ctes = [
+            f"typed AS ({self.typed_sql(staged, spec, extra)})",
+            f"dups AS (SELECT {dup_keys}, min(__row) AS __first FROM typed "
+            f"WHERE {' AND '.join(f'{k} IS NOT NULL' for k in keys)} "
+            f"GROUP BY ALL HAVING count(*) > 1)",
+        ]
         if parent is not None:
             cid = _ident(CUSTOMER_ID)
-            ctes.append(f"ok AS (SELECT DISTINCT {cid} AS __ok FROM chk_customers "
-                        "WHERE len(__problems) = 0)")
-            ctes.append(f"bad AS (SELECT {cid} AS __bad, min(__row) AS __bad_row FROM chk_customers "
-                        "WHERE len(__problems) > 0 GROUP BY ALL)")
+            ctes.append(
+                f"ok AS (SELECT DISTINCT {cid} AS __ok FROM chk_customers "
+                "WHERE len(__problems) = 0)"
+            )
+            ctes.append(
+                f"bad AS (SELECT {cid} AS __bad, min(__row) AS __bad_row FROM chk_customers "
+                "WHERE len(__problems) > 0 GROUP BY ALL)"
+            )
             joins += f" LEFT JOIN ok ON t.{cid} = ok.__ok LEFT JOIN bad ON t.{cid} = bad.__bad"
-            problems.append((
-                f"t.{cid} IS NOT NULL AND __ok IS NULL",
-                f"struct_pack(col := {_lit(CUSTOMER_ID)}, val := t.{cid}, reason := CASE WHEN "
-                "__bad_row IS NULL THEN 'unknown customer_id (not in customers)' ELSE "
-                f"'customer_id was rejected in ' || {_lit(parent.label)} || ' row ' || __bad_row END)"
-            ))
+            problems.append(
+                (
+                    f"t.{cid} IS NOT NULL AND __ok IS NULL",
+                    f"struct_pack(col := {_lit(CUSTOMER_ID)}, val := t.{cid}, reason := CASE WHEN "
+                    "__bad_row IS NULL THEN 'unknown customer_id (not in customers)' ELSE "
+                    f"'customer_id was rejected in ' || {_lit(parent.label)} || ' row ' || __bad_row END)",
+                )
+            )
         columns = ", ".join(f"t.{_ident(c)}" for c in [*spec.names, *extra])
         # the list of problems is only built for rows that break a rule (most rows break none)
         any_bad = " OR ".join(f"({cond})" for cond, _ in problems)
         listed = ", ".join(f"CASE WHEN {cond} THEN {struct} END" for cond, struct in problems)
         name = f"chk_{spec.name}"
         self.con.execute(f"""
-            CREATE TEMP TABLE {name} AS WITH {', '.join(ctes)}
+            CREATE TEMP TABLE {name} AS WITH {", ".join(ctes)}
             SELECT t.__row, {columns},
                    CASE WHEN {any_bad} THEN list_filter([{listed}], lambda x: x IS NOT NULL)
                         ELSE CAST([] AS STRUCT(col VARCHAR, val VARCHAR, reason VARCHAR)[])
@@ -435,9 +475,11 @@ class _Loader:
 
     def results(self, name: str, spec: TableSpec, staged: _Staged, keep: Iterable[str]):
         cols = ", ".join(_ident(c) for c in [*spec.names, *keep])
-        loaded = self.con.sql(
-            f"SELECT {cols} FROM {name} WHERE len(__problems) = 0 ORDER BY __row"
-        ).to_arrow_table().to_pandas(date_as_object=False)
+        loaded = (
+            self.con.sql(f"SELECT {cols} FROM {name} WHERE len(__problems) = 0 ORDER BY __row")
+            .to_arrow_table()
+            .to_pandas(date_as_object=False)
+        )
         key = _ident(spec.key[0])
         rejects = self.con.execute(f"""
             SELECT {_lit(staged.label)} AS file, __row AS row, CAST({key} AS VARCHAR) AS record_id,
@@ -474,8 +516,10 @@ class _Loader:
             cols[col] = _lit(value)
         select = ", ".join(f"{expr} AS {_ident(col)}" for col, expr in cols.items())
         label = f"{staged_invoices.label} (customers derived)"
-        sources = {f"__d_{col}": _clean(f"CAST({_ident(src)} AS VARCHAR)")
-                   for col, src in derive.columns.items()}
+        sources = {
+            f"__d_{col}": _clean(f"CAST({_ident(src)} AS VARCHAR)")
+            for col, src in derive.columns.items()
+        }
         typed = self.typed_sql(staged_invoices, TABLES["invoices"], sources)
         self.con.execute(f"""
             CREATE TEMP TABLE raw_customers AS
@@ -491,8 +535,9 @@ class _Loader:
             "credit limits are unknown, so utilisation and limit breaches are not computed."
         )
         empty = pd.DataFrame(columns=REJECT_COLUMNS)
-        return _Staged("customers", "raw_customers", label, staged_invoices.sha256, columns, read,
-                       empty)
+        return _Staged(
+            "customers", "raw_customers", label, staged_invoices.sha256, columns, read, empty
+        )
 
 
 def _empty(spec: TableSpec) -> pd.DataFrame:
@@ -544,7 +589,9 @@ def load_ledger(
     keep_inv = dict(mapping.keep.get("invoices", {}))
     for src in keep_inv.values():
         if src not in inv_staged.columns:
-            raise SchemaError(f"{inv_staged.label}: column {src!r} named in mapping.keep is missing")
+            raise SchemaError(
+                f"{inv_staged.label}: column {src!r} named in mapping.keep is missing"
+            )
     cust_where = loader.locate(cust_spec)
     if cust_where is None:
         cust_staged = loader.derive_customers(inv_staged)
@@ -552,7 +599,9 @@ def load_ledger(
         cust_staged = loader.stage(cust_spec, cust_where)
     cust_chk = loader.check(cust_staged, cust_spec, {})
     inv_chk = loader.check(
-        inv_staged, inv_spec, {k: _clean(_ident(v)) for k, v in keep_inv.items()},
+        inv_staged,
+        inv_spec,
+        {k: _clean(_ident(v)) for k, v in keep_inv.items()},
         parent=cust_staged,
     )
 
@@ -572,8 +621,11 @@ def load_ledger(
         rejects.append(ev_rejects)
     loader.con.close()
 
-    rejects_df = pd.concat([r for r in rejects if len(r)], ignore_index=True) if any(
-        len(r) for r in rejects) else pd.DataFrame(columns=REJECT_COLUMNS)
+    rejects_df = (
+        pd.concat([r for r in rejects if len(r)], ignore_index=True)
+        if any(len(r) for r in rejects)
+        else pd.DataFrame(columns=REJECT_COLUMNS)
+    )
     counts_df = pd.DataFrame(counts, columns=COUNT_COLUMNS)
     ledger = Ledger(customers, invoices, events, rejects_df, counts_df, loader.notes, str(source))
     log.info("loaded ledger from %s\n%s", source, ledger.summary())

@@ -8,10 +8,30 @@ from __future__ import annotations
 import dataclasses
 
 __all__ = [
-    "AMOUNT", "AMOUNT_PAID", "ANNUAL_REVENUE", "COUNTRY", "CREDIT_LIMIT", "CURRENCY",
-    "CUSTOMER_ID", "DISPUTED", "DUE_ON", "EVENT_KINDS", "EVENT_ON", "EXTERNAL_SCORE",
-    "INDUSTRY", "INVOICE_ID", "ISSUED_ON", "KIND", "NAME", "ONBOARDED_ON", "PAID_ON",
-    "PAYMENT_TERMS_DAYS", "TABLES", "Column", "TableSpec", "DEFAULT_EVENTS",
+    "AMOUNT",
+    "AMOUNT_PAID",
+    "ANNUAL_REVENUE",
+    "COUNTRY",
+    "CREDIT_LIMIT",
+    "CURRENCY",
+    "CUSTOMER_ID",
+    "DISPUTED",
+    "DUE_ON",
+    "EVENT_KINDS",
+    "EVENT_ON",
+    "EXTERNAL_SCORE",
+    "INDUSTRY",
+    "INVOICE_ID",
+    "ISSUED_ON",
+    "KIND",
+    "NAME",
+    "ONBOARDED_ON",
+    "PAID_ON",
+    "PAYMENT_TERMS_DAYS",
+    "TABLES",
+    "Column",
+    "TableSpec",
+    "DEFAULT_EVENTS",
 ]
 
 # customers

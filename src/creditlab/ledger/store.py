@@ -24,9 +24,17 @@ __all__ = ["IngestResult", "ingest", "read_store"]
 log = logging.getLogger(__name__)
 
 _SQL_TYPES = {
-    "id": "VARCHAR", "text": "VARCHAR", "category": "VARCHAR", "country": "VARCHAR",
-    "currency": "VARCHAR", "event_kind": "VARCHAR", "date": "DATE", "decimal": "DOUBLE",
-    "number": "DOUBLE", "int": "BIGINT", "bool": "BOOLEAN",
+    "id": "VARCHAR",
+    "text": "VARCHAR",
+    "category": "VARCHAR",
+    "country": "VARCHAR",
+    "currency": "VARCHAR",
+    "event_kind": "VARCHAR",
+    "date": "DATE",
+    "decimal": "DOUBLE",
+    "number": "DOUBLE",
+    "int": "BIGINT",
+    "bool": "BOOLEAN",
 }
 
 
@@ -60,8 +68,11 @@ def ingest(ledger: Ledger, store: str | Path) -> IngestResult:
     with _connect(store) as con:
         con.execute("""CREATE TABLE IF NOT EXISTS ingests (ingested_at TIMESTAMP, source VARCHAR,
                        data_hash VARCHAR, customers BIGINT, invoices BIGINT, events BIGINT)""")
-        for name, frame in (("customers", ledger.customers), ("invoices", ledger.invoices),
-                            ("events", ledger.events)):
+        for name, frame in (
+            ("customers", ledger.customers),
+            ("invoices", ledger.invoices),
+            ("events", ledger.events),
+        ):
             spec = TABLES[name]
             _create(con, spec)
             con.register("incoming", frame[spec.names])
@@ -78,8 +89,14 @@ def ingest(ledger: Ledger, store: str | Path) -> IngestResult:
             updated[name] = len(frame) - int(new) - int(same_n)
         con.execute(
             "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?)",
-            [dt.datetime.now(dt.UTC).replace(tzinfo=None), ledger.source, ledger.data_hash,
-             len(ledger.customers), len(ledger.invoices), len(ledger.events)],
+            [
+                dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                ledger.source,
+                ledger.data_hash,
+                len(ledger.customers),
+                len(ledger.invoices),
+                len(ledger.events),
+            ],
         )
     log.info("ingested into %s: inserted %s, updated %s", store, inserted, updated)
     return IngestResult(inserted, updated, unchanged)
@@ -92,8 +109,6 @@ def read_store(store: str | Path) -> dict[str, pd.DataFrame]:
         raise SchemaError(f"{store}: no ledger store here (run an ingest first)")
     with _connect(store, read_only=True) as con:
         return {
-            name: con.execute(
-                f"SELECT * FROM {name} ORDER BY {', '.join(TABLES[name].key)}"
-            ).df()
+            name: con.execute(f"SELECT * FROM {name} ORDER BY {', '.join(TABLES[name].key)}").df()
             for name in ("customers", "invoices", "events")
         }

@@ -58,17 +58,64 @@ __all__ = ["SynthConfig", "Portfolio", "synthesize", "write_portfolio"]
 log = logging.getLogger(__name__)
 
 INDUSTRIES = {  # name: (risk offset on the logit scale, typical terms in days)
-    "construction": (0.9, 45), "retail": (0.5, 30), "hospitality": (0.8, 30),
-    "transport": (0.4, 30), "wholesale": (0.1, 30), "manufacturing": (-0.1, 60),
-    "agriculture": (0.2, 60), "healthcare": (-0.6, 45), "utilities": (-0.8, 30),
-    "software": (-0.3, 30), "media": (0.3, 14), "professional services": (-0.4, 30),
+    "construction": (0.9, 45),
+    "retail": (0.5, 30),
+    "hospitality": (0.8, 30),
+    "transport": (0.4, 30),
+    "wholesale": (0.1, 30),
+    "manufacturing": (-0.1, 60),
+    "agriculture": (0.2, 60),
+    "healthcare": (-0.6, 45),
+    "utilities": (-0.8, 30),
+    "software": (-0.3, 30),
+    "media": (0.3, 14),
+    "professional services": (-0.4, 30),
 }
 COUNTRIES = {"DE": -0.2, "FR": 0.0, "NL": -0.3, "IT": 0.35, "ES": 0.25, "PL": 0.15}
-_WORDS_A = ["Alpen", "Baltic", "Cedar", "Delta", "Elm", "Fjord", "Granite", "Harbor", "Iris",
-            "Juniper", "Kestrel", "Linden", "Meridian", "Nordic", "Orchid", "Pioneer", "Quarry",
-            "Riviera", "Summit", "Tidal", "Union", "Vertex", "Willow", "Zenith"]
-_WORDS_B = ["Logistics", "Foods", "Builders", "Systems", "Trading", "Works", "Partners", "Retail",
-            "Media", "Farms", "Health", "Energy", "Print", "Motors", "Textiles", "Labs"]
+_WORDS_A = [
+    "Alpen",
+    "Baltic",
+    "Cedar",
+    "Delta",
+    "Elm",
+    "Fjord",
+    "Granite",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Kestrel",
+    "Linden",
+    "Meridian",
+    "Nordic",
+    "Orchid",
+    "Pioneer",
+    "Quarry",
+    "Riviera",
+    "Summit",
+    "Tidal",
+    "Union",
+    "Vertex",
+    "Willow",
+    "Zenith",
+]
+_WORDS_B = [
+    "Logistics",
+    "Foods",
+    "Builders",
+    "Systems",
+    "Trading",
+    "Works",
+    "Partners",
+    "Retail",
+    "Media",
+    "Farms",
+    "Health",
+    "Energy",
+    "Print",
+    "Motors",
+    "Textiles",
+    "Labs",
+]
 _SUFFIX = ["GmbH", "SAS", "B.V.", "S.r.l.", "S.L.", "Sp. z o.o.", "& Sons", "Ltd <Group>"]
 
 
@@ -110,8 +157,10 @@ def _logistic(x: np.ndarray) -> np.ndarray:
 
 
 def _month_starts(start: dt.date, n: int) -> np.ndarray:
-    return np.array(pd.date_range(pd.Timestamp(start).replace(day=1), periods=n, freq="MS"),
-                    dtype="datetime64[D]")
+    return np.array(
+        pd.date_range(pd.Timestamp(start).replace(day=1), periods=n, freq="MS"),
+        dtype="datetime64[D]",
+    )
 
 
 def synthesize(config: SynthConfig | None = None) -> Portfolio:
@@ -156,8 +205,15 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
 
     shift_k = int(np.where(ind_names == cfg.shift_industry)[0][0])
     shift_start, shift_end = n_months // 2, n_months // 2 + 9
-    eta = (cfg.intercept + ind_off[ind_idx] + ctry_off[ctry_idx] + cfg.b_size * size_z
-           + cfg.b_score * score_z + cfg.b_tenure * tenure_z + cfg.b_latent * latent)
+    eta = (
+        cfg.intercept
+        + ind_off[ind_idx]
+        + ctry_off[ctry_idx]
+        + cfg.b_size * size_z
+        + cfg.b_score * score_z
+        + cfg.b_tenure * tenure_z
+        + cfg.b_latent * latent
+    )
 
     # month-by-month default with the regime shift applied where it is on
     month_idx = np.arange(n_months)
@@ -169,14 +225,18 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     defaulted = hit.any(axis=1)
     default_month = np.where(defaulted, hit.argmax(axis=1), n_months)
     default_on = np.where(
-        defaulted, months[np.minimum(default_month, n_months - 1)]
-        + rng.integers(0, 28, n).astype("timedelta64[D]"), np.datetime64("NaT"))
+        defaulted,
+        months[np.minimum(default_month, n_months - 1)]
+        + rng.integers(0, 28, n).astype("timedelta64[D]"),
+        np.datetime64("NaT"),
+    )
 
     # invoices: seasonal Poisson counts per customer-month, while active and until 2 months after
     season = 1 + 0.25 * np.sin(2 * np.pi * (month_idx - 2) / 12)
     rate = cfg.invoices_per_month * np.exp(0.35 * size_z)[:, None] * season[None, :]
     alive = (month_idx[None, :] >= np.maximum(active_from, 0)[:, None]) & (
-        month_idx[None, :] <= default_month[:, None] + 1)
+        month_idx[None, :] <= default_month[:, None] + 1
+    )
     counts = rng.poisson(rate * alive)
     cust_of = np.repeat(np.repeat(np.arange(n), n_months), counts.ravel())
     month_of = np.repeat(np.tile(month_idx, n), counts.ravel())
@@ -194,8 +254,12 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     disputed = rng.random(m) < cfg.dispute_rate * np.exp(0.4 * latent[cust_of])
     pre_default = defaulted[cust_of] & ((default_on[cust_of] - issued).astype(int) < 180)
     mean_late = 1.5 * np.exp(0.7 * latent) + 0.5
-    late = (rng.gamma(1.2, mean_late[cust_of] / 1.2) - rng.exponential(1.5, m)
-            + disputed * rng.integers(15, 46, m) + pre_default * rng.integers(10, 40, m))
+    late = (
+        rng.gamma(1.2, mean_late[cust_of] / 1.2)
+        - rng.exponential(1.5, m)
+        + disputed * rng.integers(15, 46, m)
+        + pre_default * rng.integers(10, 40, m)
+    )
     paid = due + np.round(late).astype(int).astype("timedelta64[D]")
     paid = np.maximum(paid, issued)
     # a defaulter stops paying; about half of what it owes is recovered, months late
@@ -217,51 +281,93 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     ev_keep = ev_on <= end
 
     ids = np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 6))
-    names = [f"{_WORDS_A[a]} {_WORDS_B[b]} {_SUFFIX[c]}" for a, b, c in zip(
-        rng.integers(0, len(_WORDS_A), n), rng.integers(0, len(_WORDS_B), n),
-        rng.integers(0, len(_SUFFIX), n), strict=True)]
+    names = [
+        f"{_WORDS_A[a]} {_WORDS_B[b]} {_SUFFIX[c]}"
+        for a, b, c in zip(
+            rng.integers(0, len(_WORDS_A), n),
+            rng.integers(0, len(_WORDS_B), n),
+            rng.integers(0, len(_SUFFIX), n),
+            strict=True,
+        )
+    ]
     monthly_billing = typical * cfg.invoices_per_month * np.exp(0.35 * size_z) * 1.25
     limit = np.round(monthly_billing * rng.uniform(1.5, 3.5, n) * terms / 30, -3) + 1000
-    customers = pd.DataFrame({
-        CUSTOMER_ID: ids, NAME: names, INDUSTRY: ind_names[ind_idx], COUNTRY: ctry_names[ctry_idx],
-        CREDIT_LIMIT: limit, PAYMENT_TERMS_DAYS: terms, ONBOARDED_ON: onboarded,
-        ANNUAL_REVENUE: revenue, EXTERNAL_SCORE: score_raw.astype(int),
-    })
+    customers = pd.DataFrame(
+        {
+            CUSTOMER_ID: ids,
+            NAME: names,
+            INDUSTRY: ind_names[ind_idx],
+            COUNTRY: ctry_names[ctry_idx],
+            CREDIT_LIMIT: limit,
+            PAYMENT_TERMS_DAYS: terms,
+            ONBOARDED_ON: onboarded,
+            ANNUAL_REVENUE: revenue,
+            EXTERNAL_SCORE: score_raw.astype(int),
+        }
+    )
     order = np.lexsort((cust_of, issued))
-    invoices = pd.DataFrame({
-        INVOICE_ID: np.char.add("INV", np.char.zfill(np.arange(1, m + 1).astype(str), 8)),
-        CUSTOMER_ID: ids[cust_of[order]], ISSUED_ON: issued[order], DUE_ON: due[order],
-        AMOUNT: amount[order], CURRENCY: cfg.currency, PAID_ON: paid[order],
-        AMOUNT_PAID: np.where(np.isnat(paid[order]), 0.0, amount[order]),
-        DISPUTED: disputed[order],
-    })
+    invoices = pd.DataFrame(
+        {
+            INVOICE_ID: np.char.add("INV", np.char.zfill(np.arange(1, m + 1).astype(str), 8)),
+            CUSTOMER_ID: ids[cust_of[order]],
+            ISSUED_ON: issued[order],
+            DUE_ON: due[order],
+            AMOUNT: amount[order],
+            CURRENCY: cfg.currency,
+            PAID_ON: paid[order],
+            AMOUNT_PAID: np.where(np.isnat(paid[order]), 0.0, amount[order]),
+            DISPUTED: disputed[order],
+        }
+    )
     ev_order = np.argsort(ev_on[ev_keep], kind="stable")
-    events = pd.DataFrame({
-        CUSTOMER_ID: ids[ev_cust[ev_keep]][ev_order], EVENT_ON: ev_on[ev_keep][ev_order],
-        KIND: ev_kind[ev_keep][ev_order],
-    }).drop_duplicates()
+    events = pd.DataFrame(
+        {
+            CUSTOMER_ID: ids[ev_cust[ev_keep]][ev_order],
+            EVENT_ON: ev_on[ev_keep][ev_order],
+            KIND: ev_kind[ev_keep][ev_order],
+        }
+    ).drop_duplicates()
 
-    truth_customers = pd.DataFrame({
-        CUSTOMER_ID: ids, "pd_12m": _logistic(eta), "eta": eta, "latent_risk": latent,
-        "size_z": size_z, "score_z": score_z, "tenure_z": tenure_z,
-        "defaulted": defaulted, "default_on": default_on,
-    })
-    coef = [("intercept", cfg.intercept), ("b_size", cfg.b_size), ("b_score", cfg.b_score),
-            ("b_tenure", cfg.b_tenure), ("b_latent", cfg.b_latent)]
+    truth_customers = pd.DataFrame(
+        {
+            CUSTOMER_ID: ids,
+            "pd_12m": _logistic(eta),
+            "eta": eta,
+            "latent_risk": latent,
+            "size_z": size_z,
+            "score_z": score_z,
+            "tenure_z": tenure_z,
+            "defaulted": defaulted,
+            "default_on": default_on,
+        }
+    )
+    coef = [
+        ("intercept", cfg.intercept),
+        ("b_size", cfg.b_size),
+        ("b_score", cfg.b_score),
+        ("b_tenure", cfg.b_tenure),
+        ("b_latent", cfg.b_latent),
+    ]
     coef += [(f"industry[{k}]", float(v)) for k, v in zip(ind_names, ind_off, strict=True)]
     coef += [(f"country[{k}]", float(v)) for k, v in zip(ctry_names, ctry_off, strict=True)]
     if cfg.regime_shift:
         coef.append((f"shift[{cfg.shift_industry}]", cfg.shift_delta))
     truth_coefficients = pd.DataFrame(coef, columns=["name", "value"])
-    log.info("synthesised %s customers, %s invoices, %s events (%s defaults)", f"{n:,}",
-             f"{m:,}", f"{len(events):,}", f"{int(defaulted.sum()):,}")
+    log.info(
+        "synthesised %s customers, %s invoices, %s events (%s defaults)",
+        f"{n:,}",
+        f"{m:,}",
+        f"{len(events):,}",
+        f"{int(defaulted.sum()):,}",
+    )
     return Portfolio(customers, invoices, events, truth_customers, truth_coefficients, cfg)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     arrays = {
         col: pa.array(values.to_numpy().astype("datetime64[D]"), type=pa.date32())
-        if pd.api.types.is_datetime64_any_dtype(values) else pa.array(values.to_numpy())
+        if pd.api.types.is_datetime64_any_dtype(values)
+        else pa.array(values.to_numpy())
         for col, values in frame.items()
     }
     table = pa.table(arrays)

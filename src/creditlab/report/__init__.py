@@ -6,5 +6,14 @@ from creditlab.report.render import execute_notebook, render_html
 from creditlab.report.runner import REPORTS, RunOutcome, notebook_path, run_report
 from creditlab.report.tables import table
 
-__all__ = ["REPORTS", "RunOutcome", "execute_notebook", "notebook_path", "render_html",
-           "run_report", "table", "to_image", "weekly"]
+__all__ = [
+    "REPORTS",
+    "RunOutcome",
+    "execute_notebook",
+    "notebook_path",
+    "render_html",
+    "run_report",
+    "table",
+    "to_image",
+    "weekly",
+]

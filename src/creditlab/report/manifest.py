@@ -10,8 +10,19 @@ from pathlib import Path
 
 __all__ = ["git_sha", "versions", "write_manifest"]
 
-_PACKAGES = ("creditlab", "numpy", "pandas", "pyarrow", "duckdb", "matplotlib", "papermill",
-             "nbconvert", "nbformat", "ipykernel", "pyyaml")
+_PACKAGES = (
+    "creditlab",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "duckdb",
+    "matplotlib",
+    "papermill",
+    "nbconvert",
+    "nbformat",
+    "ipykernel",
+    "pyyaml",
+)
 
 
 def versions() -> dict[str, str]:
@@ -29,10 +40,21 @@ def git_sha() -> str | None:
     """The commit of the creditlab source tree, with ``-dirty`` when it has local changes."""
     here = Path(__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{sha}-dirty" if dirty else sha

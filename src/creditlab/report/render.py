@@ -36,8 +36,13 @@ def execute_notebook(source: Path, executed: Path, parameters: dict, cwd: Path) 
     """Run ``source`` with papermill into ``executed`` (kept, even on failure, as the audit copy)."""
     try:
         papermill.execute_notebook(
-            str(source), str(executed), parameters=parameters, cwd=str(cwd),
-            progress_bar=False, kernel_name="python3", log_output=False,
+            str(source),
+            str(executed),
+            parameters=parameters,
+            cwd=str(cwd),
+            progress_bar=False,
+            kernel_name="python3",
+            log_output=False,
         )
     except papermill.PapermillExecutionError as exc:
         raise ReportError(
@@ -77,8 +82,11 @@ def _apply_options(nb: nbformat.NotebookNode, default_echo: bool) -> nbformat.No
         if cell.cell_type == "code":
             options, rest = cell_options(cell.source)
             tags = cell.get("metadata", {}).get("tags", [])
-            if options.get("include") is False or "parameters" in tags \
-                    or "injected-parameters" in tags:
+            if (
+                options.get("include") is False
+                or "parameters" in tags
+                or "injected-parameters" in tags
+            ):
                 continue
             cell.source = rest
             if not options.get("echo", default_echo):
@@ -87,9 +95,12 @@ def _apply_options(nb: nbformat.NotebookNode, default_echo: bool) -> nbformat.No
                 cell.outputs = []
             caption = options.get("fig-cap")
             if caption:
-                cell.outputs.append(nbformat.v4.new_output(
-                    "display_data",
-                    data={"text/html": f'<p class="cl-caption">{html.escape(caption)}</p>'}))
+                cell.outputs.append(
+                    nbformat.v4.new_output(
+                        "display_data",
+                        data={"text/html": f'<p class="cl-caption">{html.escape(caption)}</p>'},
+                    )
+                )
         cells.append(cell)
     nb.cells = cells
     return nb
@@ -98,11 +109,11 @@ def _apply_options(nb: nbformat.NotebookNode, default_echo: bool) -> nbformat.No
 def _page(title: str, body: str, toc: list[tuple[str, str]], css: str) -> str:
     toc_html = "".join(f'<li><a href="#{anchor}">{text}</a></li>' for anchor, text in toc)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>\n{css}\n</style>\n</head>\n<body>\n"
-        f"<header class=\"cl-title\"><h1>{html.escape(title)}</h1></header>\n"
-        f"<nav class=\"cl-toc\"><h2>Contents</h2><ol>{toc_html}</ol></nav>\n"
+        f'<header class="cl-title"><h1>{html.escape(title)}</h1></header>\n'
+        f'<nav class="cl-toc"><h2>Contents</h2><ol>{toc_html}</ol></nav>\n'
         f"<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
 
@@ -111,14 +122,18 @@ def _nbconvert_html(executed: Path, html_path: Path) -> None:
     nb = nbformat.read(executed, as_version=4)
     meta = front_matter(nb)
     echo = (meta.get("execute") or {}).get("echo", True)
-    exporter = nbconvert.HTMLExporter(template_name="basic", exclude_input_prompt=True,
-                            exclude_output_prompt=True)
-    exporter.register_preprocessor("nbconvert.preprocessors.ExtractAttachmentsPreprocessor",
-                                   enabled=False)
+    exporter = nbconvert.HTMLExporter(
+        template_name="basic", exclude_input_prompt=True, exclude_output_prompt=True
+    )
+    exporter.register_preprocessor(
+        "nbconvert.preprocessors.ExtractAttachmentsPreprocessor", enabled=False
+    )
     body, _ = exporter.from_notebook_node(_apply_options(nb, bool(echo)))
     body = re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', "", body)
-    toc = [(a, re.sub(r"<[^>]+>", "", t)) for a, t in
-           re.findall(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', body)]
+    toc = [
+        (a, re.sub(r"<[^>]+>", "", t))
+        for a, t in re.findall(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', body)
+    ]
     css = resources.files("creditlab.report").joinpath("templates/report.css").read_text()
     title = str(meta.get("title", executed.stem))
     html_path.write_text(_page(title, body, toc, css), encoding="utf-8")
@@ -130,9 +145,20 @@ def render_html(executed: Path, html_path: Path) -> str:
     if quarto:
         version = subprocess.run([quarto, "--version"], capture_output=True, text=True).stdout
         result = subprocess.run(
-            [quarto, "render", str(executed), "--to", "html", "--output", html_path.name,
-             "-M", "embed-resources:true"],
-            cwd=executed.parent, capture_output=True, text=True,
+            [
+                quarto,
+                "render",
+                str(executed),
+                "--to",
+                "html",
+                "--output",
+                html_path.name,
+                "-M",
+                "embed-resources:true",
+            ],
+            cwd=executed.parent,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise ReportError(f"quarto render failed: {result.stderr.strip()[-2000:]}")

@@ -42,8 +42,10 @@ def notebook_path(report: str) -> Path:
         candidate = parent / "notebooks" / "reports" / f"{report}.ipynb"
         if candidate.is_file():
             return candidate
-    raise ConfigError(f"notebook for {report!r} not found: install creditlab from its source tree "
-                      "(pip install -e .) so notebooks/ sits beside src/")
+    raise ConfigError(
+        f"notebook for {report!r} not found: install creditlab from its source tree "
+        "(pip install -e .) so notebooks/ sits beside src/"
+    )
 
 
 def _utcnow() -> str:
@@ -73,10 +75,17 @@ def run_report(
     run_dir = Path(run_dir).resolve()
     html = run_dir / f"{report}.html"
     manifest: dict = {
-        "run_id": run_dir.name, "report": report, "status": "running", "started_at": _utcnow(),
-        "params_file": str(params.source), "params_sha256": params.sha256,
-        "params": params.to_dict(), "versions": versions(), "git_sha": git_sha(),
-        "timings_s": {}, "outputs": {},
+        "run_id": run_dir.name,
+        "report": report,
+        "status": "running",
+        "started_at": _utcnow(),
+        "params_file": str(params.source),
+        "params_sha256": params.sha256,
+        "params": params.to_dict(),
+        "versions": versions(),
+        "git_sha": git_sha(),
+        "timings_s": {},
+        "outputs": {},
     }
     manifest_path = run_dir / MANIFEST_FILE
     write_manifest(manifest_path, manifest)
@@ -85,9 +94,13 @@ def run_report(
         t0 = time.perf_counter()
         run = prepare_run(params, run_dir)
         manifest["timings_s"]["prepare"] = round(time.perf_counter() - t0, 3)
-        manifest.update(as_of=run.as_of.isoformat(), data_hash=run.ledger.data_hash,
-                        inputs=run.inputs["files"], notes=run.ledger.notes,
-                        store_ingest=run.inputs["store_ingest"])
+        manifest.update(
+            as_of=run.as_of.isoformat(),
+            data_hash=run.ledger.data_hash,
+            inputs=run.inputs["files"],
+            notes=run.ledger.notes,
+            store_ingest=run.inputs["store_ingest"],
+        )
         manifest["outputs"]["rejects"] = REJECTS_FILE
         step = "execute"
         t0 = time.perf_counter()

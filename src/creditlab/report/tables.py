@@ -9,12 +9,16 @@ from collections.abc import Iterable
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-__all__ = ["fmt_days", "fmt_money", "fmt_pct", "fmt_value", "md_escape", "table"]
+__all__ = ["fmt_days", "fmt_money", "fmt_pct", "md_escape", "table"]
 
 
 def fmt_money(value: float) -> str:
     """``1234567.8 -> '1,234,568'`` ("–" for missing)."""
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"
+    return (
+        "–"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else f"{value:,.0f}"
+    )
 
 
 def fmt_pct(value: float, digits: int = 1) -> str:
@@ -25,18 +29,13 @@ def fmt_pct(value: float, digits: int = 1) -> str:
 
 
 def fmt_days(value: float) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
+    return (
+        "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
+    )
 
 
-def fmt_value(value: object) -> str:
-    """A number with thousands separators, or the escaped text."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return fmt_money(value) if abs(value) >= 100 else f"{value:,.3g}"
-    return html.escape(str(value))
+def _fmt_int(value: float) -> str:
+    return "–" if pd.isna(value) else f"{int(value):,}"
 
 
 def md_escape(text: object) -> str:
@@ -66,7 +65,7 @@ def table(
     formats.update({c: fmt_money for c in money})
     formats.update({c: fmt_pct for c in pct})
     formats.update({c: fmt_days for c in days})
-    formats.update({c: (lambda v: "–" if pd.isna(v) else f"{int(v):,}") for c in ints})
+    formats.update({c: _fmt_int for c in ints})
     numeric = [c for c in formats if c in frame.columns]
     formats = {c: f for c, f in formats.items() if c in frame.columns}
     styler = frame.style.format(formats, na_rep="–", escape="html").hide(axis="index")
@@ -74,9 +73,7 @@ def table(
         styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
     styler = styler.set_table_attributes('class="cl-table"')
     if labels:
-        styler = styler.relabel_index(
-            [labels.get(c, c) for c in frame.columns], axis="columns"
-        )
+        styler = styler.relabel_index([labels.get(c, c) for c in frame.columns], axis="columns")
     if caption:
         styler = styler.set_caption(html.escape(caption))
     return styler

@@ -16,9 +16,19 @@ from creditlab.report.figures import aging_chart, to_image, trend_chart
 from creditlab.report.manifest import git_sha, versions
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
 
-__all__ = ["WeeklyKpis", "compute", "overview", "aging_section", "trend_section",
-           "at_risk_section", "exposures_section", "breaches_section", "industry_section",
-           "data_quality_section", "appendix"]
+__all__ = [
+    "WeeklyKpis",
+    "compute",
+    "overview",
+    "aging_section",
+    "trend_section",
+    "at_risk_section",
+    "exposures_section",
+    "breaches_section",
+    "industry_section",
+    "data_quality_section",
+    "appendix",
+]
 
 
 @dataclasses.dataclass
@@ -43,7 +53,7 @@ def compute(run: Run) -> WeeklyKpis:
         trend=kpi.monthly_trend(led.invoices, run.as_of, p.trend_months, p.dso_period_days),
         at_risk=kpi.at_risk_rates(led.invoices, run.as_of, p.trend_months),
         exposure=exposure,
-        industries=kpi.industry_summary(exposure),
+        industries=kpi.industry_kpis(led.customers, led.invoices, run.as_of, p.dso_period_days),
     )
 
 
@@ -60,22 +70,44 @@ def overview(run: Run, k: WeeklyKpis) -> list:
         ("Customers", f"{h['customers']:,}", "customers in the ledger"),
         ("Open invoices", f"{h['open_invoices']:,}", "issued and unpaid at the as-of date"),
         ("Open AR", fmt_money(h["open_ar"]), f"total open receivables ({cur})"),
-        ("Overdue AR", f"{fmt_money(h['overdue_ar'])} ({fmt_pct(h['overdue_share'])})",
-         "open receivables past their due date, and their share of open AR"),
-        ("DSO (standard)", fmt_days(h["dso"]),
-         f"open AR / credit sales of the last {run.params.dso_period_days} days x that many days"),
-        ("DSO (countback)", fmt_days(h["dso_countback"]),
-         "days of the most recent monthly sales that add up to open AR"),
+        (
+            "Overdue AR",
+            f"{fmt_money(h['overdue_ar'])} ({fmt_pct(h['overdue_share'])})",
+            "open receivables past their due date, and their share of open AR",
+        ),
+        (
+            "DSO (standard)",
+            fmt_days(h["dso"]),
+            f"open AR / credit sales of the last {run.params.dso_period_days} days x that many days",
+        ),
+        (
+            "DSO (countback)",
+            fmt_days(h["dso_countback"]),
+            "days of the most recent monthly sales that add up to open AR",
+        ),
         ("Best possible DSO", fmt_days(h["bpdso"]), "the standard DSO of not-yet-due AR only"),
         ("Average days delinquent", fmt_days(h["add"]), "DSO - best possible DSO"),
-        ("CEI (this month)", fmt_days(h["cei"]) + " %",
-         "share of collectable receivables collected since the last month-end (100 % = all)"),
-        ("Limit utilisation", fmt_pct(h["utilisation"]),
-         f"open AR / credit limits, over the {h['customers_with_limit']:,} customers with a limit"),
-        ("Limit breaches", f"{h['limit_breaches']:,}", "customers whose open AR exceeds their limit"),
+        (
+            "CEI (this month)",
+            fmt_days(h["cei"]) + " %",
+            "share of collectable receivables collected since the last month-end (100 % = all)",
+        ),
+        (
+            "Limit utilisation",
+            fmt_pct(h["utilisation"]),
+            f"open AR / credit limits, over the {h['customers_with_limit']:,} customers with a limit",
+        ),
+        (
+            "Limit breaches",
+            f"{h['limit_breaches']:,}",
+            "customers whose open AR exceeds their limit",
+        ),
         ("Top-10 share of AR", fmt_pct(h["top10_share"]), "concentration in the 10 largest"),
-        ("Herfindahl index", f"{h['herfindahl']:.4f}" if h["herfindahl"] == h["herfindahl"]
-         else "–", "sum of squared AR shares (1 = one customer holds all AR)"),
+        (
+            "Herfindahl index",
+            f"{h['herfindahl']:.4f}" if h["herfindahl"] == h["herfindahl"] else "–",
+            "sum of squared AR shares (1 = one customer holds all AR)",
+        ),
     ]
     frame = pd.DataFrame(rows, columns=["Measure", "Value", "What it means"])
     return [intro, table(frame).set_properties(subset=["Value"], **{"text-align": "right"})]
@@ -83,47 +115,109 @@ def overview(run: Run, k: WeeklyKpis) -> list:
 
 def aging_section(run: Run, k: WeeklyKpis) -> list:
     return [
-        table(k.aging, money=["open_ar"], pct=["share"], ints=["invoices"],
-              labels={"bucket": "Days past due", "invoices": "Open invoices",
-                      "open_ar": f"Open AR ({run.params.currency})", "share": "Share"}),
+        table(
+            k.aging,
+            money=["open_ar"],
+            pct=["share"],
+            ints=["invoices"],
+            labels={
+                "bucket": "Days past due",
+                "invoices": "Open invoices",
+                "open_ar": f"Open AR ({run.params.currency})",
+                "share": "Share",
+            },
+        ),
         to_image(aging_chart(k.aging, run.params.currency)),
     ]
 
 
 def trend_section(run: Run, k: WeeklyKpis) -> list:
-    cols = ["period_end", "open_ar", "overdue_ar", "sales", "dso", "dso_countback", "bpdso", "add",
-            "cei"]
-    labels = {"period_end": "Period end", "open_ar": "Open AR", "overdue_ar": "Overdue AR",
-              "sales": "Credit sales in period", "dso": "DSO", "dso_countback": "DSO countback",
-              "bpdso": "Best possible DSO", "add": "ADD", "cei": "CEI (%)"}
+    cols = [
+        "period_end",
+        "open_ar",
+        "overdue_ar",
+        "sales",
+        "dso",
+        "dso_countback",
+        "bpdso",
+        "add",
+        "cei",
+    ]
+    labels = {
+        "period_end": "Period end",
+        "open_ar": "Open AR",
+        "overdue_ar": "Overdue AR",
+        "sales": "Credit sales in period",
+        "dso": "DSO",
+        "dso_countback": "DSO countback",
+        "bpdso": "Best possible DSO",
+        "add": "ADD",
+        "cei": "CEI (%)",
+    }
     return [
-        table(k.trend[cols], money=["open_ar", "overdue_ar", "sales"],
-              days=["dso", "dso_countback", "bpdso", "add", "cei"], labels=labels),
+        table(
+            k.trend[cols],
+            money=["open_ar", "overdue_ar", "sales"],
+            days=["dso", "dso_countback", "bpdso", "add", "cei"],
+            labels=labels,
+        ),
         to_image(trend_chart(k.trend)),
     ]
 
 
 def at_risk_section(run: Run, k: WeeklyKpis) -> list:
-    return [table(k.at_risk, money=["billed", "unpaid_after_90d"], pct=["at_risk_rate"],
-                  labels={"billing_month": "Billing month", "billed": "Billed",
-                          "unpaid_after_90d": "Unpaid 90 days after month-end",
-                          "at_risk_rate": "At-risk rate"})]
+    return [
+        table(
+            k.at_risk,
+            money=["billed", "unpaid_after_90d"],
+            pct=["at_risk_rate"],
+            labels={
+                "billing_month": "Billing month",
+                "billed": "Billed",
+                "unpaid_after_90d": "Unpaid 90 days after month-end",
+                "at_risk_rate": "At-risk rate",
+            },
+        )
+    ]
 
 
 _EXPOSURE_LABELS = {
-    CUSTOMER_ID: "Customer", NAME: "Name", INDUSTRY: "Industry", CREDIT_LIMIT: "Credit limit",
-    "open_ar": "Open AR", "overdue_ar": "Overdue AR", "max_dpd": "Max DPD",
-    "open_invoices": "Open invoices", "open_disputes": "Open disputes",
-    "utilisation": "Utilisation", "excess": "Over limit by",
+    CUSTOMER_ID: "Customer",
+    NAME: "Name",
+    INDUSTRY: "Industry",
+    CREDIT_LIMIT: "Credit limit",
+    "open_ar": "Open AR",
+    "overdue_ar": "Overdue AR",
+    "max_dpd": "Max DPD",
+    "open_invoices": "Open invoices",
+    "open_disputes": "Open disputes",
+    "utilisation": "Utilisation",
+    "excess": "Over limit by",
 }
 
 
 def exposures_section(run: Run, k: WeeklyKpis) -> list:
     top = kpi.top_exposures(k.exposure, run.params.top_n)
-    cols = [CUSTOMER_ID, NAME, INDUSTRY, "open_ar", "overdue_ar", "max_dpd", "open_disputes",
-            CREDIT_LIMIT, "utilisation"]
-    return [table(top[cols], money=["open_ar", "overdue_ar", CREDIT_LIMIT], pct=["utilisation"],
-                  ints=["max_dpd", "open_disputes"], labels=_EXPOSURE_LABELS)]
+    cols = [
+        CUSTOMER_ID,
+        NAME,
+        INDUSTRY,
+        "open_ar",
+        "overdue_ar",
+        "max_dpd",
+        "open_disputes",
+        CREDIT_LIMIT,
+        "utilisation",
+    ]
+    return [
+        table(
+            top[cols],
+            money=["open_ar", "overdue_ar", CREDIT_LIMIT],
+            pct=["utilisation"],
+            ints=["max_dpd", "open_disputes"],
+            labels=_EXPOSURE_LABELS,
+        )
+    ]
 
 
 def breaches_section(run: Run, k: WeeklyKpis) -> list:
@@ -132,70 +226,167 @@ def breaches_section(run: Run, k: WeeklyKpis) -> list:
     breaches = kpi.limit_breaches(k.exposure)
     if breaches.empty:
         return [Markdown("No customer's open AR exceeds its credit limit.")]
-    cols = [CUSTOMER_ID, NAME, INDUSTRY, CREDIT_LIMIT, "open_ar", "excess", "utilisation",
-            "max_dpd"]
-    return [Markdown(f"{len(breaches):,} customer(s) exceed their credit limit, largest excess first."),
-            table(breaches[cols], money=[CREDIT_LIMIT, "open_ar", "excess"], pct=["utilisation"],
-                  ints=["max_dpd"], labels=_EXPOSURE_LABELS)]
+    cols = [
+        CUSTOMER_ID,
+        NAME,
+        INDUSTRY,
+        CREDIT_LIMIT,
+        "open_ar",
+        "excess",
+        "utilisation",
+        "max_dpd",
+    ]
+    return [
+        Markdown(f"{len(breaches):,} customer(s) exceed their credit limit, largest excess first."),
+        table(
+            breaches[cols],
+            money=[CREDIT_LIMIT, "open_ar", "excess"],
+            pct=["utilisation"],
+            ints=["max_dpd"],
+            labels=_EXPOSURE_LABELS,
+        ),
+    ]
 
 
 def industry_section(run: Run, k: WeeklyKpis) -> list:
-    return [table(k.industries, money=["open_ar", "overdue_ar"], pct=["share_of_ar", "overdue_share"],
-                  ints=["customers", "limit_breaches"],
-                  labels={INDUSTRY: "Industry", "customers": "Customers", "open_ar": "Open AR",
-                          "overdue_ar": "Overdue AR", "limit_breaches": "Limit breaches",
-                          "share_of_ar": "Share of AR", "overdue_share": "Overdue share"})]
+    ind = k.industries
+    cols = [
+        INDUSTRY,
+        "customers",
+        "open_ar",
+        "share_of_ar",
+        "overdue_share",
+        "dso",
+        "bpdso",
+        "add",
+        "cei",
+        "utilisation",
+        "limit_breaches",
+        "at_risk_rate",
+        "top10_share",
+    ]
+    labels = {
+        INDUSTRY: "Industry",
+        "customers": "Customers",
+        "open_ar": "Open AR",
+        "share_of_ar": "Share of AR",
+        "overdue_share": "Overdue share",
+        "dso": "DSO",
+        "bpdso": "Best possible DSO",
+        "add": "ADD",
+        "cei": "CEI (%)",
+        "utilisation": "Utilisation",
+        "limit_breaches": "Limit breaches",
+        "at_risk_rate": "At-risk rate (latest month)",
+        "top10_share": "Top-10 share",
+    }
+    aging_cols = [f"aging_{b}" for b in kpi.AGING_BUCKETS]
+    return [
+        table(
+            ind[cols],
+            money=["open_ar"],
+            days=["dso", "bpdso", "add", "cei"],
+            pct=["share_of_ar", "overdue_share", "utilisation", "at_risk_rate", "top10_share"],
+            ints=["customers", "limit_breaches"],
+            labels=labels,
+        ),
+        Markdown(
+            "Aging by industry: the share of each industry's open AR in each bucket of days "
+            "past due."
+        ),
+        table(
+            ind[[INDUSTRY, *aging_cols]],
+            pct=aging_cols,
+            labels={INDUSTRY: "Industry", **{f"aging_{b}": b for b in kpi.AGING_BUCKETS}},
+        ),
+    ]
 
 
 def data_quality_section(run: Run) -> list:
     """Counts that reconcile, reject reasons, the first rejects, and the data's caveats."""
     led = run.ledger
     counts = led.counts[["table", "file", "read", "loaded", "rejected"]]
-    out: list = [Markdown("Every input row is either loaded or rejected (read = loaded + rejected); "
-                          "rejected rows are listed in `rejects.csv` in the run folder."),
-                 table(counts, ints=["read", "loaded", "rejected"],
-                       labels={"table": "Table", "file": "File", "read": "Rows read",
-                               "loaded": "Loaded", "rejected": "Rejected"})]
+    out: list = [
+        Markdown(
+            "Every input row is either loaded or rejected (read = loaded + rejected); "
+            "rejected rows are listed in `rejects.csv` in the run folder."
+        ),
+        table(
+            counts,
+            ints=["read", "loaded", "rejected"],
+            labels={
+                "table": "Table",
+                "file": "File",
+                "read": "Rows read",
+                "loaded": "Loaded",
+                "rejected": "Rejected",
+            },
+        ),
+    ]
     share = led.counts["rejected"].sum() / max(led.counts["read"].sum(), 1)
     if share > run.params.max_reject_share:
-        out.append(Markdown(f"**Warning:** {fmt_pct(share)} of input rows were rejected, more than "
-                            f"the {fmt_pct(run.params.max_reject_share)} this run tolerates."))
+        out.append(
+            Markdown(
+                f"**Warning:** {fmt_pct(share)} of input rows were rejected, more than "
+                f"the {fmt_pct(run.params.max_reject_share)} this run tolerates."
+            )
+        )
     if len(led.rejects):
-        reasons = (led.rejects.assign(reason=led.rejects["reason"].str.split("; "))
-                   .explode("reason").groupby(["file", "reason"]).size()
-                   .rename("rows").reset_index().sort_values("rows", ascending=False))
+        reasons = (
+            led.rejects.assign(reason=led.rejects["reason"].str.split("; "))
+            .explode("reason")
+            .groupby(["file", "reason"])
+            .size()
+            .rename("rows")
+            .reset_index()
+            .sort_values("rows", ascending=False)
+        )
         out += [Markdown("Reasons for rejection:"), table(reasons, ints=["rows"])]
-        out += [Markdown("The first rejected rows (row numbers as a spreadsheet shows them):"),
-                table(led.rejects.head(20), ints=["row"])]
+        out += [
+            Markdown("The first rejected rows (row numbers as a spreadsheet shows them):"),
+            table(led.rejects.head(20), ints=["row"]),
+        ]
     notes = list(led.notes)
     if run.rows_after_as_of:
-        notes.append(f"{run.rows_after_as_of:,} invoices are dated after the as-of date and are "
-                     "left out of every figure.")
+        notes.append(
+            f"{run.rows_after_as_of:,} invoices are dated after the as-of date and are "
+            "left out of every figure."
+        )
     if notes:
-        out.append(Markdown("Notes on the data:\n\n" + "\n".join(f"- {md_escape(n)}" for n in notes)))
+        out.append(
+            Markdown("Notes on the data:\n\n" + "\n".join(f"- {md_escape(n)}" for n in notes))
+        )
     return out
 
 
 def appendix(run: Run) -> list:
     """Run provenance: params, input files with hashes, versions, git sha."""
     params = {k: v for k, v in run.params.to_dict().items() if k != "mapping"}
-    params_rows = pd.DataFrame({"Parameter": list(params),
-                                "Value": [json.dumps(v, default=str) for v in params.values()]})
+    params_rows = pd.DataFrame(
+        {"Parameter": list(params), "Value": [json.dumps(v, default=str) for v in params.values()]}
+    )
     files = run.ledger.counts[["file", "sha256", "read"]]
     vers = versions()
     return [
-        Markdown(f"Run **{md_escape(run.run_id)}**, as of {run.as_of.isoformat()}; data hash "
-                 f"`{run.ledger.data_hash[:16]}…`; creditlab commit `{git_sha() or 'unknown'}`. "
-                 "The full record, including timings and the renderer, is `manifest.json` in the "
-                 "run folder."),
+        Markdown(
+            f"Run **{md_escape(run.run_id)}**, as of {run.as_of.isoformat()}; data hash "
+            f"`{run.ledger.data_hash[:16]}…`; creditlab commit `{git_sha() or 'unknown'}`. "
+            "The full record, including timings and the renderer, is `manifest.json` in the "
+            "run folder."
+        ),
         table(params_rows),
-        table(files, ints=["read"], labels={"file": "Input file", "sha256": "sha256",
-                                            "read": "Rows read"}),
+        table(
+            files,
+            ints=["read"],
+            labels={"file": "Input file", "sha256": "sha256", "read": "Rows read"},
+        ),
         table(pd.DataFrame({"Package": list(vers), "Version": list(vers.values())})),
-        Markdown("Definitions follow `DOMAIN.md`: aging buckets by days past due (current = not yet "
-                 "due); DSO = AR / sales x days; countback DSO walks back monthly sales; BPDSO uses "
-                 "current AR; ADD = DSO - BPDSO; CEI = (begin AR + sales - end AR) / (begin AR + "
-                 "sales - end current AR) x 100; at-risk rate = share of a month's billing unpaid 90 "
-                 "days after month-end. Partial payments on open invoices are not dated in the "
-                 "ledger, so they are taken as known at every date."),
+        Markdown(
+            "Definitions follow `DOMAIN.md`: aging buckets by days past due (current = not yet "
+            "due); DSO = AR / sales x days; countback DSO walks back monthly sales; BPDSO uses "
+            "current AR; ADD = DSO - BPDSO; CEI = (begin AR + sales - end AR) / (begin AR + "
+            "sales - end current AR) x 100; at-risk rate = share of a month's billing unpaid 90 "
+            "days after month-end. Partial payments on open invoices are not dated in the "
+            "ledger, so they are taken as known at every date."
+        ),
     ]
