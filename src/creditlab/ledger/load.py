@@ -307,9 +307,9 @@ class _Loader:
         if src in staged.columns:
             return f"CAST({_ident(src)} AS VARCHAR)"
         if column.name == CURRENCY and self.currency:
-            self.notes.append(
-                f"{staged.label} has no currency column: amounts are taken to be in {self.currency}."
-            )
+            note = f"{staged.label} has no currency column: amounts are taken to be in {self.currency}."
+            if note not in self.notes:  # the column is read once per pass over the file
+                self.notes.append(note)
             return _lit(self.currency)
         mapped = column.name in self.mapping.columns.get(table, {})
         if column.optional and not mapped:
