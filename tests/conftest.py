@@ -20,7 +20,7 @@ SHARED_DATA = Path(os.environ.get("CREDITLAB_SHARED_DATA", ROOT.parent / "shared
 
 @pytest.fixture(scope="session")
 def portfolio():
-    return synthesize(SynthConfig(customers=80, seed=3, years=2.0))
+    return synthesize(SynthConfig(customers=80, seed=3, years=3.0))
 
 
 @pytest.fixture(scope="session")

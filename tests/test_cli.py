@@ -126,7 +126,8 @@ def test_weekly_run_writes_a_complete_run_folder(weekly_run):
     assert manifest["status"] == "succeeded"
     assert manifest["as_of"] == "2026-11-20"
     assert manifest["renderer"].startswith(("nbconvert", "quarto"))
-    assert set(manifest["timings_s"]) == {"prepare", "execute", "render"}
+    assert set(manifest["timings_s"]) == {"prepare", "model", "execute", "render"}
+    assert manifest["pd_model"]["gate"]["checks"] and manifest["pd_model"]["timings"]["fit_s"] > 0
     assert len(manifest["params_sha256"]) == 64 and manifest["versions"]["pandas"]
     for f in manifest["inputs"]:
         assert f["read"] == f["loaded"] + f["rejected"] and len(f["sha256"]) == 64

@@ -14,6 +14,7 @@ PACKAGE = ROOT / "src" / "creditlab"
 CONDA_NAMES = {"duckdb": "python-duckdb"}
 LAYERS = {
     "errors": 0,
+    "provenance": 0,
     "config": 0,
     "ledger": 1,
     "kpi": 2,
@@ -21,7 +22,7 @@ LAYERS = {
     "models": 2,
     "segments": 3,
     "decisions": 3,
-    "pipeline": 4,
+    "pipeline": 4, "scoring": 4,
     "report": 5,
     "deliver": 5,
     "widgets": 5,

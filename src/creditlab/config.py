@@ -50,6 +50,7 @@ class RunParams:
     max_reject_share: float = 0.05
     interval_prob: float = 0.9
     seed: int = 20261122
+    pd_model: Mapping[str, Any] | None = None
     source: Path | None = None
     sha256: str | None = None
 
@@ -172,6 +173,10 @@ def load_params(
             values[key] = None if value is None else _parse_date(value, where)
         elif key == "synthetic":
             values[key] = None if value is None else _synthetic(value, where)
+        elif key == "pd_model":
+            if value is not None and not isinstance(value, dict):
+                raise ConfigError(f"{where}: expected a mapping of PD model settings")
+            values[key] = value
         elif key == "mapping":
             if isinstance(value, str):
                 content = read_yaml((path.parent / value).resolve())

@@ -32,3 +32,9 @@ class ReportError(CreditlabError):
     """A report notebook failed to execute or render."""
 
     exit_code = 5
+
+
+class ConvergenceError(CreditlabError):
+    """The sampler's diagnostics failed the convergence gate (R-hat, ESS, divergences, E-BFMI)."""
+
+    exit_code = 6

@@ -132,43 +132,18 @@ def prepare_run(
     return Run(run_dir, run_dir.name, params, as_of_date, ledger, inputs)
 
 
-def open_run(
-    run_dir: str | Path = "",
-    *,
-    params_file: str | Path = "",
-    data: str | Path | None = None,
-    as_of: str | None = None,
-    out: str | Path = "reports",
-) -> Run:
-    """Open a prepared run folder; with no ``run_dir``, prepare a new one from ``params_file``.
-
-    This is what a report notebook calls first: scheduled runs hand it the folder that
-    ``creditlab run`` prepared; an analyst in JupyterLab gives a params file instead.
-    """
-    if not run_dir:
-        if not params_file:
-            raise ConfigError("open_run needs a run folder or a params file")
-        return prepare_run(
-            params_file, new_run_dir(out, "interactive"), data=data or None, as_of=as_of or None
-        )
+def open_run(run_dir: str | Path) -> Run:
+    """Open a run folder prepared by :func:`prepare_run`."""
     run_dir = Path(run_dir)
     inputs_path = run_dir / INPUTS_FILE
     if not inputs_path.is_file():
         raise ConfigError(f"{run_dir}: not a prepared run folder (no {INPUTS_FILE})")
     inputs = json.loads(inputs_path.read_text())
     params = RunParams.from_dict(inputs["params"])
-    frames = {
-        name: pd.read_parquet(run_dir / LEDGER_DIR / f"{name}.parquet")
-        for name in ("customers", "invoices", "events")
-    }
+    frames = {name: pd.read_parquet(run_dir / LEDGER_DIR / f"{name}.parquet")
+              for name in ("customers", "invoices", "events")}
     rejects = pd.read_csv(run_dir / REJECTS_FILE, dtype={"record_id": "string"})
-    ledger = Ledger(
-        **frames,
-        rejects=rejects,
-        counts=pd.DataFrame(inputs["files"]),
-        notes=list(inputs["notes"]),
-        source=inputs["source"],
-    )
-    return Run(
-        run_dir, inputs["run_id"], params, dt.date.fromisoformat(inputs["as_of"]), ledger, inputs
-    )
+    ledger = Ledger(**frames, rejects=rejects, counts=pd.DataFrame(inputs["files"]),
+                    notes=list(inputs["notes"]), source=inputs["source"])
+    return Run(run_dir, inputs["run_id"], params, dt.date.fromisoformat(inputs["as_of"]), ledger,
+               inputs)

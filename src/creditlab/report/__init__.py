@@ -1,16 +1,16 @@
 """Reports: formatted tables, figures, weekly sections, papermill execution and HTML rendering."""
 
-from creditlab.report import weekly
+from creditlab.report import pd_section, weekly
 from creditlab.report.figures import to_image
 from creditlab.report.render import execute_notebook, render_html
-from creditlab.report.runner import REPORTS, RunOutcome, notebook_path, run_report
+from creditlab.report.runner import REPORTS, RunOutcome, notebook_path, open_or_prepare, run_report
 from creditlab.report.tables import table
 
 __all__ = [
     "REPORTS",
     "RunOutcome",
     "execute_notebook",
-    "notebook_path",
+    "notebook_path", "open_or_prepare",
     "render_html",
     "run_report",
     "table",

@@ -9,7 +9,7 @@ from IPython.display import Image
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-__all__ = ["aging_chart", "trend_chart", "to_image"]
+__all__ = ["aging_chart", "interval_chart", "trend_chart", "to_image"]
 
 _THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}")
 
@@ -53,4 +53,20 @@ def trend_chart(trend: pd.DataFrame) -> Figure:
         a.tick_params(axis="x", labelrotation=45, labelsize=7)
         a.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
+    return fig
+
+
+def interval_chart(frame: pd.DataFrame, label: str, title: str, xlabel: str) -> Figure:
+    """Point estimates with their credible intervals, one row per ``frame[label]``."""
+    frame = frame.iloc[::-1]
+    fig = Figure(figsize=(7, 0.35 * len(frame) + 1.2))
+    ax = fig.add_subplot()
+    y = range(len(frame))
+    ax.errorbar(frame["mean"], y, xerr=[frame["mean"] - frame["lo"], frame["hi"] - frame["mean"]],
+                fmt="o", color="#2f6690", ecolor="#8aa9c1", capsize=3)
+    ax.set_yticks(list(y), frame[label].astype(str))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.1f} %"))
+    ax.spines[["top", "right"]].set_visible(False)
     return fig

@@ -15,11 +15,13 @@ from pathlib import Path
 
 from creditlab.config import load_params
 from creditlab.errors import ConfigError
-from creditlab.pipeline import REJECTS_FILE, new_run_dir, prepare_run
-from creditlab.report.manifest import git_sha, versions, write_manifest
+from creditlab.pipeline import REJECTS_FILE, Run, new_run_dir, open_run, prepare_run
+from creditlab.provenance import git_sha, versions
+from creditlab.report.manifest import write_manifest
 from creditlab.report.render import execute_notebook, render_html
+from creditlab.scoring import parse_pd_settings, run_pd_stage
 
-__all__ = ["REPORTS", "RunOutcome", "notebook_path", "run_report"]
+__all__ = ["REPORTS", "RunOutcome", "notebook_path", "open_or_prepare", "run_report"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,28 @@ def _utcnow() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def open_or_prepare(
+    run_dir: str | Path = "",
+    *,
+    params_file: str | Path = "",
+    data: str | Path | None = None,
+    as_of: str | None = None,
+    out: str | Path = "reports",
+) -> Run:
+    """What a report notebook calls first: open the run folder ``creditlab run`` prepared, or,
+    with no ``run_dir`` (an analyst in JupyterLab), prepare a new one from ``params_file``,
+    PD model included."""
+    if run_dir:
+        return open_run(run_dir)
+    if not params_file:
+        raise ConfigError("give a run folder or a params file")
+    params = load_params(params_file, data=data or None, as_of=as_of or None)
+    settings = parse_pd_settings(params.pd_model, where=f"{params.source}: pd_model")
+    run = prepare_run(params, new_run_dir(out, "interactive"))
+    run_pd_stage(run, settings)
+    return run
+
+
 def run_report(
     params_file: str | Path,
     *,
@@ -70,6 +94,7 @@ def run_report(
     """
     notebook = notebook_path(report)
     params = load_params(params_file, data=data, as_of=as_of)
+    pd_settings = parse_pd_settings(params.pd_model, where=f"{params.source}: pd_model")
     if run_dir is None:
         run_dir = new_run_dir(out, report.split("_")[0])
     run_dir = Path(run_dir).resolve()
@@ -85,6 +110,7 @@ def run_report(
         "versions": versions(),
         "git_sha": git_sha(),
         "timings_s": {},
+        "warnings": [],
         "outputs": {},
     }
     manifest_path = run_dir / MANIFEST_FILE
@@ -102,6 +128,16 @@ def run_report(
             store_ingest=run.inputs["store_ingest"],
         )
         manifest["outputs"]["rejects"] = REJECTS_FILE
+        step = "model"
+        t0 = time.perf_counter()
+        summary = run_pd_stage(run, pd_settings)
+        manifest["timings_s"]["model"] = round(time.perf_counter() - t0, 3)
+        manifest["pd_model"] = {k: summary.get(k) for k in
+                                ("enabled", "skipped", "reused_cached_fit", "gate", "timings")}
+        if summary.get("skipped"):
+            manifest["warnings"].append(f"PD model not fitted: {summary['skipped']}")
+        elif summary.get("gate") and not summary["gate"]["passed"]:
+            manifest["warnings"].append("the PD model failed the convergence gate")
         step = "execute"
         t0 = time.perf_counter()
         executed = run_dir / f"{report}.ipynb"

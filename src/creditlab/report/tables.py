@@ -53,12 +53,13 @@ def table(
     pct: Iterable[str] = (),
     days: Iterable[str] = (),
     ints: Iterable[str] = (),
+    decimals: Iterable[str] = (),
     labels: dict[str, str] | None = None,
     caption: str | None = None,
 ) -> Styler:
     """Format ``frame`` for a report: thousands separators, percentages, escaped text.
 
-    Columns named in ``money``/``pct``/``days``/``ints`` get those formats and are right-aligned;
+    Columns named in ``money``/``pct``/``days``/``ints``/``decimals`` get those formats and are right-aligned;
     every other cell is HTML-escaped text. ``labels`` renames columns for readers.
     """
     formats: dict[str, object] = {}
@@ -66,6 +67,7 @@ def table(
     formats.update({c: fmt_pct for c in pct})
     formats.update({c: fmt_days for c in days})
     formats.update({c: _fmt_int for c in ints})
+    formats.update({c: (lambda v: "–" if pd.isna(v) else f"{v:.3f}") for c in decimals})
     numeric = [c for c in formats if c in frame.columns]
     formats = {c: f for c, f in formats.items() if c in frame.columns}
     styler = frame.style.format(formats, na_rep="–", escape="html").hide(axis="index")

@@ -1,0 +1,227 @@
+"""Point-in-time customer features and 12-month default labels.
+
+Everything is computed as of a snapshot date ``s`` from rows dated on or before ``s`` (no
+look-ahead): an invoice is known once issued, paid only if ``paid_on <= s``. The default definition
+is the project's (``shared/DOMAIN.md``): a customer defaults at the first of (a) an invoice reaching 90
+days past due, (b) a write-off, insolvency or collections-agency event. The label of a snapshot is
+``default within the 12 months after s``; customers already in default at ``s`` are not rows of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+
+import numpy as np
+import pandas as pd
+
+from creditlab.ledger.schema import (
+    ANNUAL_REVENUE,
+    COUNTRY,
+    CREDIT_LIMIT,
+    CUSTOMER_ID,
+    DEFAULT_EVENTS,
+    DISPUTED,
+    DUE_ON,
+    EVENT_ON,
+    EXTERNAL_SCORE,
+    INDUSTRY,
+    ISSUED_ON,
+    KIND,
+    ONBOARDED_ON,
+    PAID_ON,
+)
+
+__all__ = [
+    "DEFAULT_DPD",
+    "FEATURES",
+    "SNAPSHOT",
+    "TARGET",
+    "TrainingData",
+    "default_dates",
+    "snapshot_features",
+    "training_data",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DPD = 90
+HORIZON_DAYS = 365
+SNAPSHOT, TARGET = "snapshot", "default_12m"
+FEATURES = (
+    "mean_days_late_12m",
+    "late_trend",
+    "share_late_12m",
+    "max_dpd_3m",
+    "max_dpd_6m",
+    "max_dpd_12m",
+    "utilisation",
+    "log_open_ar",
+    "tenure_years",
+    "log_invoices_12m",
+    "dispute_share_12m",
+    "external_score",
+    "log_revenue",
+)
+
+
+def _days(a: np.ndarray, b: np.datetime64) -> np.ndarray:
+    return (b - a).astype("timedelta64[D]").astype(float)
+
+
+def default_dates(invoices: pd.DataFrame, events: pd.DataFrame, as_of: dt.date) -> pd.Series:
+    """Each customer's first default date known at ``as_of`` (NaT when none)."""
+    t = np.datetime64(pd.Timestamp(as_of).date(), "D")
+    due = invoices[DUE_ON].to_numpy(dtype="datetime64[D]")
+    paid = invoices[PAID_ON].to_numpy(dtype="datetime64[D]")
+    hit = due + np.timedelta64(DEFAULT_DPD, "D")
+    late = (hit <= t) & (np.isnat(paid) | (paid > hit))
+    dpd_default = pd.Series(hit[late], index=invoices[CUSTOMER_ID].to_numpy()[late])
+    ev = events.loc[events[KIND].isin(DEFAULT_EVENTS) & (events[EVENT_ON] <= pd.Timestamp(t))]
+    ev_default = pd.Series(ev[EVENT_ON].to_numpy(dtype="datetime64[D]"), index=ev[CUSTOMER_ID])
+    both = pd.concat([dpd_default, ev_default])
+    return both.groupby(level=0).min().astype("datetime64[s]").rename("default_on")
+
+
+def snapshot_features(
+    customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame, snapshot: dt.date
+) -> pd.DataFrame:
+    """Features of every customer onboarded and not in default at ``snapshot``.
+
+    Returns one row per customer: ``customer_id, industry, country, snapshot, in_default`` and the
+    :data:`FEATURES` (NaN where a feature has no data, e.g. no invoices due in the last 12 months).
+    """
+    s = np.datetime64(pd.Timestamp(snapshot).date(), "D")
+    known = invoices.loc[invoices[ISSUED_ON] <= pd.Timestamp(s)]
+    cid = known[CUSTOMER_ID].to_numpy()
+    due = known[DUE_ON].to_numpy(dtype="datetime64[D]")
+    issued = known[ISSUED_ON].to_numpy(dtype="datetime64[D]")
+    paid = known[PAID_ON].to_numpy(dtype="datetime64[D]")
+    open_ = np.isnat(paid) | (paid > s)
+    end = np.where(open_, s, paid)  # last day the invoice was unpaid (as far as s knows)
+    lateness = (end - due).astype("timedelta64[D]").astype(float)
+    age_due = _days(due, s)  # days since due (negative: not yet due)
+    age_issued = _days(issued, s)
+    since_end = _days(end, s)
+
+    frame = pd.DataFrame({CUSTOMER_ID: cid})
+    due_12 = (age_due >= 0) & (age_due < 365)
+    frame["_late_12"] = np.where(due_12, np.maximum(lateness, 0), np.nan)
+    frame["_is_late_12"] = np.where(due_12, (lateness > 0).astype(float), np.nan)
+    frame["_late_recent"] = np.where(due_12 & (age_due < 90), np.maximum(lateness, 0), np.nan)
+    frame["_late_older"] = np.where(due_12 & (age_due >= 90), np.maximum(lateness, 0), np.nan)
+    for months, days in ((3, 91), (6, 182), (12, 365)):
+        frame[f"max_dpd_{months}m"] = np.where(
+            (age_due >= 0) & (since_end < days), np.maximum(lateness, 0), 0.0
+        )
+    frame["_open_ar"] = np.where(open_, known["amount"].to_numpy(dtype=float), 0.0)
+    issued_12 = age_issued < 365
+    frame["_n_12"] = issued_12.astype(float)
+    frame["_disputed_12"] = np.where(issued_12, known[DISPUTED].to_numpy(dtype=float), np.nan)
+    g = frame.groupby(CUSTOMER_ID)
+    per = pd.DataFrame(
+        {
+            "mean_days_late_12m": g["_late_12"].mean(),
+            "late_trend": g["_late_recent"].mean() - g["_late_older"].mean(),
+            "share_late_12m": g["_is_late_12"].mean(),
+            "max_dpd_3m": g["max_dpd_3m"].max(),
+            "max_dpd_6m": g["max_dpd_6m"].max(),
+            "max_dpd_12m": g["max_dpd_12m"].max(),
+            "open_ar": g["_open_ar"].sum(),
+            "invoices_12m": g["_n_12"].sum(),
+            "dispute_share_12m": g["_disputed_12"].mean(),
+        }
+    )
+    onboarded = customers[ONBOARDED_ON] <= pd.Timestamp(s)
+    cust = customers.loc[onboarded].set_index(CUSTOMER_ID)
+    out = cust[[INDUSTRY, COUNTRY]].join(per, how="left")
+    out[["max_dpd_3m", "max_dpd_6m", "max_dpd_12m", "open_ar", "invoices_12m"]] = out[
+        ["max_dpd_3m", "max_dpd_6m", "max_dpd_12m", "open_ar", "invoices_12m"]
+    ].fillna(0.0)
+    limit = cust[CREDIT_LIMIT].astype(float)
+    out["utilisation"] = np.where(limit > 0, out["open_ar"] / limit, np.nan)
+    out["log_open_ar"] = np.log1p(out["open_ar"])
+    out["tenure_years"] = _days(cust[ONBOARDED_ON].to_numpy(dtype="datetime64[D]"), s) / 365.25
+    out["log_invoices_12m"] = np.log1p(out["invoices_12m"])
+    out["external_score"] = (
+        cust[EXTERNAL_SCORE].astype(float) if EXTERNAL_SCORE in cust else np.nan
+    )
+    out["log_revenue"] = (
+        np.log1p(cust[ANNUAL_REVENUE].astype(float)) if ANNUAL_REVENUE in cust else np.nan
+    )
+    defaults = default_dates(invoices, events, snapshot)
+    out["in_default"] = out.index.isin(defaults.index)
+    out[SNAPSHOT] = pd.Timestamp(s)
+    out = out.reset_index()
+    return out[[CUSTOMER_ID, INDUSTRY, COUNTRY, SNAPSHOT, "in_default", *FEATURES]]
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """Stacked snapshots with labels, split out of time."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    snapshots: list[dt.date]
+    validation_snapshot: dt.date
+
+
+def _labelled(
+    customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame, s: dt.date, t: dt.date
+) -> pd.DataFrame:
+    rows = snapshot_features(customers, invoices, events, s)
+    rows = rows.loc[~rows["in_default"]].drop(columns="in_default")
+    defaults = default_dates(invoices, events, t)
+    horizon = pd.Timestamp(s) + pd.Timedelta(days=HORIZON_DAYS)
+    when = rows[CUSTOMER_ID].map(defaults)
+    rows[TARGET] = ((when > pd.Timestamp(s)) & (when <= horizon)).astype(int)
+    return rows
+
+
+def training_data(
+    customers: pd.DataFrame,
+    invoices: pd.DataFrame,
+    events: pd.DataFrame,
+    as_of: dt.date,
+    *,
+    every_months: int = 3,
+    min_history_days: int = 180,
+) -> TrainingData:
+    """Stack labelled snapshots known at ``as_of``; hold out the latest complete 12-month window.
+
+    The validation snapshot is ``as_of - 12 months`` (its outcome window ends at ``as_of``). Training
+    snapshots go back every ``every_months`` from 12 months before the validation snapshot, so no
+    training label looks past the validation snapshot, while the ledger has at least
+    ``min_history_days`` of history before them. Only rows dated on or before ``as_of`` are used.
+
+    Raises
+    ------
+    ValueError
+        The ledger is too short for a training and a validation window.
+    """
+    t = pd.Timestamp(as_of)
+    inv = invoices.loc[invoices[ISSUED_ON] <= t]
+    ev = events.loc[events[EVENT_ON] <= t]
+    start = inv[ISSUED_ON].min() + pd.Timedelta(days=min_history_days)
+    validation = t - pd.DateOffset(years=1)
+    snaps, s = [], validation - pd.DateOffset(years=1)
+    while s >= start:
+        snaps.append(s)
+        s -= pd.DateOffset(months=every_months)
+    if not snaps:
+        raise ValueError(
+            f"the ledger from {inv[ISSUED_ON].min():%Y-%m-%d} to {t:%Y-%m-%d} is too short: "
+            f"training needs {min_history_days} days of history plus two 12-month windows"
+        )
+    train = pd.concat(
+        [_labelled(customers, inv, ev, s.date(), t.date()) for s in sorted(snaps)], ignore_index=True
+    )
+    valid = _labelled(customers, inv, ev, validation.date(), t.date())
+    log.info(
+        "training data: %s snapshots, %s rows, %s defaults; out-of-time validation at %s: "
+        "%s rows, %s defaults",
+        len(snaps), f"{len(train):,}", int(train[TARGET].sum()), validation.date(),
+        f"{len(valid):,}", int(valid[TARGET].sum()),
+    )
+    return TrainingData(train, valid, [s.date() for s in sorted(snaps)], validation.date())

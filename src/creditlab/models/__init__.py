@@ -1,0 +1,1 @@
+"""Bayesian models: the PD model, its convergence gate and validation metrics."""

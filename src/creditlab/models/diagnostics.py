@@ -1,0 +1,82 @@
+"""The convergence gate: R-hat, bulk and tail ESS, divergences and E-BFMI, checked after every fit
+and before anything downstream uses the posterior."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from creditlab.errors import ConvergenceError
+
+__all__ = ["GateConfig", "GateResult", "convergence_gate"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class GateConfig:
+    """Thresholds; with ``fatal`` a failure raises, otherwise the run is marked with a warning."""
+
+    max_rhat: float = 1.01
+    min_ess_bulk: float = 400.0
+    min_ess_tail: float = 400.0
+    max_divergences: int = 0
+    min_bfmi: float = 0.3
+    fatal: bool = True
+
+
+@dataclasses.dataclass
+class GateResult:
+    """The diagnostics table (one row per check) and whether all passed."""
+
+    table: pd.DataFrame
+    passed: bool
+
+    @property
+    def failures(self) -> list[str]:
+        bad = self.table.loc[~self.table["passed"]]
+        return [f"{r.check} = {r.value:g} (needs {r.rule})" for r in bad.itertuples()]
+
+    def to_dict(self) -> dict:
+        return {"passed": self.passed, "checks": self.table.to_dict(orient="records")}
+
+
+def convergence_gate(
+    idata: az.InferenceData, config: GateConfig | None = None, var_names: list[str] | None = None
+) -> GateResult:
+    """Check the posterior's diagnostics against ``config``.
+
+    Raises
+    ------
+    ConvergenceError
+        A check failed and ``config.fatal`` is set.
+    """
+    cfg = config or GateConfig()
+    summary = az.summary(idata, var_names=var_names, kind="diagnostics")
+    divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    bfmi = float(np.min(az.bfmi(idata))) if "energy" in idata.sample_stats else float("nan")
+    rows = [
+        ("max R-hat", float(summary["r_hat"].max()), f"<= {cfg.max_rhat}",
+         summary["r_hat"].max() <= cfg.max_rhat),
+        ("min bulk ESS", float(summary["ess_bulk"].min()), f">= {cfg.min_ess_bulk:g}",
+         summary["ess_bulk"].min() >= cfg.min_ess_bulk),
+        ("min tail ESS", float(summary["ess_tail"].min()), f">= {cfg.min_ess_tail:g}",
+         summary["ess_tail"].min() >= cfg.min_ess_tail),
+        ("divergences", float(divergences), f"<= {cfg.max_divergences}",
+         divergences <= cfg.max_divergences),
+        ("min E-BFMI", bfmi, f">= {cfg.min_bfmi}", bool(np.isnan(bfmi) or bfmi >= cfg.min_bfmi)),
+    ]
+    table = pd.DataFrame(rows, columns=["check", "value", "rule", "passed"])
+    table["passed"] = table["passed"].astype(bool)
+    result = GateResult(table, bool(table["passed"].all()))
+    if result.passed:
+        log.info("convergence gate passed: %s", "; ".join(f"{r[0]} {r[1]:.3g}" for r in rows))
+    elif cfg.fatal:
+        raise ConvergenceError("the PD model failed the convergence gate: " + "; ".join(result.failures))
+    else:
+        log.warning("convergence gate FAILED (not fatal by params): %s", "; ".join(result.failures))
+    return result

@@ -1,0 +1,246 @@
+"""The PD stage of a run: fit (or reuse) the PD model, validate it out of time, score the portfolio.
+
+Writes into the run folder ``scores.parquet`` (``customer_id, pd_mean, pd_lo, pd_hi`` and more),
+``pd_model.nc`` (posterior with provenance), ``score_features.parquet`` (the as-of features, so
+decisions can draw PDs again without re-fitting) and ``pd_validation.json``; appends the scores to
+the store's ``score_history`` and caches the fit in its ``pd_fits`` table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from creditlab.errors import ConfigError
+from creditlab.features import FEATURES, TARGET, snapshot_features, training_data
+from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
+from creditlab.models.diagnostics import GateConfig, convergence_gate
+from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
+from creditlab.models.validation import (
+    baseline_scores,
+    calibration,
+    metrics,
+    metrics_table,
+    psi,
+)
+from creditlab.pipeline import Run
+from creditlab.provenance import git_sha, versions
+
+__all__ = ["PDSettings", "parse_pd_settings", "run_pd_stage", "SCORES_FILE", "MODEL_FILE"]
+
+log = logging.getLogger(__name__)
+
+SCORES_FILE, MODEL_FILE = "scores.parquet", "pd_model.nc"
+VALIDATION_FILE, FEATURES_FILE = "pd_validation.json", "score_features.parquet"
+
+
+@dataclasses.dataclass(frozen=True)
+class PDSettings:
+    """The ``pd_model:`` section of a params file."""
+
+    enabled: bool = True
+    predictors: tuple[str, ...] = FEATURES
+    snapshot_every_months: int = 3
+    cache: bool = True
+    model: ModelConfig = ModelConfig()
+    sampler: SamplerConfig = SamplerConfig()
+    gate: GateConfig = GateConfig()
+
+    def key(self, data_hash: str, as_of: dt.date) -> str:
+        """Cache key: same data, as-of date and settings give the same fit."""
+        text = json.dumps([data_hash, as_of.isoformat(), dataclasses.asdict(self)], default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _section(cls, raw: Any, where: str):
+    if raw is None:
+        return cls()
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    try:
+        return cls(**raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") -> PDSettings:
+    """Check the ``pd_model`` params section before any data is read or sampled."""
+    if raw is None:
+        return PDSettings(enabled=False)
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping")
+    top = {"enabled", "predictors", "snapshot_every_months", "cache", "model", "sampler", "gate"}
+    unknown = sorted(set(raw) - top)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(top)}")
+    predictors = tuple(raw.get("predictors") or FEATURES)
+    bad = sorted(set(predictors) - set(FEATURES))
+    if bad:
+        raise ConfigError(f"{where}.predictors: unknown feature(s) {bad}; features: {list(FEATURES)}")
+    return PDSettings(
+        enabled=bool(raw.get("enabled", True)),
+        predictors=predictors,
+        snapshot_every_months=int(raw.get("snapshot_every_months", 3)),
+        cache=bool(raw.get("cache", True)),
+        model=_section(ModelConfig, raw.get("model"), f"{where}.model"),
+        sampler=_section(SamplerConfig, raw.get("sampler"), f"{where}.sampler"),
+        gate=_section(GateConfig, raw.get("gate"), f"{where}.gate"),
+    )
+
+
+def _cached_fit(store: Path | None, key: str) -> PDModel | None:
+    if store is None or not store.is_file():
+        return None
+    with duckdb.connect(str(store)) as con:
+        con.execute("CREATE TABLE IF NOT EXISTS pd_fits (key VARCHAR PRIMARY KEY, "
+                    "created_at TIMESTAMP, netcdf BLOB)")
+        row = con.execute("SELECT netcdf FROM pd_fits WHERE key = ?", [key]).fetchone()
+    if row is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fit.nc"
+        path.write_bytes(row[0])
+        model = PDModel.load(path)
+    log.info("reusing the cached PD fit %s… from %s (same data, as-of date and settings)",
+             key[:12], store)
+    return model
+
+
+def _store_fit(store: Path, key: str, path: Path) -> None:
+    with duckdb.connect(str(store)) as con:
+        con.execute("CREATE TABLE IF NOT EXISTS pd_fits (key VARCHAR PRIMARY KEY, "
+                    "created_at TIMESTAMP, netcdf BLOB)")
+        con.execute("INSERT OR REPLACE INTO pd_fits VALUES (?, ?, ?)",
+                    [key, dt.datetime.now(dt.UTC).replace(tzinfo=None), path.read_bytes()])
+
+
+def _previous_scores(store: Path | None, as_of: dt.date, run_id: str) -> pd.DataFrame | None:
+    if store is None or not store.is_file():
+        return None
+    with duckdb.connect(str(store)) as con:
+        con.execute("CREATE TABLE IF NOT EXISTS score_history (customer_id VARCHAR, as_of DATE, "
+                    "run_id VARCHAR, pd_mean DOUBLE, pd_lo DOUBLE, pd_hi DOUBLE)")
+        prev = con.execute(
+            "SELECT run_id FROM score_history WHERE run_id <> ? AND as_of <= ? "
+            "ORDER BY as_of DESC, run_id DESC LIMIT 1", [run_id, as_of]).fetchone()
+        if prev is None:
+            return None
+        return con.execute("SELECT * FROM score_history WHERE run_id = ?", [prev[0]]).df()
+
+
+def _append_history(store: Path, scores: pd.DataFrame, as_of: dt.date, run_id: str) -> None:
+    rows = scores.loc[~scores["in_default"], [CUSTOMER_ID, "pd_mean", "pd_lo", "pd_hi"]].copy()
+    rows.insert(1, "as_of", pd.Timestamp(as_of))
+    rows.insert(2, "run_id", run_id)
+    with duckdb.connect(str(store)) as con:
+        con.register("incoming", rows)
+        con.execute("DELETE FROM score_history WHERE run_id = ?", [run_id])
+        con.execute("INSERT INTO score_history SELECT * FROM incoming")
+
+
+def run_pd_stage(run: Run, settings: PDSettings) -> dict:
+    """Fit or reuse the PD model, gate it, validate it, score the portfolio; returns a summary.
+
+    Raises
+    ------
+    ConvergenceError
+        The fit failed the convergence gate and ``settings.gate.fatal`` is set.
+    """
+    led, run_dir, prob = run.ledger, run.run_dir, run.params.interval_prob
+    summary: dict[str, Any] = {"enabled": settings.enabled}
+    if not settings.enabled:
+        return summary
+    try:
+        data = training_data(led.customers, led.invoices, led.events, run.as_of,
+                             every_months=settings.snapshot_every_months)
+    except ValueError as exc:
+        summary.update(skipped=str(exc))
+        log.warning("PD model not fitted: %s", exc)
+        return summary
+    if data.train[TARGET].sum() < 5 or data.train[TARGET].nunique() < 2:
+        summary.update(skipped=f"only {int(data.train[TARGET].sum())} defaults in the training "
+                       "windows: too few to fit a PD model")
+        log.warning("PD model not fitted: %s", summary["skipped"])
+        return summary
+
+    key = settings.key(led.data_hash, run.as_of)
+    model = _cached_fit(run.params.store, key) if settings.cache else None
+    summary["reused_cached_fit"] = model is not None
+    if model is None:
+        model = PDModel(settings.predictors, settings.model, settings.sampler)
+        model.fit(data.train, TARGET)
+    gate = convergence_gate(model.idata, settings.gate,
+                            var_names=["~a_group"] if not model.centred else None)
+    provenance = {"data_hash": led.data_hash, "params_sha256": run.params.sha256,
+                  "as_of": run.as_of.isoformat(), "cache_key": key, "git_sha": git_sha(),
+                  "versions": versions()}
+    model.save(run_dir / MODEL_FILE, provenance)
+    if settings.cache and run.params.store is not None and not summary["reused_cached_fit"]:
+        _store_fit(run.params.store, key, run_dir / MODEL_FILE)
+
+    # out-of-time validation, with baselines on the same split and features
+    y_valid = data.validation[TARGET].to_numpy()
+    p_valid = model.predict(data.validation, prob)["pd_mean"].to_numpy()
+    cols = [*settings.predictors, settings.model.group]
+    base = baseline_scores(data.train[cols], data.train[TARGET].to_numpy(), data.validation[cols])
+    comparison = [{"model": "creditlab hierarchical Bayesian (posterior mean)",
+                   **metrics(y_valid, p_valid)}]
+    comparison += [{"model": name, **metrics(y_valid, p)} for name, p in base.items()]
+
+    # score the portfolio as of the run date
+    current = snapshot_features(led.customers, led.invoices, led.events, run.as_of)
+    scores = model.predict(current, prob)
+    scores = pd.concat([current[[CUSTOMER_ID, INDUSTRY, "in_default"]], scores], axis=1)
+    scores.loc[scores["in_default"], ["pd_mean", "pd_lo", "pd_hi"]] = 1.0
+    scores = scores.merge(led.customers[[CUSTOMER_ID, NAME]], on=CUSTOMER_ID, how="left")
+    previous = _previous_scores(run.params.store, run.as_of, run.run_id)
+    if previous is not None:
+        prev = previous.set_index(CUSTOMER_ID)["pd_mean"]
+        scores["pd_previous"] = scores[CUSTOMER_ID].map(prev)
+        scores["pd_change"] = scores["pd_mean"] - scores["pd_previous"]
+        alive = ~scores["in_default"]
+        summary["psi"] = psi(prev.to_numpy(), scores.loc[alive, "pd_mean"].to_numpy())
+        summary["previous_run"] = str(previous["run_id"].iloc[0])
+    scores.to_parquet(run_dir / SCORES_FILE, index=False)
+    current.to_parquet(run_dir / FEATURES_FILE, index=False)
+    if run.params.store is not None:
+        _append_history(run.params.store, scores, run.as_of, run.run_id)
+
+    summary.update(
+        gate=gate.to_dict(),
+        train_rows=len(data.train), train_defaults=int(data.train[TARGET].sum()),
+        validation_rows=len(data.validation), validation_defaults=int(y_valid.sum()),
+        snapshots=[s.isoformat() for s in data.snapshots],
+        validation_snapshot=data.validation_snapshot.isoformat(),
+        centred=model.centred, predictors=model.standardizer.names,
+        model_config=dataclasses.asdict(model.model_config),
+        sampler_config=dataclasses.asdict(model.sampler_config),
+        timings=model.timings,
+        metrics=metrics_table(y_valid, p_valid, prob=prob).to_dict(orient="records"),
+        comparison=comparison,
+        calibration=calibration(y_valid, p_valid, prob=prob).to_dict(orient="records"),
+        scored=int((~scores["in_default"]).sum()), in_default=int(scores["in_default"].sum()),
+    )
+    (run_dir / VALIDATION_FILE).write_text(json.dumps(summary, indent=2, default=_plain) + "\n")
+    return summary
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)

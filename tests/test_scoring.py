@@ -1,0 +1,55 @@
+"""The PD stage of a run: scores with intervals, the fit cache and score history in the store."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+from creditlab.errors import ConfigError
+from creditlab.report.runner import run_report
+from creditlab.scoring import parse_pd_settings
+
+
+@pytest.mark.slow
+def test_two_runs_share_a_cached_fit_and_build_score_history(tmp_path):
+    params = yaml.safe_load(open("params/ci.yaml"))
+    params["store"] = str(tmp_path / "store.duckdb")
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(params))
+    first = run_report(path, out=tmp_path / "runs")
+    second = run_report(path, out=tmp_path / "runs")
+    assert first.manifest["pd_model"]["reused_cached_fit"] is False
+    assert second.manifest["pd_model"]["reused_cached_fit"] is True
+    s1 = pd.read_parquet(first.run_dir / "scores.parquet")
+    s2 = pd.read_parquet(second.run_dir / "scores.parquet")
+    assert {"customer_id", "pd_mean", "pd_lo", "pd_hi"} <= set(s1.columns)
+    assert ((s1["pd_lo"] <= s1["pd_mean"]) & (s1["pd_mean"] <= s1["pd_hi"])).all()
+    pd.testing.assert_series_equal(s1["pd_mean"], s2["pd_mean"])  # same data, same fit
+    assert "pd_change" in s2 and s2.loc[~s2["in_default"], "pd_change"].abs().max() < 1e-12
+    with duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True) as con:
+        runs = con.execute("SELECT count(DISTINCT run_id) FROM score_history").fetchone()[0]
+    assert runs == 2
+    summary = json.loads((second.run_dir / "pd_validation.json").read_text())
+    assert summary["psi"][0] == pytest.approx(0.0, abs=1e-9)
+    html = (second.run_dir / "weekly_portfolio.html").read_text()
+    assert "Biggest movers" in html and "PD model validation" in html
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"colour": 1}, "unknown key"),
+        ({"sampler": {"sampler": "gibbs"}}, "sampler must be"),
+        ({"sampler": {"draw": 10}}, "unknown key"),
+        ({"predictors": ["shoe_size"]}, "unknown feature"),
+        ({"gate": {"max_rhat": 1.01, "min_ess": 3}}, "unknown key"),
+    ],
+)
+def test_pd_settings_are_checked_before_sampling(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_pd_settings(raw)
+    assert not parse_pd_settings(None).enabled
