@@ -24,7 +24,9 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check src tests benchmarks
 
 bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[jax]"
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/pd_fit.py
 
 clean:
 	rm -rf $(VENV)

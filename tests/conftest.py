@@ -49,3 +49,11 @@ def ibm_ar_dir() -> Path:
     if not (path / "WA_Fn-UseC_-Accounts-Receivable.csv").is_file():
         pytest.skip(f"real ledger not found at {path} (see shared/data/README.md)")
     return path
+
+
+@pytest.fixture(scope="session")
+def german_credit_csv() -> Path:
+    path = SHARED_DATA / "german_credit" / "germancredit.csv"
+    if not path.is_file():
+        pytest.skip(f"real table not found at {path} (see shared/data/README.md)")
+    return path

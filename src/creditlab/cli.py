@@ -12,10 +12,14 @@ from pathlib import Path
 
 from creditlab.config import read_yaml
 from creditlab.errors import ConfigError, CreditlabError
-from creditlab.ledger.load import REJECT_COLUMNS, load_ledger
+from creditlab.ledger.load import REJECT_COLUMNS, file_sha256, load_ledger
 from creditlab.ledger.mapping import parse_mapping
 from creditlab.ledger.store import ingest
 from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio
+from creditlab.models.diagnostics import GateConfig
+from creditlab.models.pd import PDModel, SamplerConfig
+from creditlab.models.table import MODEL_FILE, fit_table, read_table, save_fit, score_table
+from creditlab.provenance import git_sha, versions
 from creditlab.report.runner import REPORTS, run_report
 
 log = logging.getLogger("creditlab")
@@ -131,6 +135,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pd_fit(args: argparse.Namespace) -> int:
+    frame = read_table(args.table)
+    sampler = SamplerConfig(sampler=args.sampler, draws=args.draws, tune=args.tune,
+                            chains=args.chains, cores=args.chains, seed=args.seed)
+    model, gate = fit_table(frame, args.target, groups=args.group or (), positive=args.positive,
+                            sampler=sampler, gate=GateConfig(fatal=not args.allow_unconverged),
+                            where=str(args.table))
+    out = save_fit(model, gate, args.out, {"table": str(args.table), "target": args.target,
+                                           "table_sha256": file_sha256(Path(args.table)),
+                                           "git_sha": git_sha(), "versions": versions()})
+    print(f"fitted on {model.n_rows:,} rows ({model.n_events:,} defaults) in "
+          f"{model.timings['fit_s']:.1f} s; convergence gate "
+          f"{'passed' if gate.passed else 'FAILED: ' + '; '.join(gate.failures)}")
+    print(out)
+    return 0
+
+
+def cmd_pd_score(args: argparse.Namespace) -> int:
+    model = PDModel.load(Path(args.model) / MODEL_FILE if Path(args.model).is_dir() else args.model)
+    scored = score_table(model, read_table(args.table), args.prob, where=str(args.table))
+    out = Path(args.out)
+    if out.suffix.lower() == ".parquet":
+        scored.to_parquet(out, index=False)
+    else:
+        scored.to_csv(out, index=False)
+    print(f"scored {len(scored):,} rows: mean PD {scored['pd_mean'].mean():.2%}")
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="creditlab", description=__doc__.split("\n")[0])
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
@@ -167,6 +201,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date, help="as-of date (overrides the params file)")
     p.add_argument("--out", default="reports", help="parent folder of the run folder")
     p.set_defaults(func=cmd_run)
+
+    pdp = sub.add_parser("pd", help="fit or score the PD model on a table of your own")
+    pd_sub = pdp.add_subparsers(dest="pd_command", required=True)
+    p = pd_sub.add_parser("fit", help="fit the PD model to a CSV or Parquet table")
+    p.add_argument("--table", required=True)
+    p.add_argument("--target", required=True, help="the default column")
+    p.add_argument("--group", action="append", help="column to pool intercepts by (repeatable)")
+    p.add_argument("--positive", help="the target value meaning default (default: 1/true/yes/bad)")
+    p.add_argument("--sampler", default="nutpie", choices=["nutpie", "numpyro", "pymc"])
+    p.add_argument("--draws", type=int, default=1500)
+    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--chains", type=int, default=2)
+    p.add_argument("--seed", type=int, default=20261122)
+    p.add_argument("--allow-unconverged", action="store_true",
+                   help="save the fit even when the convergence gate fails (with a warning)")
+    p.add_argument("--out", required=True, help="folder for pd_model.nc and fit_summary.json")
+    p.set_defaults(func=cmd_pd_fit)
+    p = pd_sub.add_parser("score", help="score a table with a fitted PD model")
+    p.add_argument("--model", required=True, help="folder (or .nc file) written by pd fit")
+    p.add_argument("--table", required=True)
+    p.add_argument("--prob", type=float, default=0.9, help="credible-interval probability")
+    p.add_argument("--out", required=True, help="output .csv or .parquet")
+    p.set_defaults(func=cmd_pd_score)
 
     p = sub.add_parser("demo", help="the demo weekly run on a synthetic portfolio")
     p.add_argument("--out", default="reports", help="parent folder of the run folder")

@@ -57,6 +57,8 @@ def convergence_gate(
     """
     cfg = config or GateConfig()
     summary = az.summary(idata, var_names=var_names, kind="diagnostics")
+    # some samplers also store the unconstrained copies (``*_log__``): judge the model's variables
+    summary = summary.loc[~summary.index.str.contains("_log__|_logodds__|_interval__|_zerosum__")]
     divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
     bfmi = float(np.min(az.bfmi(idata))) if "energy" in idata.sample_stats else float("nan")
     rows = [

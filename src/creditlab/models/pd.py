@@ -1,11 +1,15 @@
 """Hierarchical Bayesian logistic regression for the probability of default (PD).
 
-``logit PD = a[industry] (+ c[country]) (+ t[period]) + X_std @ beta``, with
+``logit PD = a[group] + sum_f o_f[level of f] + X_std @ beta``, with
 
 * ``a[g] ~ Normal(mu, sigma_group)`` (centred when every group holds enough rows, otherwise
-  non-centred), ``mu ~ Normal(prior_intercept_mu, prior_intercept_sigma)``;
-* optional country and snapshot-period offsets ``~ Normal(0, sigma)`` (a period offset lets a
-  downturn show up instead of being averaged away; a new period is drawn from its prior);
+  non-centred), ``mu ~ Normal(prior_intercept_mu, prior_intercept_sigma)``; with no group, one
+  intercept ``mu``;
+* for each further categorical factor ``f`` (e.g. country, or any text column of a table), offsets
+  ``o_f = sigma_f * z_f`` with ``z_f ~ ZeroSumNormal(1)``, partially pooled across its levels (the
+  zero sum keeps them from trading off against the intercept); with ``time_varying`` the
+  snapshot period is such a factor too, so a downturn shows up instead of being averaged away;
+  a level not seen in training is drawn from its factor's distribution;
 * standardised predictors, ``beta ~ Normal(0, prior_beta_sigma)``; a missing value is imputed with
   the training median and flagged by an explicit ``<name>_missing`` indicator predictor.
 
@@ -40,14 +44,17 @@ UNSEEN = "(unseen)"
 class ModelConfig:
     """Model structure and priors (printed in the report)."""
 
-    group: str = "industry"
-    country: str | None = None
+    group: str | None = "industry"
+    factors: tuple[str, ...] = ()
     time_varying: bool = False
     prior_intercept_mu: float = -3.0
     prior_intercept_sigma: float = 1.5
     prior_beta_sigma: float = 1.0
     prior_group_sigma: float = 0.5
     centred_min_rows: int = 100
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "factors", tuple(self.factors))  # YAML gives a list
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,9 +146,10 @@ class PDModel:
         self.provenance: dict = {}
 
     # -- build ----------------------------------------------------------------------------
-    def _factors(self) -> list[str]:
+    def _offsets(self) -> list[str]:
+        """The zero-mean offset factors: configured ones, and the snapshot period if asked."""
         mc = self.model_config
-        return [c for c in (mc.group, mc.country, "snapshot" if mc.time_varying else None) if c]
+        return [*mc.factors, *(["snapshot"] if mc.time_varying else [])]
 
     def build(self, frame: pd.DataFrame, target: str):
         """The PyMC model for ``frame`` (called by :meth:`fit`)."""
@@ -151,36 +159,40 @@ class PDModel:
         self.standardizer = Standardizer.fit(frame, self.predictors)
         x = self.standardizer.transform(frame)
         y = frame[target].to_numpy(dtype=np.int64)
-        self.levels = {f: sorted(frame[f].astype(str).unique()) for f in self._factors()}
-        coords = {"predictor": self.standardizer.names, mc.group: self.levels[mc.group]}
-        group_idx = _codes(frame[mc.group], self.levels[mc.group])
-        smallest = int(np.bincount(group_idx).min())
-        self.centred = smallest >= mc.centred_min_rows
+        factors = [f for f in (mc.group, *self._offsets()) if f]
+        self.levels = {f: sorted(frame[f].astype(str).unique()) for f in factors}
+        coords = {"predictor": self.standardizer.names, **self.levels}
+        if mc.group:
+            group_idx = _codes(frame[mc.group], self.levels[mc.group])
+            smallest = int(np.bincount(group_idx).min())
+            self.centred = smallest >= mc.centred_min_rows
         log.info(
-            "modelling P(default within 12 months) with %d predictors, intercepts pooled by %s "
-            "(%d groups, smallest %d rows: %s)%s%s",
-            x.shape[1], mc.group, len(self.levels[mc.group]), smallest,
-            "centred" if self.centred else "non-centred",
-            f", country offsets ({len(self.levels[mc.country])})" if mc.country else "",
-            ", period offsets" if mc.time_varying else "",
+            "modelling P(default) with %d predictors; %s%s",
+            x.shape[1],
+            f"intercepts pooled by {mc.group} ({len(self.levels[mc.group])} groups, smallest "
+            f"{smallest} rows: {'centred' if self.centred else 'non-centred'})" if mc.group
+            else "one intercept",
+            "".join(f"; offsets by {f} ({len(self.levels[f])} levels)" for f in self._offsets()),
         )
         with pm.Model(coords=coords) as model:
             mu = pm.Normal("mu", mc.prior_intercept_mu, mc.prior_intercept_sigma)
-            sigma = pm.HalfNormal("sigma_group", mc.prior_group_sigma)
-            if self.centred:
-                a = pm.Normal("a_group", mu, sigma, dims=mc.group)
-            else:
-                z = pm.Normal("z_group", 0.0, 1.0, dims=mc.group)
-                a = pm.Deterministic("a_group", mu + sigma * z, dims=mc.group)
             beta = pm.Normal("beta", 0.0, mc.prior_beta_sigma, dims="predictor")
-            eta = a[group_idx] + pm.math.dot(x, beta)
-            for name, factor in (("country", mc.country), ("period", "snapshot")):
-                if factor is None or (name == "period" and not mc.time_varying):
-                    continue
-                model.add_coord(factor, self.levels[factor])
-                s = pm.HalfNormal(f"sigma_{name}", mc.prior_group_sigma)
-                off = pm.Normal(f"z_{name}", 0.0, 1.0, dims=factor)
-                pm.Deterministic(f"{name}_offset", s * off, dims=factor)
+            eta = pm.math.dot(x, beta)
+            if mc.group:
+                sigma = pm.HalfNormal("sigma_group", mc.prior_group_sigma)
+                if self.centred:
+                    a = pm.Normal("a_group", mu, sigma, dims=mc.group)
+                else:
+                    z = pm.Normal("z_group", 0.0, 1.0, dims=mc.group)
+                    a = pm.Deterministic("a_group", mu + sigma * z, dims=mc.group)
+                eta = eta + a[group_idx]
+            else:
+                eta = eta + mu
+            for factor in self._offsets():
+                s = pm.HalfNormal(f"sigma_{factor}", mc.prior_group_sigma)
+                # offsets sum to zero, so they do not trade off against the intercept
+                off = pm.ZeroSumNormal(f"z_{factor}", sigma=1.0, dims=factor)
+                pm.Deterministic(f"offset_{factor}", s * off, dims=factor)
                 eta = eta + (s * off)[_codes(frame[factor], self.levels[factor])]
             pm.Bernoulli("y", logit_p=eta, observed=y)
         return model
@@ -215,8 +227,8 @@ class PDModel:
     def predict_draws(self, frame: pd.DataFrame, seed: int = 0) -> np.ndarray:
         """Posterior draws of PD for each row of ``frame``: shape ``(draws, rows)``.
 
-        A group (or country, or period) not seen in training gets a fresh intercept drawn from its
-        population distribution, so its extra uncertainty shows in the interval.
+        A level of the group or of a factor not seen in training gets a fresh intercept drawn from
+        its population distribution, so its extra uncertainty shows in the interval.
         """
         if self.idata is None or self.standardizer is None:
             raise ConfigError("the model is not fitted")
@@ -227,20 +239,20 @@ class PDModel:
         eta = beta @ x.T
         n = beta.shape[0]
 
-        def offsets(levels, values, post, mean, scale):
+        def level_effects(levels, values, post, mean, scale):
             idx = _codes(values, levels)
             fresh = mean[:, None] + scale[:, None] * rng.standard_normal((n, 1))
             padded = np.concatenate([post, fresh], axis=1)
             return padded[:, np.where(idx < 0, len(levels), idx)]
 
-        eta += offsets(self.levels[mc.group], frame[mc.group], self._posterior("a_group"),
-                       self._posterior("mu"), self._posterior("sigma_group"))
-        for name, factor in (("country", mc.country), ("period", "snapshot")):
-            if factor is None or (name == "period" and not mc.time_varying):
-                continue
-            zero = np.zeros(n)
-            eta += offsets(self.levels[factor], frame[factor].astype(str),
-                           self._posterior(f"{name}_offset"), zero, self._posterior(f"sigma_{name}"))
+        if mc.group:
+            eta += level_effects(self.levels[mc.group], frame[mc.group], self._posterior("a_group"),
+                           self._posterior("mu"), self._posterior("sigma_group"))
+        else:
+            eta += self._posterior("mu")[:, None]
+        for factor in self._offsets():
+            eta += level_effects(self.levels[factor], frame[factor], self._posterior(f"offset_{factor}"),
+                           np.zeros(n), self._posterior(f"sigma_{factor}"))
         return 1.0 / (1.0 + np.exp(-eta))
 
     def predict(self, frame: pd.DataFrame, prob: float = 0.9) -> pd.DataFrame:
@@ -281,7 +293,8 @@ class PDModel:
         for group in idata.groups():  # read everything now: the file may be temporary
             getattr(idata, group).load()
         state = json.loads(idata.posterior.attrs["creditlab_state"])
-        model = cls(state["predictors"], ModelConfig(**state["model_config"]),
+        config = {**state["model_config"], "factors": tuple(state["model_config"]["factors"])}
+        model = cls(state["predictors"], ModelConfig(**config),
                     SamplerConfig(**state["sampler_config"]))
         model.idata = idata
         model.standardizer = Standardizer(**state["standardizer"])

@@ -47,7 +47,7 @@ def pd_overview(run: Run) -> list:
         f"Each customer's **probability of default within 12 months** (PD) comes from a "
         f"hierarchical Bayesian logistic regression with intercepts partially pooled by "
         f"{mc['group']} ({'centred' if s['centred'] else 'non-centred'})"
-        + (f" and {mc['country']} offsets" if mc.get("country") else "")
+        + "".join(f" and offsets by {f}" for f in mc.get("factors") or ())
         + (" and a time-varying intercept by snapshot" if mc.get("time_varying") else "")
         + f". Default = an invoice 90+ days past due, or a write-off, insolvency or collections-agency "
         f"event. It was trained on {s['train_rows']:,} customer-snapshots "
