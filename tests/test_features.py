@@ -12,13 +12,20 @@ from creditlab.features import FEATURES, TARGET, default_dates, snapshot_feature
 
 
 def test_default_dates_follow_the_definition():
-    inv = pd.DataFrame({
-        "customer_id": ["A", "A", "B", "C"],
-        "due_on": pd.to_datetime(["2024-01-31", "2024-03-31", "2024-01-31", "2024-01-31"]),
-        "paid_on": pd.to_datetime(["2024-04-15", None, "2024-05-15", "2024-02-15"]),
-    })
-    ev = pd.DataFrame({"customer_id": ["C", "C"], "event_on": pd.to_datetime(["2024-06-01",
-                       "2024-03-01"]), "kind": ["insolvency", "reminder_sent"]})
+    inv = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "B", "C"],
+            "due_on": pd.to_datetime(["2024-01-31", "2024-03-31", "2024-01-31", "2024-01-31"]),
+            "paid_on": pd.to_datetime(["2024-04-15", None, "2024-05-15", "2024-02-15"]),
+        }
+    )
+    ev = pd.DataFrame(
+        {
+            "customer_id": ["C", "C"],
+            "event_on": pd.to_datetime(["2024-06-01", "2024-03-01"]),
+            "kind": ["insolvency", "reminder_sent"],
+        }
+    )
     d = default_dates(inv, ev, dt.date(2024, 12, 31))
     assert d["A"] == pd.Timestamp("2024-06-29")  # the open invoice reached 90 DPD (Mar 31 + 90)
     assert d["B"] == pd.Timestamp("2024-04-30")  # paid 105 days late: it was 90+ on Apr 30
@@ -34,24 +41,37 @@ def test_features_use_no_future_rows(ledger):
     ev = ledger.events.loc[ledger.events["event_on"] <= pd.Timestamp(snap)]
     cut = snapshot_features(ledger.customers, inv, ev, snap)
     pd.testing.assert_frame_equal(full, cut)
-    assert list(full.columns[-len(FEATURES):]) == list(FEATURES)
+    assert list(full.columns[-len(FEATURES) :]) == list(FEATURES)
 
 
 def test_feature_values_on_a_hand_ledger():
-    cust = pd.DataFrame({"customer_id": ["A"], "industry": ["retail"], "country": ["DE"],
-                         "credit_limit": [1000.0], "onboarded_on": pd.to_datetime(["2023-01-01"])})
-    inv = pd.DataFrame({
-        "customer_id": ["A"] * 3, "amount": [100.0, 200.0, 300.0], "disputed": [False, True, False],
-        "issued_on": pd.to_datetime(["2024-01-01", "2024-04-01", "2024-05-15"]),
-        "due_on": pd.to_datetime(["2024-01-31", "2024-05-01", "2024-06-14"]),
-        "paid_on": pd.to_datetime(["2024-02-10", None, None]),
-    })
+    cust = pd.DataFrame(
+        {
+            "customer_id": ["A"],
+            "industry": ["retail"],
+            "country": ["DE"],
+            "credit_limit": [1000.0],
+            "onboarded_on": pd.to_datetime(["2023-01-01"]),
+        }
+    )
+    inv = pd.DataFrame(
+        {
+            "customer_id": ["A"] * 3,
+            "amount": [100.0, 200.0, 300.0],
+            "disputed": [False, True, False],
+            "issued_on": pd.to_datetime(["2024-01-01", "2024-04-01", "2024-05-15"]),
+            "due_on": pd.to_datetime(["2024-01-31", "2024-05-01", "2024-06-14"]),
+            "paid_on": pd.to_datetime(["2024-02-10", None, None]),
+        }
+    )
     ev = pd.DataFrame({"customer_id": [], "event_on": pd.to_datetime([]), "kind": []})
     f = snapshot_features(cust, inv, ev, dt.date(2024, 6, 30)).iloc[0]
     assert f["max_dpd_3m"] == 60 and f["max_dpd_12m"] == 60  # invoice 2 is 60 days past due
     assert f["mean_days_late_12m"] == pytest.approx((10 + 60 + 16) / 3)
     assert f["share_late_12m"] == 1.0
-    assert f["utilisation"] == pytest.approx(0.5) and f["log_open_ar"] == pytest.approx(np.log1p(500))
+    assert f["utilisation"] == pytest.approx(0.5) and f["log_open_ar"] == pytest.approx(
+        np.log1p(500)
+    )
     assert f["dispute_share_12m"] == pytest.approx(1 / 3)
     assert not f["in_default"]
 

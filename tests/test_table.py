@@ -21,15 +21,20 @@ LENIENT = GateConfig(max_rhat=1.05, min_ess_bulk=100, min_ess_tail=100, fatal=Fa
 def applications():
     rng = np.random.default_rng(4)
     n = 1500
-    frame = pd.DataFrame({
-        "income": rng.lognormal(10, 0.4, n),
-        "age": rng.integers(20, 70, n).astype(float),
-        "region": rng.choice(["north", "south", "east", "west"], n),
-        "owner": rng.choice(["yes", "no"], n),
-    })
-    eta = (-1.0 - 1.2 * (np.log(frame["income"]) - 10) / 0.4
-           + frame["region"].map({"north": -0.5, "south": 0.5, "east": 0.0, "west": 0.0})
-           - 0.7 * (frame["owner"] == "yes"))
+    frame = pd.DataFrame(
+        {
+            "income": rng.lognormal(10, 0.4, n),
+            "age": rng.integers(20, 70, n).astype(float),
+            "region": rng.choice(["north", "south", "east", "west"], n),
+            "owner": rng.choice(["yes", "no"], n),
+        }
+    )
+    eta = (
+        -1.0
+        - 1.2 * (np.log(frame["income"]) - 10) / 0.4
+        + frame["region"].map({"north": -0.5, "south": 0.5, "east": 0.0, "west": 0.0})
+        - 0.7 * (frame["owner"] == "yes")
+    )
     frame["status"] = np.where(rng.random(n) < 1 / (1 + np.exp(-eta)), "bad", "good")
     frame.loc[::17, "age"] = np.nan
     return frame
@@ -71,17 +76,65 @@ def test_target_mapping_and_bad_tables(tmp_path):
 @pytest.mark.realdata
 def test_cli_fits_and_scores_german_credit(german_credit_csv, tmp_path, capsys):
     table = german_credit_csv
-    assert main(["-q", "pd", "fit", "--table", str(table), "--target", "creditability",
-                 "--draws", "300", "--tune", "300", "--allow-unconverged",
-                 "--out", str(tmp_path / "m")]) == 0
-    assert (tmp_path / "m" / "pd_model.nc").is_file() and (tmp_path / "m" / "fit_summary.json").is_file()
+    assert (
+        main(
+            [
+                "-q",
+                "pd",
+                "fit",
+                "--table",
+                str(table),
+                "--target",
+                "creditability",
+                "--draws",
+                "300",
+                "--tune",
+                "300",
+                "--allow-unconverged",
+                "--out",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "m" / "pd_model.nc").is_file() and (
+        tmp_path / "m" / "fit_summary.json"
+    ).is_file()
     out = tmp_path / "scored.parquet"
-    assert main(["-q", "pd", "score", "--model", str(tmp_path / "m"), "--table", str(table),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "pd",
+                "score",
+                "--model",
+                str(tmp_path / "m"),
+                "--table",
+                str(table),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     scored = pd.read_parquet(out)
     source = pd.read_csv(table)
     assert len(scored) == len(source) and list(scored.columns[:-3]) == list(source.columns)
     assert roc_auc_score(source["creditability"] == "bad", scored["pd_mean"]) > 0.75
-    assert main(["-q", "pd", "fit", "--table", str(table), "--target", "nope", "--out",
-                 str(tmp_path / "x")]) == 3
+    assert (
+        main(
+            [
+                "-q",
+                "pd",
+                "fit",
+                "--table",
+                str(table),
+                "--target",
+                "nope",
+                "--out",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 3
+    )
     assert "['nope'] not found" in capsys.readouterr().err

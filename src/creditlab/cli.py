@@ -137,17 +137,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_pd_fit(args: argparse.Namespace) -> int:
     frame = read_table(args.table)
-    sampler = SamplerConfig(sampler=args.sampler, draws=args.draws, tune=args.tune,
-                            chains=args.chains, cores=args.chains, seed=args.seed)
-    model, gate = fit_table(frame, args.target, groups=args.group or (), positive=args.positive,
-                            sampler=sampler, gate=GateConfig(fatal=not args.allow_unconverged),
-                            where=str(args.table))
-    out = save_fit(model, gate, args.out, {"table": str(args.table), "target": args.target,
-                                           "table_sha256": file_sha256(Path(args.table)),
-                                           "git_sha": git_sha(), "versions": versions()})
-    print(f"fitted on {model.n_rows:,} rows ({model.n_events:,} defaults) in "
-          f"{model.timings['fit_s']:.1f} s; convergence gate "
-          f"{'passed' if gate.passed else 'FAILED: ' + '; '.join(gate.failures)}")
+    sampler = SamplerConfig(
+        sampler=args.sampler,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        cores=args.chains,
+        seed=args.seed,
+    )
+    model, gate = fit_table(
+        frame,
+        args.target,
+        groups=args.group or (),
+        positive=args.positive,
+        sampler=sampler,
+        gate=GateConfig(fatal=not args.allow_unconverged),
+        where=str(args.table),
+    )
+    out = save_fit(
+        model,
+        gate,
+        args.out,
+        {
+            "table": str(args.table),
+            "target": args.target,
+            "table_sha256": file_sha256(Path(args.table)),
+            "git_sha": git_sha(),
+            "versions": versions(),
+        },
+    )
+    print(
+        f"fitted on {model.n_rows:,} rows ({model.n_events:,} defaults) in "
+        f"{model.timings['fit_s']:.1f} s; convergence gate "
+        f"{'passed' if gate.passed else 'FAILED: ' + '; '.join(gate.failures)}"
+    )
     print(out)
     return 0
 
@@ -209,13 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, help="the default column")
     p.add_argument("--group", action="append", help="column to pool intercepts by (repeatable)")
     p.add_argument("--positive", help="the target value meaning default (default: 1/true/yes/bad)")
-    p.add_argument("--sampler", default="nutpie", choices=["nutpie", "numpyro", "pymc"])
+    p.add_argument("--sampler", default="auto", choices=["auto", "nutpie", "numpyro", "pymc"])
     p.add_argument("--draws", type=int, default=1500)
     p.add_argument("--tune", type=int, default=1000)
     p.add_argument("--chains", type=int, default=2)
     p.add_argument("--seed", type=int, default=20261122)
-    p.add_argument("--allow-unconverged", action="store_true",
-                   help="save the fit even when the convergence gate fails (with a warning)")
+    p.add_argument(
+        "--allow-unconverged",
+        action="store_true",
+        help="save the fit even when the convergence gate fails (with a warning)",
+    )
     p.add_argument("--out", required=True, help="folder for pd_model.nc and fit_summary.json")
     p.set_defaults(func=cmd_pd_fit)
     p = pd_sub.add_parser("score", help="score a table with a fitted PD model")

@@ -144,9 +144,7 @@ def snapshot_features(
     out["log_open_ar"] = np.log1p(out["open_ar"])
     out["tenure_years"] = _days(cust[ONBOARDED_ON].to_numpy(dtype="datetime64[D]"), s) / 365.25
     out["log_invoices_12m"] = np.log1p(out["invoices_12m"])
-    out["external_score"] = (
-        cust[EXTERNAL_SCORE].astype(float) if EXTERNAL_SCORE in cust else np.nan
-    )
+    out["external_score"] = cust[EXTERNAL_SCORE].astype(float) if EXTERNAL_SCORE in cust else np.nan
     out["log_revenue"] = (
         np.log1p(cust[ANNUAL_REVENUE].astype(float)) if ANNUAL_REVENUE in cust else np.nan
     )
@@ -215,13 +213,18 @@ def training_data(
             f"training needs {min_history_days} days of history plus two 12-month windows"
         )
     train = pd.concat(
-        [_labelled(customers, inv, ev, s.date(), t.date()) for s in sorted(snaps)], ignore_index=True
+        [_labelled(customers, inv, ev, s.date(), t.date()) for s in sorted(snaps)],
+        ignore_index=True,
     )
     valid = _labelled(customers, inv, ev, validation.date(), t.date())
     log.info(
         "training data: %s snapshots, %s rows, %s defaults; out-of-time validation at %s: "
         "%s rows, %s defaults",
-        len(snaps), f"{len(train):,}", int(train[TARGET].sum()), validation.date(),
-        f"{len(valid):,}", int(valid[TARGET].sum()),
+        len(snaps),
+        f"{len(train):,}",
+        int(train[TARGET].sum()),
+        validation.date(),
+        f"{len(valid):,}",
+        int(valid[TARGET].sum()),
     )
     return TrainingData(train, valid, [s.date() for s in sorted(snaps)], validation.date())

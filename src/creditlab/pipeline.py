@@ -140,10 +140,18 @@ def open_run(run_dir: str | Path) -> Run:
         raise ConfigError(f"{run_dir}: not a prepared run folder (no {INPUTS_FILE})")
     inputs = json.loads(inputs_path.read_text())
     params = RunParams.from_dict(inputs["params"])
-    frames = {name: pd.read_parquet(run_dir / LEDGER_DIR / f"{name}.parquet")
-              for name in ("customers", "invoices", "events")}
+    frames = {
+        name: pd.read_parquet(run_dir / LEDGER_DIR / f"{name}.parquet")
+        for name in ("customers", "invoices", "events")
+    }
     rejects = pd.read_csv(run_dir / REJECTS_FILE, dtype={"record_id": "string"})
-    ledger = Ledger(**frames, rejects=rejects, counts=pd.DataFrame(inputs["files"]),
-                    notes=list(inputs["notes"]), source=inputs["source"])
-    return Run(run_dir, inputs["run_id"], params, dt.date.fromisoformat(inputs["as_of"]), ledger,
-               inputs)
+    ledger = Ledger(
+        **frames,
+        rejects=rejects,
+        counts=pd.DataFrame(inputs["files"]),
+        notes=list(inputs["notes"]),
+        source=inputs["source"],
+    )
+    return Run(
+        run_dir, inputs["run_id"], params, dt.date.fromisoformat(inputs["as_of"]), ledger, inputs
+    )

@@ -9,9 +9,26 @@ from pathlib import Path
 
 __all__ = ["git_sha", "versions"]
 
-_PACKAGES = ("creditlab", "numpy", "pandas", "pyarrow", "duckdb", "matplotlib", "papermill",
-             "nbconvert", "nbformat", "ipykernel", "pyyaml", "pymc", "pytensor", "arviz", "nutpie",
-             "numpyro", "jax", "scikit-learn")
+_PACKAGES = (
+    "creditlab",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "duckdb",
+    "matplotlib",
+    "papermill",
+    "nbconvert",
+    "nbformat",
+    "ipykernel",
+    "pyyaml",
+    "pymc",
+    "pytensor",
+    "arviz",
+    "nutpie",
+    "numpyro",
+    "jax",
+    "scikit-learn",
+)
 
 
 def versions() -> dict[str, str]:
@@ -29,10 +46,21 @@ def git_sha() -> str | None:
     """The commit of the creditlab source tree, with ``-dirty`` when it has local changes."""
     here = Path(__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{sha}-dirty" if dirty else sha

@@ -91,7 +91,9 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
     predictors = tuple(raw.get("predictors") or FEATURES)
     bad = sorted(set(predictors) - set(FEATURES))
     if bad:
-        raise ConfigError(f"{where}.predictors: unknown feature(s) {bad}; features: {list(FEATURES)}")
+        raise ConfigError(
+            f"{where}.predictors: unknown feature(s) {bad}; features: {list(FEATURES)}"
+        )
     return PDSettings(
         enabled=bool(raw.get("enabled", True)),
         predictors=predictors,
@@ -107,8 +109,10 @@ def _cached_fit(store: Path | None, key: str) -> PDModel | None:
     if store is None or not store.is_file():
         return None
     with duckdb.connect(str(store)) as con:
-        con.execute("CREATE TABLE IF NOT EXISTS pd_fits (key VARCHAR PRIMARY KEY, "
-                    "created_at TIMESTAMP, netcdf BLOB)")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS pd_fits (key VARCHAR PRIMARY KEY, "
+            "created_at TIMESTAMP, netcdf BLOB)"
+        )
         row = con.execute("SELECT netcdf FROM pd_fits WHERE key = ?", [key]).fetchone()
     if row is None:
         return None
@@ -116,28 +120,39 @@ def _cached_fit(store: Path | None, key: str) -> PDModel | None:
         path = Path(tmp) / "fit.nc"
         path.write_bytes(row[0])
         model = PDModel.load(path)
-    log.info("reusing the cached PD fit %s… from %s (same data, as-of date and settings)",
-             key[:12], store)
+    log.info(
+        "reusing the cached PD fit %s… from %s (same data, as-of date and settings)",
+        key[:12],
+        store,
+    )
     return model
 
 
 def _store_fit(store: Path, key: str, path: Path) -> None:
     with duckdb.connect(str(store)) as con:
-        con.execute("CREATE TABLE IF NOT EXISTS pd_fits (key VARCHAR PRIMARY KEY, "
-                    "created_at TIMESTAMP, netcdf BLOB)")
-        con.execute("INSERT OR REPLACE INTO pd_fits VALUES (?, ?, ?)",
-                    [key, dt.datetime.now(dt.UTC).replace(tzinfo=None), path.read_bytes()])
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS pd_fits (key VARCHAR PRIMARY KEY, "
+            "created_at TIMESTAMP, netcdf BLOB)"
+        )
+        con.execute(
+            "INSERT OR REPLACE INTO pd_fits VALUES (?, ?, ?)",
+            [key, dt.datetime.now(dt.UTC).replace(tzinfo=None), path.read_bytes()],
+        )
 
 
 def _previous_scores(store: Path | None, as_of: dt.date, run_id: str) -> pd.DataFrame | None:
     if store is None or not store.is_file():
         return None
     with duckdb.connect(str(store)) as con:
-        con.execute("CREATE TABLE IF NOT EXISTS score_history (customer_id VARCHAR, as_of DATE, "
-                    "run_id VARCHAR, pd_mean DOUBLE, pd_lo DOUBLE, pd_hi DOUBLE)")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS score_history (customer_id VARCHAR, as_of DATE, "
+            "run_id VARCHAR, pd_mean DOUBLE, pd_lo DOUBLE, pd_hi DOUBLE)"
+        )
         prev = con.execute(
             "SELECT run_id FROM score_history WHERE run_id <> ? AND as_of <= ? "
-            "ORDER BY as_of DESC, run_id DESC LIMIT 1", [run_id, as_of]).fetchone()
+            "ORDER BY as_of DESC, run_id DESC LIMIT 1",
+            [run_id, as_of],
+        ).fetchone()
         if prev is None:
             return None
         return con.execute("SELECT * FROM score_history WHERE run_id = ?", [prev[0]]).df()
@@ -166,15 +181,22 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
     if not settings.enabled:
         return summary
     try:
-        data = training_data(led.customers, led.invoices, led.events, run.as_of,
-                             every_months=settings.snapshot_every_months)
+        data = training_data(
+            led.customers,
+            led.invoices,
+            led.events,
+            run.as_of,
+            every_months=settings.snapshot_every_months,
+        )
     except ValueError as exc:
         summary.update(skipped=str(exc))
         log.warning("PD model not fitted: %s", exc)
         return summary
     if data.train[TARGET].sum() < 5 or data.train[TARGET].nunique() < 2:
-        summary.update(skipped=f"only {int(data.train[TARGET].sum())} defaults in the training "
-                       "windows: too few to fit a PD model")
+        summary.update(
+            skipped=f"only {int(data.train[TARGET].sum())} defaults in the training "
+            "windows: too few to fit a PD model"
+        )
         log.warning("PD model not fitted: %s", summary["skipped"])
         return summary
 
@@ -184,11 +206,17 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
     if model is None:
         model = PDModel(settings.predictors, settings.model, settings.sampler)
         model.fit(data.train, TARGET)
-    gate = convergence_gate(model.idata, settings.gate,
-                            var_names=["~a_group"] if not model.centred else None)
-    provenance = {"data_hash": led.data_hash, "params_sha256": run.params.sha256,
-                  "as_of": run.as_of.isoformat(), "cache_key": key, "git_sha": git_sha(),
-                  "versions": versions()}
+    gate = convergence_gate(
+        model.idata, settings.gate, var_names=["~a_group"] if not model.centred else None
+    )
+    provenance = {
+        "data_hash": led.data_hash,
+        "params_sha256": run.params.sha256,
+        "as_of": run.as_of.isoformat(),
+        "cache_key": key,
+        "git_sha": git_sha(),
+        "versions": versions(),
+    }
     model.save(run_dir / MODEL_FILE, provenance)
     if settings.cache and run.params.store is not None and not summary["reused_cached_fit"]:
         _store_fit(run.params.store, key, run_dir / MODEL_FILE)
@@ -198,8 +226,9 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
     p_valid = model.predict(data.validation, prob)["pd_mean"].to_numpy()
     cols = [*settings.predictors, settings.model.group]
     base = baseline_scores(data.train[cols], data.train[TARGET].to_numpy(), data.validation[cols])
-    comparison = [{"model": "creditlab hierarchical Bayesian (posterior mean)",
-                   **metrics(y_valid, p_valid)}]
+    comparison = [
+        {"model": "creditlab hierarchical Bayesian (posterior mean)", **metrics(y_valid, p_valid)}
+    ]
     comparison += [{"model": name, **metrics(y_valid, p)} for name, p in base.items()]
 
     # score the portfolio as of the run date
@@ -223,18 +252,22 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
 
     summary.update(
         gate=gate.to_dict(),
-        train_rows=len(data.train), train_defaults=int(data.train[TARGET].sum()),
-        validation_rows=len(data.validation), validation_defaults=int(y_valid.sum()),
+        train_rows=len(data.train),
+        train_defaults=int(data.train[TARGET].sum()),
+        validation_rows=len(data.validation),
+        validation_defaults=int(y_valid.sum()),
         snapshots=[s.isoformat() for s in data.snapshots],
         validation_snapshot=data.validation_snapshot.isoformat(),
-        centred=model.centred, predictors=model.standardizer.names,
+        centred=model.centred,
+        predictors=model.standardizer.names,
         model_config=dataclasses.asdict(model.model_config),
-        sampler_config=dataclasses.asdict(model.sampler_config),
+        sampler_config={**dataclasses.asdict(model.sampler_config), **model.sampled_with},
         timings=model.timings,
         metrics=metrics_table(y_valid, p_valid, prob=prob).to_dict(orient="records"),
         comparison=comparison,
         calibration=calibration(y_valid, p_valid, prob=prob).to_dict(orient="records"),
-        scored=int((~scores["in_default"]).sum()), in_default=int(scores["in_default"].sum()),
+        scored=int((~scores["in_default"]).sum()),
+        in_default=int(scores["in_default"].sum()),
     )
     (run_dir / VALIDATION_FILE).write_text(json.dumps(summary, indent=2, default=_plain) + "\n")
     return summary

@@ -59,17 +59,35 @@ def convergence_gate(
     summary = az.summary(idata, var_names=var_names, kind="diagnostics")
     # some samplers also store the unconstrained copies (``*_log__``): judge the model's variables
     summary = summary.loc[~summary.index.str.contains("_log__|_logodds__|_interval__|_zerosum__")]
-    divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    divergences = (
+        int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    )
     bfmi = float(np.min(az.bfmi(idata))) if "energy" in idata.sample_stats else float("nan")
     rows = [
-        ("max R-hat", float(summary["r_hat"].max()), f"<= {cfg.max_rhat}",
-         summary["r_hat"].max() <= cfg.max_rhat),
-        ("min bulk ESS", float(summary["ess_bulk"].min()), f">= {cfg.min_ess_bulk:g}",
-         summary["ess_bulk"].min() >= cfg.min_ess_bulk),
-        ("min tail ESS", float(summary["ess_tail"].min()), f">= {cfg.min_ess_tail:g}",
-         summary["ess_tail"].min() >= cfg.min_ess_tail),
-        ("divergences", float(divergences), f"<= {cfg.max_divergences}",
-         divergences <= cfg.max_divergences),
+        (
+            "max R-hat",
+            float(summary["r_hat"].max()),
+            f"<= {cfg.max_rhat}",
+            summary["r_hat"].max() <= cfg.max_rhat,
+        ),
+        (
+            "min bulk ESS",
+            float(summary["ess_bulk"].min()),
+            f">= {cfg.min_ess_bulk:g}",
+            summary["ess_bulk"].min() >= cfg.min_ess_bulk,
+        ),
+        (
+            "min tail ESS",
+            float(summary["ess_tail"].min()),
+            f">= {cfg.min_ess_tail:g}",
+            summary["ess_tail"].min() >= cfg.min_ess_tail,
+        ),
+        (
+            "divergences",
+            float(divergences),
+            f"<= {cfg.max_divergences}",
+            divergences <= cfg.max_divergences,
+        ),
         ("min E-BFMI", bfmi, f">= {cfg.min_bfmi}", bool(np.isnan(bfmi) or bfmi >= cfg.min_bfmi)),
     ]
     table = pd.DataFrame(rows, columns=["check", "value", "rule", "passed"])
@@ -78,7 +96,9 @@ def convergence_gate(
     if result.passed:
         log.info("convergence gate passed: %s", "; ".join(f"{r[0]} {r[1]:.3g}" for r in rows))
     elif cfg.fatal:
-        raise ConvergenceError("the PD model failed the convergence gate: " + "; ".join(result.failures))
+        raise ConvergenceError(
+            "the PD model failed the convergence gate: " + "; ".join(result.failures)
+        )
     else:
         log.warning("convergence gate FAILED (not fatal by params): %s", "; ".join(result.failures))
     return result

@@ -21,8 +21,11 @@ interval.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import logging
+import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +40,7 @@ __all__ = ["ModelConfig", "PDModel", "SamplerConfig", "Standardizer"]
 
 log = logging.getLogger(__name__)
 
-UNSEEN = "(unseen)"
+AUTO_NUMPYRO_ROWS = 50_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,9 +62,17 @@ class ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SamplerConfig:
-    """NUTS settings: ``sampler`` is ``numpyro``, ``nutpie`` or ``pymc``."""
+    """NUTS settings.
 
-    sampler: str = "nutpie"
+    ``sampler`` is ``auto``, ``numpyro``, ``nutpie`` or ``pymc``; ``precision`` is ``auto``,
+    ``float64`` or ``float32`` (the same model in single precision). ``auto`` picks by measurement
+    (``benchmarks/pd_fit.py``): nutpie in float64 below ``AUTO_NUMPYRO_ROWS`` rows, where its
+    compile is cheap and it samples fastest, and numpyro in float32 with chains in parallel above,
+    where it is ~6x faster than nutpie (when numpyro is installed: the ``jax`` extra).
+    """
+
+    sampler: str = "auto"
+    precision: str = "auto"
     draws: int = 1000
     tune: int = 1000
     chains: int = 2
@@ -70,8 +81,23 @@ class SamplerConfig:
     seed: int = 20261122
 
     def __post_init__(self) -> None:
-        if self.sampler not in ("numpyro", "nutpie", "pymc"):
-            raise ConfigError(f"sampler must be numpyro, nutpie or pymc, got {self.sampler!r}")
+        if self.sampler not in ("auto", "numpyro", "nutpie", "pymc"):
+            raise ConfigError(
+                f"sampler must be auto, numpyro, nutpie or pymc, got {self.sampler!r}"
+            )
+        if self.precision not in ("auto", "float64", "float32"):
+            raise ConfigError(f"precision must be auto, float64 or float32, got {self.precision!r}")
+
+    def resolve(self, rows: int) -> tuple[str, str]:
+        """The sampler and precision ``auto`` stands for at ``rows`` rows."""
+        sampler = self.sampler
+        if sampler == "auto":
+            big = rows >= AUTO_NUMPYRO_ROWS and importlib.util.find_spec("numpyro") is not None
+            sampler = "numpyro" if big else "nutpie"
+        precision = self.precision
+        if precision == "auto":
+            precision = "float32" if sampler == "numpyro" else "float64"
+        return sampler, precision
 
 
 @dataclasses.dataclass
@@ -113,9 +139,18 @@ class Standardizer:
         return np.column_stack(z + flags)
 
 
+def _jax_chain_method(chains: int) -> str:
+    """Run JAX chains in parallel on CPU cores when JAX can still be told to expose them."""
+    if "jax" not in sys.modules:
+        os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={chains}")
+    import jax
+
+    return "parallel" if jax.local_device_count() >= chains else "vectorized"
+
+
 def _codes(values: pd.Series, levels: list[str]) -> np.ndarray:
-    lookup = {v: i for i, v in enumerate(levels)}
-    return values.astype(str).map(lambda v: lookup.get(v, -1)).to_numpy(dtype=np.int64)
+    """Integer codes of ``values`` in ``levels``; -1 for a level not seen in training."""
+    return pd.Categorical(values.astype(str), categories=levels).codes.astype(np.int64)
 
 
 class PDModel:
@@ -142,6 +177,7 @@ class PDModel:
         self.levels: dict[str, list[str]] = {}
         self.timings: dict[str, float] = {}
         self.centred = True
+        self.sampled_with: dict[str, str] = {}
         self.n_rows = self.n_events = 0
         self.provenance: dict = {}
 
@@ -154,10 +190,11 @@ class PDModel:
     def build(self, frame: pd.DataFrame, target: str):
         """The PyMC model for ``frame`` (called by :meth:`fit`)."""
         import pymc as pm
+        import pytensor
 
         mc = self.model_config
         self.standardizer = Standardizer.fit(frame, self.predictors)
-        x = self.standardizer.transform(frame)
+        x = self.standardizer.transform(frame).astype(pytensor.config.floatX)
         y = frame[target].to_numpy(dtype=np.int64)
         factors = [f for f in (mc.group, *self._offsets()) if f]
         self.levels = {f: sorted(frame[f].astype(str).unique()) for f in factors}
@@ -170,7 +207,8 @@ class PDModel:
             "modelling P(default) with %d predictors; %s%s",
             x.shape[1],
             f"intercepts pooled by {mc.group} ({len(self.levels[mc.group])} groups, smallest "
-            f"{smallest} rows: {'centred' if self.centred else 'non-centred'})" if mc.group
+            f"{smallest} rows: {'centred' if self.centred else 'non-centred'})"
+            if mc.group
             else "one intercept",
             "".join(f"; offsets by {f} ({len(self.levels[f])} levels)" for f in self._offsets()),
         )
@@ -201,19 +239,38 @@ class PDModel:
     def fit(self, frame: pd.DataFrame, target: str) -> PDModel:
         """Sample the posterior with NUTS (the configured implementation)."""
         import pymc as pm
+        import pytensor
 
         sc = self.sampler_config
+        sampler, precision = sc.resolve(len(frame))
+        log.info(
+            "sampling with %s NUTS in %s, %d chains x (%d tune + %d draws)",
+            sampler,
+            precision,
+            sc.chains,
+            sc.tune,
+            sc.draws,
+        )
         t0 = time.perf_counter()
-        model = self.build(frame, target)
         kwargs = {}
-        if sc.sampler == "numpyro":
-            kwargs["nuts_sampler_kwargs"] = {"chain_method": "vectorized"}
-        with model:
-            self.idata = pm.sample(
-                draws=sc.draws, tune=sc.tune, chains=sc.chains, cores=sc.cores,
-                target_accept=sc.target_accept, random_seed=sc.seed, nuts_sampler=sc.sampler,
-                progressbar=False, compute_convergence_checks=False, **kwargs,
-            )
+        if sampler == "numpyro":
+            kwargs["nuts_sampler_kwargs"] = {"chain_method": _jax_chain_method(sc.chains)}
+        with pytensor.config.change_flags(floatX=precision):
+            model = self.build(frame, target)
+            with model:
+                self.idata = pm.sample(
+                    draws=sc.draws,
+                    tune=sc.tune,
+                    chains=sc.chains,
+                    cores=sc.cores,
+                    target_accept=sc.target_accept,
+                    random_seed=sc.seed,
+                    nuts_sampler=sampler,
+                    progressbar=False,
+                    compute_convergence_checks=False,
+                    **kwargs,
+                )
+        self.sampled_with = {"sampler": sampler, "precision": precision}
         self.timings["fit_s"] = round(time.perf_counter() - t0, 3)
         self.n_rows = len(frame)
         self.n_events = int(frame[target].sum())
@@ -246,21 +303,32 @@ class PDModel:
             return padded[:, np.where(idx < 0, len(levels), idx)]
 
         if mc.group:
-            eta += level_effects(self.levels[mc.group], frame[mc.group], self._posterior("a_group"),
-                           self._posterior("mu"), self._posterior("sigma_group"))
+            eta += level_effects(
+                self.levels[mc.group],
+                frame[mc.group],
+                self._posterior("a_group"),
+                self._posterior("mu"),
+                self._posterior("sigma_group"),
+            )
         else:
             eta += self._posterior("mu")[:, None]
         for factor in self._offsets():
-            eta += level_effects(self.levels[factor], frame[factor], self._posterior(f"offset_{factor}"),
-                           np.zeros(n), self._posterior(f"sigma_{factor}"))
+            eta += level_effects(
+                self.levels[factor],
+                frame[factor],
+                self._posterior(f"offset_{factor}"),
+                np.zeros(n),
+                self._posterior(f"sigma_{factor}"),
+            )
         return 1.0 / (1.0 + np.exp(-eta))
 
     def predict(self, frame: pd.DataFrame, prob: float = 0.9) -> pd.DataFrame:
         """``pd_mean, pd_lo, pd_hi`` per row (equal-tailed interval of probability ``prob``)."""
         draws = self.predict_draws(frame)
         lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
-        return pd.DataFrame({"pd_mean": draws.mean(axis=0), "pd_lo": lo, "pd_hi": hi},
-                            index=frame.index)
+        return pd.DataFrame(
+            {"pd_mean": draws.mean(axis=0), "pd_lo": lo, "pd_hi": hi}, index=frame.index
+        )
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | Path, provenance: dict | None = None) -> Path:
@@ -274,12 +342,15 @@ class PDModel:
             "standardizer": dataclasses.asdict(self.standardizer),
             "levels": self.levels,
             "centred": self.centred,
+            "sampled_with": self.sampled_with,
             "n_rows": self.n_rows,
             "n_events": self.n_events,
             "timings": self.timings,
         }
         self.idata.posterior.attrs["creditlab_state"] = json.dumps(state)
-        self.idata.posterior.attrs["creditlab_provenance"] = json.dumps(provenance or {}, default=str)
+        self.idata.posterior.attrs["creditlab_provenance"] = json.dumps(
+            provenance or {}, default=str
+        )
         self.idata.to_netcdf(str(path))
         return path
 
@@ -294,12 +365,14 @@ class PDModel:
             getattr(idata, group).load()
         state = json.loads(idata.posterior.attrs["creditlab_state"])
         config = {**state["model_config"], "factors": tuple(state["model_config"]["factors"])}
-        model = cls(state["predictors"], ModelConfig(**config),
-                    SamplerConfig(**state["sampler_config"]))
+        model = cls(
+            state["predictors"], ModelConfig(**config), SamplerConfig(**state["sampler_config"])
+        )
         model.idata = idata
         model.standardizer = Standardizer(**state["standardizer"])
         model.levels = state["levels"]
         model.centred = state["centred"]
+        model.sampled_with = state["sampled_with"]
         model.n_rows, model.n_events = state["n_rows"], state["n_events"]
         model.timings = state["timings"]
         model.provenance = json.loads(idata.posterior.attrs.get("creditlab_provenance", "{}"))

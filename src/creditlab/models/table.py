@@ -15,11 +15,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from creditlab.errors import ConfigError, SchemaError
+from creditlab.errors import SchemaError
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
 
-__all__ = ["POSITIVE_DEFAULTS", "fit_table", "read_table", "save_fit", "score_table", "target_values"]
+__all__ = [
+    "POSITIVE_DEFAULTS",
+    "fit_table",
+    "read_table",
+    "save_fit",
+    "score_table",
+    "target_values",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +68,15 @@ def target_values(values: pd.Series, positive: str | None, where: str) -> np.nda
     return (text == hits[0]).to_numpy(dtype=np.int64)
 
 
-def _columns(frame: pd.DataFrame, target: str, groups: Sequence[str]) -> tuple[list[str], list[str]]:
+def _columns(
+    frame: pd.DataFrame, target: str, groups: Sequence[str]
+) -> tuple[list[str], list[str]]:
     rest = [c for c in frame.columns if c != target and c not in groups]
-    numeric = [c for c in rest if pd.api.types.is_numeric_dtype(frame[c])
-               and not pd.api.types.is_bool_dtype(frame[c])]
+    numeric = [
+        c
+        for c in rest
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
     return numeric, [c for c in rest if c not in numeric]
 
 
@@ -104,10 +116,18 @@ def fit_table(
             numeric.append(name)
         elif col in text:
             factors.append(col)
-    config = ModelConfig(group=groups[0] if groups else None,
-                         factors=(*groups[1:], *factors), prior_intercept_mu=-1.0)
-    log.info("fitting a PD model to %s rows (%s defaults): %d numeric predictors, %d text factors",
-             f"{len(data):,}", int(data[target].sum()), len(numeric), len(config.factors))
+    config = ModelConfig(
+        group=groups[0] if groups else None,
+        factors=(*groups[1:], *factors),
+        prior_intercept_mu=-1.0,
+    )
+    log.info(
+        "fitting a PD model to %s rows (%s defaults): %d numeric predictors, %d text factors",
+        f"{len(data):,}",
+        int(data[target].sum()),
+        len(numeric),
+        len(config.factors),
+    )
     model = PDModel(numeric, config, sampler).fit(data, target)
     return model, convergence_gate(model.idata, gate)
 
@@ -117,16 +137,23 @@ def save_fit(model: PDModel, gate: GateResult, out: str | Path, provenance: dict
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / MODEL_FILE, provenance)
-    summary = {"rows": model.n_rows, "defaults": model.n_events, "predictors": model.predictors,
-               "model_config": dataclasses.asdict(model.model_config),
-               "sampler_config": dataclasses.asdict(model.sampler_config),
-               "gate": gate.to_dict(), "timings": model.timings, **provenance}
+    summary = {
+        "rows": model.n_rows,
+        "defaults": model.n_events,
+        "predictors": model.predictors,
+        "model_config": dataclasses.asdict(model.model_config),
+        "sampler_config": {**dataclasses.asdict(model.sampler_config), **model.sampled_with},
+        "gate": gate.to_dict(),
+        "timings": model.timings,
+        **provenance,
+    }
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return out
 
 
-def score_table(model: PDModel, frame: pd.DataFrame, prob: float = 0.9,
-                where: str = "table") -> pd.DataFrame:
+def score_table(
+    model: PDModel, frame: pd.DataFrame, prob: float = 0.9, where: str = "table"
+) -> pd.DataFrame:
     """The input rows in order with ``pd_mean, pd_lo, pd_hi`` added."""
     mc = model.model_config
     data = frame.copy()

@@ -142,8 +142,13 @@ def baseline_scores(
     categorical = [c for c in train_x.columns if c not in numeric]
     prep = ColumnTransformer(
         [
-            ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True),
-                                  StandardScaler()), numeric),
+            (
+                "num",
+                make_pipeline(
+                    SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+                ),
+                numeric,
+            ),
             ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
         ]
     )

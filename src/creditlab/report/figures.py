@@ -62,8 +62,15 @@ def interval_chart(frame: pd.DataFrame, label: str, title: str, xlabel: str) -> 
     fig = Figure(figsize=(7, 0.35 * len(frame) + 1.2))
     ax = fig.add_subplot()
     y = range(len(frame))
-    ax.errorbar(frame["mean"], y, xerr=[frame["mean"] - frame["lo"], frame["hi"] - frame["mean"]],
-                fmt="o", color="#2f6690", ecolor="#8aa9c1", capsize=3)
+    ax.errorbar(
+        frame["mean"],
+        y,
+        xerr=[frame["mean"] - frame["lo"], frame["hi"] - frame["mean"]],
+        fmt="o",
+        color="#2f6690",
+        ecolor="#8aa9c1",
+        capsize=3,
+    )
     ax.set_yticks(list(y), frame[label].astype(str))
     ax.set_xlabel(xlabel)
     ax.set_title(title)

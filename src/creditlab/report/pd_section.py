@@ -13,7 +13,7 @@ from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
 from creditlab.models.pd import PDModel
 from creditlab.pipeline import Run
 from creditlab.report.figures import interval_chart, to_image
-from creditlab.report.tables import fmt_pct, md_escape, table
+from creditlab.report.tables import md_escape, table
 from creditlab.scoring import FEATURES_FILE, MODEL_FILE, SCORES_FILE, VALIDATION_FILE
 
 __all__ = ["diagnostics", "pd_overview", "pd_by_industry", "pd_customers", "pd_validation"]
@@ -28,8 +28,11 @@ def _not_available(run: Run) -> list | None:
     summary = _summary(run)
     if summary is None:
         enabled = (run.params.pd_model or {}).get("enabled", run.params.pd_model is not None)
-        why = "the PD model is not enabled in the params" if not enabled else \
-            "the PD model was not fitted"
+        why = (
+            "the PD model is not enabled in the params"
+            if not enabled
+            else "the PD model was not fitted"
+        )
         return [Markdown(f"No PD estimates in this run: {why}.")]
     if summary.get("skipped"):
         return [Markdown(f"No PD estimates in this run: {md_escape(summary['skipped'])}.")]
@@ -58,17 +61,24 @@ def pd_overview(run: Run) -> list:
         f"~ Normal({mc['prior_intercept_mu']}, {mc['prior_intercept_sigma']}), group spread ~ "
         f"HalfNormal({mc['prior_group_sigma']}), coefficients of standardised predictors ~ "
         f"Normal(0, {mc['prior_beta_sigma']}); missing values are imputed with the training median "
-        f"and flagged by an indicator. Sampler: {sc['sampler']} NUTS, {sc['chains']} chains x "
+        f"and flagged by an indicator. Sampler: {sc['sampler']} NUTS ({sc['precision']}), "
+        f"{sc['chains']} chains x "
         f"({sc['tune']} tune + {sc['draws']} draws), seed {sc['seed']}."
     )
     out = [Markdown(text)]
     if not gate["passed"]:
         failed = [c for c in gate["checks"] if not c["passed"]]
-        out.insert(0, Markdown(
-            '<div class="cl-banner"><strong>Warning: the PD model failed its convergence gate</strong> ('
-            + "; ".join(f"{md_escape(c['check'])} = {c['value']:.3g}, needs {md_escape(c['rule'])}"
-                        for c in failed)
-            + "). Treat every PD in this report as unreliable.</div>"))
+        out.insert(
+            0,
+            Markdown(
+                '<div class="cl-banner"><strong>Warning: the PD model failed its convergence gate</strong> ('
+                + "; ".join(
+                    f"{md_escape(c['check'])} = {c['value']:.3g}, needs {md_escape(c['rule'])}"
+                    for c in failed
+                )
+                + "). Treat every PD in this report as unreliable.</div>"
+            ),
+        )
     return out
 
 
@@ -90,11 +100,24 @@ def pd_by_industry(run: Run) -> list:
         lo, hi = np.quantile(avg, [(1 - prob) / 2, (1 + prob) / 2])
         rows.append({INDUSTRY: name, "customers": len(idx), "mean": avg.mean(), "lo": lo, "hi": hi})
     frame = pd.DataFrame(rows).sort_values("mean", ascending=False)
-    labels = {INDUSTRY: "Industry", "customers": "Customers", "mean": "Average PD",
-              "lo": f"{prob:.0%} interval from", "hi": "to"}
-    return [table(frame, pct=["mean", "lo", "hi"], ints=["customers"], labels=labels),
-            to_image(interval_chart(frame, INDUSTRY, "Average 12-month PD by industry",
-                                    f"PD (dots: posterior mean; bars: {prob:.0%} interval)"))]
+    labels = {
+        INDUSTRY: "Industry",
+        "customers": "Customers",
+        "mean": "Average PD",
+        "lo": f"{prob:.0%} interval from",
+        "hi": "to",
+    }
+    return [
+        table(frame, pct=["mean", "lo", "hi"], ints=["customers"], labels=labels),
+        to_image(
+            interval_chart(
+                frame,
+                INDUSTRY,
+                "Average 12-month PD by industry",
+                f"PD (dots: posterior mean; bars: {prob:.0%} interval)",
+            )
+        ),
+    ]
 
 
 def pd_customers(run: Run) -> list:
@@ -105,26 +128,46 @@ def pd_customers(run: Run) -> list:
     prob, n = run.params.interval_prob, run.params.top_n
     alive = scores.loc[~scores["in_default"]]
     cols = [CUSTOMER_ID, NAME, INDUSTRY, "pd_mean", "pd_lo", "pd_hi"]
-    labels = {CUSTOMER_ID: "Customer", NAME: "Name", INDUSTRY: "Industry", "pd_mean": "PD",
-              "pd_lo": f"{prob:.0%} interval from", "pd_hi": "to", "pd_previous": "Previous PD",
-              "pd_change": "Change"}
-    out = [Markdown(f"**Highest PD** ({len(alive):,} customers scored; "
-                    f"{int(scores['in_default'].sum()):,} already in default are not scored):"),
-           table(alive.nlargest(n, "pd_mean")[cols], pct=["pd_mean", "pd_lo", "pd_hi"],
-                 labels=labels)]
+    labels = {
+        CUSTOMER_ID: "Customer",
+        NAME: "Name",
+        INDUSTRY: "Industry",
+        "pd_mean": "PD",
+        "pd_lo": f"{prob:.0%} interval from",
+        "pd_hi": "to",
+        "pd_previous": "Previous PD",
+        "pd_change": "Change",
+    }
+    out = [
+        Markdown(
+            f"**Highest PD** ({len(alive):,} customers scored; "
+            f"{int(scores['in_default'].sum()):,} already in default are not scored):"
+        ),
+        table(alive.nlargest(n, "pd_mean")[cols], pct=["pd_mean", "pd_lo", "pd_hi"], labels=labels),
+    ]
     if "pd_change" in scores:
         movers = alive.dropna(subset=["pd_change"])
         movers = movers.reindex(movers["pd_change"].abs().sort_values(ascending=False).index)
         summary = _summary(run)
         value, reading = summary["psi"]
-        out += [Markdown(f"**Biggest movers** since run {md_escape(summary['previous_run'])}. "
-                         f"Score stability (PSI) against that run: {value:.3f} ({reading})."),
-                table(movers.head(n)[[*cols, "pd_previous", "pd_change"]],
-                      pct=["pd_mean", "pd_lo", "pd_hi", "pd_previous", "pd_change"],
-                      labels=labels)]
+        out += [
+            Markdown(
+                f"**Biggest movers** since run {md_escape(summary['previous_run'])}. "
+                f"Score stability (PSI) against that run: {value:.3f} ({reading})."
+            ),
+            table(
+                movers.head(n)[[*cols, "pd_previous", "pd_change"]],
+                pct=["pd_mean", "pd_lo", "pd_hi", "pd_previous", "pd_change"],
+                labels=labels,
+            ),
+        ]
     else:
-        out.append(Markdown("No previous run in the store to compare with: movers and PSI appear "
-                            "from the next run on."))
+        out.append(
+            Markdown(
+                "No previous run in the store to compare with: movers and PSI appear "
+                "from the next run on."
+            )
+        )
     return out
 
 
@@ -138,22 +181,43 @@ def pd_validation(run: Run) -> list:
     calib = pd.DataFrame(s["calibration"])
     calib["consistent"] = calib["consistent"].map({True: "yes", False: "no"})
     return [
-        Markdown(f"Out-of-time metrics with {prob:.0%} bootstrap intervals (AUC: ranking; Gini = "
-                 "2 AUC - 1; KS: largest gap between defaulters' and others' PD distributions; "
-                 "Brier: mean squared error of the PD, lower is better):"),
-        table(metrics, decimals=["value", "lo", "hi"],
-              labels={"metric": "Metric", "value": "Value", "lo": "from", "hi": "to"}),
+        Markdown(
+            f"Out-of-time metrics with {prob:.0%} bootstrap intervals (AUC: ranking; Gini = "
+            "2 AUC - 1; KS: largest gap between defaulters' and others' PD distributions; "
+            "Brier: mean squared error of the PD, lower is better):"
+        ),
+        table(
+            metrics,
+            decimals=["value", "lo", "hi"],
+            labels={"metric": "Metric", "value": "Value", "lo": "from", "hi": "to"},
+        ),
         Markdown("The same split and features with scikit-learn baselines:"),
-        table(comparison, decimals=["auc", "gini", "ks", "brier"],
-              labels={"model": "Model", "auc": "AUC", "gini": "Gini", "ks": "KS",
-                      "brier": "Brier"}),
-        Markdown("Calibration by PD band (Jeffreys test: the band's mean PD should lie inside the "
-                 f"{prob:.0%} interval of its observed default rate):"),
-        table(calib, pct=["mean_pd", "observed_rate", "rate_lo", "rate_hi"], ints=["n", "defaults"],
-              decimals=["p_value"],
-              labels={"band": "PD band", "n": "Customers", "defaults": "Defaults",
-                      "mean_pd": "Mean PD", "observed_rate": "Observed rate", "rate_lo": "from",
-                      "rate_hi": "to", "p_value": "p-value", "consistent": "Consistent"}),
+        table(
+            comparison,
+            decimals=["auc", "gini", "ks", "brier"],
+            labels={"model": "Model", "auc": "AUC", "gini": "Gini", "ks": "KS", "brier": "Brier"},
+        ),
+        Markdown(
+            "Calibration by PD band (Jeffreys test: the band's mean PD should lie inside the "
+            f"{prob:.0%} interval of its observed default rate):"
+        ),
+        table(
+            calib,
+            pct=["mean_pd", "observed_rate", "rate_lo", "rate_hi"],
+            ints=["n", "defaults"],
+            decimals=["p_value"],
+            labels={
+                "band": "PD band",
+                "n": "Customers",
+                "defaults": "Defaults",
+                "mean_pd": "Mean PD",
+                "observed_rate": "Observed rate",
+                "rate_lo": "from",
+                "rate_hi": "to",
+                "p_value": "p-value",
+                "consistent": "Consistent",
+            },
+        ),
     ]
 
 
@@ -165,7 +229,15 @@ def diagnostics(run: Run) -> list:
     gate = pd.DataFrame(s["gate"]["checks"])
     gate["passed"] = gate["passed"].map({True: "yes", False: "NO"})
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in s["timings"].items())
-    return [Markdown("PD model convergence diagnostics" + (" (fit reused from the store's cache)"
-                     if s.get("reused_cached_fit") else "") + f"; timings: {timings}."),
-            table(gate, decimals=["value"],
-                  labels={"check": "Check", "value": "Value", "rule": "Rule", "passed": "Passed"})]
+    return [
+        Markdown(
+            "PD model convergence diagnostics"
+            + (" (fit reused from the store's cache)" if s.get("reused_cached_fit") else "")
+            + f"; timings: {timings}."
+        ),
+        table(
+            gate,
+            decimals=["value"],
+            labels={"check": "Check", "value": "Value", "rule": "Rule", "passed": "Passed"},
+        ),
+    ]

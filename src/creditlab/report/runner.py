@@ -132,8 +132,10 @@ def run_report(
         t0 = time.perf_counter()
         summary = run_pd_stage(run, pd_settings)
         manifest["timings_s"]["model"] = round(time.perf_counter() - t0, 3)
-        manifest["pd_model"] = {k: summary.get(k) for k in
-                                ("enabled", "skipped", "reused_cached_fit", "gate", "timings")}
+        manifest["pd_model"] = {
+            k: summary.get(k)
+            for k in ("enabled", "skipped", "reused_cached_fit", "gate", "timings")
+        }
         if summary.get("skipped"):
             manifest["warnings"].append(f"PD model not fitted: {summary['skipped']}")
         elif summary.get("gate") and not summary["gate"]["passed"]:

@@ -12,8 +12,8 @@ from IPython.display import Markdown
 from creditlab import kpi
 from creditlab.ledger.schema import CREDIT_LIMIT, CUSTOMER_ID, INDUSTRY, NAME
 from creditlab.pipeline import Run
-from creditlab.report.figures import aging_chart, to_image, trend_chart
 from creditlab.provenance import git_sha, versions
+from creditlab.report.figures import aging_chart, to_image, trend_chart
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
 
 __all__ = [
