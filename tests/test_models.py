@@ -123,3 +123,71 @@ def test_calibration_jeffreys_and_psi():
     assert psi(base, rng.normal(size=5000))[1] == "stable"
     value, reading = psi(base, rng.normal(1.0, 1.0, size=5000))
     assert value > 0.25 and reading == "rebuild"
+
+
+@pytest.mark.slow
+def test_90_percent_intervals_cover_the_truth_about_90_percent_of_the_time():
+    """Calibration of the posterior itself: across seeds, 90 % intervals hold the true values."""
+    hits, total = 0, 0
+    for seed in range(6):
+        frame = simulate(2500, seed=100 + seed)
+        sampler = SamplerConfig(sampler="nutpie", draws=300, tune=300, chains=2, seed=seed)
+        model = PDModel(list(TRUE_BETA), ModelConfig(prior_group_sigma=1.0), sampler).fit(
+            frame, "y"
+        )
+        hdi = az.hdi(model.idata, var_names=["beta"], hdi_prob=0.9)["beta"].to_numpy()
+        truth = np.array([TRUE_BETA[k] * model.standardizer.scales[k] for k in TRUE_BETA])
+        inside = (hdi[: len(truth), 0] <= truth) & (truth <= hdi[: len(truth), 1])
+        hits, total = hits + int(inside.sum()), total + len(truth)
+    # 18 intervals at 90 %: a binomial(18, 0.9) count is >= 13 with probability > 99 %
+    assert 13 <= hits <= total, f"{hits} of {total} intervals hold the truth"
+
+
+@pytest.mark.slow
+def test_time_varying_intercept_shows_a_downturn():
+    rng = np.random.default_rng(8)
+    frames = []
+    for k, shift in enumerate([0.0, 0.0, 1.5, 0.0]):
+        f = simulate(1500, seed=200 + k)
+        eta = f["industry"].map(TRUE_GROUP) + 0.8 * f["x1"] + shift
+        f["y"] = (rng.random(len(f)) < 1 / (1 + np.exp(-eta))).astype(int)
+        f["snapshot"] = f"2024-0{k + 1}-01"
+        frames.append(f)
+    frame = pd.concat(frames, ignore_index=True)
+    config = ModelConfig(time_varying=True, prior_group_sigma=1.0)
+    model = PDModel(["x1"], config, SamplerConfig(sampler="nutpie", draws=300, tune=300, seed=1))
+    model.fit(frame, "y")
+    offsets = model.idata.posterior["offset_snapshot"].mean(("chain", "draw")).to_series()
+    assert (
+        offsets.idxmax() == "2024-03-01" and offsets.max() - offsets.drop("2024-03-01").max() > 0.8
+    )
+    unseen = frame.head(100).assign(snapshot="2025-01-01")
+    assert model.predict(unseen)["pd_hi"].mean() > model.predict(frame.head(100))["pd_hi"].mean()
+
+
+@pytest.mark.slow
+def test_binned_predictor_recovers_a_nonlinear_effect(tmp_path):
+    rng = np.random.default_rng(12)
+    n = 5000
+    frame = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "dpd": rng.exponential(20, n),
+            "industry": rng.choice(["a", "b", "c"], n),
+        }
+    )
+    # risk jumps past 30 days and flattens: not a straight line in dpd
+    eta = -3.0 + 0.5 * frame["x1"] + np.where(frame["dpd"] > 30, 1.5, 0.0)
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    config = ModelConfig(binned=("dpd",), n_bins=5, prior_group_sigma=1.0)
+    model = PDModel(["x1", "dpd"], config, SamplerConfig(sampler="nutpie", draws=300, tune=300))
+    model.fit(frame, "y")
+    assert model.standardizer.names == ["x1"]
+    effect = model.idata.posterior["bins_dpd"].mean(("chain", "draw")).to_numpy()
+    assert effect[-1] - effect[0] > 1.0 and np.all(np.diff(effect) > -0.3)
+    again = PDModel.load(model.save(tmp_path / "b.nc"))
+    np.testing.assert_allclose(
+        again.predict_draws(frame.head(20)), model.predict_draws(frame.head(20))
+    )
+    with pytest.raises(ConfigError, match="binned predictor"):
+        PDModel(["x1"], ModelConfig(binned=("dpd",)))

@@ -259,7 +259,7 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
         snapshots=[s.isoformat() for s in data.snapshots],
         validation_snapshot=data.validation_snapshot.isoformat(),
         centred=model.centred,
-        predictors=model.standardizer.names,
+        predictors=[*model.standardizer.names, *(f"{c} (binned)" for c in model.bins)],
         model_config=dataclasses.asdict(model.model_config),
         sampler_config={**dataclasses.asdict(model.sampler_config), **model.sampled_with},
         timings=model.timings,

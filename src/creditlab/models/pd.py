@@ -11,7 +11,10 @@
   snapshot period is such a factor too, so a downturn shows up instead of being averaged away;
   a level not seen in training is drawn from its factor's distribution;
 * standardised predictors, ``beta ~ Normal(0, prior_beta_sigma)``; a missing value is imputed with
-  the training median and flagged by an explicit ``<name>_missing`` indicator predictor.
+  the training median and flagged by an explicit ``<name>_missing`` indicator predictor;
+* predictors listed in ``binned`` enter nonlinearly instead, the way scorecards bin them: quantile
+  bins whose effects follow a random walk (ordered and smooth, partially pooled between
+  neighbouring bins, ``sigma ~ HalfNormal(prior_bin_sigma)``), centred on zero.
 
 Build and fit are separate; the fitted model keeps its configs and posterior (``idata``) and saves
 both as NetCDF. Predictions are posterior draws of PD, so every decision downstream can carry its
@@ -55,9 +58,13 @@ class ModelConfig:
     prior_beta_sigma: float = 1.0
     prior_group_sigma: float = 0.5
     centred_min_rows: int = 100
+    binned: tuple[str, ...] = ()
+    n_bins: int = 5
+    prior_bin_sigma: float = 0.5
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "factors", tuple(self.factors))  # YAML gives a list
+        object.__setattr__(self, "factors", tuple(self.factors))  # YAML gives lists
+        object.__setattr__(self, "binned", tuple(self.binned))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,9 +155,29 @@ def _jax_chain_method(chains: int) -> str:
     return "parallel" if jax.local_device_count() >= chains else "vectorized"
 
 
+def _bin_edges(values: pd.Series, n_bins: int) -> dict:
+    """Quantile bin edges of a training column (and the median that stands in for missing)."""
+    inner = np.unique(np.nanquantile(values.astype(float), np.linspace(0, 1, n_bins + 1)[1:-1]))
+    return {"edges": inner.tolist(), "median": float(values.median())}
+
+
+def _bin_index(values: pd.Series, spec: dict) -> np.ndarray:
+    filled = values.astype(float).fillna(spec["median"]).to_numpy()
+    return np.searchsorted(np.asarray(spec["edges"]), filled, side="right").astype(np.int64)
+
+
+def _bin_labels(spec: dict) -> list[str]:
+    e = [f"{v:.4g}" for v in spec["edges"]]
+    return [
+        f"<= {e[0]}",
+        *(f"{a} to {b}" for a, b in zip(e[:-1], e[1:], strict=True)),
+        f"> {e[-1]}",
+    ]
+
+
 def _codes(values: pd.Series, levels: list[str]) -> np.ndarray:
     """Integer codes of ``values`` in ``levels``; -1 for a level not seen in training."""
-    return pd.Categorical(values.astype(str), categories=levels).codes.astype(np.int64)
+    return pd.Index(levels).get_indexer(values.astype(str)).astype(np.int64)
 
 
 class PDModel:
@@ -178,7 +205,11 @@ class PDModel:
         self.timings: dict[str, float] = {}
         self.centred = True
         self.sampled_with: dict[str, str] = {}
+        self.bins: dict[str, dict] = {}
         self.n_rows = self.n_events = 0
+        unknown = sorted(set(self.model_config.binned) - set(self.predictors))
+        if unknown:
+            raise ConfigError(f"binned predictor(s) {unknown} are not among the predictors")
         self.provenance: dict = {}
 
     # -- build ----------------------------------------------------------------------------
@@ -191,9 +222,12 @@ class PDModel:
         """The PyMC model for ``frame`` (called by :meth:`fit`)."""
         import pymc as pm
         import pytensor
+        import pytensor.tensor as pt
 
         mc = self.model_config
-        self.standardizer = Standardizer.fit(frame, self.predictors)
+        linear = [p for p in self.predictors if p not in mc.binned]
+        self.standardizer = Standardizer.fit(frame, linear)
+        self.bins = {c: _bin_edges(frame[c], mc.n_bins) for c in mc.binned}
         x = self.standardizer.transform(frame).astype(pytensor.config.floatX)
         y = frame[target].to_numpy(dtype=np.int64)
         factors = [f for f in (mc.group, *self._offsets()) if f]
@@ -210,7 +244,8 @@ class PDModel:
             f"{smallest} rows: {'centred' if self.centred else 'non-centred'})"
             if mc.group
             else "one intercept",
-            "".join(f"; offsets by {f} ({len(self.levels[f])} levels)" for f in self._offsets()),
+            "".join(f"; offsets by {f} ({len(self.levels[f])} levels)" for f in self._offsets())
+            + "".join(f"; {c} in {len(b['edges']) + 1} ordered bins" for c, b in self.bins.items()),
         )
         with pm.Model(coords=coords) as model:
             mu = pm.Normal("mu", mc.prior_intercept_mu, mc.prior_intercept_sigma)
@@ -232,6 +267,14 @@ class PDModel:
                 off = pm.ZeroSumNormal(f"z_{factor}", sigma=1.0, dims=factor)
                 pm.Deterministic(f"offset_{factor}", s * off, dims=factor)
                 eta = eta + (s * off)[_codes(frame[factor], self.levels[factor])]
+            for c, spec in self.bins.items():
+                # ordered, smooth effects: a random walk over the bins, centred on zero
+                model.add_coord(f"bin_{c}", _bin_labels(spec))
+                sd = pm.HalfNormal(f"sigma_bins_{c}", mc.prior_bin_sigma)
+                steps = pm.Normal(f"steps_{c}", 0.0, 1.0, shape=len(spec["edges"]))
+                walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps * sd)])
+                effect = pm.Deterministic(f"bins_{c}", walk - walk.mean(), dims=f"bin_{c}")
+                eta = eta + effect[_bin_index(frame[c], spec)]
             pm.Bernoulli("y", logit_p=eta, observed=y)
         return model
 
@@ -312,6 +355,8 @@ class PDModel:
             )
         else:
             eta += self._posterior("mu")[:, None]
+        for c, spec in self.bins.items():
+            eta += self._posterior(f"bins_{c}")[:, _bin_index(frame[c], spec)]
         for factor in self._offsets():
             eta += level_effects(
                 self.levels[factor],
@@ -343,6 +388,7 @@ class PDModel:
             "levels": self.levels,
             "centred": self.centred,
             "sampled_with": self.sampled_with,
+            "bins": self.bins,
             "n_rows": self.n_rows,
             "n_events": self.n_events,
             "timings": self.timings,
@@ -373,6 +419,7 @@ class PDModel:
         model.levels = state["levels"]
         model.centred = state["centred"]
         model.sampled_with = state["sampled_with"]
+        model.bins = state["bins"]
         model.n_rows, model.n_events = state["n_rows"], state["n_events"]
         model.timings = state["timings"]
         model.provenance = json.loads(idata.posterior.attrs.get("creditlab_provenance", "{}"))

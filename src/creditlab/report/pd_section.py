@@ -65,7 +65,7 @@ def pd_overview(run: Run) -> list:
         f"{sc['chains']} chains x "
         f"({sc['tune']} tune + {sc['draws']} draws), seed {sc['seed']}."
     )
-    out = [Markdown(text)]
+    out = [Markdown(text), *_effects(run)]
     if not gate["passed"]:
         failed = [c for c in gate["checks"] if not c["passed"]]
         out.insert(
@@ -79,6 +79,62 @@ def pd_overview(run: Run) -> list:
                 + "). Treat every PD in this report as unreliable.</div>"
             ),
         )
+    return out
+
+
+def _effects(run: Run) -> list:
+    """Coefficients of the standardised predictors and binned effects, with intervals."""
+    import arviz as az
+
+    model, prob = PDModel.load(run.run_dir / MODEL_FILE), run.params.interval_prob
+    beta = az.summary(model.idata, var_names=["beta"], hdi_prob=prob, kind="stats")
+    frame = pd.DataFrame(
+        {
+            "predictor": model.standardizer.names,
+            "mean": beta["mean"].to_numpy(),
+            "lo": beta.iloc[:, 2].to_numpy(),
+            "hi": beta.iloc[:, 3].to_numpy(),
+        }
+    )
+    frame["reading"] = np.where(
+        frame["lo"] > 0, "higher PD", np.where(frame["hi"] < 0, "lower PD", "unclear")
+    )
+    out = [
+        Markdown(
+            f"What drives the PD: change in log-odds of default per standard deviation of "
+            f"each predictor ({prob:.0%} interval); *higher PD* means the whole interval is "
+            "above zero."
+        ),
+        table(
+            frame,
+            decimals=["mean", "lo", "hi"],
+            labels={
+                "predictor": "Predictor",
+                "mean": "Effect",
+                "lo": "from",
+                "hi": "to",
+                "reading": "Reading",
+            },
+        ),
+    ]
+    for name in model.bins:
+        b = az.summary(model.idata, var_names=[f"bins_{name}"], hdi_prob=prob, kind="stats")
+        bins = pd.DataFrame(
+            {
+                "bin": model.idata.posterior[f"bins_{name}"].coords[f"bin_{name}"].to_numpy(),
+                "mean": b["mean"].to_numpy(),
+                "lo": b.iloc[:, 2].to_numpy(),
+                "hi": b.iloc[:, 3].to_numpy(),
+            }
+        )
+        out += [
+            Markdown(f"Binned effect of **{md_escape(name)}** (log-odds, centred on zero):"),
+            table(
+                bins,
+                decimals=["mean", "lo", "hi"],
+                labels={"bin": "Bin", "mean": "Effect", "lo": "from", "hi": "to"},
+            ),
+        ]
     return out
 
 
