@@ -62,7 +62,7 @@ def child(spec: str, rows: int) -> None:
         cores=2,
         seed=1,
     )
-    model = PDModel(predictors, ModelConfig(centred_min_rows=1), config)
+    model = PDModel(predictors, ModelConfig(centred_min_events=1), config)
     t0 = time.perf_counter()
     model.fit(train, "y")
     wall = time.perf_counter() - t0

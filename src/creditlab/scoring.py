@@ -224,7 +224,8 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
     # out-of-time validation, with baselines on the same split and features
     y_valid = data.validation[TARGET].to_numpy()
     p_valid = model.predict(data.validation, prob)["pd_mean"].to_numpy()
-    cols = [*settings.predictors, settings.model.group]
+    group = settings.model.group
+    cols = [*settings.predictors, *([group] if group else [])]
     base = baseline_scores(data.train[cols], data.train[TARGET].to_numpy(), data.validation[cols])
     comparison = [
         {"model": "creditlab hierarchical Bayesian (posterior mean)", **metrics(y_valid, p_valid)}

@@ -2,8 +2,8 @@
 
 ``logit PD = a[group] + sum_f o_f[level of f] + X_std @ beta``, with
 
-* ``a[g] ~ Normal(mu, sigma_group)`` (centred when every group holds enough rows, otherwise
-  non-centred), ``mu ~ Normal(prior_intercept_mu, prior_intercept_sigma)``; with no group, one
+* ``a[g] ~ Normal(mu, sigma_group)`` (centred when every group holds at least
+  ``centred_min_events`` defaults, otherwise non-centred), ``mu ~ Normal(prior_intercept_mu, prior_intercept_sigma)``; with no group, one
   intercept ``mu``;
 * for each further categorical factor ``f`` (e.g. country, or any text column of a table), offsets
   ``o_f = sigma_f * z_f`` with ``z_f ~ ZeroSumNormal(1)``, partially pooled across its levels (the
@@ -57,7 +57,7 @@ class ModelConfig:
     prior_intercept_sigma: float = 1.5
     prior_beta_sigma: float = 1.0
     prior_group_sigma: float = 0.5
-    centred_min_rows: int = 100
+    centred_min_events: int = 30
     binned: tuple[str, ...] = ()
     n_bins: int = 5
     prior_bin_sigma: float = 0.5
@@ -235,13 +235,16 @@ class PDModel:
         coords = {"predictor": self.standardizer.names, **self.levels}
         if mc.group:
             group_idx = _codes(frame[mc.group], self.levels[mc.group])
-            smallest = int(np.bincount(group_idx).min())
-            self.centred = smallest >= mc.centred_min_rows
+            # a logistic likelihood informs a group through its events, not its rows
+            smallest = int(
+                np.bincount(group_idx, weights=y, minlength=len(self.levels[mc.group])).min()
+            )
+            self.centred = smallest >= mc.centred_min_events
         log.info(
             "modelling P(default) with %d predictors; %s%s",
             x.shape[1],
             f"intercepts pooled by {mc.group} ({len(self.levels[mc.group])} groups, smallest "
-            f"{smallest} rows: {'centred' if self.centred else 'non-centred'})"
+            f"{smallest} defaults: {'centred' if self.centred else 'non-centred'})"
             if mc.group
             else "one intercept",
             "".join(f"; offsets by {f} ({len(self.levels[f])} levels)" for f in self._offsets())
