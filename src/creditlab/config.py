@@ -18,7 +18,7 @@ import yaml
 
 from creditlab.errors import ConfigError
 
-__all__ = ["RunParams", "SyntheticSpec", "load_params", "read_yaml"]
+__all__ = ["RunParams", "SyntheticSpec", "load_params", "read_yaml", "reject_unknown_keys"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +97,13 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def reject_unknown_keys(raw: Mapping[str, Any], known: set[str], where: str) -> None:
+    """Raise :class:`ConfigError` naming ``where`` when ``raw`` has keys outside ``known``."""
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML file that must hold a mapping; errors name the file."""
     path = Path(path)
@@ -127,10 +134,7 @@ def _parse_date(value: Any, where: str) -> dt.date:
 def _synthetic(value: Any, where: str) -> SyntheticSpec:
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: expected a mapping (customers, seed, years, regime_shift)")
-    known = {f.name: f for f in dataclasses.fields(SyntheticSpec)}
-    unknown = sorted(set(value) - set(known))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    reject_unknown_keys(value, {f.name for f in dataclasses.fields(SyntheticSpec)}, where)
     spec = SyntheticSpec(**value)
     if not isinstance(spec.customers, int) or spec.customers < 1:
         raise ConfigError(f"{where}.customers: expected a positive integer")
@@ -152,10 +156,9 @@ def load_params(
     """
     path = Path(path)
     raw = read_yaml(path)
-    known = {f.name for f in dataclasses.fields(RunParams)} - {"source", "sha256"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+    reject_unknown_keys(
+        raw, {f.name for f in dataclasses.fields(RunParams)} - {"source", "sha256"}, str(path)
+    )
     values: dict[str, Any] = {}
     for key, value in raw.items():
         where = f"{path}: {key}"

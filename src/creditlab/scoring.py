@@ -18,13 +18,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from creditlab.config import reject_unknown_keys
 from creditlab.errors import ConfigError
 from creditlab.features import FEATURES, TARGET, snapshot_features, training_data
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
+from creditlab.ledger.store import append_scores, load_fit, previous_scores, save_fit
 from creditlab.models.diagnostics import GateConfig, convergence_gate
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
 from creditlab.models.validation import (
@@ -68,10 +69,7 @@ def _section(cls, raw: Any, where: str):
         return cls()
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    reject_unknown_keys(raw, {f.name for f in dataclasses.fields(cls)}, where)
     try:
         return cls(**raw)
     except (TypeError, ValueError) as exc:
@@ -84,10 +82,7 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
         return PDSettings(enabled=False)
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping")
-    top = {"enabled", "predictors", "snapshot_every_months", "cache", "model", "sampler", "gate"}
-    unknown = sorted(set(raw) - top)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(top)}")
+    reject_unknown_keys(raw, {f.name for f in dataclasses.fields(PDSettings)}, where)
     predictors = tuple(raw.get("predictors") or FEATURES)
     bad = sorted(set(predictors) - set(FEATURES))
     if bad:
@@ -106,19 +101,12 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
 
 
 def _cached_fit(store: Path | None, key: str) -> PDModel | None:
-    if store is None or not store.is_file():
-        return None
-    with duckdb.connect(str(store)) as con:
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS pd_fits (key VARCHAR PRIMARY KEY, "
-            "created_at TIMESTAMP, netcdf BLOB)"
-        )
-        row = con.execute("SELECT netcdf FROM pd_fits WHERE key = ?", [key]).fetchone()
-    if row is None:
+    content = load_fit(store, key)
+    if content is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fit.nc"
-        path.write_bytes(row[0])
+        path.write_bytes(content)
         model = PDModel.load(path)
     log.info(
         "reusing the cached PD fit %s… from %s (same data, as-of date and settings)",
@@ -126,46 +114,6 @@ def _cached_fit(store: Path | None, key: str) -> PDModel | None:
         store,
     )
     return model
-
-
-def _store_fit(store: Path, key: str, path: Path) -> None:
-    with duckdb.connect(str(store)) as con:
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS pd_fits (key VARCHAR PRIMARY KEY, "
-            "created_at TIMESTAMP, netcdf BLOB)"
-        )
-        con.execute(
-            "INSERT OR REPLACE INTO pd_fits VALUES (?, ?, ?)",
-            [key, dt.datetime.now(dt.UTC).replace(tzinfo=None), path.read_bytes()],
-        )
-
-
-def _previous_scores(store: Path | None, as_of: dt.date, run_id: str) -> pd.DataFrame | None:
-    if store is None or not store.is_file():
-        return None
-    with duckdb.connect(str(store)) as con:
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS score_history (customer_id VARCHAR, as_of DATE, "
-            "run_id VARCHAR, pd_mean DOUBLE, pd_lo DOUBLE, pd_hi DOUBLE)"
-        )
-        prev = con.execute(
-            "SELECT run_id FROM score_history WHERE run_id <> ? AND as_of <= ? "
-            "ORDER BY as_of DESC, run_id DESC LIMIT 1",
-            [run_id, as_of],
-        ).fetchone()
-        if prev is None:
-            return None
-        return con.execute("SELECT * FROM score_history WHERE run_id = ?", [prev[0]]).df()
-
-
-def _append_history(store: Path, scores: pd.DataFrame, as_of: dt.date, run_id: str) -> None:
-    rows = scores.loc[~scores["in_default"], [CUSTOMER_ID, "pd_mean", "pd_lo", "pd_hi"]].copy()
-    rows.insert(1, "as_of", pd.Timestamp(as_of))
-    rows.insert(2, "run_id", run_id)
-    with duckdb.connect(str(store)) as con:
-        con.register("incoming", rows)
-        con.execute("DELETE FROM score_history WHERE run_id = ?", [run_id])
-        con.execute("INSERT INTO score_history SELECT * FROM incoming")
 
 
 def run_pd_stage(run: Run, settings: PDSettings) -> dict:
@@ -219,7 +167,7 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
     }
     model.save(run_dir / MODEL_FILE, provenance)
     if settings.cache and run.params.store is not None and not summary["reused_cached_fit"]:
-        _store_fit(run.params.store, key, run_dir / MODEL_FILE)
+        save_fit(run.params.store, key, (run_dir / MODEL_FILE).read_bytes())
 
     # out-of-time validation, with baselines on the same split and features
     y_valid = data.validation[TARGET].to_numpy()
@@ -238,7 +186,7 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
     scores = pd.concat([current[[CUSTOMER_ID, INDUSTRY, "in_default"]], scores], axis=1)
     scores.loc[scores["in_default"], ["pd_mean", "pd_lo", "pd_hi"]] = 1.0
     scores = scores.merge(led.customers[[CUSTOMER_ID, NAME]], on=CUSTOMER_ID, how="left")
-    previous = _previous_scores(run.params.store, run.as_of, run.run_id)
+    previous = previous_scores(run.params.store, run.as_of, run.run_id)
     if previous is not None:
         prev = previous.set_index(CUSTOMER_ID)["pd_mean"]
         scores["pd_previous"] = scores[CUSTOMER_ID].map(prev)
@@ -249,7 +197,7 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
     scores.to_parquet(run_dir / SCORES_FILE, index=False)
     current.to_parquet(run_dir / FEATURES_FILE, index=False)
     if run.params.store is not None:
-        _append_history(run.params.store, scores, run.as_of, run.run_id)
+        append_scores(run.params.store, scores.loc[~scores["in_default"]], run.as_of, run.run_id)
 
     summary.update(
         gate=gate.to_dict(),

@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from creditlab.config import reject_unknown_keys
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import TABLES
 
@@ -100,10 +101,7 @@ def parse_mapping(raw: Mapping[str, Any] | None, where: str = "mapping") -> Ledg
         return LedgerMapping()
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping")
-    known = {f.name for f in dataclasses.fields(LedgerMapping)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+    reject_unknown_keys(raw, {f.name for f in dataclasses.fields(LedgerMapping)}, where)
     files = raw.get("files") or {}
     if not isinstance(files, Mapping) or set(files) - set(TABLES):
         raise ConfigError(f"{where}.files: expected table -> file name, tables: {sorted(TABLES)}")

@@ -1,4 +1,5 @@
-"""The ledger store: an embedded DuckDB database that accumulates validated exports.
+"""The ledger store: an embedded DuckDB database that accumulates validated exports, and beside
+them the PD fits (``pd_fits``, a cache) and every run's scores (``score_history``).
 
 Ingesting is an upsert on each table's key, so re-ingesting the same export changes nothing and a
 newer export of the same ledger updates open invoices (``paid_on`` filled) without duplicating them.
@@ -17,9 +18,17 @@ import pandas as pd
 
 from creditlab.errors import SchemaError
 from creditlab.ledger.load import Ledger
-from creditlab.ledger.schema import TABLES, TableSpec
+from creditlab.ledger.schema import CUSTOMER_ID, TABLES, TableSpec
 
-__all__ = ["IngestResult", "ingest", "read_store"]
+__all__ = [
+    "IngestResult",
+    "append_scores",
+    "ingest",
+    "load_fit",
+    "previous_scores",
+    "read_store",
+    "save_fit",
+]
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +121,62 @@ def read_store(store: str | Path) -> dict[str, pd.DataFrame]:
             name: con.execute(f"SELECT * FROM {name} ORDER BY {', '.join(TABLES[name].key)}").df()
             for name in ("customers", "invoices", "events")
         }
+
+
+# -- model artifacts kept beside the ledger -------------------------------------------------
+_PD_FITS = (
+    "CREATE TABLE IF NOT EXISTS pd_fits (key VARCHAR PRIMARY KEY, created_at TIMESTAMP, "
+    "netcdf BLOB)"
+)
+_SCORE_HISTORY = (
+    "CREATE TABLE IF NOT EXISTS score_history (customer_id VARCHAR, as_of DATE, "
+    "run_id VARCHAR, pd_mean DOUBLE, pd_lo DOUBLE, pd_hi DOUBLE)"
+)
+
+
+def load_fit(store: Path | None, key: str) -> bytes | None:
+    """The cached model file stored under ``key`` (None when absent or there is no store)."""
+    if store is None or not Path(store).is_file():
+        return None
+    with _connect(Path(store)) as con:
+        con.execute(_PD_FITS)
+        row = con.execute("SELECT netcdf FROM pd_fits WHERE key = ?", [key]).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def save_fit(store: Path, key: str, content: bytes) -> None:
+    """Cache a model file under ``key``."""
+    with _connect(Path(store)) as con:
+        con.execute(_PD_FITS)
+        con.execute(
+            "INSERT OR REPLACE INTO pd_fits VALUES (?, ?, ?)",
+            [key, dt.datetime.now(dt.UTC).replace(tzinfo=None), content],
+        )
+
+
+def previous_scores(store: Path | None, as_of: dt.date, run_id: str) -> pd.DataFrame | None:
+    """The scores of the latest other run with an as-of date on or before ``as_of``."""
+    if store is None or not Path(store).is_file():
+        return None
+    with _connect(Path(store)) as con:
+        con.execute(_SCORE_HISTORY)
+        prev = con.execute(
+            "SELECT run_id FROM score_history WHERE run_id <> ? AND as_of <= ? "
+            "ORDER BY as_of DESC, run_id DESC LIMIT 1",
+            [run_id, as_of],
+        ).fetchone()
+        if prev is None:
+            return None
+        return con.execute("SELECT * FROM score_history WHERE run_id = ?", [prev[0]]).df()
+
+
+def append_scores(store: Path, scores: pd.DataFrame, as_of: dt.date, run_id: str) -> None:
+    """Record a run's scores (``customer_id, pd_mean, pd_lo, pd_hi``); a re-run replaces them."""
+    rows = scores[[CUSTOMER_ID, "pd_mean", "pd_lo", "pd_hi"]].copy()
+    rows.insert(1, "as_of", pd.Timestamp(as_of))
+    rows.insert(2, "run_id", run_id)
+    with _connect(Path(store)) as con:
+        con.execute(_SCORE_HISTORY)
+        con.register("incoming", rows)
+        con.execute("DELETE FROM score_history WHERE run_id = ?", [run_id])
+        con.execute("INSERT INTO score_history SELECT * FROM incoming")
