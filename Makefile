@@ -27,6 +27,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[jax]"
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/pd_fit.py
+	$(BIN)/python benchmarks/pd_recovery.py
+	$(BIN)/python benchmarks/german_credit.py
 
 clean:
 	rm -rf $(VENV)
