@@ -1,8 +1,15 @@
 """creditlab: a Jupyter-based research and decision-support workbook for trade-credit risk."""
 
-from creditlab import kpi, report
+from creditlab import features, kpi, report
 from creditlab.config import RunParams, load_params
-from creditlab.errors import ConfigError, CreditlabError, RejectsError, ReportError, SchemaError
+from creditlab.errors import (
+    ConfigError,
+    ConvergenceError,
+    CreditlabError,
+    RejectsError,
+    ReportError,
+    SchemaError,
+)
 from creditlab.ledger import (
     Ledger,
     LedgerMapping,
@@ -14,13 +21,18 @@ from creditlab.ledger import (
     synthesize,
     write_portfolio,
 )
+from creditlab.models.diagnostics import GateConfig, convergence_gate
+from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
+from creditlab.models.table import fit_table, score_table
 from creditlab.pipeline import Run, open_run, prepare_run
+from creditlab.scoring import parse_pd_settings, run_pd_stage
 
 __version__ = "0.1.0"
 
 __all__ = [
     # errors, config
     "ConfigError",
+    "ConvergenceError",
     "CreditlabError",
     "RejectsError",
     "ReportError",
@@ -37,12 +49,23 @@ __all__ = [
     "read_store",
     "synthesize",
     "write_portfolio",
-    # kpis
+    # kpis and features
     "kpi",
+    "features",
+    # models
+    "GateConfig",
+    "ModelConfig",
+    "PDModel",
+    "SamplerConfig",
+    "convergence_gate",
+    "fit_table",
+    "score_table",
     # pipeline
     "Run",
     "open_run",
     "prepare_run",
+    "parse_pd_settings",
+    "run_pd_stage",
     # reports
     "report",
 ]
