@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from creditlab.errors import ConfigError
+from creditlab.errors import ConfigError, ConvergenceError
 from creditlab.report.runner import run_report
 from creditlab.scoring import parse_pd_settings
 
@@ -53,3 +53,18 @@ def test_pd_settings_are_checked_before_sampling(raw, message):
     with pytest.raises(ConfigError, match=message):
         parse_pd_settings(raw)
     assert not parse_pd_settings(None).enabled
+
+
+@pytest.mark.slow
+def test_a_fatal_convergence_failure_fails_the_run_before_any_report(tmp_path):
+    params = yaml.safe_load(open("params/ci.yaml"))
+    params["pd_model"]["gate"] = {"min_ess_bulk": 1e9, "fatal": True}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(ConvergenceError, match="min bulk ESS") as info:
+        run_report(path, out=tmp_path / "runs")
+    run_dir = info.value.run_dir
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["failed_step"] == "model"
+    assert not (run_dir / "weekly_portfolio.html").exists()
+    assert not (run_dir / "weekly_portfolio.ipynb").exists()
