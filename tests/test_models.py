@@ -191,3 +191,20 @@ def test_binned_predictor_recovers_a_nonlinear_effect(tmp_path):
     )
     with pytest.raises(ConfigError, match="binned predictor"):
         PDModel(["x1"], ModelConfig(binned=("dpd",)))
+
+
+def test_auto_sampler_choice_follows_the_measurements(monkeypatch):
+    from creditlab.models import pd as pd_module
+
+    auto = SamplerConfig()
+    assert auto.resolve(2_000) == ("nutpie", "float64")
+    monkeypatch.setattr(pd_module.importlib.util, "find_spec", lambda name: object())
+    assert auto.resolve(pd_module.AUTO_NUMPYRO_ROWS) == ("numpyro", "float32")
+    monkeypatch.setattr(pd_module.importlib.util, "find_spec", lambda name: None)
+    assert auto.resolve(10**6) == ("nutpie", "float64")  # numpyro not installed: fall back
+    assert SamplerConfig(sampler="numpyro", precision="float64").resolve(10) == (
+        "numpyro",
+        "float64",
+    )
+    with pytest.raises(ConfigError, match="precision"):
+        SamplerConfig(precision="float16")
