@@ -18,7 +18,14 @@ import yaml
 
 from creditlab.errors import ConfigError
 
-__all__ = ["RunParams", "SyntheticSpec", "load_params", "read_yaml", "reject_unknown_keys"]
+__all__ = [
+    "RunParams",
+    "SyntheticSpec",
+    "load_params",
+    "parse_section",
+    "read_yaml",
+    "reject_unknown_keys",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +58,7 @@ class RunParams:
     interval_prob: float = 0.9
     seed: int = 20261122
     pd_model: Mapping[str, Any] | None = None
+    decisions: Mapping[str, Any] | None = None
     source: Path | None = None
     sha256: str | None = None
 
@@ -102,6 +110,22 @@ def reject_unknown_keys(raw: Mapping[str, Any], known: set[str], where: str) -> 
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+
+
+def parse_section(cls: type, raw: Any, where: str) -> Any:
+    """Build the frozen dataclass ``cls`` from a params mapping (``None``: its defaults).
+
+    Unknown keys and values the dataclass rejects raise :class:`ConfigError` naming ``where``.
+    """
+    if raw is None:
+        return cls()
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping")
+    reject_unknown_keys(raw, {f.name for f in dataclasses.fields(cls)}, where)
+    try:
+        return cls(**raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -176,9 +200,9 @@ def load_params(
             values[key] = None if value is None else _parse_date(value, where)
         elif key == "synthetic":
             values[key] = None if value is None else _synthetic(value, where)
-        elif key == "pd_model":
+        elif key in {"pd_model", "decisions"}:
             if value is not None and not isinstance(value, dict):
-                raise ConfigError(f"{where}: expected a mapping of PD model settings")
+                raise ConfigError(f"{where}: expected a mapping of {key} settings")
             values[key] = value
         elif key == "mapping":
             if isinstance(value, str):

@@ -34,6 +34,7 @@ __all__ = [
     "aging",
     "as_timestamp",
     "at_risk_rates",
+    "bucket_codes",
     "cei",
     "concentration",
     "customer_exposure",
@@ -97,6 +98,12 @@ def _balance(invoices: pd.DataFrame) -> np.ndarray:
     return np.where(invoices[PAID_ON].isna().to_numpy(), amount - paid_part, amount)
 
 
+def bucket_codes(dpd: np.ndarray) -> np.ndarray:
+    """Index into :data:`AGING_BUCKETS` of each days-past-due value (0: current)."""
+    dpd = np.asarray(dpd)
+    return np.where(dpd <= 0, 0, 1 + np.searchsorted(_EDGES[1:], dpd, side="left"))
+
+
 def open_items(invoices: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     """Invoices open at ``as_of`` with their open balance, DPD and aging bucket."""
     t = as_timestamp(as_of)
@@ -106,12 +113,9 @@ def open_items(invoices: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     items[OPEN_AR] = _balance(items)
     items = items.loc[items[OPEN_AR] > 0]
     items[DPD] = np.maximum((t - items[DUE_ON]).dt.days.to_numpy(), 0)
-    codes = np.where(
-        items[DPD].to_numpy() <= 0,
-        0,
-        1 + np.searchsorted(_EDGES[1:], items[DPD].to_numpy(), side="left"),
+    items[BUCKET] = pd.Categorical.from_codes(
+        bucket_codes(items[DPD].to_numpy()), categories=list(AGING_BUCKETS), validate=False
     )
-    items[BUCKET] = pd.Categorical.from_codes(codes, categories=list(AGING_BUCKETS), validate=False)
     return items
 
 

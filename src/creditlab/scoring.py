@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from creditlab.config import reject_unknown_keys
+from creditlab.config import parse_section, reject_unknown_keys
 from creditlab.errors import ConfigError
 from creditlab.features import FEATURES, TARGET, snapshot_features, training_data
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
@@ -38,12 +38,21 @@ from creditlab.models.validation import (
 from creditlab.pipeline import Run
 from creditlab.provenance import git_sha, versions
 
-__all__ = ["PDSettings", "parse_pd_settings", "run_pd_stage", "SCORES_FILE", "MODEL_FILE"]
+__all__ = [
+    "FEATURES_FILE",
+    "MODEL_FILE",
+    "PDSettings",
+    "SCORES_FILE",
+    "VALIDATION_SCORES_FILE",
+    "parse_pd_settings",
+    "run_pd_stage",
+]
 
 log = logging.getLogger(__name__)
 
 SCORES_FILE, MODEL_FILE = "scores.parquet", "pd_model.nc"
 VALIDATION_FILE, FEATURES_FILE = "pd_validation.json", "score_features.parquet"
+VALIDATION_SCORES_FILE = "pd_validation_scores.parquet"  # out-of-time outcomes and PDs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,18 +73,6 @@ class PDSettings:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _section(cls, raw: Any, where: str):
-    if raw is None:
-        return cls()
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: expected a mapping")
-    reject_unknown_keys(raw, {f.name for f in dataclasses.fields(cls)}, where)
-    try:
-        return cls(**raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-
-
 def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") -> PDSettings:
     """Check the ``pd_model`` params section before any data is read or sampled."""
     if raw is None:
@@ -94,9 +91,9 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
         predictors=predictors,
         snapshot_every_months=int(raw.get("snapshot_every_months", 3)),
         cache=bool(raw.get("cache", True)),
-        model=_section(ModelConfig, raw.get("model"), f"{where}.model"),
-        sampler=_section(SamplerConfig, raw.get("sampler"), f"{where}.sampler"),
-        gate=_section(GateConfig, raw.get("gate"), f"{where}.gate"),
+        model=parse_section(ModelConfig, raw.get("model"), f"{where}.model"),
+        sampler=parse_section(SamplerConfig, raw.get("sampler"), f"{where}.sampler"),
+        gate=parse_section(GateConfig, raw.get("gate"), f"{where}.gate"),
     )
 
 
@@ -172,6 +169,9 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
     # out-of-time validation, with baselines on the same split and features
     y_valid = data.validation[TARGET].to_numpy()
     p_valid = model.predict(data.validation, prob)["pd_mean"].to_numpy()
+    data.validation[[CUSTOMER_ID, TARGET]].assign(pd_mean=p_valid).to_parquet(
+        run_dir / VALIDATION_SCORES_FILE, index=False
+    )
     group = settings.model.group
     cols = [*settings.predictors, *([group] if group else [])]
     base = baseline_scores(data.train[cols], data.train[TARGET].to_numpy(), data.validation[cols])

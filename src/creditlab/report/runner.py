@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 from creditlab.config import load_params
+from creditlab.decision_stage import check_labels, run_decision_stage
+from creditlab.decisions.settings import parse_decision_settings
 from creditlab.errors import ConfigError
 from creditlab.pipeline import REJECTS_FILE, Run, new_run_dir, open_run, prepare_run
 from creditlab.provenance import git_sha, versions
@@ -71,8 +73,11 @@ def open_or_prepare(
         raise ConfigError("give a run folder or a params file")
     params = load_params(params_file, data=data or None, as_of=as_of or None)
     settings = parse_pd_settings(params.pd_model, where=f"{params.source}: pd_model")
+    decisions = parse_decision_settings(params.decisions, where=f"{params.source}: decisions")
     run = prepare_run(params, new_run_dir(out, "interactive"))
+    check_labels(decisions, run.ledger.customers, where=f"{params.source}: decisions")
     run_pd_stage(run, settings)
+    run_decision_stage(run, decisions)
     return run
 
 
@@ -95,6 +100,7 @@ def run_report(
     notebook = notebook_path(report)
     params = load_params(params_file, data=data, as_of=as_of)
     pd_settings = parse_pd_settings(params.pd_model, where=f"{params.source}: pd_model")
+    decisions = parse_decision_settings(params.decisions, where=f"{params.source}: decisions")
     if run_dir is None:
         run_dir = new_run_dir(out, report.split("_")[0])
     run_dir = Path(run_dir).resolve()
@@ -128,6 +134,7 @@ def run_report(
             store_ingest=run.inputs["store_ingest"],
         )
         manifest["outputs"]["rejects"] = REJECTS_FILE
+        check_labels(decisions, run.ledger.customers, where=f"{params.source}: decisions")
         step = "model"
         t0 = time.perf_counter()
         summary = run_pd_stage(run, pd_settings)
@@ -140,6 +147,13 @@ def run_report(
             manifest["warnings"].append(f"PD model not fitted: {summary['skipped']}")
         elif summary.get("gate") and not summary["gate"]["passed"]:
             manifest["warnings"].append("the PD model failed the convergence gate")
+        step = "decide"
+        t0 = time.perf_counter()
+        decided = run_decision_stage(run, decisions)
+        manifest["timings_s"]["decide"] = round(time.perf_counter() - t0, 3)
+        manifest["decisions"] = {
+            k: decided.get(k) for k in ("enabled", "left_out", "previous_run", "alerts", "worklist")
+        }
         step = "execute"
         t0 = time.perf_counter()
         executed = run_dir / f"{report}.ipynb"

@@ -1,0 +1,228 @@
+"""The collections worklist and the early-warning alerts.
+
+**Worklist**: open invoices whose dunning cadence (from the customer's policy) calls for an action,
+ranked by expected cash at risk = open amount x P(the invoice goes 90+ days past due or the
+customer defaults). The invoice part comes from the provision matrix's roll rates (the chance an
+invoice in its bucket reaches 91+ DPD before it is paid) or, where a payment-timing forecast gives
+one, from that; the customer part is its 12-month PD. Taken as independent:
+``p = 1 - (1 - p_invoice)(1 - PD)``. The suggested contact day is the weekday the customer
+usually pays on.
+
+**Alerts** compare this run with the previous one in the store: PD up by more than a threshold,
+grade downgrade, a new 30+/60+/90+ DPD, a new dispute; and flag states that need no comparison:
+over the limit, utilisation above a threshold, concentration above a threshold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from creditlab.decisions.settings import DUNNING_STEPS, AlertSettings
+from creditlab.kpi import AGING_BUCKETS, BUCKET, DPD, OPEN_AR
+from creditlab.ledger.schema import CREDIT_LIMIT, CUSTOMER_ID, DISPUTED, DUE_ON, INVOICE_ID, NAME
+
+__all__ = [
+    "ALERT_COLUMNS",
+    "WORKLIST_COLUMNS",
+    "alerts",
+    "p_invoice_from_matrix",
+    "suggested_action",
+    "worklist",
+]
+
+WORKLIST_COLUMNS = [
+    "rank",
+    INVOICE_ID,
+    CUSTOMER_ID,
+    NAME,
+    "policy",
+    "open_amount",
+    "dpd",
+    "bucket",
+    "disputed",
+    "p_invoice_90dpd",
+    "pd_customer",
+    "p_at_risk",
+    "cash_at_risk",
+    "action",
+    "contact_day",
+    "contact_on",
+    "approval",
+]
+ALERT_COLUMNS = [CUSTOMER_ID, NAME, "alert", "severity", "detail"]
+_ACTIONS = {
+    "reminder": "send a reminder",
+    "call": "call the customer",
+    "hold_orders": "hold new orders",
+    "escalate": "escalate (collections / legal)",
+}
+
+
+def suggested_action(days_past_due: int, cadence: Mapping[str, int], disputed: bool) -> str:
+    """The latest dunning step the cadence has reached ('' when none yet).
+
+    Examples
+    --------
+    >>> suggested_action(12, {"reminder": -3, "call": 10, "hold_orders": 30}, False)
+    'call the customer'
+    """
+    step = ""
+    for name in DUNNING_STEPS:
+        if name in cadence and days_past_due >= cadence[name]:
+            step = _ACTIONS[name]
+    if step and disputed:
+        return f"resolve the dispute first, then {step}"
+    return step
+
+
+def _next_weekday(as_of: dt.date, weekday: str | float) -> str:
+    names = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    if not isinstance(weekday, str) or weekday not in names:
+        return ""
+    ahead = (names.index(weekday) - as_of.weekday() - 1) % 7 + 1
+    return (as_of + dt.timedelta(days=ahead)).isoformat()
+
+
+def worklist(
+    items: pd.DataFrame,
+    customers: pd.DataFrame,
+    cadences: Mapping[str, Mapping[str, int]],
+    as_of: dt.date,
+    p_invoice: np.ndarray,
+) -> pd.DataFrame:
+    """Rank open invoices needing an action by expected cash at risk.
+
+    ``items`` are open items (``kpi.open_items``); ``customers`` has per customer ``customer_id,
+    name, policy, dunning, approval, pd_mean, usual_weekday``; ``p_invoice`` is each item's
+    probability of reaching 91+ DPD before payment.
+    """
+    t = pd.Timestamp(as_of)
+    frame = items[[INVOICE_ID, CUSTOMER_ID, OPEN_AR, DPD, BUCKET, DISPUTED]].copy()
+    frame["signed_dpd"] = (t - items[DUE_ON]).dt.days.to_numpy()
+    frame = frame.merge(customers, on=CUSTOMER_ID, how="left")
+    frame["p_invoice_90dpd"] = np.asarray(p_invoice, dtype=float)
+    frame["pd_customer"] = frame["pd_mean"].astype(float)
+    frame["p_at_risk"] = 1 - (1 - frame["p_invoice_90dpd"]) * (1 - frame["pd_customer"].fillna(0.0))
+    frame["cash_at_risk"] = frame[OPEN_AR] * frame["p_at_risk"]
+    frame["action"] = [
+        suggested_action(int(d), cadences[c], bool(disp))
+        for d, c, disp in zip(frame["signed_dpd"], frame["dunning"], frame[DISPUTED], strict=True)
+    ]
+    frame = frame.loc[frame["action"] != ""].copy()
+    frame["contact_day"] = frame["usual_weekday"].fillna("")
+    frame["contact_on"] = [_next_weekday(as_of, w) for w in frame["usual_weekday"]]
+    frame = frame.sort_values(["cash_at_risk", DPD], ascending=False).reset_index(drop=True)
+    frame["rank"] = np.arange(1, len(frame) + 1)
+    frame = frame.rename(
+        columns={OPEN_AR: "open_amount", DPD: "dpd", BUCKET: "bucket", DISPUTED: "disputed"}
+    )
+    frame["bucket"] = frame["bucket"].astype(str)
+    return frame[WORKLIST_COLUMNS]
+
+
+def p_invoice_from_matrix(
+    items: pd.DataFrame, segment: pd.Series, p_reach: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """Each open item's P(reaching 91+ DPD before payment), from its segment's roll rates."""
+    codes = pd.Categorical(items[BUCKET], categories=list(AGING_BUCKETS)).codes
+    seg = segment.to_numpy()
+    return np.array(
+        [p_reach.get(s, p_reach.get("all"))[c] for s, c in zip(seg, codes, strict=True)]
+    )
+
+
+def alerts(
+    now: pd.DataFrame, before: pd.DataFrame | None, shares: pd.Series, settings: AlertSettings
+) -> pd.DataFrame:
+    """Early-warning alerts: changes since the previous run, and states over thresholds.
+
+    ``now`` has per customer ``customer_id, name, pd_mean, grade, grade_rank, open_ar,
+    credit_limit, utilisation, max_dpd, new_disputes``; ``before`` (None on a first run) has
+    ``customer_id, pd_mean, grade, grade_rank, max_dpd`` at the previous run's as-of date;
+    ``shares`` is each customer's share of open AR (index customer_id).
+    """
+    rows: list[dict] = []
+
+    def add(frame: pd.DataFrame, alert: str, severity: str, detail) -> None:
+        for _, r in frame.iterrows():
+            rows.append(
+                {
+                    CUSTOMER_ID: r[CUSTOMER_ID],
+                    NAME: r[NAME],
+                    "alert": alert,
+                    "severity": severity,
+                    "detail": detail(r),
+                }
+            )
+
+    if before is not None:
+        both = now.merge(before, on=CUSTOMER_ID, how="inner", suffixes=("", "_prev"))
+        rise = both["pd_mean"] - both["pd_mean_prev"]
+        for severity, sel in (
+            ("high", rise >= 2 * settings.pd_increase),
+            ("medium", (rise >= settings.pd_increase) & (rise < 2 * settings.pd_increase)),
+        ):
+            add(
+                both.loc[sel],
+                "PD up",
+                severity,
+                lambda r: (
+                    f"PD {r['pd_mean_prev']:.1%} -> {r['pd_mean']:.1%} (+{r['pd_mean'] - r['pd_mean_prev']:.1%})"
+                ),
+            )
+        down = both.loc[both["grade_rank"] > both["grade_rank_prev"]]
+        add(down, "grade downgrade", "medium", lambda r: f"grade {r['grade_prev']} -> {r['grade']}")
+        for days, severity in ((90, "high"), (60, "medium"), (30, "medium")):
+            new = both.loc[(both["max_dpd"] >= days) & (both["max_dpd_prev"] < days)]
+            both = both.loc[~both[CUSTOMER_ID].isin(new[CUSTOMER_ID])]
+            add(
+                new,
+                f"new {days}+ DPD",
+                severity,
+                lambda r: f"oldest open invoice {int(r['max_dpd'])} days past due",
+            )
+        disputes = now.loc[now["new_disputes"] > 0]
+        add(
+            disputes,
+            "new dispute",
+            "medium",
+            lambda r: f"{int(r['new_disputes'])} invoice(s) newly disputed",
+        )
+    over = now.loc[now[CREDIT_LIMIT].notna() & (now["open_ar"] > now[CREDIT_LIMIT])]
+    add(
+        over,
+        "over limit",
+        "high",
+        lambda r: f"open AR {r['open_ar']:,.0f} > limit {r[CREDIT_LIMIT]:,.0f}",
+    )
+    high = now.loc[
+        (now["utilisation"] > settings.utilisation) & ~now[CUSTOMER_ID].isin(over[CUSTOMER_ID])
+    ]
+    add(high, "high utilisation", "low", lambda r: f"{r['utilisation']:.0%} of the limit used")
+    big = shares.loc[shares > settings.single_share]
+    add(
+        now.loc[now[CUSTOMER_ID].isin(big.index)],
+        "concentration",
+        "medium",
+        lambda r: f"{shares[r[CUSTOMER_ID]]:.1%} of all open AR",
+    )
+    top10 = shares.sort_values(ascending=False).head(10).sum()
+    if top10 > settings.top10_share:
+        rows.append(
+            {
+                CUSTOMER_ID: "",
+                NAME: "(portfolio)",
+                "alert": "concentration",
+                "severity": "medium",
+                "detail": f"the 10 largest customers hold {top10:.0%} of open AR (threshold {settings.top10_share:.0%})",
+            }
+        )
+    order = {"high": 0, "medium": 1, "low": 2}
+    out = pd.DataFrame(rows, columns=ALERT_COLUMNS)
+    return out.sort_values("severity", key=lambda s: s.map(order), kind="stable").reset_index(
+        drop=True
+    )
