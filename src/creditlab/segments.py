@@ -92,7 +92,7 @@ def grade_calibration(
 
 
 def _weekday_mode(days: pd.Series) -> str:
-    counts = np.bincount(days.dt.dayofweek.to_numpy(), minlength=7)
+    counts = np.bincount(days.dt.day_of_week.to_numpy(), minlength=7)
     return WEEKDAYS[int(np.argmax(counts))]
 
 

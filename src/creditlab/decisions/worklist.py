@@ -211,7 +211,7 @@ def alerts(
         lambda r: f"{shares[r[CUSTOMER_ID]]:.1%} of all open AR",
     )
     top10 = shares.sort_values(ascending=False).head(10).sum()
-    if top10 > settings.top10_share:
+    if len(shares) > 10 and top10 > settings.top10_share:
         rows.append(
             {
                 CUSTOMER_ID: "",
