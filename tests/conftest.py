@@ -11,6 +11,8 @@ import pytest
 
 matplotlib.use("Agg")
 
+from helpers import creditlab  # noqa: E402
+
 from creditlab.ledger.load import load_ledger  # noqa: E402
 from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio  # noqa: E402
 
@@ -57,3 +59,14 @@ def german_credit_csv() -> Path:
     if not path.is_file():
         pytest.skip(f"real table not found at {path} (see shared/data/README.md)")
     return path
+
+
+@pytest.fixture(scope="session")
+def weekly_run(tmp_path_factory) -> Path:
+    """One CI-sized weekly run (PD model, decisions, report) shared by the tests that read it."""
+    out = tmp_path_factory.mktemp("runs")
+    result = creditlab("run", "weekly", "--params", "params/ci.yaml", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    assert run_dir.parent == out
+    return run_dir

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import creditlab
 
 from creditlab import kpi
 from creditlab.cli import main
@@ -18,16 +17,6 @@ from creditlab.pipeline import open_run
 from creditlab.report.tables import fmt_money
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def creditlab(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "creditlab.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_synth_writes_ledger_and_truth(tmp_path, capsys):
@@ -102,16 +91,6 @@ def test_ingest_twice_is_idempotent(ledger_copy, tmp_path, capsys):
     assert "invoices: inserted 0, updated 0" in capsys.readouterr().out
 
 
-@pytest.fixture(scope="module")
-def weekly_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs")
-    result = creditlab("run", "weekly", "--params", "params/ci.yaml", "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    run_dir = Path(result.stdout.strip().splitlines()[-1])
-    assert run_dir.parent == out
-    return run_dir
-
-
 @pytest.mark.slow
 def test_weekly_run_writes_a_complete_run_folder(weekly_run):
     for name in (
@@ -126,7 +105,7 @@ def test_weekly_run_writes_a_complete_run_folder(weekly_run):
     assert manifest["status"] == "succeeded"
     assert manifest["as_of"] == "2026-11-20"
     assert manifest["renderer"].startswith(("nbconvert", "quarto"))
-    assert set(manifest["timings_s"]) == {"prepare", "model", "execute", "render"}
+    assert set(manifest["timings_s"]) == {"prepare", "model", "decide", "execute", "render"}
     assert manifest["pd_model"]["gate"]["checks"] and manifest["pd_model"]["timings"]["fit_s"] > 0
     assert len(manifest["params_sha256"]) == 64 and manifest["versions"]["pandas"]
     for f in manifest["inputs"]:

@@ -29,12 +29,20 @@ from creditlab.errors import ConfigError
         ({"lgd_by": "value", "lgd": {"huge": {"mean": 0.5, "sd": 0.1}}}, "unknown value label"),
         ({"grades": [{"grade": "A", "max_pd": 0.1, "risk": "low"}]}, "must cover \\[0, 1\\]"),
         (
-            {"grades": [{"grade": "A", "max_pd": 0.5, "risk": "low"}, {"grade": "B", "max_pd": 0.4, "risk": "high"}]},
+            {
+                "grades": [
+                    {"grade": "A", "max_pd": 0.5, "risk": "low"},
+                    {"grade": "B", "max_pd": 0.4, "risk": "high"},
+                ]
+            },
             "must cover",
         ),
         ({"policies": [{"name": "x", "when": {"risk": ["scary"]}}]}, "unknown segment"),
         ({"policies": [{"name": "x", "when": {"colour": ["red"]}}]}, "unknown key"),
-        ({"policies": [{"name": "only low", "when": {"risk": ["low"]}}]}, "no policy for the segment"),
+        (
+            {"policies": [{"name": "only low", "when": {"risk": ["low"]}}]},
+            "no policy for the segment",
+        ),
         ({"policies": [{"name": "x", "dunning": "harsh"}]}, "unknown cadence"),
         ({"provisions": {"scenarios": {"base": {"weight": 0.5, "multiplier": 1}}}}, "sum to 1"),
         ({"appetite": {"loss_threshold": -5}}, "loss_threshold"),
@@ -53,7 +61,9 @@ def test_defaults_make_a_complete_configuration():
     assert settings.enabled and settings.grades[-1].max_pd == 1.0
     assert settings.lgd_prior("anything").mean == pytest.approx(0.45)
     a, b = settings.lgd_prior("default").beta
-    assert stats.beta(a, b).mean() == pytest.approx(0.45) and stats.beta(a, b).std() == pytest.approx(0.15)
+    assert stats.beta(a, b).mean() == pytest.approx(0.45) and stats.beta(
+        a, b
+    ).std() == pytest.approx(0.15)
     assert not parse_decision_settings(None).enabled
 
 
@@ -87,9 +97,14 @@ def test_limit_optimum_matches_the_newsvendor_solution():
     assert out["optimum"].iloc[0] == pytest.approx(expected, rel=1e-9)
     assert out["recommended_limit"].iloc[0] == np.floor(expected)
     assert out["binding"].iloc[0] == "demand"
+
     # the optimum really maximises expected profit: nearby limits earn less
     def profit(limit):
-        return gain * expected_min_lognormal(np.array([need]), 0.4, np.array([limit]))[0] - p * g * limit
+        return (
+            gain * expected_min_lognormal(np.array([need]), 0.4, np.array([limit]))[0]
+            - p * g * limit
+        )
+
     assert profit(expected) > profit(expected * 0.9) and profit(expected) > profit(expected * 1.1)
 
 
@@ -97,16 +112,18 @@ def test_expected_min_of_lognormal_matches_monte_carlo():
     rng = np.random.default_rng(0)
     x = np.exp(np.log(1000.0) + 0.5 * rng.standard_normal(400_000))
     for limit in (500.0, 1000.0, 3000.0):
-        assert expected_min_lognormal(np.array([1000.0]), 0.5, np.array([limit]))[0] == pytest.approx(
-            np.minimum(x, limit).mean(), rel=0.005
-        )
+        assert expected_min_lognormal(np.array([1000.0]), 0.5, np.array([limit]))[
+            0
+        ] == pytest.approx(np.minimum(x, limit).mean(), rel=0.005)
 
 
 def test_limits_fall_as_pd_rises():
     rng = np.random.default_rng(1)
     econ, appetite = Economics(), Appetite(loss_threshold=20_000, max_probability=0.01)
     base = rng.beta(2, 60, size=(500, 1))
-    pds = np.concatenate([np.minimum(base * m, 0.999) for m in (0.2, 0.5, 1, 2, 4, 8, 16, 30)], axis=1)
+    pds = np.concatenate(
+        [np.minimum(base * m, 0.999) for m in (0.2, 0.5, 1, 2, 4, 8, 16, 30)], axis=1
+    )
     lgd = np.tile(rng.beta(4, 5, size=(500, 1)), (1, pds.shape[1]))
     out = recommend_limits(_frame(pds.shape[1]), pds, lgd, econ, appetite)
     rec = out["recommended_limit"].to_numpy()
@@ -135,7 +152,10 @@ def test_policies_override_the_model():
     frame["limit_policy"] = ["optimise", "no_increase", "cash_in_advance"]
     out = recommend_limits(frame, draws, lgd, econ, Appetite())
     assert out["recommended_limit"].iloc[0] > 1_000
-    assert out["recommended_limit"].iloc[1] == 1_000 and out["binding"].iloc[1] == "policy: no increase"
+    assert (
+        out["recommended_limit"].iloc[1] == 1_000
+        and out["binding"].iloc[1] == "policy: no increase"
+    )
     assert out["recommended_limit"].iloc[2] == 0 and "cash in advance" in out["rationale"].iloc[2]
     assert out["rationale"].iloc[0].startswith("Raise to")
 
@@ -180,10 +200,17 @@ def test_terms_formulas_match_the_domain_examples():
 
 def test_a_discount_pays_for_slow_risky_payers_only():
     frame = pd.DataFrame(
-        {"customer_id": ["slow", "fast"], "annual_sales": [100_000.0, 100_000.0], "days_to_pay": [120.0, 15.0], "terms_days": [30, 30]}
+        {
+            "customer_id": ["slow", "fast"],
+            "annual_sales": [100_000.0, 100_000.0],
+            "days_to_pay": [120.0, 15.0],
+            "payment_terms_days": [30, 30],
+        }
     )
     pds, lgd = np.full((100, 2), 0.2), np.full((100, 2), 0.5)
-    out = terms_economics(frame, pds, lgd, Economics(cost_of_capital=0.1), parse_decision_settings({}).terms)
+    out = terms_economics(
+        frame, pds, lgd, Economics(cost_of_capital=0.1), parse_decision_settings({}).terms
+    )
     slow, fast = out.iloc[0], out.iloc[1]
     # 0.5 x 100k x ((120 - 10) / 365 x (0.1 + 0.1) - 0.02)
     assert slow["discount_value"] == pytest.approx(0.5 * 100_000 * (110 / 365 * 0.2 - 0.02))

@@ -11,6 +11,7 @@ import pytest
 from creditlab.decisions.provisions import (
     LOSS_BUCKET,
     absorption,
+    ecl_by,
     ecl_table,
     fit_roll_rates,
     provision_matrix,
@@ -91,26 +92,42 @@ def test_roll_rate_posterior_recovers_the_rates_and_shrinks_small_segments():
 
 def test_matrix_applies_rates_to_balances_and_the_overlay_weights_scenarios():
     invoices, events = _ledger()
-    settings = ProvisionSettings(history_months=2, scenarios={"base": {"weight": 0.5, "multiplier": 1.0}, "down": {"weight": 0.5, "multiplier": 2.0}})
+    settings = ProvisionSettings(
+        history_months=2,
+        scenarios={
+            "base": {"weight": 0.5, "multiplier": 1.0},
+            "down": {"weight": 0.5, "multiplier": 2.0},
+        },
+    )
     pm = provision_matrix(invoices, events, dt.date(2026, 3, 31), settings, draws=500)
     m = pm.matrix.set_index("bucket")
     # open at 31 Mar: B (200, 90 DPD -> 61-90), C (300, 424 DPD: a loss), D (400, written off)
     assert m.loc["61-90", "balance"] == 200 and m.loc[LOSS_BUCKET, "balance"] == 700
-    assert m.loc[LOSS_BUCKET, "loss_rate_mean"] == 1.0 and m.loc[LOSS_BUCKET, "allowance_mean"] == 700
+    assert (
+        m.loc[LOSS_BUCKET, "loss_rate_mean"] == 1.0 and m.loc[LOSS_BUCKET, "allowance_mean"] == 700
+    )
     row = m.loc["61-90"]
     assert row["allowance_historical"] == pytest.approx(200 * row["loss_rate_mean"])
     assert row["forward_loss_rate"] > row["loss_rate_mean"]
     assert list(pm.matrix["bucket"]) == [*AGING_BUCKETS, LOSS_BUCKET]
     totals = pm.totals.set_index("scenario")["allowance_mean"]
     assert totals["historical loss rates"] == pytest.approx(pm.matrix["allowance_historical"].sum())
-    assert totals["forward-looking (scenario-weighted)"] == pytest.approx(pm.matrix["allowance_mean"].sum())
+    assert totals["forward-looking (scenario-weighted)"] == pytest.approx(
+        pm.matrix["allowance_mean"].sum()
+    )
     assert totals["forward-looking (scenario-weighted)"] > totals["historical loss rates"]
 
 
 def test_ecl_is_pd_times_lgd_times_ead_per_draw():
     pds = np.array([[0.1, 0.2], [0.3, 0.4]])
     lgd = np.array([[0.5, 0.5], [0.5, 1.0]])
-    table, total = ecl_table(np.array(["a", "b"]), np.array([100.0, 10.0]), pds, lgd, prob=0.9)
+    table, draws = ecl_table(np.array(["a", "b"]), np.array([100.0, 10.0]), pds, lgd, prob=0.9)
     np.testing.assert_allclose(table["ecl_mean"], [(5 + 15) / 2, (1 + 4) / 2])
-    np.testing.assert_allclose(total, [5 + 1, 15 + 4])
-    assert (table["ecl_lo"] <= table["ecl_mean"]).all() and (table["ecl_mean"] <= table["ecl_hi"]).all()
+    np.testing.assert_allclose(draws.sum(axis=1), [5 + 1, 15 + 4])
+    by = ecl_by(draws, np.array([100.0, 10.0]), {"grade": pd.Series(["x", "y"])}, prob=0.9)
+    total = by.loc[by["group_by"] == "portfolio"].iloc[0]
+    assert total["ecl_mean"] == pytest.approx(12.5) and total["ead"] == 110
+    assert by.loc[by["group"] == "y", "ecl_mean"].iloc[0] == pytest.approx(2.5)
+    assert (table["ecl_lo"] <= table["ecl_mean"]).all() and (
+        table["ecl_mean"] <= table["ecl_hi"]
+    ).all()

@@ -9,14 +9,22 @@ import pandas as pd
 import pytest
 
 from creditlab.decisions.settings import DEFAULT_SCALE, BehaviourRules, parse_decision_settings
-from creditlab.segments import assign_grades, grade_calibration, payment_behaviour, segment_customers, value_tiers
+from creditlab.segments import (
+    assign_grades,
+    grade_calibration,
+    payment_behaviour,
+    segment_customers,
+    value_tiers,
+)
 
 AS_OF = dt.date(2026, 6, 30)
 
 
 def test_grades_follow_the_bands_edges_included():
     grades, risks = assign_grades(
-        np.array([0.0, 0.0025, 0.0026, 0.05, 0.2, 0.99, 0.01]), np.array([0, 0, 0, 0, 0, 0, 1], bool), DEFAULT_SCALE
+        np.array([0.0, 0.0025, 0.0026, 0.05, 0.2, 0.99, 0.01]),
+        np.array([0, 0, 0, 0, 0, 0, 1], bool),
+        DEFAULT_SCALE,
     )
     assert list(grades) == ["1", "1", "2", "5", "7", "8", "D"]
     assert list(risks) == ["low", "low", "low", "medium", "high", "high", "default"]
@@ -37,10 +45,20 @@ def _invoices(spec):
     rows = []
     for cid, lates in spec.items():
         for k, late in enumerate(lates):
-            issued = pd.Timestamp(AS_OF) - pd.Timedelta(days=300 - 28 * k)  # every 4 weeks: same weekday
+            issued = pd.Timestamp(AS_OF) - pd.Timedelta(
+                days=300 - 28 * k
+            )  # every 4 weeks: same weekday
             due = issued + pd.Timedelta(days=30)
-            rows.append({"invoice_id": f"{cid}-{k}", "customer_id": cid, "issued_on": issued, "due_on": due,
-                         "paid_on": due + pd.Timedelta(days=late), "amount": 1000.0 * (1 + (cid == "big"))})
+            rows.append(
+                {
+                    "invoice_id": f"{cid}-{k}",
+                    "customer_id": cid,
+                    "issued_on": issued,
+                    "due_on": due,
+                    "paid_on": due + pd.Timedelta(days=late),
+                    "amount": 1000.0 * (1 + (cid == "big")),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -68,7 +86,9 @@ def test_behaviour_segments_from_payment_history():
 def test_value_tiers_rank_margin_contribution():
     inv = _invoices({f"c{i}": [0] * (i + 1) for i in range(10)})
     customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(11)]})
-    out = value_tiers(customers, inv, AS_OF, 0.25, {"high": 0.8, "medium": 0.5}).set_index("customer_id")
+    out = value_tiers(customers, inv, AS_OF, 0.25, {"high": 0.8, "medium": 0.5}).set_index(
+        "customer_id"
+    )
     assert out.loc["c9", "value"] == "high" and out.loc["c0", "value"] == "low"
     assert out.loc["c10", "value"] == "low" and out.loc["c10", "sales_12m"] == 0
     assert (out["contribution"] == 0.25 * out["annual_sales"]).all()
@@ -78,16 +98,29 @@ def test_first_matching_policy_applies():
     settings = parse_decision_settings(
         {
             "policies": [
-                {"name": "stop", "when": {"risk": ["default"]}, "limit": "cash_in_advance", "dunning": "strict"},
+                {
+                    "name": "stop",
+                    "when": {"risk": ["default"]},
+                    "limit": "cash_in_advance",
+                    "dunning": "strict",
+                },
                 {"name": "vip", "when": {"value": ["high"], "risk": ["low"]}, "terms_days": 60},
                 {"name": "rest"},
             ]
         }
     )
     scores = pd.DataFrame(
-        {"customer_id": ["a", "b", "c"], "name": "x", "industry": "y", "pd_mean": [0.001, 0.001, 1.0], "in_default": [False, False, True]}
+        {
+            "customer_id": ["a", "b", "c"],
+            "name": "x",
+            "industry": "y",
+            "pd_mean": [0.001, 0.001, 1.0],
+            "in_default": [False, False, True],
+        }
     )
-    behaviour = pd.DataFrame({"customer_id": ["a", "b", "c"], "behaviour": "prompt", "usual_weekday": "Monday"})
+    behaviour = pd.DataFrame(
+        {"customer_id": ["a", "b", "c"], "behaviour": "prompt", "usual_weekday": "Monday"}
+    )
     value = pd.DataFrame({"customer_id": ["a", "b", "c"], "value": ["high", "low", "high"]})
     out = segment_customers(scores, behaviour, value, settings).set_index("customer_id")
     assert list(out["policy"]) == ["vip", "rest", "stop"]

@@ -21,7 +21,9 @@ def test_actions_follow_the_dunning_cadence():
     assert suggested_action(-3, cadence, False) == "send a reminder"
     assert suggested_action(45, cadence, False) == "hold new orders"
     assert suggested_action(200, cadence, False).startswith("escalate")
-    assert suggested_action(15, cadence, True) == "resolve the dispute first, then call the customer"
+    assert (
+        suggested_action(15, cadence, True) == "resolve the dispute first, then call the customer"
+    )
 
 
 def test_worklist_ranks_by_expected_cash_at_risk():
@@ -88,8 +90,13 @@ def test_a_first_run_has_state_alerts_only():
 
 def test_alerts_against_the_previous_run():
     before = pd.DataFrame(
-        {"customer_id": ["a", "b", "c"], "pd_mean": [0.03, 0.019, 0.05], "grade": ["5", "4", "5"],
-         "grade_rank": [4, 3, 4], "max_dpd": [40, 10, 20]}
+        {
+            "customer_id": ["a", "b", "c"],
+            "pd_mean": [0.03, 0.019, 0.05],
+            "grade": ["5", "4", "5"],
+            "grade_rank": [4, 3, 4],
+            "max_dpd": [40, 10, 20],
+        }
     )
     shares = pd.Series({"a": 0.05, "b": 0.05, "c": 0.05})
     out = alerts(_now(), before, shares, AlertSettings(pd_increase=0.02))
@@ -99,4 +106,7 @@ def test_alerts_against_the_previous_run():
     assert ("a", "new 90+ DPD") in got and ("a", "new 60+ DPD") not in got  # the worst one only
     assert ("c", "new 30+ DPD") in got
     assert ("b", "new dispute") in got and ("a", "over limit") in got
-    assert out.loc[(out["customer_id"] == "a") & (out["alert"] == "PD up"), "severity"].iloc[0] == "high"
+    assert (
+        out.loc[(out["customer_id"] == "a") & (out["alert"] == "PD up"), "severity"].iloc[0]
+        == "high"
+    )

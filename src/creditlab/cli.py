@@ -10,7 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
-from creditlab.config import read_yaml
+from creditlab.config import load_params, read_yaml
+from creditlab.decision_stage import approve
 from creditlab.errors import ConfigError, CreditlabError
 from creditlab.ledger.load import REJECT_COLUMNS, file_sha256, load_ledger
 from creditlab.ledger.mapping import parse_mapping
@@ -20,7 +21,7 @@ from creditlab.models.diagnostics import GateConfig
 from creditlab.models.pd import PDModel, SamplerConfig
 from creditlab.models.table import MODEL_FILE, fit_table, read_table, save_fit, score_table
 from creditlab.provenance import git_sha, versions
-from creditlab.report.runner import REPORTS, run_report
+from creditlab.report.runner import REPORTS, latest_decided_run, open_or_prepare, run_report
 
 log = logging.getLogger("creditlab")
 
@@ -132,6 +133,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     outcome = run_report(_project_file("params", "weekly.yaml"), out=args.out)
     print(f"run folder: {outcome.run_dir}")
     print(outcome.html)
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    params = load_params(args.params, data=args.data, as_of=args.as_of)
+    as_of = args.as_of.isoformat() if args.as_of else None
+    run_dir = Path(args.run) if args.run else latest_decided_run(args.out, params.sha256, as_of)
+    if run_dir is None:
+        log.info(
+            "no finished run of %s under %s: preparing one (PD model and decisions)",
+            args.params,
+            args.out,
+        )
+        run_dir = open_or_prepare(
+            params_file=args.params, data=args.data, as_of=as_of, out=args.out
+        ).run_dir
+    else:
+        log.info("using the decisions of run %s", run_dir)
+    decision = approve(run_dir, args.customer, args.amount)
+    print(decision.to_text())
+    print(f"(from run {run_dir})")
     return 0
 
 
@@ -250,6 +272,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prob", type=float, default=0.9, help="credible-interval probability")
     p.add_argument("--out", required=True, help="output .csv or .parquet")
     p.set_defaults(func=cmd_pd_score)
+
+    p = sub.add_parser("approve", help="approve, refer or decline an order on credit")
+    p.add_argument("--params", required=True, help="params YAML of the portfolio")
+    p.add_argument("--customer", required=True, help="customer id")
+    p.add_argument("--amount", required=True, type=float, help="order amount (portfolio currency)")
+    p.add_argument(
+        "--run",
+        help="a finished run folder to decide from (default: the newest run "
+        "of these params under --out, or a new one)",
+    )
+    p.add_argument("--data", help="ledger folder (overrides the params file)")
+    p.add_argument("--as-of", type=_date, help="as-of date (overrides the params file)")
+    p.add_argument("--out", default="reports", help="where runs are found and made")
+    p.set_defaults(func=cmd_approve)
 
     p = sub.add_parser("demo", help="the demo weekly run on a synthetic portfolio")
     p.add_argument("--out", default="reports", help="parent folder of the run folder")

@@ -28,6 +28,7 @@ from creditlab.decisions.limits import LIMIT_COLUMNS, OrderDecision, approve_ord
 from creditlab.decisions.provisions import (
     ECL_COLUMNS,
     PROVISION_COLUMNS,
+    ecl_by,
     ecl_table,
     provision_matrix,
 )
@@ -143,7 +144,6 @@ def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
             )
             .merge(led.customers[[CUSTOMER_ID, PAYMENT_TERMS_DAYS]], on=CUSTOMER_ID, how="left")
         )
-        table["terms_days"] = table[PAYMENT_TERMS_DAYS]
         labels = (
             table[settings.lgd_by].astype(str)
             if settings.lgd_by != "none"
@@ -151,13 +151,10 @@ def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
         )
         lgd = lgd_draws(table[CUSTOMER_ID], labels, settings, len(draws), seed)
         limits = recommend_limits(table, draws, lgd, settings.economics, settings.appetite, prob)
-        ecl, ecl_total = ecl_table(
-            table[CUSTOMER_ID].to_numpy(),
-            table[kpi.OPEN_AR].to_numpy(dtype=float),
-            draws,
-            lgd,
-            prob,
-        )
+        ead = table[kpi.OPEN_AR].to_numpy(dtype=float)
+        ecl, ecl_draws = ecl_table(table[CUSTOMER_ID].to_numpy(), ead, draws, lgd, prob)
+        groups = {"grade": table["grade"], "industry": table[INDUSTRY], "segment": table["segment"]}
+        ecl_by(ecl_draws, ead, groups, prob).to_csv(run_dir / "ecl_by_group.csv", index=False)
         table = table.merge(limits.drop(columns=["rationale"]), on=CUSTOMER_ID).merge(
             ecl[[CUSTOMER_ID, "lgd", "ecl_mean", "ecl_lo", "ecl_hi"]], on=CUSTOMER_ID
         )
@@ -171,6 +168,7 @@ def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
         ecl[ECL_COLUMNS].to_csv(run_dir / "ecl.csv", index=False)
         terms = terms_economics(table, draws, lgd, settings.economics, settings.terms, prob)
         terms.to_csv(run_dir / "terms.csv", index=False)
+        ecl_total = ecl_draws.sum(axis=1)
         lo, hi = interval(ecl_total, prob)
         summary["ecl_total"] = {"mean": float(ecl_total.mean()), "lo": float(lo), "hi": float(hi)}
         summary["grades"] = table["grade"].value_counts().to_dict()

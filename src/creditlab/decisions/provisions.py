@@ -35,6 +35,7 @@ __all__ = [
     "PROVISION_COLUMNS",
     "ProvisionMatrix",
     "absorption",
+    "ecl_by",
     "ecl_table",
     "fit_roll_rates",
     "provision_matrix",
@@ -65,7 +66,7 @@ def ecl_table(
     lgd_draws: np.ndarray,
     prob: float,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Per-customer ECL (mean and interval) and the draws of the portfolio total."""
+    """Per-customer ECL (mean and interval) and the ECL draws ``(draws, customers)``."""
     draws = pd_draws * lgd_draws * np.asarray(ead, dtype=float)[None, :]
     lo, hi = interval(draws, prob)
     table = pd.DataFrame(
@@ -79,7 +80,37 @@ def ecl_table(
             "ecl_hi": hi,
         }
     )
-    return table, draws.sum(axis=1)
+    return table, draws
+
+
+def ecl_by(
+    draws: np.ndarray, ead: np.ndarray, groups: dict[str, pd.Series], prob: float
+) -> pd.DataFrame:
+    """ECL totals with intervals per group, for each grouping in ``groups`` and for the portfolio.
+
+    The draws of a group's total are sums over its customers within each draw, so the interval
+    reflects how the customers' PDs move together.
+    """
+    rows = []
+    for by, labels in {
+        **groups,
+        "portfolio": pd.Series("all", index=range(draws.shape[1])),
+    }.items():
+        for name, idx in pd.Series(np.asarray(labels)).groupby(np.asarray(labels)).indices.items():
+            total = draws[:, idx].sum(axis=1)
+            lo, hi = interval(total, prob)
+            rows.append(
+                {
+                    "group_by": by,
+                    "group": name,
+                    "customers": len(idx),
+                    "ead": float(np.asarray(ead)[idx].sum()),
+                    "ecl_mean": float(total.mean()),
+                    "ecl_lo": float(lo),
+                    "ecl_hi": float(hi),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def _loss_dates(invoices: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from creditlab.decisions.draws import interval
 from creditlab.decisions.settings import Economics, TermsSettings
-from creditlab.ledger.schema import CUSTOMER_ID
+from creditlab.ledger.schema import CUSTOMER_ID, PAYMENT_TERMS_DAYS
 
 __all__ = ["discount_apr", "factoring_apr", "terms_economics"]
 
@@ -62,7 +62,8 @@ def terms_economics(
 ) -> pd.DataFrame:
     """Per customer: expected yearly value of offering the discount and of factoring.
 
-    ``frame`` has ``customer_id, annual_sales, days_to_pay, terms_days`` per draw column.
+    ``frame`` has ``customer_id, annual_sales, days_to_pay, payment_terms_days`` (its current
+    terms) per draw column.
     """
     sales = frame["annual_sales"].to_numpy(dtype=float)
     days = frame["days_to_pay"].clip(lower=1).to_numpy(dtype=float)
@@ -79,7 +80,7 @@ def terms_economics(
             "annual_sales": sales,
             "days_to_pay": days,
             "discount_apr": [
-                discount_apr(d, dd, int(n)) if n > dd else np.nan for n in frame["terms_days"]
+                discount_apr(d, dd, int(n)) if n > dd else np.nan for n in frame[PAYMENT_TERMS_DAYS]
             ],
             "discount_value": disc.mean(axis=0),
             "discount_lo": d_lo,

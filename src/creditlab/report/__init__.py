@@ -1,6 +1,6 @@
 """Reports: formatted tables, figures, weekly sections, papermill execution and HTML rendering."""
 
-from creditlab.report import pd_section, weekly
+from creditlab.report import decisions_section, pd_section, weekly
 from creditlab.report.figures import to_image
 from creditlab.report.render import execute_notebook, render_html
 from creditlab.report.runner import REPORTS, RunOutcome, notebook_path, open_or_prepare, run_report
@@ -9,6 +9,7 @@ from creditlab.report.tables import table
 __all__ = [
     "REPORTS",
     "RunOutcome",
+    "decisions_section",
     "execute_notebook",
     "notebook_path",
     "open_or_prepare",

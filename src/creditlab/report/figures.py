@@ -9,7 +9,7 @@ from IPython.display import Image
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-__all__ = ["aging_chart", "interval_chart", "trend_chart", "to_image"]
+__all__ = ["aging_chart", "bar_chart", "interval_chart", "trend_chart", "to_image"]
 
 _THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}")
 
@@ -76,4 +76,24 @@ def interval_chart(frame: pd.DataFrame, label: str, title: str, xlabel: str) -> 
     ax.set_title(title)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.1f} %"))
     ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def bar_chart(
+    frame: pd.DataFrame, x: str, left: str, right: str, title: str, currency: str
+) -> Figure:
+    """Counts (left panel) and amounts (right panel) per category, side by side."""
+    fig = Figure(figsize=(8, 3.2))
+    ax, ax2 = fig.subplots(1, 2)
+    labels = frame[x].astype(str)
+    ax.bar(labels, frame[left], color="#2f6690")
+    ax.set_xlabel(x.capitalize())
+    ax.set_ylabel("Customers")
+    ax2.bar(labels, frame[right], color="#d8572a")
+    ax2.set_xlabel(x.capitalize())
+    ax2.set_ylabel(f"Open AR ({currency})")
+    ax2.yaxis.set_major_formatter(_THOUSANDS)
+    for a in (ax, ax2):
+        a.spines[["top", "right"]].set_visible(False)
+    fig.suptitle(title)
     return fig

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import time
 from pathlib import Path
 
 from creditlab.config import load_params
-from creditlab.decision_stage import check_labels, run_decision_stage
+from creditlab.decision_stage import TABLE_FILE, check_labels, run_decision_stage
 from creditlab.decisions.settings import parse_decision_settings
 from creditlab.errors import ConfigError
 from creditlab.pipeline import REJECTS_FILE, Run, new_run_dir, open_run, prepare_run
@@ -23,7 +24,14 @@ from creditlab.report.manifest import write_manifest
 from creditlab.report.render import execute_notebook, render_html
 from creditlab.scoring import parse_pd_settings, run_pd_stage
 
-__all__ = ["REPORTS", "RunOutcome", "notebook_path", "open_or_prepare", "run_report"]
+__all__ = [
+    "REPORTS",
+    "RunOutcome",
+    "latest_decided_run",
+    "notebook_path",
+    "open_or_prepare",
+    "run_report",
+]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +87,27 @@ def open_or_prepare(
     run_pd_stage(run, settings)
     run_decision_stage(run, decisions)
     return run
+
+
+def latest_decided_run(
+    out: str | Path, params_sha256: str, as_of: str | None = None
+) -> Path | None:
+    """The newest succeeded run under ``out`` made from the same params file (and as-of date),
+    with decisions in it; None when there is none."""
+    found = []
+    for path in Path(out).glob(f"*/{MANIFEST_FILE}"):
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if (
+            manifest.get("status") == "succeeded"
+            and manifest.get("params_sha256") == params_sha256
+            and (as_of is None or manifest.get("as_of") == as_of)
+            and (path.parent / TABLE_FILE).is_file()
+        ):
+            found.append((manifest.get("finished_at", ""), path.parent))
+    return max(found)[1] if found else None
 
 
 def run_report(

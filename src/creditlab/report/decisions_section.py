@@ -1,0 +1,636 @@
+"""The decision sections of a report: grades and segments, credit limits, ECL, the provision matrix,
+the collections worklist, alerts, terms economics and the scenario grid.
+
+Each function reads the files the decisions stage wrote into the run folder (nothing is recomputed)
+and returns display objects; a part the run left out says so, and why.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+
+from creditlab.decision_stage import DECISIONS_FILE
+from creditlab.decisions.settings import DecisionSettings, parse_decision_settings
+from creditlab.ledger.schema import CUSTOMER_ID, NAME
+from creditlab.pipeline import Run
+from creditlab.report.figures import bar_chart, interval_chart, to_image
+from creditlab.report.tables import fmt_money, fmt_pct, md_escape, table
+
+__all__ = [
+    "alerts_section",
+    "ecl_section",
+    "grades_section",
+    "limits_section",
+    "provisions_section",
+    "scenarios_section",
+    "terms_section",
+    "worklist_section",
+]
+
+
+def _summary(run: Run) -> dict | None:
+    path = run.run_dir / DECISIONS_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _read(run: Run, name: str) -> pd.DataFrame | None:
+    path = run.run_dir / name
+    return (
+        pd.read_csv(path, dtype={CUSTOMER_ID: "string", "invoice_id": "string"})
+        if path.is_file()
+        else None
+    )
+
+
+def _missing(run: Run, name: str) -> list | None:
+    """A sentence instead of the section when the run has no ``name``."""
+    s = _summary(run)
+    if s is None:
+        why = (
+            "decisions are not enabled in the params"
+            if not run.params.decisions
+            else "the decisions stage did not run"
+        )
+        return [Markdown(f"Not in this run: {why}.")]
+    if not (run.run_dir / name).is_file():
+        reasons = "; ".join(md_escape(r) for r in s.get("left_out", [])) or "not computed"
+        return [Markdown(f"Not in this run: {reasons}.")]
+    return None
+
+
+def _interval_text(mean: float, lo: float, hi: float, prob: float) -> str:
+    return f"**{fmt_money(mean)}** ({prob:.0%} interval {fmt_money(lo)} to {fmt_money(hi)})"
+
+
+def grades_section(run: Run) -> list:
+    """The master scale, customers and AR per grade, calibration, segments and their policies."""
+    if (missing := _missing(run, "segments.csv")) is not None:
+        return missing
+    seg = _read(run, "segments.csv")
+    d = run.params.decisions or {}
+    prob, cur = run.params.interval_prob, run.params.currency
+    per = (
+        seg.groupby("grade", sort=False)
+        .agg(
+            risk=("risk", "first"),
+            customers=(CUSTOMER_ID, "size"),
+            open_ar=("open_ar", "sum"),
+            mean_pd=("pd_mean", "mean"),
+        )
+        .reset_index()
+    )
+    order = {
+        g: i
+        for i, g in enumerate([*sorted(per["grade"].loc[per["grade"] != "D"], key=_grade_key), "D"])
+    }
+    per = per.sort_values("grade", key=lambda s: s.map(order)).reset_index(drop=True)
+    out: list = [
+        Markdown(
+            "Each customer's posterior mean PD places it on the **master scale** (PD bands from the "
+            "params; grade D = already in default). Its **segment** is risk class x payment "
+            "behaviour (last 12 months of payments) x value tier (margin on annualised sales), and "
+            "the first matching row of the params' policy table sets its terms, limit policy, "
+            "review frequency, dunning cadence and who approves."
+            + ("" if "grades" in d else " The bands are creditlab's default scale.")
+        ),
+        table(
+            per,
+            money=["open_ar"],
+            pct=["mean_pd"],
+            ints=["customers"],
+            labels={
+                "grade": "Grade",
+                "risk": "Risk class",
+                "customers": "Customers",
+                "open_ar": f"Open AR ({cur})",
+                "mean_pd": "Mean PD",
+            },
+        ),
+        to_image(
+            bar_chart(per, "grade", "customers", "open_ar", "Customers and open AR by grade", cur)
+        ),
+    ]
+    cal = _read(run, "grade_calibration.csv")
+    if cal is not None and len(cal):
+        cal["consistent"] = cal["consistent"].map({True: "yes", False: "no"})
+        out += [
+            Markdown(
+                "Calibration of each grade in the out-of-time window (Jeffreys test: the grade's mean "
+                f"PD should lie inside the {prob:.0%} interval of its observed default rate):"
+            ),
+            table(
+                cal[
+                    [
+                        "grade",
+                        "n",
+                        "defaults",
+                        "mean_pd",
+                        "observed_rate",
+                        "rate_lo",
+                        "rate_hi",
+                        "consistent",
+                    ]
+                ],
+                pct=["mean_pd", "observed_rate", "rate_lo", "rate_hi"],
+                ints=["n", "defaults"],
+                labels={
+                    "grade": "Grade",
+                    "n": "Customers",
+                    "defaults": "Defaults",
+                    "mean_pd": "Mean PD",
+                    "observed_rate": "Observed rate",
+                    "rate_lo": "from",
+                    "rate_hi": "to",
+                    "consistent": "Consistent",
+                },
+            ),
+        ]
+    pivot = seg.pivot_table(
+        index=["risk", "behaviour"],
+        columns="value",
+        values=CUSTOMER_ID,
+        aggfunc="count",
+        fill_value=0,
+    )
+    pivot = pivot.reindex(
+        columns=[c for c in ("high", "medium", "low") if c in pivot.columns]
+    ).reset_index()
+    policies = (
+        seg.groupby("policy", sort=False)
+        .agg(
+            customers=(CUSTOMER_ID, "size"),
+            terms_days=("terms_days", "first"),
+            limit_policy=("limit_policy", "first"),
+            review_months=("review_months", "first"),
+            dunning=("dunning", "first"),
+            approval=("approval", "first"),
+        )
+        .reset_index()
+    )
+    out += [
+        Markdown("Customers per segment (risk class and behaviour by value tier):"),
+        table(
+            pivot,
+            ints=["high", "medium", "low"],
+            labels={
+                "risk": "Risk",
+                "behaviour": "Behaviour",
+                "high": "High value",
+                "medium": "Medium value",
+                "low": "Low value",
+            },
+        ),
+        Markdown("The policies that apply (per customer in `segments.csv`):"),
+        table(
+            policies,
+            ints=["customers", "terms_days", "review_months"],
+            labels={
+                "policy": "Policy",
+                "customers": "Customers",
+                "terms_days": "Terms (days)",
+                "limit_policy": "Limit policy",
+                "review_months": "Review every (months)",
+                "dunning": "Dunning",
+                "approval": "Approval",
+            },
+        ),
+    ]
+    return out
+
+
+def _grade_key(grade: str):
+    return (0, float(grade)) if str(grade).replace(".", "", 1).isdigit() else (1, str(grade))
+
+
+def limits_section(run: Run) -> list:
+    """How limits are set, the totals, and the largest recommended changes with their reasons."""
+    if (missing := _missing(run, "limits.csv")) is not None:
+        return missing
+    lim, seg = _read(run, "limits.csv"), _read(run, "segments.csv")
+    d = _decision_settings(run)
+    s = _summary(run)["limits"]
+    lim = lim.merge(seg[[CUSTOMER_ID, NAME, "grade"]], on=CUSTOMER_ID, how="left")
+    big = lim.reindex(lim["change"].abs().sort_values(ascending=False).index).head(run.params.top_n)
+    e, a = d.economics, d.appetite
+    return [
+        Markdown(
+            "Each recommended limit maximises the posterior expected margin minus expected loss: a "
+            f"unit of limit used for a year earns the margin ({e.margin:.0%}) on the sales it turns "
+            f"over, less the cost of capital ({e.cost_of_capital:.0%}), and loses PD x LGD x "
+            f"{e.ccf:.0%} of it in a default; next year's need for credit is uncertain "
+            f"(log-sd {e.demand_sd}) around the last 12 months' sales. The **risk appetite** caps "
+            f"it: the chance of losing more than {fmt_money(a.loss_threshold)} on one customer "
+            f"must stay below {a.max_probability:.0%}. Then the segment's policy applies "
+            f"(cash in advance, or no increase). Limits are rounded down to "
+            f"{fmt_money(e.limit_rounding)}."
+        ),
+        Markdown(
+            f"{s['raised']:,} limits would rise, {s['cut']:,} fall and {s['unchanged']:,} stay; "
+            f"total limits {fmt_money(s['current_total'])} now, {fmt_money(s['recommended_total'])} "
+            "recommended. The largest changes:"
+        ),
+        table(
+            big[
+                [
+                    CUSTOMER_ID,
+                    NAME,
+                    "grade",
+                    "current_limit",
+                    "recommended_limit",
+                    "change",
+                    "expected_profit",
+                    "rationale",
+                ]
+            ],
+            money=["current_limit", "recommended_limit", "change", "expected_profit"],
+            labels={
+                CUSTOMER_ID: "Customer",
+                NAME: "Name",
+                "grade": "Grade",
+                "current_limit": "Current limit",
+                "recommended_limit": "Recommended",
+                "change": "Change",
+                "expected_profit": "Expected profit / year",
+                "rationale": "Why",
+            },
+        ),
+    ]
+
+
+def ecl_section(run: Run) -> list:
+    """12-month expected credit loss, total and by grade and industry, with credible intervals."""
+    if (missing := _missing(run, "ecl.csv")) is not None:
+        return missing
+    s, prob, cur = _summary(run), run.params.interval_prob, run.params.currency
+    by = _read(run, "ecl_by_group.csv")
+    d = _decision_settings(run)
+    lgd_text = ", ".join(f"{md_escape(k)} {v.mean:.0%} (sd {v.sd:.0%})" for k, v in d.lgd.items())
+    t = s["ecl_total"]
+    grade = by.loc[by["group_by"] == "grade"].sort_values("group", key=lambda c: c.map(_grade_key))
+    industry = by.loc[by["group_by"] == "industry"].sort_values("ecl_mean", ascending=False)
+    cols = ["group", "customers", "ead", "ecl_mean", "ecl_lo", "ecl_hi"]
+    labels = {
+        "group": "Group",
+        "customers": "Customers",
+        "ead": f"EAD ({cur})",
+        "ecl_mean": "ECL",
+        "ecl_lo": f"{prob:.0%} interval from",
+        "ecl_hi": "to",
+    }
+    chart = industry.rename(columns={"ecl_mean": "mean", "ecl_lo": "lo", "ecl_hi": "hi"})
+    return [
+        Markdown(
+            f"Expected credit loss over 12 months = PD x LGD x EAD (EAD = open AR), per posterior "
+            f"draw: {_interval_text(t['mean'], t['lo'], t['hi'], prob)} {cur}. LGD priors (Beta, "
+            f"by {md_escape(d.lgd_by)}): {lgd_text}. Per customer in `ecl.csv`. (The provision "
+            "matrix below measures losses directly, as balances never collected, over the "
+            "receivables' lifetime; the two answer different questions and differ.)"
+        ),
+        table(
+            grade[cols].rename(columns={"group": "Grade"}),
+            money=["ead", "ecl_mean", "ecl_lo", "ecl_hi"],
+            ints=["customers"],
+            labels=labels,
+        ),
+        table(
+            industry[cols],
+            money=["ead", "ecl_mean", "ecl_lo", "ecl_hi"],
+            ints=["customers"],
+            labels={**labels, "group": "Industry"},
+        ),
+        to_image(
+            interval_chart(
+                chart,
+                "group",
+                "12-month ECL by industry",
+                f"ECL ({cur}; dots: mean, bars: {prob:.0%} interval)",
+            )
+        ),
+    ]
+
+
+def provisions_section(run: Run) -> list:
+    """The IFRS 9 provision matrix as a heat table, the allowance by scenario and the roll rates."""
+    if (missing := _missing(run, "provision_matrix.csv")) is not None:
+        return missing
+    m, totals, roll = (
+        _read(run, "provision_matrix.csv"),
+        _read(run, "provision_totals.csv"),
+        _read(run, "roll_rates.csv"),
+    )
+    prob, cur = run.params.interval_prob, run.params.currency
+    d = _decision_settings(run).provisions
+    order = list(dict.fromkeys(m["bucket"]))
+    heat = m.pivot_table(
+        index="bucket", columns="segment", values="loss_rate_mean", sort=False
+    ).reindex(order)
+    heat_style = (
+        heat.style.format(lambda v: fmt_pct(v, 2), escape="html")
+        .background_gradient(cmap="OrRd", axis=None, vmin=0, vmax=1)
+        .set_table_attributes('class="cl-table"')
+    )
+    heat_style = heat_style.relabel_index([md_escape(c) for c in heat.columns], axis="columns")
+    by_bucket = (
+        m.groupby("bucket", sort=False)[["balance", "allowance_historical", "allowance_mean"]]
+        .sum()
+        .reset_index()
+    )
+    by_bucket["rate"] = np.where(
+        by_bucket["balance"] > 0, by_bucket["allowance_mean"] / by_bucket["balance"], np.nan
+    )
+    portfolio_roll = (
+        roll.groupby("bucket", sort=False)
+        .apply(
+            lambda g: pd.Series(
+                {
+                    "observed": g["observed"].sum(),
+                    **{
+                        c: np.average(g[c], weights=g["observed"] + 1e-9)
+                        for c in ("paid", "stayed", "rolled_on", "loss")
+                    },
+                }
+            ),
+            include_groups=False,
+        )
+        .reset_index()
+    )
+    scen = ", ".join(
+        f"{k} weight {v['weight']:.0%} x{v['multiplier']:g}" for k, v in d.scenarios.items()
+    )
+    return [
+        Markdown(
+            "Simplified approach for trade receivables: a lifetime loss rate per aging bucket"
+            + ("" if d.segment_by == "none" else f" and {md_escape(d.segment_by)}")
+            + f", from how invoices moved between the last {d.history_months} month-end aging "
+            f"snapshots (paid, stayed, rolled on, or became a loss: unpaid {d.loss_dpd} days or "
+            "written off / insolvent). Each bucket's monthly moves have a Dirichlet posterior "
+            f"(segments borrow {d.prior_strength:g} invoices' worth from the portfolio), and its "
+            "loss rate is the chance of ending as a loss. Invoices already credit-impaired are "
+            f"provided in full. Forward-looking overlay: {scen} (weighted multiplier "
+            f"{d.overlay:.2f}). Loss rates are posterior means:"
+        ),
+        heat_style,
+        table(
+            totals,
+            money=["allowance_mean", "allowance_lo", "allowance_hi"],
+            labels={
+                "scenario": "Loss rates",
+                "allowance_mean": f"Allowance ({cur})",
+                "allowance_lo": f"{prob:.0%} interval from",
+                "allowance_hi": "to",
+            },
+        ),
+        Markdown(
+            "By bucket, all segments together (the allowance to book is the forward-looking one):"
+        ),
+        table(
+            by_bucket,
+            money=["balance", "allowance_historical", "allowance_mean"],
+            pct=["rate"],
+            labels={
+                "bucket": "Bucket",
+                "balance": f"Open balance ({cur})",
+                "allowance_historical": "Allowance, historical rates",
+                "allowance_mean": "Allowance, forward-looking",
+                "rate": "Effective rate",
+            },
+        ),
+        Markdown(
+            "Monthly moves behind the rates (posterior means, all segments; `roll_rates.csv` per segment):"
+        ),
+        table(
+            portfolio_roll,
+            ints=["observed"],
+            pct=["paid", "stayed", "rolled_on", "loss"],
+            labels={
+                "bucket": "From bucket",
+                "observed": "Invoice-months observed",
+                "paid": "Paid",
+                "stayed": "Stayed",
+                "rolled_on": "Rolled on",
+                "loss": "Loss",
+            },
+        ),
+    ]
+
+
+def worklist_section(run: Run) -> list:
+    """The top of the collections worklist."""
+    if (missing := _missing(run, "worklist.csv")) is not None:
+        return missing
+    w, s = _read(run, "worklist.csv"), _summary(run)
+    cur = run.params.currency
+    top = w.head(max(run.params.top_n, 10))
+    return [
+        Markdown(
+            f"{len(w):,} open invoices call for an action under their customer's dunning cadence, "
+            f"with {fmt_money(s['worklist']['cash_at_risk'])} {cur} of expected cash at risk in "
+            "all (open amount x the chance the invoice reaches 90+ days past due or the customer "
+            "defaults). Contact day = the weekday the customer usually pays on. The full list is "
+            "`worklist.csv`."
+        ),
+        table(
+            top[
+                [
+                    "rank",
+                    "invoice_id",
+                    CUSTOMER_ID,
+                    NAME,
+                    "open_amount",
+                    "dpd",
+                    "p_at_risk",
+                    "cash_at_risk",
+                    "action",
+                    "contact_day",
+                    "approval",
+                ]
+            ],
+            money=["open_amount", "cash_at_risk"],
+            pct=["p_at_risk"],
+            ints=["rank", "dpd"],
+            labels={
+                "rank": "#",
+                "invoice_id": "Invoice",
+                CUSTOMER_ID: "Customer",
+                NAME: "Name",
+                "open_amount": "Open",
+                "dpd": "DPD",
+                "p_at_risk": "P(90+ DPD or default)",
+                "cash_at_risk": "Cash at risk",
+                "action": "Action",
+                "contact_day": "Contact on",
+                "approval": "Owner",
+            },
+        ),
+    ]
+
+
+def alerts_section(run: Run) -> list:
+    """Early warnings: changes since the previous run and states over thresholds."""
+    if (missing := _missing(run, "alerts.csv")) is not None:
+        return missing
+    a, s = _read(run, "alerts.csv"), _summary(run)
+    prev = s.get("previous_run")
+    head = (
+        f"Compared with run {md_escape(prev['run_id'])} (as of {prev['as_of']})."
+        if prev
+        else "There is no previous run to compare with, so changes (PD up, downgrades, new "
+        "days past due, new disputes) appear from the next run on; only states over a threshold "
+        "are listed."
+    )
+    if a.empty:
+        return [Markdown(head + " No alerts.")]
+    counts = ", ".join(f"{n} {k}" for k, n in a["severity"].value_counts().items())
+    return [
+        Markdown(f"{head} {len(a):,} alerts ({counts}); all in `alerts.csv`."),
+        table(
+            a.head(40),
+            labels={
+                CUSTOMER_ID: "Customer",
+                NAME: "Name",
+                "alert": "Alert",
+                "severity": "Severity",
+                "detail": "Detail",
+            },
+        ),
+    ]
+
+
+def terms_section(run: Run) -> list:
+    """Early-payment discount and factoring: annualised cost and value per customer."""
+    if (missing := _missing(run, "terms.csv")) is not None:
+        return missing
+    t = _read(run, "terms.csv").merge(
+        _read(run, "segments.csv")[[CUSTOMER_ID, NAME]], on=CUSTOMER_ID, how="left"
+    )
+    cfg, econ = _decision_settings(run).terms, _decision_settings(run).economics
+    cur = run.params.currency
+    counts = t["suggestion"].value_counts()
+    best = t.loc[t["suggestion"].isin(["offer the discount", "factor its invoices"])].assign(
+        best=lambda f: f[["discount_value", "factoring_value"]].max(axis=1)
+    )
+    best = best.nlargest(run.params.top_n, "best")
+    apr = t["discount_apr"].dropna()
+    return [
+        Markdown(
+            f"A {cfg.discount:.0%} discount for paying within {cfg.discount_days} days costs "
+            f"{fmt_pct(apr.median())} a year at the median customer's terms (d / (1 - d) x 365 / "
+            f"(N - D)); factoring at {cfg.factoring_advance:.0%} advance and "
+            f"{cfg.factoring_fee_per_30d:.1%} per 30 days costs {fmt_pct(t['factoring_apr'].median())} "
+            f"a year at the median customer's days to pay, against a cost of capital of "
+            f"{econ.cost_of_capital:.0%}. Value per year = financing and expected loss saved minus "
+            f"the cost (discount taken on {cfg.take_up:.0%} of sales). Suggestions: "
+            + ", ".join(f"{n:,} {md_escape(k)}" for k, n in counts.items())
+            + "."
+        ),
+        table(
+            best[
+                [
+                    CUSTOMER_ID,
+                    NAME,
+                    "annual_sales",
+                    "days_to_pay",
+                    "discount_value",
+                    "p_discount_pays",
+                    "factoring_value",
+                    "p_factoring_pays",
+                    "suggestion",
+                ]
+            ],
+            money=["annual_sales", "discount_value", "factoring_value"],
+            pct=["p_discount_pays", "p_factoring_pays"],
+            ints=["days_to_pay"],
+            labels={
+                CUSTOMER_ID: "Customer",
+                NAME: "Name",
+                "annual_sales": f"Sales / year ({cur})",
+                "days_to_pay": "Days to pay",
+                "discount_value": "Discount value / year",
+                "p_discount_pays": "P(pays off)",
+                "factoring_value": "Factoring value / year",
+                "p_factoring_pays": "P(pays off)",
+                "suggestion": "Suggestion",
+            },
+        )
+        if len(best)
+        else Markdown("For no customer does either offer pay off."),
+    ]
+
+
+def scenarios_section(run: Run) -> list:
+    """The scenario grid: ECL, allowance, limits and grade migration under each stress."""
+    if (missing := _missing(run, "scenarios.csv")) is not None:
+        return missing
+    g = _read(run, "scenarios.csv")
+    prob, cur = run.params.interval_prob, run.params.currency
+    g["stress"] = [
+        ", ".join(
+            x
+            for x in (
+                f"PD x{r.pd_multiplier:g}" if r.pd_multiplier != 1 else "",
+                str(r.industry_multipliers) if isinstance(r.industry_multipliers, str) else "",
+                f"LGD {r.lgd_shock:+.0%}" if r.lgd_shock else "",
+                f"loss rates x{r.provision_multiplier:g}" if r.provision_multiplier != 1 else "",
+            )
+            if x
+        )
+        or "none"
+        for r in g.itertuples()
+    ]
+    chart = g.rename(columns={"ecl_mean": "mean", "ecl_lo": "lo", "ecl_hi": "hi"})
+    return [
+        Markdown(
+            "Each scenario re-runs the decisions on stressed posterior draws (no re-fitting): "
+            "PD multiplied (overall and by industry), LGD shifted, provision loss rates "
+            "multiplied. Limits cut and customers downgraded are counted against the base."
+        ),
+        table(
+            g[
+                [
+                    "scenario",
+                    "stress",
+                    "mean_pd",
+                    "ecl_mean",
+                    "ecl_lo",
+                    "ecl_hi",
+                    "allowance_mean",
+                    "recommended_limits",
+                    "limits_cut",
+                    "downgraded",
+                    "high_risk",
+                ]
+            ],
+            money=["ecl_mean", "ecl_lo", "ecl_hi", "allowance_mean", "recommended_limits"],
+            pct=["mean_pd"],
+            ints=["limits_cut", "downgraded", "high_risk"],
+            labels={
+                "scenario": "Scenario",
+                "stress": "Stress",
+                "mean_pd": "Mean PD",
+                "ecl_mean": f"ECL ({cur})",
+                "ecl_lo": f"{prob:.0%} from",
+                "ecl_hi": "to",
+                "allowance_mean": "Allowance",
+                "recommended_limits": "Recommended limits",
+                "limits_cut": "Limits cut",
+                "downgraded": "Downgraded",
+                "high_risk": "High-risk customers",
+            },
+        ),
+        to_image(
+            interval_chart(
+                chart,
+                "scenario",
+                "12-month ECL by scenario",
+                f"ECL ({cur}; dots: mean, bars: {prob:.0%} interval)",
+            )
+        ),
+    ]
+
+
+def _decision_settings(run: Run) -> DecisionSettings:
+    return parse_decision_settings(run.params.decisions or {})
