@@ -180,6 +180,14 @@ def test_weekly_run_on_the_real_ibm_ledger(ibm_ar_dir, tmp_path):
     run_dir = Path(result.stdout.strip().splitlines()[-1])
     html = (run_dir / "weekly_portfolio.html").read_text()
     assert "no credit limits" in html and "derived from the invoices" in html
+    # decisions that need no PD model run on the real ledger; the rest say why they are absent
+    assert "no PD model in this run" in html and not (run_dir / "limits.csv").exists()
+    matrix = pd.read_csv(run_dir / "provision_matrix.csv")
+    run = open_run(run_dir)
+    open_ar = kpi.customer_exposure(run.ledger.customers, run.ledger.invoices, run.as_of)["open_ar"]
+    assert matrix["balance"].sum() == pytest.approx(open_ar.sum())
+    work = pd.read_csv(run_dir / "worklist.csv")
+    assert len(work) and work["contact_day"].notna().all()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert sum(f["rejected"] for f in manifest["inputs"]) == 0
 

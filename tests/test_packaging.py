@@ -24,6 +24,7 @@ LAYERS = {
     "decisions": 3,
     "pipeline": 4,
     "scoring": 4,
+    "decision_stage": 4,
     "report": 5,
     "deliver": 5,
     "widgets": 5,

@@ -14,8 +14,11 @@ Without a PD model (disabled, or too few defaults to fit one) the PD-based parts
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,104 +119,91 @@ def _new_disputes(run: Run, since: pd.Timestamp) -> pd.Series:
     return pd.concat([new[CUSTOMER_ID], ev[CUSTOMER_ID]]).value_counts()
 
 
-def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
-    """Compute every decision for the run and write the files; returns the summary."""
-    summary: dict[str, Any] = {"enabled": settings.enabled, "left_out": []}
-    if not settings.enabled:
-        return summary
-    led, as_of, prob, run_dir = run.ledger, run.as_of, run.params.interval_prob, run.run_dir
-    check_labels(settings, led.customers)
-    seed = settings.seed or run.params.seed
-    exposure = kpi.customer_exposure(led.customers, led.invoices, as_of)
-    behaviour = payment_behaviour(led.customers, led.invoices, as_of, settings.behaviour)
-    value = value_tiers(
-        led.customers, led.invoices, as_of, settings.economics.margin, settings.value_tiers
-    )
-    has_pd = (run_dir / SCORES_FILE).is_file() and (run_dir / MODEL_FILE).is_file()
-    table, draws = None, None
-    if has_pd:
-        scores = pd.read_parquet(run_dir / SCORES_FILE)
-        draws = _pd_draws(run_dir, scores, settings.draws, seed)
-        table = segment_customers(scores, behaviour, value, settings)
-        table = (
-            table.merge(scores[[CUSTOMER_ID, "pd_lo", "pd_hi"]], on=CUSTOMER_ID, how="left")
-            .merge(
-                exposure[[CUSTOMER_ID, CREDIT_LIMIT, kpi.OPEN_AR, kpi.MAX_DPD, kpi.UTILISATION]],
-                on=CUSTOMER_ID,
-                how="left",
-            )
-            .merge(led.customers[[CUSTOMER_ID, PAYMENT_TERMS_DAYS]], on=CUSTOMER_ID, how="left")
-        )
-        labels = (
-            table[settings.lgd_by].astype(str)
-            if settings.lgd_by != "none"
-            else pd.Series("default", index=table.index)
-        )
-        lgd = lgd_draws(table[CUSTOMER_ID], labels, settings, len(draws), seed)
-        limits = recommend_limits(table, draws, lgd, settings.economics, settings.appetite, prob)
-        ead = table[kpi.OPEN_AR].to_numpy(dtype=float)
-        ecl, ecl_draws = ecl_table(table[CUSTOMER_ID].to_numpy(), ead, draws, lgd, prob)
-        groups = {"grade": table["grade"], "industry": table[INDUSTRY], "segment": table["segment"]}
-        ecl_by(ecl_draws, ead, groups, prob).to_csv(run_dir / "ecl_by_group.csv", index=False)
-        table = table.merge(limits.drop(columns=["rationale"]), on=CUSTOMER_ID).merge(
-            ecl[[CUSTOMER_ID, "lgd", "ecl_mean", "ecl_lo", "ecl_hi"]], on=CUSTOMER_ID
-        )
-        table["rationale"] = limits["rationale"].to_numpy()
-        table[SEGMENT_COLUMNS + [c for c in table.columns if c not in SEGMENT_COLUMNS]].to_csv(
-            run_dir / "segments.csv", index=False
-        )
-        limits[LIMIT_COLUMNS + [c for c in limits.columns if c not in LIMIT_COLUMNS]].to_csv(
-            run_dir / "limits.csv", index=False
-        )
-        ecl[ECL_COLUMNS].to_csv(run_dir / "ecl.csv", index=False)
-        terms = terms_economics(table, draws, lgd, settings.economics, settings.terms, prob)
-        terms.to_csv(run_dir / "terms.csv", index=False)
-        ecl_total = ecl_draws.sum(axis=1)
-        lo, hi = interval(ecl_total, prob)
-        summary["ecl_total"] = {"mean": float(ecl_total.mean()), "lo": float(lo), "hi": float(hi)}
-        summary["grades"] = table["grade"].value_counts().to_dict()
-        summary["limits"] = {
-            "raised": int((limits["change"] > 0).sum()),
-            "cut": int((limits["change"] < 0).sum()),
-            "unchanged": int((limits["change"] == 0).sum()),
-            "current_total": float(np.nansum(limits["current_limit"])),
-            "recommended_total": float(np.nansum(limits["recommended_limit"])),
-        }
-        if (run_dir / VALIDATION_SCORES_FILE).is_file():
-            val = pd.read_parquet(run_dir / VALIDATION_SCORES_FILE)
-            cal = grade_calibration(
-                val["default_12m"].to_numpy(), val["pd_mean"].to_numpy(), settings.grades, prob
-            )
-            cal.to_csv(run_dir / "grade_calibration.csv", index=False)
-    else:
-        summary["left_out"].append(
-            "grades, segments, limits, ECL, terms economics and scenarios: no PD model in this run"
-        )
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - t0, 3)
 
-    segment_of = _segment_label(table, led.customers, settings.provisions.segment_by)
-    if segment_of is None and settings.provisions.segment_by not in ("none", "industry"):
-        summary["left_out"].append(
-            f"provision matrix by {settings.provisions.segment_by}: needs the PD model; one segment used"
-        )
-    pm = provision_matrix(
-        led.invoices, led.events, as_of, settings.provisions, segment_of, settings.draws, prob, seed
-    )
-    pm.matrix[
-        PROVISION_COLUMNS + [c for c in pm.matrix.columns if c not in PROVISION_COLUMNS]
-    ].to_csv(run_dir / "provision_matrix.csv", index=False)
-    pm.roll_rates.to_csv(run_dir / "roll_rates.csv", index=False)
-    pm.totals.to_csv(run_dir / "provision_totals.csv", index=False)
-    summary["allowance"] = pm.totals.to_dict(orient="records")
-    summary["overlay"] = settings.provisions.overlay
 
-    # collections worklist
-    items = kpi.open_items(led.invoices, as_of)
+def _customer_decisions(
+    run: Run,
+    settings: DecisionSettings,
+    views: dict[str, pd.DataFrame],
+    draws: np.ndarray,
+    summary: dict[str, Any],
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Segments, limits, ECL and terms per scored customer; returns the table and LGD draws."""
+    led, run_dir, prob = run.ledger, run.run_dir, run.params.interval_prob
+    scores = pd.read_parquet(run_dir / SCORES_FILE)
+    exposure = views["exposure"][
+        [CUSTOMER_ID, CREDIT_LIMIT, kpi.OPEN_AR, kpi.MAX_DPD, kpi.UTILISATION]
+    ]
+    table = (
+        segment_customers(scores, views["behaviour"], views["value"], settings)
+        .merge(scores[[CUSTOMER_ID, "pd_lo", "pd_hi"]], on=CUSTOMER_ID, how="left")
+        .merge(exposure, on=CUSTOMER_ID, how="left")
+        .merge(led.customers[[CUSTOMER_ID, PAYMENT_TERMS_DAYS]], on=CUSTOMER_ID, how="left")
+    )
+    labels = table[settings.lgd_by] if settings.lgd_by != "none" else ["default"] * len(table)
+    lgd = lgd_draws(table[CUSTOMER_ID], labels, settings, len(draws), _seed(run, settings))
+    limits = recommend_limits(table, draws, lgd, settings.economics, settings.appetite, prob)
+    ead = table[kpi.OPEN_AR].to_numpy(dtype=float)
+    ecl, ecl_draws = ecl_table(table[CUSTOMER_ID].to_numpy(), ead, draws, lgd, prob)
+    groups = {"grade": table["grade"], "industry": table[INDUSTRY], "segment": table["segment"]}
+    ecl_by(ecl_draws, ead, groups, prob).to_csv(run_dir / "ecl_by_group.csv", index=False)
+    table = table.merge(limits, on=CUSTOMER_ID).merge(
+        ecl[[CUSTOMER_ID, "lgd", "ecl_mean", "ecl_lo", "ecl_hi"]], on=CUSTOMER_ID
+    )
+    _first(table, SEGMENT_COLUMNS).to_csv(run_dir / "segments.csv", index=False)
+    _first(limits, LIMIT_COLUMNS).to_csv(run_dir / "limits.csv", index=False)
+    ecl[ECL_COLUMNS].to_csv(run_dir / "ecl.csv", index=False)
+    terms_economics(table, draws, lgd, settings.economics, settings.terms, prob).to_csv(
+        run_dir / "terms.csv", index=False
+    )
+    if (run_dir / VALIDATION_SCORES_FILE).is_file():
+        val = pd.read_parquet(run_dir / VALIDATION_SCORES_FILE)
+        grade_calibration(
+            val["default_12m"].to_numpy(), val["pd_mean"].to_numpy(), settings.grades, prob
+        ).to_csv(run_dir / "grade_calibration.csv", index=False)
+    total = ecl_draws.sum(axis=1)
+    lo, hi = interval(total, prob)
+    summary["ecl_total"] = {"mean": float(total.mean()), "lo": float(lo), "hi": float(hi)}
+    summary["grades"] = table["grade"].value_counts().to_dict()
+    summary["limits"] = {
+        "raised": int((limits["change"] > 0).sum()),
+        "cut": int((limits["change"] < 0).sum()),
+        "unchanged": int((limits["change"] == 0).sum()),
+        "current_total": float(np.nansum(limits["current_limit"])),
+        "recommended_total": float(np.nansum(limits["recommended_limit"])),
+    }
+    return table, lgd
+
+
+def _first(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with ``columns`` (a file's contract) first."""
+    return frame[columns + [c for c in frame.columns if c not in columns]]
+
+
+def _seed(run: Run, settings: DecisionSettings) -> int:
+    return settings.seed or run.params.seed
+
+
+def _collections_worklist(
+    run: Run,
+    settings: DecisionSettings,
+    views: dict[str, pd.DataFrame],
+    table: pd.DataFrame | None,
+    segment_of: pd.Series | None,
+    p_reach: dict[str, np.ndarray],
+) -> pd.DataFrame:
+    led = run.ledger
+    items = kpi.open_items(led.invoices, run.as_of)
     seg_items = (
         pd.Series("all", index=items.index)
         if segment_of is None
         else items[CUSTOMER_ID].map(segment_of).fillna("unknown").astype(str)
     )
-    p_inv = p_invoice_from_matrix(items, seg_items, pm.p_reach_90)
     if table is not None:
         who = table[[CUSTOMER_ID, NAME, "policy", "dunning", "approval", "pd_mean"]]
     else:
@@ -221,21 +211,32 @@ def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
         who = led.customers[[CUSTOMER_ID, NAME]].assign(
             policy="(no PD model)", dunning=cadence, approval="credit analyst", pd_mean=np.nan
         )
-    who = who.merge(behaviour[[CUSTOMER_ID, "usual_weekday"]], on=CUSTOMER_ID, how="left")
-    work = worklist(items, who, settings.dunning, as_of, p_inv)
-    work.to_csv(run_dir / "worklist.csv", index=False)
-    summary["worklist"] = {"items": len(work), "cash_at_risk": float(work["cash_at_risk"].sum())}
+    who = who.merge(views["behaviour"][[CUSTOMER_ID, "usual_weekday"]], on=CUSTOMER_ID, how="left")
+    p_invoice = p_invoice_from_matrix(items, seg_items, p_reach)
+    return worklist(items, who, settings.dunning, run.as_of, p_invoice)
 
-    # alerts versus the previous run
-    now = exposure[
+
+def _early_warnings(
+    run: Run,
+    settings: DecisionSettings,
+    views: dict[str, pd.DataFrame],
+    table: pd.DataFrame | None,
+    summary: dict[str, Any],
+) -> pd.DataFrame:
+    """Alerts against the previous run's scores in the store (none on a first run)."""
+    led = run.ledger
+    now = views["exposure"][
         [CUSTOMER_ID, NAME, CREDIT_LIMIT, kpi.OPEN_AR, kpi.MAX_DPD, kpi.UTILISATION]
     ].copy()
     rank = {g.grade: i for i, g in enumerate(settings.grades)} | {"D": len(settings.grades)}
     if table is not None:
         now = now.merge(table[[CUSTOMER_ID, "pd_mean", "grade"]], on=CUSTOMER_ID, how="left")
         now["grade_rank"] = now["grade"].map(rank)
-    previous = previous_scores(run.params.store, as_of, run.run_id) if has_pd else None
-    before = None
+    previous = (
+        previous_scores(run.params.store, run.as_of, run.run_id) if table is not None else None
+    )
+    before, summary["previous_run"] = None, None
+    now["new_disputes"] = 0
     if previous is not None:
         prev_as_of = pd.Timestamp(previous["as_of"].iloc[0])
         before = previous[[CUSTOMER_ID, "pd_mean"]].copy()
@@ -243,36 +244,78 @@ def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
             before["pd_mean"].to_numpy(), np.zeros(len(before), bool), settings.grades
         )
         before["grade_rank"] = before["grade"].map(rank)
-        before = before.merge(
-            kpi.customer_exposure(led.customers, led.invoices, prev_as_of.date())[
-                [CUSTOMER_ID, kpi.MAX_DPD]
-            ],
-            on=CUSTOMER_ID,
-            how="left",
-        )
+        then = kpi.customer_exposure(led.customers, led.invoices, prev_as_of.date())
+        before = before.merge(then[[CUSTOMER_ID, kpi.MAX_DPD]], on=CUSTOMER_ID, how="left")
         now["new_disputes"] = now[CUSTOMER_ID].map(_new_disputes(run, prev_as_of)).fillna(0)
         summary["previous_run"] = {
             "run_id": str(previous["run_id"].iloc[0]),
             "as_of": prev_as_of.date().isoformat(),
         }
-    else:
-        now["new_disputes"] = 0
-        summary["previous_run"] = None
-    total_ar = now[kpi.OPEN_AR].sum()
+    total = now[kpi.OPEN_AR].sum()
     shares = (
-        now.set_index(CUSTOMER_ID)[kpi.OPEN_AR] / total_ar
-        if total_ar > 0
-        else pd.Series(dtype=float)
+        now.set_index(CUSTOMER_ID)[kpi.OPEN_AR] / total if total > 0 else pd.Series(dtype=float)
     )
-    found = alerts(now, before, shares, settings.alerts)
-    found.to_csv(run_dir / "alerts.csv", index=False)
-    summary["alerts"] = found["severity"].value_counts().to_dict()
+    return alerts(now, before, shares, settings.alerts)
 
+
+def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
+    """Compute every decision for the run and write the files; returns the summary."""
+    summary: dict[str, Any] = {"enabled": settings.enabled, "left_out": []}
+    if not settings.enabled:
+        return summary
+    led, as_of, prob, run_dir = run.ledger, run.as_of, run.params.interval_prob, run.run_dir
+    check_labels(settings, led.customers)
+    timings: dict[str, float] = {}
+    with _timed(timings, "ledger views"):
+        views = {
+            "exposure": kpi.customer_exposure(led.customers, led.invoices, as_of),
+            "behaviour": payment_behaviour(led.customers, led.invoices, as_of, settings.behaviour),
+            "value": value_tiers(
+                led.customers, led.invoices, as_of, settings.economics.margin, settings.value_tiers
+            ),
+        }
+    table = draws = lgd = None
+    if (run_dir / SCORES_FILE).is_file() and (run_dir / MODEL_FILE).is_file():
+        with _timed(timings, "PD draws"):
+            scores = pd.read_parquet(run_dir / SCORES_FILE)
+            draws = _pd_draws(run_dir, scores, settings.draws, _seed(run, settings))
+        with _timed(timings, "segments, limits, ECL, terms"):
+            table, lgd = _customer_decisions(run, settings, views, draws, summary)
+    else:
+        summary["left_out"].append(
+            "grades, segments, limits, ECL, terms economics and scenarios: no PD model in this run"
+        )
+    with _timed(timings, "provision matrix"):
+        segment_of = _segment_label(table, led.customers, settings.provisions.segment_by)
+        if segment_of is None and settings.provisions.segment_by not in ("none", "industry"):
+            summary["left_out"].append(
+                f"provision matrix by {settings.provisions.segment_by}: needs the PD model; "
+                "one segment used"
+            )
+        pm = provision_matrix(
+            led.invoices, led.events, as_of, settings.provisions, segment_of, settings.draws,
+            prob, _seed(run, settings),
+        )  # fmt: skip
+        _first(pm.matrix, PROVISION_COLUMNS).to_csv(run_dir / "provision_matrix.csv", index=False)
+        pm.roll_rates.to_csv(run_dir / "roll_rates.csv", index=False)
+        pm.totals.to_csv(run_dir / "provision_totals.csv", index=False)
+    summary["allowance"] = pm.totals.to_dict(orient="records")
+    summary["overlay"] = settings.provisions.overlay
+    with _timed(timings, "worklist"):
+        work = _collections_worklist(run, settings, views, table, segment_of, pm.p_reach_90)
+        work.to_csv(run_dir / "worklist.csv", index=False)
+    summary["worklist"] = {"items": len(work), "cash_at_risk": float(work["cash_at_risk"].sum())}
+    with _timed(timings, "alerts"):
+        found = _early_warnings(run, settings, views, table, summary)
+        found.to_csv(run_dir / "alerts.csv", index=False)
+    summary["alerts"] = found["severity"].value_counts().to_dict()
     if table is not None:
-        grid = scenario_grid(table, draws, lgd, pm, settings, prob)
-        grid.to_csv(run_dir / "scenarios.csv", index=False)
+        with _timed(timings, "scenarios"):
+            grid = scenario_grid(table, draws, lgd, pm, settings, prob)
+            grid.to_csv(run_dir / "scenarios.csv", index=False)
         table.to_parquet(run_dir / TABLE_FILE, index=False)
     summary["draws"] = None if draws is None else int(len(draws))
+    summary["timings_s"] = timings
     (run_dir / DECISIONS_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return summary
 
@@ -302,7 +345,7 @@ def approve(run_dir: str | Path, customer_id: str, amount: float) -> OrderDecisi
             f"customer {customer_id!r} is not among the {len(table):,} scored customers of {run_dir}"
         )
     row = rows.iloc[0]
-    seed = settings.seed or run.params.seed
+    seed = _seed(run, settings)
     one = rows[[CUSTOMER_ID, "in_default"]].reset_index(drop=True)
     draws = _pd_draws(Path(run_dir), one, settings.draws, seed)[:, 0]
     label = str(row[settings.lgd_by]) if settings.lgd_by != "none" else "default"

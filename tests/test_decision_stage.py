@@ -1,0 +1,158 @@
+"""The decisions stage end to end: run-folder files and their contracts, the report sections,
+alerts against a previous run in the store, order approval from the CLI, bad params."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from helpers import creditlab
+
+from creditlab import kpi
+from creditlab.decision_stage import approve, run_decision_stage
+from creditlab.decisions.settings import parse_decision_settings
+from creditlab.ledger.store import append_scores
+from creditlab.pipeline import open_run
+
+CONTRACTS = {
+    "limits.csv": ["customer_id", "current_limit", "recommended_limit", "rationale"],
+    "ecl.csv": ["customer_id", "ead", "pd_mean", "lgd", "ecl_mean", "ecl_lo", "ecl_hi"],
+    "provision_matrix.csv": [
+        "segment",
+        "bucket",
+        "balance",
+        "loss_rate_mean",
+        "loss_rate_lo",
+        "loss_rate_hi",
+        "allowance_mean",
+    ],
+    "segments.csv": ["customer_id", "grade", "segment", "policy"],
+    "worklist.csv": ["rank", "invoice_id", "customer_id"],
+    "alerts.csv": ["customer_id", "name", "alert", "severity", "detail"],
+}
+
+
+@pytest.mark.slow
+def test_run_folder_holds_every_decision_file_with_its_columns(weekly_run):
+    for name, columns in CONTRACTS.items():
+        frame = pd.read_csv(weekly_run / name)
+        assert list(frame.columns[: len(columns)]) == columns, name
+    run = open_run(weekly_run)
+    scores = pd.read_parquet(weekly_run / "scores.parquet")
+    seg = pd.read_csv(weekly_run / "segments.csv")
+    assert set(seg["customer_id"]) == set(scores["customer_id"])
+    assert (seg.loc[seg["grade"] == "D", "policy"] == "in default").all()
+    ecl = pd.read_csv(weekly_run / "ecl.csv")
+    assert (
+        (ecl["ecl_lo"] <= ecl["ecl_mean"] + 1e-9) & (ecl["ecl_mean"] <= ecl["ecl_hi"] + 1e-9)
+    ).all()
+    exposure = kpi.customer_exposure(run.ledger.customers, run.ledger.invoices, run.as_of)
+    ead = ecl.merge(exposure, on="customer_id")
+    np.testing.assert_allclose(ead["ead"], ead["open_ar"])
+    # the provision matrix covers exactly the open balance at the as-of date
+    matrix = pd.read_csv(weekly_run / "provision_matrix.csv")
+    assert matrix["balance"].sum() == pytest.approx(exposure["open_ar"].sum())
+    assert (matrix["loss_rate_lo"] <= matrix["loss_rate_hi"]).all()
+    limits = pd.read_csv(weekly_run / "limits.csv")
+    assert limits["rationale"].str.len().min() > 20 and (limits["recommended_limit"] >= 0).all()
+    summary = json.loads((weekly_run / "decisions.json").read_text())
+    assert summary["previous_run"] is None and summary["draws"] == 400
+    work = pd.read_csv(weekly_run / "worklist.csv")
+    assert work["cash_at_risk"].is_monotonic_decreasing and work["action"].str.len().min() > 0
+    scen = pd.read_csv(weekly_run / "scenarios.csv").set_index("scenario")
+    assert scen.loc["downturn", "ecl_mean"] > scen.loc["base", "ecl_mean"]
+    assert scen.loc["downturn", "recommended_limits"] <= scen.loc["base", "recommended_limits"]
+
+
+@pytest.mark.slow
+def test_weekly_report_shows_the_decision_sections(weekly_run):
+    html = (weekly_run / "weekly_portfolio.html").read_text()
+    for section in (
+        "Alerts",
+        "Collections worklist",
+        "Grades and segments",
+        "Credit limits",
+        "Expected credit loss",
+        "Provision matrix (IFRS 9)",
+        "Terms economics",
+        "Scenarios",
+    ):
+        assert f">{section}<" in html, section
+    assert "There is no previous run to compare with" in html
+    total = json.loads((weekly_run / "decisions.json").read_text())["ecl_total"]
+    assert f"{total['mean']:,.0f}" in html and f"{total['lo']:,.0f}" in html
+    assert "<Group>" not in html  # untrusted names stay escaped in the new tables too
+
+
+@pytest.mark.slow
+def test_alerts_compare_with_the_previous_run_in_the_store(weekly_run, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(weekly_run, run_dir)
+    run = open_run(run_dir)
+    store = tmp_path / "store.duckdb"
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    alive = scores.loc[~scores["in_default"]].copy()
+    riser = alive.nlargest(1, "pd_mean")["customer_id"].iloc[0]
+    alive.loc[alive["customer_id"] == riser, "pd_mean"] = 0.0001  # it was a grade-1 customer
+    append_scores(store, alive, dt.date(2026, 10, 16), "older-run")
+    run = dataclasses.replace(run, params=dataclasses.replace(run.params, store=store))
+    summary = run_decision_stage(run, parse_decision_settings(run.params.decisions))
+    assert summary["previous_run"] == {"run_id": "older-run", "as_of": "2026-10-16"}
+    found = pd.read_csv(run_dir / "alerts.csv")
+    mine = set(found.loc[found["customer_id"] == riser, "alert"])
+    assert {"PD up", "grade downgrade"} <= mine
+    # customers whose worst invoice crossed 30/60/90 DPD since 16 October get a new-DPD alert
+    before = kpi.customer_exposure(run.ledger.customers, run.ledger.invoices, dt.date(2026, 10, 16))
+    now = kpi.customer_exposure(run.ledger.customers, run.ledger.invoices, run.as_of)
+    both = now.merge(before, on="customer_id", suffixes=("", "_prev"))
+    crossed = both.loc[(both["max_dpd"] >= 30) & (both["max_dpd_prev"] < 30), "customer_id"]
+    crossed = set(crossed) & set(alive["customer_id"])
+    flagged = set(found.loc[found["alert"].str.startswith("new "), "customer_id"])
+    assert crossed and crossed <= flagged
+
+
+@pytest.mark.slow
+def test_order_approval_from_the_cli_and_python(weekly_run):
+    seg = pd.read_csv(weekly_run / "segments.csv", dtype={"customer_id": "string"})
+    good = seg.loc[(seg["grade"] != "D") & (seg["current_limit"] > seg["open_ar"] + 1000)].iloc[0]
+    room = good["current_limit"] - good["open_ar"]
+    result = creditlab(
+        "-q", "approve", "--params", "params/ci.yaml", "--run", str(weekly_run),
+        "--customer", good["customer_id"], "--amount", str(room / 2),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("APPROVE") and "within the limit" in result.stdout
+    over = approve(weekly_run, good["customer_id"], room + 1)
+    assert over.decision in {"refer", "decline"} and over.exposure_after > good["current_limit"]
+    defaulted = seg.loc[seg["grade"] == "D", "customer_id"].iloc[0]
+    assert approve(weekly_run, defaulted, 10).decision == "decline"
+    unknown = creditlab("-q", "approve", "--params", "params/ci.yaml", "--run", str(weekly_run),
+                        "--customer", "NOBODY", "--amount", "10")  # fmt: skip
+    assert (
+        unknown.returncode == 2 and "NOBODY" in unknown.stderr and "Traceback" not in unknown.stderr
+    )
+
+
+def test_bad_decision_params_fail_before_any_data_or_sampling(tmp_path):
+    params = yaml.safe_load(open("params/ci.yaml"))
+    params["decisions"]["lgd"] = {"default": {"mean": -0.1, "sd": 0.1}}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(params))
+    result = creditlab("run", "weekly", "--params", str(path), "--out", str(tmp_path / "runs"))
+    assert result.returncode == 2
+    assert "decisions.lgd.default" in result.stderr and "between 0 and 1" in result.stderr
+    assert not (tmp_path / "runs").exists()  # no run folder, no data read, nothing sampled
+    params["decisions"]["lgd"] = {"default": {"mean": 0.4, "sd": 0.1}}
+    params["decisions"]["lgd_by"] = "industry"
+    params["decisions"]["lgd"]["shipbuilding"] = {"mean": 0.5, "sd": 0.1}
+    path.write_text(yaml.safe_dump(params))
+    result = creditlab("run", "weekly", "--params", str(path), "--out", str(tmp_path / "runs"))
+    assert result.returncode == 2 and "shipbuilding" in result.stderr
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert not (run_dir / "pd_model.nc").exists()  # caught after loading, before sampling
