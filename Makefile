@@ -29,6 +29,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/pd_fit.py
 	$(BIN)/python benchmarks/pd_recovery.py
 	$(BIN)/python benchmarks/german_credit.py
+	$(BIN)/python benchmarks/decisions.py
 
 clean:
 	rm -rf $(VENV)

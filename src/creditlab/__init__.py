@@ -1,6 +1,8 @@
 """creditlab: a Jupyter-based research and decision-support workbook for trade-credit risk."""
 
-from creditlab import features, kpi, report
+from creditlab import features, kpi, report, segments
+from creditlab.decision_stage import approve, run_decision_stage
+from creditlab.decisions.settings import DecisionSettings, parse_decision_settings
 from creditlab.config import RunParams, load_params
 from creditlab.errors import (
     ConfigError,
@@ -60,6 +62,12 @@ __all__ = [
     "convergence_gate",
     "fit_table",
     "score_table",
+    # segments and decisions
+    "segments",
+    "DecisionSettings",
+    "parse_decision_settings",
+    "run_decision_stage",
+    "approve",
     # pipeline
     "Run",
     "open_run",

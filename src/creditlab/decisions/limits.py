@@ -79,16 +79,22 @@ def appetite_cap(
     draws by LGD (largest first), it first exceeds ``Y`` once the ``k+1``-th largest LGD counts, so
     the cap is ``X / (ccf LGD_(k+1))`` (infinite when even all draws stay within the appetite).
     """
-    order = np.argsort(-lgd_draws, axis=0, kind="stable")
-    g = np.take_along_axis(lgd_draws, order, axis=0)
-    p = np.take_along_axis(pd_draws, order, axis=0)
-    cum = np.cumsum(p, axis=0) / len(p)
-    k = (cum <= appetite.max_probability + 1e-15).sum(axis=0)
-    binding = k < len(p)
-    g_next = g[np.minimum(k, len(p) - 1), np.arange(g.shape[1])]
+    cap = np.full(pd_draws.shape[1], np.inf)
+    # P(loss > X) <= E[PD]: customers whose mean PD is within the appetite can never breach it
+    cols = np.flatnonzero(pd_draws.mean(axis=0) > appetite.max_probability)
+    if cols.size == 0:
+        return cap
+    g_all = np.ascontiguousarray(lgd_draws[:, cols].T)  # (customers, draws): sort along rows
+    order = np.argsort(-g_all, axis=1, kind="stable")
+    g = np.take_along_axis(g_all, order, axis=1)
+    p = np.take_along_axis(np.ascontiguousarray(pd_draws[:, cols].T), order, axis=1)
+    n = g.shape[1]
+    k = (np.cumsum(p, axis=1) / n <= appetite.max_probability + 1e-15).sum(axis=1)
+    binding = k < n
+    g_next = g[np.arange(len(cols)), np.minimum(k, n - 1)]
     with np.errstate(divide="ignore"):
-        cap = appetite.loss_threshold / (ccf * g_next)
-    return np.where(binding, cap, np.inf)
+        cap[cols] = np.where(binding, appetite.loss_threshold / (ccf * g_next), np.inf)
+    return cap
 
 
 def loss_exceedance(
@@ -109,13 +115,15 @@ def recommend_limits(
     econ: Economics,
     appetite: Appetite,
     prob: float = 0.9,
+    explain: bool = True,
 ) -> pd.DataFrame:
     """Current and recommended limit per customer, with the reason that set it.
 
     ``frame`` has one row per draw column: ``customer_id, credit_limit, annual_sales,
     days_to_pay, limit_policy, policy, in_default, pd_mean, pd_lo, pd_hi``.
     Returns :data:`LIMIT_COLUMNS` plus ``change, optimum, appetite_cap, binding,
-    expected_profit, profit_lo, profit_hi``.
+    expected_profit, profit_lo, profit_hi``; ``explain=False`` leaves the rationale empty (for
+    scenario grids, where only the numbers are read).
     """
     days = frame["days_to_pay"].clip(lower=1).to_numpy(dtype=float)
     turns = 365.0 / days
@@ -168,10 +176,14 @@ def recommend_limits(
             "profit_hi": hi,
         }
     )
-    out["rationale"] = [
-        _rationale(r, f, econ, appetite)
-        for r, f in zip(out.itertuples(index=False), frame.itertuples(index=False), strict=True)
-    ]
+    out["rationale"] = (
+        [
+            _rationale(r, f, econ, appetite)
+            for r, f in zip(out.itertuples(index=False), frame.itertuples(index=False), strict=True)
+        ]
+        if explain
+        else ""
+    )
     return out[[*LIMIT_COLUMNS, *[c for c in out.columns if c not in LIMIT_COLUMNS]]]
 
 

@@ -62,7 +62,9 @@ def scenario_grid(
         e_lo, e_hi = interval(ecl, prob)
         grades, _ = assign_grades(pd_s.mean(axis=0), in_default, settings.grades)
         ranks = np.array([rank[g] for g in grades])
-        limits = recommend_limits(frame, pd_s, lgd_s, settings.economics, settings.appetite, prob)
+        limits = recommend_limits(
+            frame, pd_s, lgd_s, settings.economics, settings.appetite, prob, explain=False
+        )
         rec = limits["recommended_limit"].to_numpy()
         allowance = provisions.allowance(scenario.provision_multiplier, prob)
         if base is None:
