@@ -1,9 +1,9 @@
 """creditlab: a Jupyter-based research and decision-support workbook for trade-credit risk."""
 
 from creditlab import features, kpi, report, segments
+from creditlab.config import RunParams, load_params
 from creditlab.decision_stage import approve, run_decision_stage
 from creditlab.decisions.settings import DecisionSettings, parse_decision_settings
-from creditlab.config import RunParams, load_params
 from creditlab.errors import (
     ConfigError,
     ConvergenceError,
