@@ -76,7 +76,8 @@ def test_weekly_report_shows_the_decision_sections(weekly_run):
     for section in (
         "Alerts",
         "Collections worklist",
-        "Grades and segments",
+        "Grades",
+        "Segments and policies",
         "Credit limits",
         "Expected credit loss",
         "Provision matrix (IFRS 9)",

@@ -27,6 +27,7 @@ __all__ = [
     "limits_section",
     "provisions_section",
     "scenarios_section",
+    "segments_section",
     "terms_section",
     "worklist_section",
 ]
@@ -67,7 +68,7 @@ def _interval_text(mean: float, lo: float, hi: float, prob: float) -> str:
 
 
 def grades_section(run: Run) -> list:
-    """The master scale, customers and AR per grade, calibration, segments and their policies."""
+    """The master scale: customers and AR per grade and each grade's calibration."""
     if (missing := _missing(run, "segments.csv")) is not None:
         return missing
     seg = _read(run, "segments.csv")
@@ -110,9 +111,6 @@ def grades_section(run: Run) -> list:
                 "mean_pd": "Mean PD",
             },
         ),
-        to_image(
-            bar_chart(per, "grade", "customers", "open_ar", "Customers and open AR by grade", cur)
-        ),
     ]
     cal = _read(run, "grade_calibration.csv")
     if cal is not None and len(cal):
@@ -149,6 +147,19 @@ def grades_section(run: Run) -> list:
                 },
             ),
         ]
+    return [
+        *out,
+        to_image(
+            bar_chart(per, "grade", "customers", "open_ar", "Customers and open AR by grade", cur)
+        ),
+    ]
+
+
+def segments_section(run: Run) -> list:
+    """Customers per segment and the policies that apply to them."""
+    if (missing := _missing(run, "segments.csv")) is not None:
+        return missing
+    seg = _read(run, "segments.csv")
     pivot = seg.pivot_table(
         index=["risk", "behaviour"],
         columns="value",
@@ -171,7 +182,7 @@ def grades_section(run: Run) -> list:
         )
         .reset_index()
     )
-    out += [
+    return [
         Markdown("Customers per segment (risk class and behaviour by value tier):"),
         table(
             pivot,
@@ -199,7 +210,6 @@ def grades_section(run: Run) -> list:
             },
         ),
     ]
-    return out
 
 
 def _grade_key(grade: str):

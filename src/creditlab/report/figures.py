@@ -83,7 +83,7 @@ def bar_chart(
     frame: pd.DataFrame, x: str, left: str, right: str, title: str, currency: str
 ) -> Figure:
     """Counts (left panel) and amounts (right panel) per category, side by side."""
-    fig = Figure(figsize=(8, 3.2))
+    fig = Figure(figsize=(8, 3.2), layout="constrained")
     ax, ax2 = fig.subplots(1, 2)
     labels = frame[x].astype(str)
     ax.bar(labels, frame[left], color="#2f6690")
