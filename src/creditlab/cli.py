@@ -25,7 +25,12 @@ from creditlab.report.runner import REPORTS, latest_decided_run, open_or_prepare
 
 log = logging.getLogger("creditlab")
 
-_REPORT_ALIASES = {"weekly": "weekly_portfolio", **{r: r for r in REPORTS}}
+_REPORT_ALIASES = {
+    "weekly": "weekly_portfolio",
+    "validation": "model_validation",
+    "review": "customer_review",
+    **{r: r for r in REPORTS},
+}
 
 
 def _date(text: str) -> dt.date:
@@ -120,6 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcome = run_report(
         args.params,
         report=report,
+        customer_id=args.customer,
         data=args.data,
         as_of=args.as_of.isoformat() if args.as_of else None,
         out=args.out,
@@ -242,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a report: execute its notebook and render HTML")
     p.add_argument("report", help=f"one of {sorted(_REPORT_ALIASES)}")
     p.add_argument("--params", required=True, help="params YAML")
+    p.add_argument("--customer", help="customer id (the customer review)")
     p.add_argument("--data", help="ledger folder (overrides the params file)")
     p.add_argument("--as-of", type=_date, help="as-of date (overrides the params file)")
     p.add_argument("--out", default="reports", help="parent folder of the run folder")

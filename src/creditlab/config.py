@@ -19,6 +19,7 @@ import yaml
 from creditlab.errors import ConfigError
 
 __all__ = [
+    "ReportsSpec",
     "RunParams",
     "SyntheticSpec",
     "load_params",
@@ -36,6 +37,22 @@ class SyntheticSpec:
     seed: int = 7
     years: float = 3.0
     regime_shift: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportsSpec:
+    """Reports a weekly run renders besides the weekly one, into the same run folder."""
+
+    model_validation: bool = False
+    customer_reviews: int = 0  # review this many customers, most alerted first
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model_validation, bool) or not isinstance(
+            self.customer_reviews, int
+        ):
+            raise ValueError("model_validation must be true/false and customer_reviews an integer")
+        if self.customer_reviews < 0:
+            raise ValueError("customer_reviews must be >= 0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +76,8 @@ class RunParams:
     seed: int = 20261122
     pd_model: Mapping[str, Any] | None = None
     decisions: Mapping[str, Any] | None = None
+    reports: ReportsSpec = dataclasses.field(default_factory=lambda: ReportsSpec())
+    stale_days: int = 14
     source: Path | None = None
     sha256: str | None = None
 
@@ -88,6 +107,7 @@ class RunParams:
             out[key] = Path(out[key]) if out.get(key) else None
         out["as_of"] = dt.date.fromisoformat(out["as_of"]) if out.get("as_of") else None
         out["synthetic"] = SyntheticSpec(**out["synthetic"]) if out.get("synthetic") else None
+        out["reports"] = ReportsSpec(**(out.get("reports") or {}))
         return cls(**out)
 
 
@@ -102,6 +122,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "max_reject_share": (int, float),
     "interval_prob": (int, float),
     "seed": int,
+    "stale_days": int,
 }
 
 
@@ -200,6 +221,8 @@ def load_params(
             values[key] = None if value is None else _parse_date(value, where)
         elif key == "synthetic":
             values[key] = None if value is None else _synthetic(value, where)
+        elif key == "reports":
+            values[key] = parse_section(ReportsSpec, value, where)
         elif key in {"pd_model", "decisions"}:
             if value is not None and not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a mapping of {key} settings")

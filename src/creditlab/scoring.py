@@ -45,6 +45,7 @@ __all__ = [
     "SCORES_FILE",
     "VALIDATION_SCORES_FILE",
     "parse_pd_settings",
+    "pd_history",
     "run_pd_stage",
 ]
 
@@ -220,6 +221,43 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
     )
     (run_dir / VALIDATION_FILE).write_text(json.dumps(summary, indent=2, default=_plain) + "\n")
     return summary
+
+
+def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:
+    """A customer's PD at the as-of date and at the previous quarter-ends, from the run's model.
+
+    Each point applies the fitted model to the features the customer had on that date (what the
+    model would have said then), with ``prob`` credible intervals; dates before onboarding or after
+    a default are left out. Returns ``date, pd_mean, pd_lo, pd_hi, in_default``.
+    """
+    model = PDModel.load(run.run_dir / MODEL_FILE)
+    led, prob = run.ledger, run.params.interval_prob
+    customers = led.customers.loc[led.customers[CUSTOMER_ID].astype(str) == str(customer_id)]
+    invoices = led.invoices.loc[led.invoices[CUSTOMER_ID].astype(str) == str(customer_id)]
+    events = led.events.loc[led.events[CUSTOMER_ID].astype(str) == str(customer_id)]
+    rows = []
+    for k in range(quarters - 1, -1, -1):
+        day = (pd.Timestamp(run.as_of) - pd.DateOffset(months=3 * k)).date()
+        feats = snapshot_features(customers, invoices, events, day)
+        if feats.empty:
+            continue
+        if bool(feats["in_default"].iloc[0]):
+            rows.append(
+                {"date": day, "pd_mean": 1.0, "pd_lo": 1.0, "pd_hi": 1.0, "in_default": True}
+            )
+            continue
+        draws = model.predict_draws(feats)[:, 0]
+        lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2])
+        rows.append(
+            {
+                "date": day,
+                "pd_mean": float(draws.mean()),
+                "pd_lo": lo,
+                "pd_hi": hi,
+                "in_default": False,
+            }
+        )
+    return pd.DataFrame(rows, columns=["date", "pd_mean", "pd_lo", "pd_hi", "in_default"])
 
 
 def _plain(value: Any) -> Any:

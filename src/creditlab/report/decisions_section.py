@@ -318,6 +318,7 @@ def ecl_section(run: Run) -> list:
                 "group",
                 "12-month ECL by industry",
                 f"ECL ({cur}; dots: mean, bars: {prob:.0%} interval)",
+                percent=False,
             )
         ),
     ]
@@ -637,6 +638,7 @@ def scenarios_section(run: Run) -> list:
                 "scenario",
                 "12-month ECL by scenario",
                 f"ECL ({cur}; dots: mean, bars: {prob:.0%} interval)",
+                percent=False,
             )
         ),
     ]

@@ -9,7 +9,15 @@ from IPython.display import Image
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-__all__ = ["aging_chart", "bar_chart", "interval_chart", "trend_chart", "to_image"]
+__all__ = [
+    "aging_chart",
+    "band_chart",
+    "bar_chart",
+    "interval_chart",
+    "payment_chart",
+    "trend_chart",
+    "to_image",
+]
 
 _THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}")
 
@@ -56,25 +64,32 @@ def trend_chart(trend: pd.DataFrame) -> Figure:
     return fig
 
 
-def interval_chart(frame: pd.DataFrame, label: str, title: str, xlabel: str) -> Figure:
-    """Point estimates with their credible intervals, one row per ``frame[label]``."""
+def interval_chart(
+    frame: pd.DataFrame,
+    label: str,
+    title: str,
+    xlabel: str,
+    *,
+    percent: bool = True,
+    observed: str | None = None,
+) -> Figure:
+    """Point estimates (``mean``) with their credible intervals (``lo`` to ``hi``), one row per
+    ``frame[label]``; ``observed`` adds a column of observed values as crosses."""
     frame = frame.iloc[::-1]
-    fig = Figure(figsize=(7, 0.35 * len(frame) + 1.2))
+    fig = Figure(figsize=(7, 0.35 * len(frame) + 1.2), layout="constrained")
     ax = fig.add_subplot()
-    y = range(len(frame))
-    ax.errorbar(
-        frame["mean"],
-        y,
-        xerr=[frame["mean"] - frame["lo"], frame["hi"] - frame["mean"]],
-        fmt="o",
-        color="#2f6690",
-        ecolor="#8aa9c1",
-        capsize=3,
-    )
-    ax.set_yticks(list(y), frame[label].astype(str))
+    y = list(range(len(frame)))
+    ax.hlines(y, frame["lo"], frame["hi"], color="#8aa9c1", linewidth=3, label="interval")
+    ax.plot(frame["mean"], y, "o", color="#2f6690", label="posterior mean")
+    if observed:
+        ax.plot(frame[observed], y, "x", color="#a4161a", markersize=8, label="observed")
+        ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.set_yticks(y, frame[label].astype(str))
     ax.set_xlabel(xlabel)
     ax.set_title(title)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.1f} %"))
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda v, _: f"{v * 100:.1f} %") if percent else _THOUSANDS
+    )
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 
@@ -96,4 +111,37 @@ def bar_chart(
     for a in (ax, ax2):
         a.spines[["top", "right"]].set_visible(False)
     fig.suptitle(title)
+    return fig
+
+
+def payment_chart(paid: pd.DataFrame, open_items: pd.DataFrame) -> Figure:
+    """Days late of each paid invoice by due date, and open invoices' days past due today."""
+    fig = Figure(figsize=(8, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.axhline(0, color="#8aa9c1", linewidth=1)
+    ax.scatter(paid["due_on"], paid["days_late"], s=14, color="#2f6690", label="paid (days late)")
+    if len(open_items):
+        ax.scatter(open_items["due_on"], open_items["dpd"], s=30, marker="x", color="#a4161a",
+                   label="open (days past due today)")  # fmt: skip
+    ax.set_xlabel("Due date")
+    ax.set_ylabel("Days after due date")
+    ax.set_title("Payment history")
+    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def band_chart(frame: pd.DataFrame, x: str, title: str, ylabel: str) -> Figure:
+    """A posterior mean over time with its credible band (``mean``, ``lo``, ``hi`` columns)."""
+    fig = Figure(figsize=(7, 3), layout="constrained")
+    ax = fig.add_subplot()
+    dates = pd.to_datetime(frame[x])
+    ax.fill_between(dates, frame["lo"], frame["hi"], color="#8aa9c1", alpha=0.5, label="interval")
+    ax.plot(dates, frame["mean"], marker="o", color="#2f6690", label="posterior mean")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.1%}"))
+    ax.set_xlabel("Date")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
     return fig

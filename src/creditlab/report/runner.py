@@ -11,15 +11,21 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import re
 import time
 from pathlib import Path
 
+import pandas as pd
+
+from creditlab import kpi
 from creditlab.config import load_params
 from creditlab.decision_stage import TABLE_FILE, check_labels, run_decision_stage
 from creditlab.decisions.settings import parse_decision_settings
 from creditlab.errors import ConfigError
+from creditlab.ledger.schema import CUSTOMER_ID
 from creditlab.pipeline import REJECTS_FILE, Run, new_run_dir, open_run, prepare_run
 from creditlab.provenance import git_sha, versions
+from creditlab.report.appendix import run_warnings
 from creditlab.report.manifest import write_manifest
 from creditlab.report.render import execute_notebook, render_html
 from creditlab.scoring import parse_pd_settings, run_pd_stage
@@ -35,7 +41,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-REPORTS = ("weekly_portfolio",)
+REPORTS = ("weekly_portfolio", "model_validation", "customer_review")
 MANIFEST_FILE = "manifest.json"
 
 
@@ -110,10 +116,45 @@ def latest_decided_run(
     return max(found)[1] if found else None
 
 
+def review_file(customer_id: str) -> str:
+    """File stem of a customer's review: ``customer_review_<id>`` with the id made path-safe."""
+    return "customer_review_" + re.sub(r"[^A-Za-z0-9._-]", "_", str(customer_id))
+
+
+def customers_to_review(run_dir: Path, n: int) -> list[str]:
+    """The ``n`` customers a weekly run reviews: alerted ones first (most severe, then largest
+    open AR), then the largest exposures."""
+    if n <= 0:
+        return []
+    run = open_run(run_dir)
+    exposure = kpi.customer_exposure(run.ledger.customers, run.ledger.invoices, run.as_of)
+    ar = exposure.set_index(CUSTOMER_ID)[kpi.OPEN_AR]
+    order: list[str] = []
+    alerts_path = run_dir / "alerts.csv"
+    if alerts_path.is_file():
+        found = pd.read_csv(alerts_path, dtype={CUSTOMER_ID: "string"}).dropna(subset=[CUSTOMER_ID])
+        found = found.loc[found[CUSTOMER_ID] != ""]
+        found["_sev"] = found["severity"].map({"high": 0, "medium": 1, "low": 2})
+        found["_ar"] = found[CUSTOMER_ID].map(ar).fillna(0)
+        order += list(found.sort_values(["_sev", "_ar"], ascending=[True, False])[CUSTOMER_ID])
+    order += list(ar.sort_values(ascending=False).index)
+    return list(dict.fromkeys(order))[:n]
+
+
+def _check_customer(run: Run, customer_id: str) -> None:
+    known = run.ledger.customers[CUSTOMER_ID].astype(str)
+    if str(customer_id) not in set(known):
+        raise ConfigError(
+            f"customer {customer_id!r} is not in the ledger ({len(known):,} customers, "
+            f"e.g. {', '.join(known.head(3))})"
+        )
+
+
 def run_report(
     params_file: str | Path,
     *,
     report: str = "weekly_portfolio",
+    customer_id: str | None = None,
     data: str | Path | None = None,
     as_of: str | None = None,
     out: str | Path = "reports",
@@ -121,19 +162,26 @@ def run_report(
 ) -> RunOutcome:
     """Run one report end to end into a new run folder under ``out``.
 
+    A weekly run also renders the model validation report and customer reviews when the params'
+    ``reports:`` section asks for them, into the same folder. ``customer_review`` needs
+    ``customer_id``.
+
     Raises
     ------
     CreditlabError
         Any failing step; ``manifest.json`` then says ``"status": "failed"`` and which step.
     """
-    notebook = notebook_path(report)
+    notebook_path(report)
+    if report == "customer_review" and not customer_id:
+        raise ConfigError("the customer review needs a customer: --customer ID")
     params = load_params(params_file, data=data, as_of=as_of)
     pd_settings = parse_pd_settings(params.pd_model, where=f"{params.source}: pd_model")
     decisions = parse_decision_settings(params.decisions, where=f"{params.source}: decisions")
     if run_dir is None:
         run_dir = new_run_dir(out, report.split("_")[0])
     run_dir = Path(run_dir).resolve()
-    html = run_dir / f"{report}.html"
+    main_stem = review_file(customer_id) if report == "customer_review" else report
+    html = run_dir / f"{main_stem}.html"
     manifest: dict = {
         "run_id": run_dir.name,
         "report": report,
@@ -164,6 +212,8 @@ def run_report(
         )
         manifest["outputs"]["rejects"] = REJECTS_FILE
         check_labels(decisions, run.ledger.customers, where=f"{params.source}: decisions")
+        if customer_id:
+            _check_customer(run, customer_id)
         step = "model"
         t0 = time.perf_counter()
         summary = run_pd_stage(run, pd_settings)
@@ -172,10 +222,6 @@ def run_report(
             k: summary.get(k)
             for k in ("enabled", "skipped", "reused_cached_fit", "gate", "timings")
         }
-        if summary.get("skipped"):
-            manifest["warnings"].append(f"PD model not fitted: {summary['skipped']}")
-        elif summary.get("gate") and not summary["gate"]["passed"]:
-            manifest["warnings"].append("the PD model failed the convergence gate")
         step = "decide"
         t0 = time.perf_counter()
         decided = run_decision_stage(run, decisions)
@@ -183,19 +229,39 @@ def run_report(
         manifest["decisions"] = {
             k: decided.get(k) for k in ("enabled", "left_out", "previous_run", "alerts", "worklist")
         }
-        step = "execute"
-        t0 = time.perf_counter()
-        executed = run_dir / f"{report}.ipynb"
-        execute_notebook(notebook, executed, {"run_dir": str(run_dir)}, cwd=run_dir)
-        manifest["timings_s"]["execute"] = round(time.perf_counter() - t0, 3)
-        manifest["outputs"]["notebook"] = executed.name
-        step = "render"
-        t0 = time.perf_counter()
-        manifest["renderer"] = render_html(executed, html)
-        manifest["timings_s"]["render"] = round(time.perf_counter() - t0, 3)
-        manifest["outputs"]["html"] = html.name
+        manifest["warnings"] = run_warnings(run)
+        write_manifest(manifest_path, manifest)
+        jobs = [(report, {"customer_id": customer_id} if customer_id else {}, main_stem)]
+        if report == "weekly_portfolio":
+            if params.reports.model_validation:
+                jobs.append(("model_validation", {}, "model_validation"))
+            for cid in customers_to_review(run_dir, params.reports.customer_reviews):
+                jobs.append(("customer_review", {"customer_id": cid}, review_file(cid)))
+        manifest["reports"] = {}
+        for name, extra, stem in jobs:
+            step = f"execute {stem}" if stem != main_stem else "execute"
+            t0 = time.perf_counter()
+            executed = run_dir / f"{stem}.ipynb"
+            execute_notebook(
+                notebook_path(name), executed, {"run_dir": str(run_dir), **extra}, cwd=run_dir
+            )
+            t_exec = round(time.perf_counter() - t0, 3)
+            step = f"render {stem}" if stem != main_stem else "render"
+            t0 = time.perf_counter()
+            manifest["renderer"] = render_html(executed, run_dir / f"{stem}.html")
+            t_render = round(time.perf_counter() - t0, 3)
+            manifest["reports"][stem] = {
+                "html": f"{stem}.html",
+                "notebook": executed.name,
+                "execute_s": t_exec,
+                "render_s": t_render,
+            }
+            if stem == main_stem:
+                manifest["timings_s"].update(execute=t_exec, render=t_render)
+                manifest["outputs"].update(notebook=executed.name, html=html.name)
     except Exception as exc:
-        html.unlink(missing_ok=True)
+        for path in run_dir.glob("*.html"):
+            path.unlink()
         manifest.update(status="failed", failed_step=step, error=str(exc), finished_at=_utcnow())
         write_manifest(manifest_path, manifest)
         exc.run_dir = run_dir  # type: ignore[attr-defined]

@@ -4,7 +4,6 @@ formatted tables, PNG figures) for one notebook cell; all numbers come from :mod
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pandas as pd
 from IPython.display import Markdown
@@ -12,7 +11,6 @@ from IPython.display import Markdown
 from creditlab import kpi
 from creditlab.ledger.schema import CREDIT_LIMIT, CUSTOMER_ID, INDUSTRY, NAME
 from creditlab.pipeline import Run
-from creditlab.provenance import git_sha, versions
 from creditlab.report.figures import aging_chart, to_image, trend_chart
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
 
@@ -27,7 +25,6 @@ __all__ = [
     "breaches_section",
     "industry_section",
     "data_quality_section",
-    "appendix",
 ]
 
 
@@ -357,36 +354,3 @@ def data_quality_section(run: Run) -> list:
             Markdown("Notes on the data:\n\n" + "\n".join(f"- {md_escape(n)}" for n in notes))
         )
     return out
-
-
-def appendix(run: Run) -> list:
-    """Run provenance: params, input files with hashes, versions, git sha."""
-    params = {k: v for k, v in run.params.to_dict().items() if k != "mapping"}
-    params_rows = pd.DataFrame(
-        {"Parameter": list(params), "Value": [json.dumps(v, default=str) for v in params.values()]}
-    )
-    files = run.ledger.counts[["file", "sha256", "read"]]
-    vers = versions()
-    return [
-        Markdown(
-            f"Run **{md_escape(run.run_id)}**, as of {run.as_of.isoformat()}; data hash "
-            f"`{run.ledger.data_hash[:16]}…`; creditlab commit `{git_sha() or 'unknown'}`. "
-            "The full record, including timings and the renderer, is `manifest.json` in the "
-            "run folder."
-        ),
-        table(params_rows),
-        table(
-            files,
-            ints=["read"],
-            labels={"file": "Input file", "sha256": "sha256", "read": "Rows read"},
-        ),
-        table(pd.DataFrame({"Package": list(vers), "Version": list(vers.values())})),
-        Markdown(
-            "Definitions follow `DOMAIN.md`: aging buckets by days past due (current = not yet "
-            "due); DSO = AR / sales x days; countback DSO walks back monthly sales; BPDSO uses "
-            "current AR; ADD = DSO - BPDSO; CEI = (begin AR + sales - end AR) / (begin AR + "
-            "sales - end current AR) x 100; at-risk rate = share of a month's billing unpaid 90 "
-            "days after month-end. Partial payments on open invoices are not dated in the "
-            "ledger, so they are taken as known at every date."
-        ),
-    ]

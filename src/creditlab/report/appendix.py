@@ -1,0 +1,119 @@
+"""What every report starts and ends with: a warning banner when the run has problems, and an
+appendix that lets a reviewer reproduce it (params, data hashes and counts, versions, git sha,
+timings, convergence, assumptions and caveats)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from IPython.display import Markdown
+
+from creditlab.ledger.schema import ISSUED_ON, PAID_ON
+from creditlab.pipeline import Run
+from creditlab.provenance import git_sha, versions
+from creditlab.report.pd_section import diagnostics
+from creditlab.report.tables import fmt_pct, md_escape, table
+from creditlab.scoring import VALIDATION_FILE
+
+__all__ = ["CAVEATS", "appendix", "banner", "run_warnings"]
+
+CAVEATS = (
+    "Every figure is as of the as-of date, from data known on that date: an invoice counts once "
+    "issued and is open until the date it was paid. Partial payments on open invoices are not "
+    "dated in the ledger, so they are taken as known at every date.",
+    "Definitions follow `DOMAIN.md`: aging buckets by days past due (current = not yet due); DSO = "
+    "AR / sales x days; countback DSO walks back monthly sales; BPDSO uses current AR; ADD = DSO - "
+    "BPDSO; CEI = (begin AR + sales - end AR) / (begin AR + sales - end current AR) x 100; at-risk "
+    "rate = share of a month's billing unpaid 90 days after month-end.",
+    "Default = an invoice 90+ days past due or a write-off, insolvency or collections-agency event. "
+    "PDs are 12-month probabilities from the posterior of the PD model; intervals are equal-tailed "
+    "credible intervals. Quarterly snapshots of the same customer are treated as independent rows.",
+    "Limits, ECL, provisions and scenarios are computed from stored posterior draws; LGD comes from "
+    "the params' prior, not from observed recoveries. Roll rates count invoices, not balances.",
+)
+
+
+def run_warnings(run: Run) -> list[str]:
+    """What a reader must know before trusting the report: convergence, rejects, stale data."""
+    out = []
+    path = run.run_dir / VALIDATION_FILE
+    if path.is_file():
+        summary = json.loads(path.read_text())
+        if summary.get("skipped"):
+            out.append(f"The PD model was not fitted: {summary['skipped']}.")
+        elif summary.get("gate") and not summary["gate"]["passed"]:
+            out.append("The PD model failed its convergence gate: treat every PD as unreliable.")
+    counts = run.ledger.counts
+    share = counts["rejected"].sum() / max(counts["read"].sum(), 1)
+    if share > run.params.max_reject_share:
+        out.append(
+            f"{fmt_pct(share)} of input rows were rejected (more than "
+            f"{fmt_pct(run.params.max_reject_share)}); see Data quality."
+        )
+    t = pd.Timestamp(run.as_of)
+    inv = run.ledger.invoices
+    dates = pd.concat([inv[ISSUED_ON], inv[PAID_ON]]).dropna()
+    dates = dates.loc[dates <= t]
+    if dates.empty:
+        out.append("The ledger holds no activity on or before the as-of date.")
+    elif (t - dates.max()).days > run.params.stale_days:
+        out.append(
+            f"Stale data: the last invoice or payment is dated {dates.max():%d %B %Y}, "
+            f"{(t - dates.max()).days} days before the as-of date."
+        )
+    return out
+
+
+def banner(run: Run) -> list:
+    """A red banner listing the run's warnings (nothing when there are none)."""
+    found = run_warnings(run)
+    if not found:
+        return []
+    items = "".join(f"<li>{md_escape(w)}</li>" for w in found)
+    return [Markdown(f'<div class="cl-banner"><strong>Warnings</strong><ul>{items}</ul></div>')]
+
+
+def appendix(run: Run) -> list:
+    """Run provenance: params, input files with hashes and counts, versions, git sha, timings,
+    convergence, assumptions and caveats."""
+    params = {k: v for k, v in run.params.to_dict().items() if k != "mapping"}
+    params_rows = pd.DataFrame(
+        {"Parameter": list(params), "Value": [json.dumps(v, default=str) for v in params.values()]}
+    )
+    files = run.ledger.counts[["file", "sha256", "read", "loaded", "rejected"]]
+    vers = versions()
+    out = [
+        Markdown(
+            f"Run **{md_escape(run.run_id)}**, as of {run.as_of.isoformat()}; data hash "
+            f"`{run.ledger.data_hash[:16]}…`; creditlab commit `{git_sha() or 'unknown'}`. "
+            "The full record is `manifest.json` in the run folder."
+        ),
+        table(params_rows),
+        table(
+            files,
+            ints=["read", "loaded", "rejected"],
+            labels={
+                "file": "Input file",
+                "sha256": "sha256",
+                "read": "Rows read",
+                "loaded": "Loaded",
+                "rejected": "Rejected",
+            },
+        ),  # fmt: skip
+        table(pd.DataFrame({"Package": list(vers), "Version": list(vers.values())})),
+    ]
+    manifest_path = run.run_dir / "manifest.json"
+    if manifest_path.is_file():
+        timings = json.loads(manifest_path.read_text()).get("timings_s", {})
+        if timings:
+            out.append(
+                Markdown(
+                    "Timings of this run before the report was executed: "
+                    + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+                    + "."
+                )
+            )
+    out += diagnostics(run)
+    out.append(Markdown("Assumptions and caveats:\n\n" + "\n".join(f"- {c}" for c in CAVEATS)))
+    return out

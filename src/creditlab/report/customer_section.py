@@ -1,0 +1,296 @@
+"""The customer review: one customer seen from every side (profile, exposure against its limit,
+invoices and payments, disputes, PD history with intervals, segment and policy, recommended limit,
+open worklist items and alerts). Everything is read from the run folder or the run's ledger."""
+
+from __future__ import annotations
+
+import pandas as pd
+from IPython.display import Markdown
+
+from creditlab import kpi
+from creditlab.errors import ConfigError
+from creditlab.ledger.schema import (
+    AMOUNT,
+    COUNTRY,
+    CREDIT_LIMIT,
+    CUSTOMER_ID,
+    DISPUTED,
+    DUE_ON,
+    EVENT_ON,
+    INDUSTRY,
+    INVOICE_ID,
+    ISSUED_ON,
+    KIND,
+    NAME,
+    ONBOARDED_ON,
+    PAID_ON,
+    PAYMENT_TERMS_DAYS,
+)
+from creditlab.pipeline import Run
+from creditlab.report.figures import band_chart, payment_chart, to_image
+from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
+from creditlab.scoring import MODEL_FILE, pd_history
+
+__all__ = ["actions", "exposure", "pd_path", "payments", "profile"]
+
+
+def _row(frame: pd.DataFrame | None, customer_id: str) -> pd.Series | None:
+    if frame is None:
+        return None
+    rows = frame.loc[frame[CUSTOMER_ID].astype(str) == str(customer_id)]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _csv(run: Run, name: str) -> pd.DataFrame | None:
+    path = run.run_dir / name
+    return (
+        pd.read_csv(path, dtype={CUSTOMER_ID: "string", INVOICE_ID: "string"})
+        if path.is_file()
+        else None
+    )
+
+
+def _customer(run: Run, customer_id: str) -> pd.Series:
+    row = _row(run.ledger.customers, customer_id)
+    if row is None:
+        raise ConfigError(f"customer {customer_id!r} is not in this run's ledger")
+    return row
+
+
+def profile(run: Run, customer_id: str) -> list:
+    """Who the customer is, and the segment and policy that apply to it."""
+    c = _customer(run, customer_id)
+    seg = _row(_csv(run, "segments.csv"), customer_id)
+    rows = [
+        ("Customer", str(c[CUSTOMER_ID])),
+        ("Name", str(c[NAME])),
+        ("Industry", str(c[INDUSTRY])),
+        ("Country", str(c[COUNTRY])),
+        ("Customer since", f"{pd.Timestamp(c[ONBOARDED_ON]):%d %B %Y}"),
+        ("Payment terms", f"{int(c[PAYMENT_TERMS_DAYS])} days"),
+        ("Credit limit", fmt_money(c[CREDIT_LIMIT]) + f" {run.params.currency}"),
+    ]
+    if seg is not None:
+        rows += [
+            ("Grade", f"{seg['grade']} ({seg['risk']} risk)"),
+            ("Segment", str(seg["segment"])),
+            ("Policy", f"{seg['policy']}: {seg['terms_days']}-day terms, limit policy "
+                       f"{seg['limit_policy']}, review every {seg['review_months']} months, "
+                       f"{seg['dunning']} dunning, approved by {seg['approval']}"),
+        ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["Item", "Value"])
+    intro = Markdown(
+        f"Review of **{md_escape(c[NAME])}** as of **{run.as_of:%d %B %Y}**. Amounts in "
+        f"{run.params.currency}; intervals are {run.params.interval_prob:.0%} credible intervals."
+    )
+    return [intro, table(frame)]
+
+
+def exposure(run: Run, customer_id: str) -> list:
+    """Open receivables against the limit, the open invoices, and the recommended limit."""
+    c = _customer(run, customer_id)
+    led = run.ledger
+    exp = _row(kpi.customer_exposure(led.customers, led.invoices, run.as_of), customer_id)
+    items = kpi.open_items(led.invoices, run.as_of)
+    items = items.loc[items[CUSTOMER_ID].astype(str) == str(customer_id)].sort_values(DUE_ON)
+    util = exp[kpi.UTILISATION]
+    out = [
+        Markdown(
+            f"Open AR **{fmt_money(exp[kpi.OPEN_AR])}** of a limit of {fmt_money(c[CREDIT_LIMIT])} "
+            f"({fmt_pct(util) if util == util else 'no limit'} used); overdue "
+            f"{fmt_money(exp[kpi.OVERDUE_AR])}; oldest open invoice {int(exp[kpi.MAX_DPD])} days "
+            f"past due; {int(exp['open_disputes'])} open invoice(s) disputed."
+        )
+    ]
+    if len(items):
+        out.append(
+            table(
+                items[
+                    [
+                        INVOICE_ID,
+                        ISSUED_ON,
+                        DUE_ON,
+                        AMOUNT,
+                        kpi.OPEN_AR,
+                        kpi.DPD,
+                        kpi.BUCKET,
+                        DISPUTED,
+                    ]
+                ].assign(**{ISSUED_ON: items[ISSUED_ON].dt.date, DUE_ON: items[DUE_ON].dt.date}),
+                money=[AMOUNT, kpi.OPEN_AR],
+                ints=[kpi.DPD],
+                labels={
+                    INVOICE_ID: "Invoice",
+                    ISSUED_ON: "Issued",
+                    DUE_ON: "Due",
+                    AMOUNT: "Amount",
+                    kpi.OPEN_AR: "Open",
+                    kpi.DPD: "DPD",
+                    kpi.BUCKET: "Bucket",
+                    DISPUTED: "Disputed",
+                },
+            )  # fmt: skip
+        )
+    lim = _row(_csv(run, "limits.csv"), customer_id)
+    if lim is not None:
+        out.append(
+            Markdown(
+                f"**Recommended limit {fmt_money(lim['recommended_limit'])}** (expected profit "
+                f"{fmt_money(lim['expected_profit'])} a year, interval {fmt_money(lim['profit_lo'])} "
+                f"to {fmt_money(lim['profit_hi'])}). {md_escape(lim['rationale'])}"
+            )
+        )
+    else:
+        out.append(Markdown("No recommended limit in this run (it needs the PD model)."))
+    return out
+
+
+def payments(run: Run, customer_id: str) -> list:
+    """How the customer paid: days late per invoice over time, recent invoices, disputes."""
+    led, t = run.ledger, pd.Timestamp(run.as_of)
+    inv = led.invoices.loc[
+        (led.invoices[CUSTOMER_ID].astype(str) == str(customer_id)) & (led.invoices[ISSUED_ON] <= t)
+    ]
+    paid = inv.loc[inv[PAID_ON].notna() & (inv[PAID_ON] <= t)].copy()
+    paid["days_late"] = (paid[PAID_ON] - paid[DUE_ON]).dt.days
+    open_ = kpi.open_items(inv, run.as_of)
+    if inv.empty:
+        return [Markdown("No invoices up to the as-of date.")]
+    recent = paid.loc[paid[PAID_ON] > t - pd.Timedelta(days=365)]
+    weekday = paid[PAID_ON].dt.day_name().mode()
+    events = led.events.loc[
+        (led.events[CUSTOMER_ID].astype(str) == str(customer_id)) & (led.events[EVENT_ON] <= t)
+    ]
+    text = (
+        f"{len(inv):,} invoices since {inv[ISSUED_ON].min():%B %Y} "
+        f"({fmt_money(inv[AMOUNT].sum())} billed), {int(inv[DISPUTED].sum()):,} disputed. "
+        f"In the last 12 months: {len(recent):,} paid, on average "
+        f"{fmt_days(recent['days_late'].mean())} days after the due date "
+        f"({fmt_pct((recent['days_late'] > 0).mean()) if len(recent) else '–'} late)."
+        + (f" Usually pays on a {weekday.iloc[0]}." if len(weekday) else "")
+    )
+    out = [Markdown(text)]
+    last = inv.sort_values(ISSUED_ON, ascending=False).head(15).copy()
+    last["days_late"] = (last[PAID_ON] - last[DUE_ON]).dt.days
+    for col in (ISSUED_ON, DUE_ON, PAID_ON):
+        last[col] = last[col].dt.date
+    out += [
+        Markdown("The latest invoices (days late: payment date - due date; empty = open):"),
+        table(
+            last[[INVOICE_ID, ISSUED_ON, DUE_ON, PAID_ON, AMOUNT, "days_late", DISPUTED]],
+            money=[AMOUNT],
+            ints=["days_late"],
+            labels={
+                INVOICE_ID: "Invoice",
+                ISSUED_ON: "Issued",
+                DUE_ON: "Due",
+                PAID_ON: "Paid",
+                AMOUNT: "Amount",
+                "days_late": "Days late",
+                DISPUTED: "Disputed",
+            },
+        ),  # fmt: skip
+    ]
+    if len(events):
+        ev = events[[EVENT_ON, KIND]].assign(**{EVENT_ON: events[EVENT_ON].dt.date})
+        out += [Markdown("Events on record:"), table(ev, labels={EVENT_ON: "Date", KIND: "Event"})]
+    return [*out, to_image(payment_chart(paid, open_))]
+
+
+def pd_path(run: Run, customer_id: str) -> list:
+    """The PD now and at the last eight quarter-ends, from the run's model, with intervals."""
+    if not (run.run_dir / MODEL_FILE).is_file():
+        return [Markdown("No PD model in this run, so no PD history.")]
+    hist = pd_history(run, customer_id)
+    if hist.empty:
+        return [Markdown("The customer was not yet onboarded at any of the dates.")]
+    prob = run.params.interval_prob
+    now = hist.iloc[-1]
+    head = (
+        "The customer is in default." if now["in_default"]
+        else f"PD over the next 12 months: **{fmt_pct(now['pd_mean'])}** ({prob:.0%} interval "
+        f"{fmt_pct(now['pd_lo'])} to {fmt_pct(now['pd_hi'])})."
+    )  # fmt: skip
+    chart = hist.rename(columns={"pd_mean": "mean", "pd_lo": "lo", "pd_hi": "hi"})
+    return [
+        Markdown(
+            head + " Earlier points apply the same model to the features the customer had on "
+            "each quarter-end (what the model would have said then)."
+        ),
+        table(
+            hist.drop(columns=["in_default"]),
+            pct=["pd_mean", "pd_lo", "pd_hi"],
+            labels={"date": "Date", "pd_mean": "PD", "pd_lo": f"{prob:.0%} from", "pd_hi": "to"},
+        ),
+        to_image(band_chart(chart, "date", "12-month PD over time", "PD")),
+    ]
+
+
+def actions(run: Run, customer_id: str) -> list:
+    """Open worklist items, alerts, ECL and terms suggestion for the customer."""
+    out = []
+    work = _csv(run, "worklist.csv")
+    if work is not None:
+        mine = work.loc[work[CUSTOMER_ID] == str(customer_id)]
+        if len(mine):
+            out += [
+                Markdown(f"{len(mine)} item(s) on this week's collections worklist:"),
+                table(
+                    mine[
+                        [
+                            "rank",
+                            INVOICE_ID,
+                            "open_amount",
+                            "dpd",
+                            "cash_at_risk",
+                            "action",
+                            "contact_day",
+                            "approval",
+                        ]
+                    ],
+                    money=["open_amount", "cash_at_risk"],
+                    ints=["rank", "dpd"],
+                    labels={
+                        "rank": "Rank",
+                        INVOICE_ID: "Invoice",
+                        "open_amount": "Open",
+                        "dpd": "DPD",
+                        "cash_at_risk": "Cash at risk",
+                        "action": "Action",
+                        "contact_day": "Contact on",
+                        "approval": "Owner",
+                    },
+                ),  # fmt: skip
+            ]
+        else:
+            out.append(Markdown("Nothing on this week's collections worklist."))
+    found = _csv(run, "alerts.csv")
+    if found is not None:
+        mine = found.loc[found[CUSTOMER_ID] == str(customer_id)]
+        out.append(
+            table(
+                mine[["alert", "severity", "detail"]],
+                labels={"alert": "Alert", "severity": "Severity", "detail": "Detail"},
+            )
+            if len(mine)
+            else Markdown("No alerts for this customer.")
+        )
+    ecl = _row(_csv(run, "ecl.csv"), customer_id)
+    if ecl is not None:
+        out.append(
+            Markdown(
+                f"Expected credit loss over 12 months: **{fmt_money(ecl['ecl_mean'])}** (interval "
+                f"{fmt_money(ecl['ecl_lo'])} to {fmt_money(ecl['ecl_hi'])}) on an exposure of "
+                f"{fmt_money(ecl['ead'])} with LGD {fmt_pct(ecl['lgd'])}."
+            )
+        )
+    terms = _row(_csv(run, "terms.csv"), customer_id)
+    if terms is not None:
+        out.append(
+            Markdown(
+                f"Terms: {md_escape(terms['suggestion'])} (discount value "
+                f"{fmt_money(terms['discount_value'])} a year, factoring "
+                f"{fmt_money(terms['factoring_value'])})."
+            )
+        )
+    return out or [Markdown("No decisions in this run.")]

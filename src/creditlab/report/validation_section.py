@@ -1,0 +1,199 @@
+"""The model validation report: the training data and features, sampling diagnostics with trace
+plots, posterior predictive checks, calibration by grade and score stability. The model and its
+priors, effects and out-of-time metrics come from :mod:`creditlab.report.pd_section`."""
+
+from __future__ import annotations
+
+import json
+
+import arviz as az
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+
+from creditlab.features import FEATURES, SNAPSHOT, TARGET, training_data
+from creditlab.ledger.schema import INDUSTRY
+from creditlab.models.pd import PDModel
+from creditlab.models.validation import psi
+from creditlab.pipeline import Run
+from creditlab.report.figures import interval_chart, to_image
+from creditlab.report.tables import fmt_pct, table
+from creditlab.scoring import (
+    MODEL_FILE,
+    SCORES_FILE,
+    VALIDATION_FILE,
+    VALIDATION_SCORES_FILE,
+    parse_pd_settings,
+)
+
+__all__ = [
+    "calibration_by_grade",
+    "convergence",
+    "data_and_features",
+    "predictive_checks",
+    "stability",
+]
+
+
+def _fitted(run: Run) -> bool:
+    path = run.run_dir / VALIDATION_FILE
+    return (
+        path.is_file()
+        and not json.loads(path.read_text()).get("skipped")
+        and (run.run_dir / MODEL_FILE).is_file()
+    )
+
+
+def _training(run: Run):
+    settings = parse_pd_settings(run.params.pd_model)
+    led = run.ledger
+    return training_data(
+        led.customers,
+        led.invoices,
+        led.events,
+        run.as_of,
+        every_months=settings.snapshot_every_months,
+    )
+
+
+def data_and_features(run: Run) -> list:
+    """Rows and defaults per training snapshot, and each feature's coverage and mean."""
+    if not _fitted(run):
+        return [Markdown("No PD model in this run: nothing to validate.")]
+    data = _training(run)
+    per = (
+        data.train.groupby(SNAPSHOT)
+        .agg(rows=(TARGET, "size"), defaults=(TARGET, "sum"))
+        .reset_index()
+        .assign(
+            rate=lambda f: f["defaults"] / f["rows"], **{SNAPSHOT: lambda f: f[SNAPSHOT].dt.date}
+        )
+    )
+    feats = pd.DataFrame(
+        {
+            "feature": list(FEATURES),
+            "missing": [data.train[f].isna().mean() for f in FEATURES],
+            "mean_train": [data.train[f].mean() for f in FEATURES],
+            "mean_defaulters": [
+                data.train.loc[data.train[TARGET] == 1, f].mean() for f in FEATURES
+            ],
+        }
+    )
+    return [
+        Markdown(
+            f"Training rows are customer-snapshots every few months, each labelled with default in "
+            f"the next 12 months; {len(data.validation):,} customers at {data.validation_snapshot} "
+            "are held out for the out-of-time test."
+        ),
+        table(per, ints=["rows", "defaults"], pct=["rate"],
+              labels={SNAPSHOT: "Snapshot", "rows": "Customers", "defaults": "Defaults in 12 months", "rate": "Default rate"}),
+        Markdown("Features (missing values are imputed with the training median and flagged):"),
+        table(feats, pct=["missing"], decimals=["mean_train", "mean_defaulters"],
+              labels={"feature": "Feature", "missing": "Missing", "mean_train": "Mean, all", "mean_defaulters": "Mean, defaulters"}),
+    ]  # fmt: skip
+
+
+def convergence(run: Run) -> list:
+    """Trace plots of the population-level parameters (the gate's table is in the appendix)."""
+    if not _fitted(run):
+        return []
+    model = PDModel.load(run.run_dir / MODEL_FILE)
+    names = [v for v in ("mu", "sigma_group", "beta") if v in model.idata.posterior]
+    axes = az.plot_trace(model.idata, var_names=names, compact=True, figsize=(9, 2.2 * len(names)))
+    fig = np.asarray(axes).ravel()[0].figure
+    fig.set_layout_engine("constrained")
+    image = to_image(fig)
+    plt.close(fig)  # ArviZ draws with pyplot: close it, or the kernel shows the figure twice
+    return [
+        Markdown(
+            "Each chain's draws (right) should look like the same stationary noise, and each "
+            "chain's density (left) should agree: no trends, no stuck chains. The numeric gate "
+            "(R-hat, ESS, divergences, E-BFMI) is in the appendix."
+        ),
+        image,
+    ]
+
+
+def predictive_checks(run: Run) -> list:
+    """Observed defaults in training against the model's posterior predictive distribution."""
+    if not _fitted(run):
+        return []
+    data = _training(run)
+    model = PDModel.load(run.run_dir / MODEL_FILE)
+    draws = model.predict_draws(data.train)
+    rng = np.random.default_rng(run.params.seed)
+    sims = rng.random(draws.shape) < draws  # one replicated data set per posterior draw
+    prob = run.params.interval_prob
+    rows = []
+    for by in (SNAPSHOT, INDUSTRY):
+        for name, idx in data.train.groupby(by).indices.items():
+            counts = sims[:, idx].sum(axis=1)
+            lo, hi = np.quantile(counts, [(1 - prob) / 2, (1 + prob) / 2])
+            observed = int(data.train[TARGET].to_numpy()[idx].sum())
+            label = name.date() if by == SNAPSHOT else name
+            rows.append({"by": by, "group": str(label), "observed": observed, "mean": counts.mean(),
+                         "lo": lo, "hi": hi, "inside": "yes" if lo <= observed <= hi else "no"})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    share = (frame["inside"] == "yes").mean()
+    ind = frame.loc[frame["by"] == INDUSTRY]
+    return [
+        Markdown(
+            f"For each posterior draw the model simulates who defaults among the training rows; the "
+            f"observed number of defaults per snapshot and per industry should fall inside the "
+            f"{prob:.0%} interval of the simulated numbers about {prob:.0%} of the time. Here: "
+            f"{fmt_pct(share)} of {len(frame)} groups."
+        ),
+        table(frame, ints=["observed"], decimals=["mean", "lo", "hi"],
+              labels={"by": "Grouped by", "group": "Group", "observed": "Observed defaults",
+                      "mean": "Predicted (mean)", "lo": "from", "hi": "to", "inside": "Inside"}),
+        to_image(interval_chart(ind, "group", "Defaults by industry: predicted and observed",
+                                "defaults in the training rows", percent=False, observed="observed")),
+    ]  # fmt: skip
+
+
+def calibration_by_grade(run: Run) -> list:
+    """Each grade's out-of-time default rate against its mean PD (Jeffreys test)."""
+    path = run.run_dir / "grade_calibration.csv"
+    if not path.is_file():
+        return [Markdown("No grades in this run (the decisions stage needs the PD model).")]
+    cal = pd.read_csv(path, dtype={"grade": "string"})
+    cal["consistent"] = cal["consistent"].map({True: "yes", False: "no"})
+    prob = run.params.interval_prob
+    return [
+        Markdown(
+            f"A grade passes when its mean PD lies inside the {prob:.0%} Jeffreys interval of its "
+            "observed default rate (Beta(d + 1/2, n - d + 1/2)). Few customers per grade make wide "
+            "intervals: a pass is weak evidence, a fail is worth a look."
+        ),
+        table(cal.drop(columns=["band"]), pct=["mean_pd", "observed_rate", "rate_lo", "rate_hi"], ints=["n", "defaults"],
+              decimals=["p_value"],
+              labels={"grade": "Grade", "n": "Customers", "defaults": "Defaults", "mean_pd": "Mean PD",
+                      "observed_rate": "Observed", "rate_lo": "from", "rate_hi": "to", "p_value": "p-value",
+                      "consistent": "Consistent"}),
+    ]  # fmt: skip
+
+
+def stability(run: Run) -> list:
+    """Population stability of today's scores against the validation window's (and the previous
+    run's, when there is one)."""
+    if not _fitted(run) or not (run.run_dir / VALIDATION_SCORES_FILE).is_file():
+        return []
+    scores = pd.read_parquet(run.run_dir / SCORES_FILE)
+    alive = scores.loc[~scores["in_default"], "pd_mean"].to_numpy()
+    base = pd.read_parquet(run.run_dir / VALIDATION_SCORES_FILE)["pd_mean"].to_numpy()
+    rows = [("validation window (12 months ago)", *psi(base, alive))]
+    summary = json.loads((run.run_dir / VALIDATION_FILE).read_text())
+    if summary.get("psi"):
+        rows.append((f"previous run {summary['previous_run']}", *summary["psi"]))
+    frame = pd.DataFrame(rows, columns=["against", "psi", "reading"])
+    return [
+        Markdown(
+            "PSI = sum (a - e) ln(a / e) over deciles of the reference scores; < 0.10 stable, 0.10-0.25 shift, > 0.25 rebuild."
+        ),
+        table(
+            frame,
+            decimals=["psi"],
+            labels={"against": "Today's scores against", "psi": "PSI", "reading": "Reading"},
+        ),
+    ]
