@@ -199,3 +199,13 @@ def test_demo_prints_the_html_path_last(tmp_path):
     html = Path(result.stdout.strip().splitlines()[-1])
     assert html.name == "weekly_portfolio.html" and html.is_file()
     assert html.parent.parent == tmp_path
+    # the demo also renders the model validation and three customer reviews beside it
+    assert (html.parent / "model_validation.html").is_file()
+    reviews = sorted(html.parent.glob("customer_review_*.html"))
+    assert len(reviews) == 3 and all(r.with_suffix(".ipynb").is_file() for r in reviews)
+    manifest = json.loads((html.parent / "manifest.json").read_text())
+    assert set(manifest["reports"]) == {
+        "weekly_portfolio",
+        "model_validation",
+        *(r.stem for r in reviews),
+    }

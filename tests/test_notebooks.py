@@ -4,11 +4,16 @@ cell that papermill can read."""
 from __future__ import annotations
 
 import ast
+import inspect
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import papermill
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
@@ -74,3 +79,56 @@ def test_weekly_notebook_runs_interactively_from_its_folder(tmp_path):
     assert "Open AR" in text and "Rows read" in text
     run_dirs = list((tmp_path / "runs").iterdir())
     assert len(run_dirs) == 1 and (run_dirs[0] / "rejects.csv").is_file()
+
+
+REPORT_PARAMETERS = {
+    # what `creditlab run` injects, and what `open_or_prepare` takes for interactive use
+    "weekly_portfolio": {"run_dir", "params_file", "data_dir", "as_of", "out_dir"},
+    "model_validation": {"run_dir", "params_file", "data_dir", "as_of", "out_dir"},
+    "customer_review": {"run_dir", "params_file", "data_dir", "as_of", "out_dir", "customer_id"},
+}
+
+
+def test_report_notebook_parameters_match_what_runs_can_set():
+    from creditlab.cli import build_parser
+    from creditlab.report.runner import REPORTS, open_or_prepare
+
+    assert set(REPORT_PARAMETERS) == set(REPORTS)
+    interactive = set(
+        inspect.signature(open_or_prepare).parameters
+    )  # run_dir, params_file, data, as_of, out
+    run_options = {
+        a.dest for a in build_parser()._subparsers._group_actions[0].choices["run"]._actions
+    }
+    for report, expected in REPORT_PARAMETERS.items():
+        documented = papermill.inspect_notebook(
+            str(ROOT / "notebooks" / "reports" / f"{report}.ipynb")
+        )
+        assert set(documented) == expected, report
+        for name in documented:
+            # every parameter is something a run or an analyst can set: an open_or_prepare
+            # argument (data_dir -> data, out_dir -> out) or an option of `creditlab run`
+            base = name.removesuffix("_dir") if name in {"data_dir", "out_dir"} else name
+            assert base in interactive | run_options | {"customer_id", "customer"}, (report, name)
+            assert documented[name]["help"], (report, name)
+    assert "customer" in run_options and "as_of" in run_options and "data" in run_options
+
+
+@pytest.mark.slow
+def test_all_notebooks_pass_nbval_lax_with_ci_params(tmp_path):
+    """Every notebook (reports and explore) runs top to bottom with its defaults (CI params)."""
+    for folder in ("notebooks", "params"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    ci = yaml.safe_load((tmp_path / "params" / "ci.yaml").read_text())
+    ci["store"] = "../reports/nbval.duckdb"  # notebooks after the first reuse the cached PD fit
+    (tmp_path / "params" / "ci.yaml").write_text(yaml.safe_dump(ci))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", "notebooks"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:]
+    cells = sum(
+        c.cell_type == "code" for path in NOTEBOOKS for c in nbformat.read(path, as_version=4).cells
+    )
+    assert f"{cells} passed" in result.stdout, result.stdout[-2000:]  # every code cell ran
+    assert len(list((tmp_path / "reports").glob("*"))) >= 2  # run folders landed beside the copy
