@@ -27,6 +27,7 @@ LAYERS = {
     "decision_stage": 4,
     "report": 5,
     "deliver": 5,
+    "schedule": 5,
     "widgets": 5,
     "cli": 6,
 }

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from creditlab.config import load_params, read_yaml
 from creditlab.decision_stage import approve
-from creditlab.errors import ConfigError, CreditlabError
+from creditlab.deliver import SmtpSettings, deliver_run, notify_failure
+from creditlab.errors import ConfigError, CreditlabError, DeliveryError
 from creditlab.ledger.load import REJECT_COLUMNS, file_sha256, load_ledger
 from creditlab.ledger.mapping import parse_mapping
 from creditlab.ledger.store import ingest
@@ -22,6 +23,7 @@ from creditlab.models.pd import PDModel, SamplerConfig
 from creditlab.models.table import MODEL_FILE, fit_table, read_table, save_fit, score_table
 from creditlab.provenance import git_sha, versions
 from creditlab.report.runner import REPORTS, latest_decided_run, open_or_prepare, run_report
+from creditlab.schedule import ScheduleSpec, cron_line, install, list_runs, systemd_units
 
 log = logging.getLogger("creditlab")
 
@@ -122,16 +124,75 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = _REPORT_ALIASES.get(args.report)
     if report is None:
         raise ConfigError(f"unknown report {args.report!r}; reports: {sorted(_REPORT_ALIASES)}")
-    outcome = run_report(
-        args.params,
-        report=report,
-        customer_id=args.customer,
-        data=args.data,
-        as_of=args.as_of.isoformat() if args.as_of else None,
-        out=args.out,
-    )
+    if args.email:  # check the SMTP settings and recipients before spending minutes on the run
+        smtp = SmtpSettings.from_env()
+        params = load_params(args.params, data=args.data, as_of=args.as_of)
+        if not params.delivery.to:
+            raise DeliveryError(f"{args.params}: --email needs delivery.to in the params")
+    try:
+        outcome = run_report(
+            args.params,
+            report=report,
+            customer_id=args.customer,
+            data=args.data,
+            as_of=args.as_of.isoformat() if args.as_of else None,
+            out=args.out,
+        )
+    except CreditlabError as exc:
+        failed = getattr(exc, "run_dir", None)
+        if args.email and failed is not None and params.delivery.operators:
+            try:
+                notify_failure(failed, params.delivery.operators, smtp)
+                print(
+                    f"failure notice sent to {', '.join(params.delivery.operators)}",
+                    file=sys.stderr,
+                )
+            except DeliveryError as notice_error:
+                print(
+                    f"error: the failure notice could not be sent: {notice_error}", file=sys.stderr
+                )
+        raise
     print(f"report: {outcome.html}")
+    if args.email:
+        sent = deliver_run(outcome.run_dir, smtp=smtp)
+        print(f"sent to {', '.join(sent['to'])} ({sent['message_id']})")
     print(outcome.run_dir)
+    return 0
+
+
+def cmd_deliver(args: argparse.Namespace) -> int:
+    sent = deliver_run(args.run, to=args.to)
+    print(f"sent to {', '.join(sent['to'])}: {sent['message_id']} at {sent['sent_at']}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    runs = list_runs(Path(args.out))
+    if runs.empty:
+        print(f"no runs under {args.out}")
+        return 0
+    print(runs.to_string(index=False, na_rep="", float_format=lambda v: f"{v:,.1f}"))
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    spec = ScheduleSpec(
+        Path(args.params).resolve(),
+        Path(args.out).resolve(),
+        args.day,
+        args.time,
+        not args.no_email,
+    )
+    kind = "systemd" if args.systemd else "cron"
+    if args.install:
+        for line in install(spec, kind):
+            print(line)
+        return 0
+    if kind == "cron":
+        print(cron_line(spec))
+    else:
+        for name, text in systemd_units(spec).items():
+            print(f"# ~/.config/systemd/user/{name}\n{text}")
     return 0
 
 
@@ -252,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="ledger folder (overrides the params file)")
     p.add_argument("--as-of", type=_date, help="as-of date (overrides the params file)")
     p.add_argument("--out", default="reports", help="parent folder of the run folder")
+    p.add_argument(
+        "--email",
+        action="store_true",
+        help="e-mail the reports to delivery.to (SMTP from CREDITLAB_SMTP_*); a failed run "
+        "notifies delivery.operators",
+    )
     p.set_defaults(func=cmd_run)
 
     pdp = sub.add_parser("pd", help="fit or score the PD model on a table of your own")
@@ -279,6 +346,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prob", type=float, default=0.9, help="credible-interval probability")
     p.add_argument("--out", required=True, help="output .csv or .parquet")
     p.set_defaults(func=cmd_pd_score)
+
+    p = sub.add_parser("deliver", help="e-mail a finished run's reports")
+    p.add_argument("--run", required=True, help="the run folder")
+    p.add_argument("--to", action="append", help="recipient (repeatable; default: delivery.to)")
+    p.set_defaults(func=cmd_deliver)
+
+    p = sub.add_parser("runs", help="list past runs with status, KPIs and delivery")
+    p.add_argument("--out", default="reports", help="the folder runs land in")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("schedule", help="print (or --install) a weekly cron line or systemd timer")
+    p.add_argument("--params", required=True)
+    p.add_argument("--out", default="reports")
+    p.add_argument("--day", default="mon", help="day of the week (mon..sun)")
+    p.add_argument("--time", default="06:00", help="local time HH:MM")
+    p.add_argument("--systemd", action="store_true", help="a systemd user timer instead of cron")
+    p.add_argument("--no-email", action="store_true", help="run without e-mailing the report")
+    p.add_argument("--install", action="store_true", help="install it for the current user")
+    p.set_defaults(func=cmd_schedule)
 
     p = sub.add_parser("approve", help="approve, refer or decline an order on credit")
     p.add_argument("--params", required=True, help="params YAML of the portfolio")

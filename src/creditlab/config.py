@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import yaml
 from creditlab.errors import ConfigError
 
 __all__ = [
+    "DeliverySpec",
     "ReportsSpec",
     "RunParams",
     "SyntheticSpec",
@@ -56,6 +58,27 @@ class ReportsSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class DeliverySpec:
+    """Who gets the report and who hears about failures (SMTP settings come from the environment
+    only, never from params)."""
+
+    to: tuple[str, ...] = ()
+    operators: tuple[str, ...] = ()
+    subject_prefix: str = "[creditlab]"
+
+    def __post_init__(self) -> None:
+        for field in ("to", "operators"):
+            value = getattr(self, field)
+            addresses = (value,) if isinstance(value, str) else tuple(value)
+            bad = [
+                a for a in addresses if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", str(a))
+            ]
+            if bad:
+                raise ValueError(f"{field}: not e-mail addresses: {bad}")
+            object.__setattr__(self, field, addresses)
+
+
+@dataclasses.dataclass(frozen=True)
 class RunParams:
     """Everything one report run needs. Build it with :func:`load_params`."""
 
@@ -77,6 +100,7 @@ class RunParams:
     pd_model: Mapping[str, Any] | None = None
     decisions: Mapping[str, Any] | None = None
     reports: ReportsSpec = dataclasses.field(default_factory=lambda: ReportsSpec())
+    delivery: DeliverySpec = dataclasses.field(default_factory=lambda: DeliverySpec())
     stale_days: int = 14
     source: Path | None = None
     sha256: str | None = None
@@ -108,6 +132,7 @@ class RunParams:
         out["as_of"] = dt.date.fromisoformat(out["as_of"]) if out.get("as_of") else None
         out["synthetic"] = SyntheticSpec(**out["synthetic"]) if out.get("synthetic") else None
         out["reports"] = ReportsSpec(**(out.get("reports") or {}))
+        out["delivery"] = DeliverySpec(**(out.get("delivery") or {}))
         return cls(**out)
 
 
@@ -223,6 +248,8 @@ def load_params(
             values[key] = None if value is None else _synthetic(value, where)
         elif key == "reports":
             values[key] = parse_section(ReportsSpec, value, where)
+        elif key == "delivery":
+            values[key] = parse_section(DeliverySpec, value, where)
         elif key in {"pd_model", "decisions"}:
             if value is not None and not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a mapping of {key} settings")

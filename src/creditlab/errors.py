@@ -38,3 +38,9 @@ class ConvergenceError(CreditlabError):
     """The sampler's diagnostics failed the convergence gate (R-hat, ESS, divergences, E-BFMI)."""
 
     exit_code = 6
+
+
+class DeliveryError(CreditlabError):
+    """An e-mail could not be delivered: SMTP settings missing, server unreachable, rejected."""
+
+    exit_code = 7

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import secrets
 from pathlib import Path
 
@@ -119,7 +120,9 @@ def prepare_run(
     inputs = {
         "run_id": run_dir.name,
         "as_of": as_of_date.isoformat(),
-        "source": str(source),
+        "source": os.path.relpath(source, run_dir)
+        if Path(source).is_relative_to(run_dir)
+        else str(source),
         "synthetic": params.data is None,
         "data_hash": ledger.data_hash,
         "files": ledger.counts.to_dict(orient="records"),

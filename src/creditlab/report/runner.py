@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 REPORTS = ("weekly_portfolio", "model_validation", "customer_review")
+WORK_DIR, FAILED_DIR, LATEST = ".work", "failed", "latest"  # under the --out folder
 MANIFEST_FILE = "manifest.json"
 
 
@@ -158,9 +160,12 @@ def run_report(
     data: str | Path | None = None,
     as_of: str | None = None,
     out: str | Path = "reports",
-    run_dir: Path | None = None,
 ) -> RunOutcome:
     """Run one report end to end into a new run folder under ``out``.
+
+    The run works in ``out/.work/<run_id>`` and becomes ``out/<run_id>`` only when every report
+    rendered; then ``out/latest`` points to it. A failed run moves to ``out/failed/<run_id>`` with
+    its manifest (status ``failed``, the failing step and error) and no HTML.
 
     A weekly run also renders the model validation report and customer reviews when the params'
     ``reports:`` section asks for them, into the same folder. ``customer_review`` needs
@@ -177,9 +182,9 @@ def run_report(
     params = load_params(params_file, data=data, as_of=as_of)
     pd_settings = parse_pd_settings(params.pd_model, where=f"{params.source}: pd_model")
     decisions = parse_decision_settings(params.decisions, where=f"{params.source}: decisions")
-    if run_dir is None:
-        run_dir = new_run_dir(out, report.split("_")[0])
-    run_dir = Path(run_dir).resolve()
+    out = Path(out).resolve()
+    work = new_run_dir(out / WORK_DIR, report.split("_")[0])  # becomes out/<run_id> when complete
+    run_dir = work
     main_stem = review_file(customer_id) if report == "customer_review" else report
     html = run_dir / f"{main_stem}.html"
     manifest: dict = {
@@ -211,6 +216,9 @@ def run_report(
             store_ingest=run.inputs["store_ingest"],
         )
         manifest["outputs"]["rejects"] = REJECTS_FILE
+        manifest["kpis"] = kpi.headline(
+            run.ledger.customers, run.ledger.invoices, run.as_of, params.dso_period_days
+        )
         check_labels(decisions, run.ledger.customers, where=f"{params.source}: decisions")
         if customer_id:
             _check_customer(run, customer_id)
@@ -242,9 +250,7 @@ def run_report(
             step = f"execute {stem}" if stem != main_stem else "execute"
             t0 = time.perf_counter()
             executed = run_dir / f"{stem}.ipynb"
-            execute_notebook(
-                notebook_path(name), executed, {"run_dir": str(run_dir), **extra}, cwd=run_dir
-            )
+            execute_notebook(notebook_path(name), executed, {"run_dir": ".", **extra}, cwd=run_dir)
             t_exec = round(time.perf_counter() - t0, 3)
             step = f"render {stem}" if stem != main_stem else "render"
             t0 = time.perf_counter()
@@ -264,9 +270,23 @@ def run_report(
             path.unlink()
         manifest.update(status="failed", failed_step=step, error=str(exc), finished_at=_utcnow())
         write_manifest(manifest_path, manifest)
-        exc.run_dir = run_dir  # type: ignore[attr-defined]
+        failed = out / FAILED_DIR / work.name
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(work, failed)
+        exc.run_dir = failed  # type: ignore[attr-defined]
         raise
     manifest.update(status="succeeded", finished_at=_utcnow())
     write_manifest(manifest_path, manifest)
-    log.info("report %s written to %s", report, html)
-    return RunOutcome(run_dir, html, manifest)
+    final = out / work.name
+    os.replace(work, final)
+    _point_latest(out, final.name)
+    log.info("report %s written to %s", report, final / html.name)
+    return RunOutcome(final, final / html.name, manifest)
+
+
+def _point_latest(out: Path, name: str) -> None:
+    """Move ``out/latest`` to ``name`` atomically (a relative symlink)."""
+    tmp = out / f".latest-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    os.symlink(name, tmp)
+    os.replace(tmp, out / LATEST)
