@@ -157,7 +157,7 @@ def test_failed_run_is_marked_failed_and_leaves_no_html(tmp_path):
         str(tmp_path / "runs"),
     )
     assert result.returncode == 3 and "invoices table not found" in result.stderr
-    run_dir = next((tmp_path / "runs").iterdir())
+    run_dir = next((tmp_path / "runs" / "failed").iterdir())  # failed runs never look finished
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "failed" and manifest["failed_step"] == "prepare"
     assert not (run_dir / "weekly_portfolio.html").exists()

@@ -155,5 +155,5 @@ def test_bad_decision_params_fail_before_any_data_or_sampling(tmp_path):
     path.write_text(yaml.safe_dump(params))
     result = creditlab("run", "weekly", "--params", str(path), "--out", str(tmp_path / "runs"))
     assert result.returncode == 2 and "shipbuilding" in result.stderr
-    run_dir = next((tmp_path / "runs").iterdir())
+    run_dir = next((tmp_path / "runs" / "failed").iterdir())  # failed runs never look finished
     assert not (run_dir / "pd_model.nc").exists()  # caught after loading, before sampling
