@@ -38,6 +38,7 @@ from creditlab.decisions.provisions import (
 from creditlab.decisions.scenarios import scenario_grid
 from creditlab.decisions.settings import DecisionSettings, parse_decision_settings
 from creditlab.decisions.terms import terms_economics
+from creditlab.decisions.whatif import WhatIfBase
 from creditlab.decisions.worklist import alerts, p_invoice_from_matrix, worklist
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import (
@@ -64,7 +65,14 @@ from creditlab.segments import (
     value_tiers,
 )
 
-__all__ = ["DECISIONS_FILE", "TABLE_FILE", "approve", "check_labels", "run_decision_stage"]
+__all__ = [
+    "DECISIONS_FILE",
+    "TABLE_FILE",
+    "approve",
+    "check_labels",
+    "run_decision_stage",
+    "whatif_base",
+]
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +326,28 @@ def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
     summary["timings_s"] = timings
     (run_dir / DECISIONS_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return summary
+
+
+def whatif_base(run_dir: str | Path) -> WhatIfBase:
+    """Load a finished run's decisions, draws and provision matrix for what-if analysis."""
+    run = open_run(run_dir)
+    settings = parse_decision_settings(run.params.decisions or {})
+    path = Path(run_dir) / TABLE_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"{run_dir}: no decisions in this run (it needs the PD model and the decisions stage)"
+        )
+    table = pd.read_parquet(path)
+    seed = _seed(run, settings)
+    draws = _pd_draws(Path(run_dir), table, settings.draws, seed)
+    labels = table[settings.lgd_by] if settings.lgd_by != "none" else ["default"] * len(table)
+    lgd = lgd_draws(table[CUSTOMER_ID], labels, settings, len(draws), seed)
+    segment_of = _segment_label(table, run.ledger.customers, settings.provisions.segment_by)
+    pm = provision_matrix(
+        run.ledger.invoices, run.ledger.events, run.as_of, settings.provisions, segment_of,
+        settings.draws, run.params.interval_prob, seed,
+    )  # fmt: skip
+    return WhatIfBase(table, draws, lgd, pm, settings, run.params.interval_prob)
 
 
 def approve(run_dir: str | Path, customer_id: str, amount: float) -> OrderDecision:

@@ -37,6 +37,7 @@ __all__ = [
     "latest_decided_run",
     "notebook_path",
     "open_or_prepare",
+    "render_review",
     "run_report",
 ]
 
@@ -141,6 +142,28 @@ def customers_to_review(run_dir: Path, n: int) -> list[str]:
         order += list(found.sort_values(["_sev", "_ar"], ascending=[True, False])[CUSTOMER_ID])
     order += list(ar.sort_values(ascending=False).index)
     return list(dict.fromkeys(order))[:n]
+
+
+def render_review(run_dir: str | Path, customer_id: str) -> Path:
+    """Render one customer's review into a finished run folder (from JupyterLab, say); returns
+    the HTML path and records it in the manifest."""
+    run_dir = Path(run_dir).resolve()
+    _check_customer(open_run(run_dir), customer_id)
+    stem = review_file(customer_id)
+    executed, html = run_dir / f"{stem}.ipynb", run_dir / f"{stem}.html"
+    execute_notebook(
+        notebook_path("customer_review"),
+        executed,
+        {"run_dir": ".", "customer_id": customer_id},
+        run_dir,
+    )
+    render_html(executed, html)
+    manifest_path = run_dir / MANIFEST_FILE
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        manifest.setdefault("reports", {})[stem] = {"html": html.name, "notebook": executed.name}
+        write_manifest(manifest_path, manifest)
+    return html
 
 
 def _check_customer(run: Run, customer_id: str) -> None:
