@@ -30,6 +30,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/pd_recovery.py
 	$(BIN)/python benchmarks/german_credit.py
 	$(BIN)/python benchmarks/decisions.py
+	$(BIN)/python benchmarks/whatif.py
 
 clean:
 	rm -rf $(VENV)
