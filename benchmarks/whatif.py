@@ -13,6 +13,8 @@ otherwise do) and the ratio.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import platform
 import statistics
@@ -71,7 +73,8 @@ def bench(customers: int, tmp: Path) -> list[str]:
             evaluate(base, Levers(**{lever: value}))
             pure.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            box.controls[lever].value = value
+            with contextlib.redirect_stdout(io.StringIO()):  # outside a kernel, display() prints
+                box.controls[lever].value = value
             ui.append(time.perf_counter() - t0)
         worst = max(worst, *ui)
         lines.append(f"{customers:>9,} {lever:<18} {statistics.median(pure) * 1000:>10.0f} "

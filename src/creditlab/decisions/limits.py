@@ -122,8 +122,8 @@ def recommend_limits(
     ``frame`` has one row per draw column: ``customer_id, credit_limit, annual_sales,
     days_to_pay, limit_policy, policy, in_default, pd_mean, pd_lo, pd_hi``.
     Returns :data:`LIMIT_COLUMNS` plus ``change, optimum, appetite_cap, binding,
-    expected_profit, profit_lo, profit_hi``; ``explain=False`` leaves the rationale empty (for
-    scenario grids, where only the numbers are read).
+    expected_profit, profit_lo, profit_hi``; ``explain=False`` leaves out the rationale and the
+    profit interval (for scenario grids and what-if updates, where only the totals are read).
     """
     days = frame["days_to_pay"].clip(lower=1).to_numpy(dtype=float)
     turns = 365.0 / days
@@ -142,8 +142,12 @@ def recommend_limits(
     no_history = need <= 0
     rec = np.where(no_history & (policy != "cash_in_advance"), current, rec)
     profit = gain * expected_min_lognormal(need, econ.demand_sd, rec)
-    profit_draws = profit[None, :] - econ.ccf * pl * np.nan_to_num(rec)[None, :]
-    lo, hi = interval(profit_draws, prob)
+    if explain:
+        profit_draws = profit[None, :] - econ.ccf * pl * np.nan_to_num(rec)[None, :]
+        expected, (lo, hi) = profit_draws.mean(axis=0), interval(profit_draws, prob)
+    else:  # the expectation is linear in the draws: no need to form them all
+        expected = profit - el_rate * np.nan_to_num(rec)
+        lo = hi = np.full(len(rec), np.nan)
     binding = np.select(
         [
             policy == "cash_in_advance",
@@ -171,7 +175,7 @@ def recommend_limits(
             "optimum": optimum,
             "appetite_cap": cap,
             "binding": binding,
-            "expected_profit": profit_draws.mean(axis=0),
+            "expected_profit": expected,
             "profit_lo": lo,
             "profit_hi": hi,
         }

@@ -26,7 +26,7 @@ from creditlab.decisions.draws import interval
 from creditlab.decisions.settings import Economics, TermsSettings
 from creditlab.ledger.schema import CUSTOMER_ID, PAYMENT_TERMS_DAYS
 
-__all__ = ["discount_apr", "factoring_apr", "terms_economics"]
+__all__ = ["discount_apr", "discount_value", "factoring_apr", "terms_economics"]
 
 
 def discount_apr(discount: float, discount_days: int, net_days: int) -> float:
@@ -52,6 +52,15 @@ def factoring_apr(advance: float, fee_per_30d: float, days: float, interest: flo
     return cost / advance * 365 / days
 
 
+def discount_value(
+    sales: np.ndarray, days: np.ndarray, pd_lgd: np.ndarray, econ: Economics, terms: TermsSettings
+) -> np.ndarray:
+    """Yearly value of offering the discount, per customer (``pd_lgd``: PD x LGD, per draw or its
+    mean; the value is linear in it)."""
+    saved = np.maximum(days - terms.discount_days, 0) / 365
+    return terms.take_up * sales * (saved * (econ.cost_of_capital + pd_lgd) - terms.discount)
+
+
 def terms_economics(
     frame: pd.DataFrame,
     pd_draws: np.ndarray,
@@ -68,8 +77,8 @@ def terms_economics(
     sales = frame["annual_sales"].to_numpy(dtype=float)
     days = frame["days_to_pay"].clip(lower=1).to_numpy(dtype=float)
     pl = pd_draws * lgd_draws
-    k, d, dd = econ.cost_of_capital, terms.discount, terms.discount_days
-    disc = terms.take_up * sales * (np.maximum(days - dd, 0) / 365 * (k + pl) - d)
+    k, dd = econ.cost_of_capital, terms.discount_days
+    disc = discount_value(sales, days, pl, econ, terms)
     a, f, i = terms.factoring_advance, terms.factoring_fee_per_30d, terms.factoring_interest
     fact = sales * days / 365 * (k * a + pl) - sales * (f * days / 30 + i * a * days / 365)
     d_lo, d_hi = interval(disc, prob)
@@ -80,7 +89,8 @@ def terms_economics(
             "annual_sales": sales,
             "days_to_pay": days,
             "discount_apr": [
-                discount_apr(d, dd, int(n)) if n > dd else np.nan for n in frame[PAYMENT_TERMS_DAYS]
+                discount_apr(terms.discount, dd, int(n)) if n > dd else np.nan
+                for n in frame[PAYMENT_TERMS_DAYS]
             ],
             "discount_value": disc.mean(axis=0),
             "discount_lo": d_lo,

@@ -23,7 +23,7 @@ from creditlab.decisions.settings import (
     DecisionSettings,
     Scenario,
 )
-from creditlab.decisions.terms import terms_economics
+from creditlab.decisions.terms import discount_value
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
 from creditlab.segments import assign_grades
 
@@ -106,7 +106,13 @@ def evaluate(base: WhatIfBase, levers: Levers) -> dict:
         if levers.discount is not None
         else s.terms
     )
-    econ = terms_economics(frame, pd_s, lgd_s, s.economics, terms, base.prob)
+    discount = discount_value(
+        frame["annual_sales"].to_numpy(dtype=float),
+        frame["days_to_pay"].clip(lower=1).to_numpy(dtype=float),
+        (pd_s * lgd_s).mean(axis=0),
+        s.economics,
+        terms,
+    )
     summary = {
         "customers_with_credit": int((rec > 0).sum()),
         "refused_by_cutoff": int(refused.sum()),
@@ -118,7 +124,7 @@ def evaluate(base: WhatIfBase, levers: Levers) -> dict:
         "allowance_mean": allowance[0],
         "allowance_lo": allowance[1],
         "allowance_hi": allowance[2],
-        "discount_pays_for": int((econ["discount_value"] > 0).sum()),
+        "discount_pays_for": int((discount > 0).sum()),
     }
     migration = pd.crosstab(
         pd.Series(t["grade"].to_numpy(), name="run grade"), pd.Series(grades, name="what-if grade")
