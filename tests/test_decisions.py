@@ -11,6 +11,7 @@ from creditlab.decisions.limits import (
     appetite_cap,
     approve_order,
     expected_min_lognormal,
+    lgd_order,
     loss_exceedance,
     recommend_limits,
 )
@@ -143,6 +144,17 @@ def test_appetite_cap_is_the_largest_limit_within_appetite():
     cap = appetite_cap(pds, lgd, appetite, 1.0)
     assert (loss_exceedance(pds, lgd, cap * 0.999, 10_000) <= 0.02).all()
     assert (loss_exceedance(pds, lgd, cap * 1.001, 10_000) > 0.02).all()
+
+
+def test_a_precomputed_lgd_order_survives_rescaling_and_shocks():
+    rng = np.random.default_rng(3)
+    appetite = Appetite(loss_threshold=10_000, max_probability=0.02)
+    pds, lgd = rng.beta(2, 20, size=(800, 40)), rng.beta(3, 4, size=(800, 40))
+    order = lgd_order(lgd)
+    for moved in (np.clip(lgd * 1.6, 0, 1), np.clip(lgd + 0.2, 0, 1), lgd * 0.5):
+        np.testing.assert_array_equal(
+            appetite_cap(pds, moved, appetite, 1.0, order), appetite_cap(pds, moved, appetite, 1.0)
+        )
 
 
 def test_policies_override_the_model():

@@ -33,6 +33,7 @@ __all__ = [
     "appetite_cap",
     "approve_order",
     "expected_min_lognormal",
+    "lgd_order",
     "loss_exceedance",
     "optimal_limit",
     "recommend_limits",
@@ -70,14 +71,28 @@ def expected_min_lognormal(need: np.ndarray, sd: float, limit: np.ndarray) -> np
     return np.where((limit > 0) & (need > 0), body + tail, 0.0)
 
 
+def lgd_order(lgd_draws: np.ndarray) -> np.ndarray:
+    """Each customer's draws sorted by LGD, largest first: ``(customers, draws)`` indices.
+
+    Rescaling or shifting LGD (what-if levers, scenario shocks) keeps this order, so it can be
+    computed once and passed to :func:`appetite_cap`.
+    """
+    return np.argsort(-np.ascontiguousarray(lgd_draws.T), axis=1, kind="stable")
+
+
 def appetite_cap(
-    pd_draws: np.ndarray, lgd_draws: np.ndarray, appetite: Appetite, ccf: float
+    pd_draws: np.ndarray,
+    lgd_draws: np.ndarray,
+    appetite: Appetite,
+    ccf: float,
+    order: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per customer, the largest limit with ``P(ccf L LGD x default > threshold) <= max_probability``.
 
     With draws ``(PD_s, LGD_s)`` the probability is ``mean_s PD_s 1[ccf L LGD_s > X]``. Sorting
     draws by LGD (largest first), it first exceeds ``Y`` once the ``k+1``-th largest LGD counts, so
     the cap is ``X / (ccf LGD_(k+1))`` (infinite when even all draws stay within the appetite).
+    ``order`` (from :func:`lgd_order`) saves the sort when LGD only moved monotonically.
     """
     cap = np.full(pd_draws.shape[1], np.inf)
     # P(loss > X) <= E[PD]: customers whose mean PD is within the appetite can never breach it
@@ -85,9 +100,9 @@ def appetite_cap(
     if cols.size == 0:
         return cap
     g_all = np.ascontiguousarray(lgd_draws[:, cols].T)  # (customers, draws): sort along rows
-    order = np.argsort(-g_all, axis=1, kind="stable")
-    g = np.take_along_axis(g_all, order, axis=1)
-    p = np.take_along_axis(np.ascontiguousarray(pd_draws[:, cols].T), order, axis=1)
+    rows = lgd_order(lgd_draws[:, cols]) if order is None else order[cols]
+    g = np.take_along_axis(g_all, rows, axis=1)
+    p = np.take_along_axis(np.ascontiguousarray(pd_draws[:, cols].T), rows, axis=1)
     n = g.shape[1]
     k = (np.cumsum(p, axis=1) / n <= appetite.max_probability + 1e-15).sum(axis=1)
     binding = k < n
@@ -116,6 +131,7 @@ def recommend_limits(
     appetite: Appetite,
     prob: float = 0.9,
     explain: bool = True,
+    order: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Current and recommended limit per customer, with the reason that set it.
 
@@ -123,7 +139,8 @@ def recommend_limits(
     days_to_pay, limit_policy, policy, in_default, pd_mean, pd_lo, pd_hi``.
     Returns :data:`LIMIT_COLUMNS` plus ``change, optimum, appetite_cap, binding,
     expected_profit, profit_lo, profit_hi``; ``explain=False`` leaves out the rationale and the
-    profit interval (for scenario grids and what-if updates, where only the totals are read).
+    profit interval (for scenario grids and what-if updates, where only the totals are read); ``order`` is passed to
+    :func:`appetite_cap`.
     """
     days = frame["days_to_pay"].clip(lower=1).to_numpy(dtype=float)
     turns = 365.0 / days
@@ -132,7 +149,7 @@ def recommend_limits(
     pl = pd_draws * lgd_draws
     el_rate = econ.ccf * pl.mean(axis=0)
     optimum = optimal_limit(need, econ.demand_sd, gain, el_rate)
-    cap = appetite_cap(pd_draws, lgd_draws, appetite, econ.ccf)
+    cap = appetite_cap(pd_draws, lgd_draws, appetite, econ.ccf, order)
     raw = np.minimum(optimum, cap)
     current = frame[CREDIT_LIMIT].astype(float).to_numpy()
     policy = frame["limit_policy"].to_numpy()

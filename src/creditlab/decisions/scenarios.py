@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from creditlab.decisions.draws import interval
-from creditlab.decisions.limits import recommend_limits
+from creditlab.decisions.limits import lgd_order, recommend_limits
 from creditlab.decisions.provisions import ProvisionMatrix
 from creditlab.decisions.settings import DecisionSettings, Scenario
 from creditlab.ledger.schema import INDUSTRY
@@ -56,6 +56,7 @@ def scenario_grid(
     industry = frame[INDUSTRY].astype(str).to_numpy()
     rank = {g.grade: i for i, g in enumerate(settings.grades)} | {"D": len(settings.grades)}
     rows, base = [], None
+    order = lgd_order(lgd_draws)  # an LGD shock shifts every draw: the order stays
     for scenario in (Scenario("base"), *settings.scenarios):
         pd_s, lgd_s = stress(scenario, pd_draws, lgd_draws, industry, in_default)
         ecl = (pd_s * lgd_s * ead[None, :]).sum(axis=1)
@@ -63,8 +64,9 @@ def scenario_grid(
         grades, _ = assign_grades(pd_s.mean(axis=0), in_default, settings.grades)
         ranks = np.array([rank[g] for g in grades])
         limits = recommend_limits(
-            frame, pd_s, lgd_s, settings.economics, settings.appetite, prob, explain=False
-        )
+            frame, pd_s, lgd_s, settings.economics, settings.appetite, prob, explain=False,
+            order=order,
+        )  # fmt: skip
         rec = limits["recommended_limit"].to_numpy()
         allowance = provisions.allowance(scenario.provision_multiplier, prob)
         if base is None:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from creditlab.decisions.draws import interval
-from creditlab.decisions.limits import recommend_limits
+from creditlab.decisions.limits import lgd_order, recommend_limits
 from creditlab.decisions.provisions import ProvisionMatrix
 from creditlab.decisions.scenarios import stress
 from creditlab.decisions.settings import (
@@ -55,11 +55,14 @@ class WhatIfBase:
     provisions: ProvisionMatrix
     settings: DecisionSettings
     prob: float = 0.9
-    reference: dict | None = (
-        None  # the result with default levers, what changes are measured against
-    )
+    # the result with default levers, which changes are measured against
+    reference: dict | None = None
+    # each customer's draws sorted by LGD: the levers rescale LGD, which keeps the order
+    order: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.order is None:
+            self.order = lgd_order(self.lgd_draws)
         if self.reference is None:
             self.reference = evaluate(self, Levers())
 
@@ -88,7 +91,9 @@ def evaluate(base: WhatIfBase, levers: Levers) -> dict:
         levers.max_probability or s.appetite.max_probability,
     )
     frame = t.assign(days_to_pay=(t["days_to_pay"] + levers.terms_shift_days).clip(lower=1))
-    limits = recommend_limits(frame, pd_s, lgd_s, s.economics, appetite, base.prob, explain=False)
+    limits = recommend_limits(
+        frame, pd_s, lgd_s, s.economics, appetite, base.prob, explain=False, order=base.order
+    )
     grades, _ = assign_grades(pd_s.mean(axis=0), in_default, s.grades)
     rank = _rank(s)
     ranks = np.array([rank[g] for g in grades])
