@@ -48,6 +48,8 @@ def test_reports_load_cleanly_in_chromium(weekly_run, tmp_path, report, sections
     for section in sections:
         assert f">{section}</h2>" in seen.dom, section
     assert 'class="cl-toc"' in seen.dom
+    text = page.read_text()  # every chart is described for screen readers
+    assert text.count("<img") == text.count('alt="Chart.') > 0
     assert shot.is_file() and shot.stat().st_size > 10_000
 
 

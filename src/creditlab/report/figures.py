@@ -13,6 +13,7 @@ __all__ = [
     "aging_chart",
     "band_chart",
     "bar_chart",
+    "describe",
     "interval_chart",
     "payment_chart",
     "trend_chart",
@@ -22,11 +23,21 @@ __all__ = [
 _THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}")
 
 
+def describe(fig: Figure) -> str:
+    """Alternative text for a chart: its title(s) and axis labels."""
+    parts = [fig._suptitle.get_text()] if fig._suptitle is not None else []
+    for ax in fig.axes:
+        title = ax.get_title()
+        axes = " against ".join(t for t in (ax.get_ylabel(), ax.get_xlabel()) if t)
+        parts.append(f"{title}: {axes}" if title and axes else title or axes)
+    return "Chart. " + "; ".join(p for p in parts if p) if any(parts) else "Chart"
+
+
 def to_image(fig: Figure, dpi: int = 110) -> Image:
-    """Render a figure to an embedded PNG (works in any kernel, no backend needed)."""
+    """Render a figure to an embedded PNG with alternative text (works in any kernel)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    return Image(data=buffer.getvalue(), format="png")
+    return Image(data=buffer.getvalue(), format="png", alt=describe(fig))
 
 
 def aging_chart(aging: pd.DataFrame, currency: str) -> Figure:
