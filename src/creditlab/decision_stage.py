@@ -153,8 +153,9 @@ def _customer_decisions(
         .merge(exposure, on=CUSTOMER_ID, how="left")
         .merge(led.customers[[CUSTOMER_ID, PAYMENT_TERMS_DAYS]], on=CUSTOMER_ID, how="left")
     )
-    labels = table[settings.lgd_by] if settings.lgd_by != "none" else ["default"] * len(table)
-    lgd = lgd_draws(table[CUSTOMER_ID], labels, settings, len(draws), _seed(run, settings))
+    lgd = lgd_draws(
+        table[CUSTOMER_ID], _lgd_labels(table, settings), settings, len(draws), _seed(run, settings)
+    )
     limits = recommend_limits(table, draws, lgd, settings.economics, settings.appetite, prob)
     ead = table[kpi.OPEN_AR].to_numpy(dtype=float)
     ecl, ecl_draws = ecl_table(table[CUSTOMER_ID].to_numpy(), ead, draws, lgd, prob)
@@ -191,6 +192,13 @@ def _customer_decisions(
 def _first(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """``frame`` with ``columns`` (a file's contract) first."""
     return frame[columns + [c for c in frame.columns if c not in columns]]
+
+
+def _lgd_labels(table: pd.DataFrame, settings: DecisionSettings) -> list[str]:
+    """Each customer's LGD prior label (its industry, risk, behaviour or value; or "default")."""
+    if settings.lgd_by == "none":
+        return ["default"] * len(table)
+    return table[settings.lgd_by].astype(str).tolist()
 
 
 def _seed(run: Run, settings: DecisionSettings) -> int:
@@ -340,8 +348,7 @@ def whatif_base(run_dir: str | Path) -> WhatIfBase:
     table = pd.read_parquet(path)
     seed = _seed(run, settings)
     draws = _pd_draws(Path(run_dir), table, settings.draws, seed)
-    labels = table[settings.lgd_by] if settings.lgd_by != "none" else ["default"] * len(table)
-    lgd = lgd_draws(table[CUSTOMER_ID], labels, settings, len(draws), seed)
+    lgd = lgd_draws(table[CUSTOMER_ID], _lgd_labels(table, settings), settings, len(draws), seed)
     segment_of = _segment_label(table, run.ledger.customers, settings.provisions.segment_by)
     pm = provision_matrix(
         run.ledger.invoices, run.ledger.events, run.as_of, settings.provisions, segment_of,
@@ -378,6 +385,7 @@ def approve(run_dir: str | Path, customer_id: str, amount: float) -> OrderDecisi
     seed = _seed(run, settings)
     one = rows[[CUSTOMER_ID, "in_default"]].reset_index(drop=True)
     draws = _pd_draws(Path(run_dir), one, settings.draws, seed)[:, 0]
-    label = str(row[settings.lgd_by]) if settings.lgd_by != "none" else "default"
-    lgd = lgd_draws([row[CUSTOMER_ID]], [label], settings, len(draws), seed)[:, 0]
+    lgd = lgd_draws(
+        one[CUSTOMER_ID], _lgd_labels(rows.iloc[:1], settings), settings, len(draws), seed
+    )[:, 0]
     return approve_order(row, amount, draws, lgd, settings.appetite, settings.economics.ccf)

@@ -304,28 +304,24 @@ def provision_matrix(
                 }
             )
 
-    def total(draw_matrix: np.ndarray, name: str) -> dict:
-        tot = draw_matrix.sum(axis=(1, 2))
-        lo, hi = interval(tot, prob)
-        return {
-            "scenario": name,
-            "allowance_mean": tot.mean(),
-            "allowance_lo": lo,
-            "allowance_hi": hi,
-        }
-
-    totals = [total(historical, "historical loss rates")]
-    for name, s in settings.scenarios.items():
-        totals.append(
-            total(
-                _scaled(rates, s["multiplier"]) * balance[None],
-                f"{name} (weight {s['weight']:.0%})",
-            )
-        )
-    totals.append(total(forward, "forward-looking (scenario-weighted)"))
-    return ProvisionMatrix(
-        matrix, pd.DataFrame(roll), pd.DataFrame(totals), _p_reach_90(p, labels), rates, balance
+    pm = ProvisionMatrix(
+        matrix, pd.DataFrame(roll), pd.DataFrame(), _p_reach_90(p, labels), rates, balance
     )
+    fwd = forward.sum(axis=(1, 2))
+    f_lo, f_hi = interval(fwd, prob)
+    totals = [("historical loss rates", pm.allowance(1.0, prob))]
+    totals += [
+        (f"{name} (weight {s['weight']:.0%})", pm.allowance(s["multiplier"], prob))
+        for name, s in settings.scenarios.items()
+    ]
+    totals.append(
+        ("forward-looking (scenario-weighted)", (float(fwd.mean()), float(f_lo), float(f_hi)))
+    )
+    pm.totals = pd.DataFrame(
+        [(name, *values) for name, values in totals],
+        columns=["scenario", "allowance_mean", "allowance_lo", "allowance_hi"],
+    )
+    return pm
 
 
 def _scaled(rates: np.ndarray, multiplier: float) -> np.ndarray:
