@@ -27,6 +27,7 @@ __all__ = [
     "NAME",
     "ONBOARDED_ON",
     "PAID_ON",
+    "PAPERLESS",
     "PAYMENT_TERMS_DAYS",
     "TABLES",
     "Column",
@@ -53,6 +54,7 @@ CURRENCY = "currency"
 PAID_ON = "paid_on"
 AMOUNT_PAID = "amount_paid"
 DISPUTED = "disputed"
+PAPERLESS = "paperless"  # optional extra invoice column (kept by a mapping): paperless billing
 # events
 EVENT_ON = "event_on"
 KIND = "kind"
