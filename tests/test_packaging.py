@@ -25,6 +25,7 @@ LAYERS = {
     "pipeline": 4,
     "scoring": 4,
     "decision_stage": 4,
+    "payment_stage": 4,
     "report": 5,
     "deliver": 5,
     "schedule": 5,

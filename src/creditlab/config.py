@@ -99,6 +99,7 @@ class RunParams:
     seed: int = 20261122
     pd_model: Mapping[str, Any] | None = None
     decisions: Mapping[str, Any] | None = None
+    payment_model: Mapping[str, Any] | None = None
     reports: ReportsSpec = dataclasses.field(default_factory=lambda: ReportsSpec())
     delivery: DeliverySpec = dataclasses.field(default_factory=lambda: DeliverySpec())
     stale_days: int = 14
@@ -250,7 +251,7 @@ def load_params(
             values[key] = parse_section(ReportsSpec, value, where)
         elif key == "delivery":
             values[key] = parse_section(DeliverySpec, value, where)
-        elif key in {"pd_model", "decisions"}:
+        elif key in {"pd_model", "decisions", "payment_model"}:
             if value is not None and not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a mapping of {key} settings")
             values[key] = value

@@ -47,6 +47,7 @@ from creditlab.ledger.schema import (
     DISPUTED,
     EVENT_ON,
     INDUSTRY,
+    INVOICE_ID,
     ISSUED_ON,
     KIND,
     NAME,
@@ -54,6 +55,7 @@ from creditlab.ledger.schema import (
 )
 from creditlab.ledger.store import previous_scores
 from creditlab.models.pd import PDModel
+from creditlab.payment_stage import read_forecast
 from creditlab.pipeline import Run, open_run
 from creditlab.scoring import FEATURES_FILE, MODEL_FILE, SCORES_FILE, VALIDATION_SCORES_FILE
 from creditlab.segments import (
@@ -212,6 +214,7 @@ def _collections_worklist(
     table: pd.DataFrame | None,
     segment_of: pd.Series | None,
     p_reach: dict[str, np.ndarray],
+    forecast: pd.DataFrame | None,
 ) -> pd.DataFrame:
     led = run.ledger
     items = kpi.open_items(led.invoices, run.as_of)
@@ -229,6 +232,9 @@ def _collections_worklist(
         )
     who = who.merge(views["behaviour"][[CUSTOMER_ID, "usual_weekday"]], on=CUSTOMER_ID, how="left")
     p_invoice = p_invoice_from_matrix(items, seg_items, p_reach)
+    if forecast is not None:  # the payment-timing model's probability where it has one
+        p90 = items[INVOICE_ID].astype(str).map(forecast.set_index(INVOICE_ID)["p_dpd90"])
+        p_invoice = np.where(p90.notna(), p90.to_numpy(dtype=float), p_invoice)
     return worklist(items, who, settings.dunning, run.as_of, p_invoice)
 
 
@@ -238,8 +244,10 @@ def _early_warnings(
     views: dict[str, pd.DataFrame],
     table: pd.DataFrame | None,
     summary: dict[str, Any],
+    forecast: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """Alerts against the previous run's scores in the store (none on a first run)."""
+    """Alerts against the previous run's scores in the store (none on a first run), and from the
+    payment-timing forecast where the run has one."""
     led = run.ledger
     now = views["exposure"][
         [CUSTOMER_ID, NAME, CREDIT_LIMIT, kpi.OPEN_AR, kpi.MAX_DPD, kpi.UTILISATION]
@@ -271,7 +279,14 @@ def _early_warnings(
     shares = (
         now.set_index(CUSTOMER_ID)[kpi.OPEN_AR] / total if total > 0 else pd.Series(dtype=float)
     )
-    return alerts(now, before, shares, settings.alerts)
+    arrears = (
+        None
+        if forecast is None
+        else forecast.rename(columns={"days_past_due": kpi.DPD})[
+            [CUSTOMER_ID, kpi.DPD, "open_amount", "p_dpd30"]
+        ]
+    )
+    return alerts(now, before, shares, settings.alerts, arrears)
 
 
 def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
@@ -317,12 +332,19 @@ def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
         pm.totals.to_csv(run_dir / "provision_totals.csv", index=False)
     summary["allowance"] = pm.totals.to_dict(orient="records")
     summary["overlay"] = settings.provisions.overlay
+    forecast = read_forecast(run_dir)
     with _timed(timings, "worklist"):
-        work = _collections_worklist(run, settings, views, table, segment_of, pm.p_reach_90)
+        work = _collections_worklist(
+            run, settings, views, table, segment_of, pm.p_reach_90, forecast
+        )
         work.to_csv(run_dir / "worklist.csv", index=False)
-    summary["worklist"] = {"items": len(work), "cash_at_risk": float(work["cash_at_risk"].sum())}
+    summary["worklist"] = {
+        "items": len(work),
+        "cash_at_risk": float(work["cash_at_risk"].sum()),
+        "p_invoice_source": "roll rates" if forecast is None else "payment-timing model",
+    }
     with _timed(timings, "alerts"):
-        found = _early_warnings(run, settings, views, table, summary)
+        found = _early_warnings(run, settings, views, table, summary, forecast)
         found.to_csv(run_dir / "alerts.csv", index=False)
     summary["alerts"] = found["severity"].value_counts().to_dict()
     if table is not None:

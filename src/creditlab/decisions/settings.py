@@ -227,6 +227,7 @@ class AlertSettings:
     utilisation: float = 0.9  # open AR / limit above this
     top10_share: float = 0.5  # top-10 share of AR above this
     single_share: float = 0.1  # one customer's share of AR above this
+    arrears: float = 0.5  # an invoice not yet 30 DPD whose P(reaching 30+ DPD) is at least this
 
 
 @dataclasses.dataclass(frozen=True)

@@ -136,14 +136,21 @@ def p_invoice_from_matrix(
 
 
 def alerts(
-    now: pd.DataFrame, before: pd.DataFrame | None, shares: pd.Series, settings: AlertSettings
+    now: pd.DataFrame,
+    before: pd.DataFrame | None,
+    shares: pd.Series,
+    settings: AlertSettings,
+    arrears: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Early-warning alerts: changes since the previous run, and states over thresholds.
 
     ``now`` has per customer ``customer_id, name, pd_mean, grade, grade_rank, open_ar,
     credit_limit, utilisation, max_dpd, new_disputes``; ``before`` (None on a first run) has
     ``customer_id, pd_mean, grade, grade_rank, max_dpd`` at the previous run's as-of date;
-    ``shares`` is each customer's share of open AR (index customer_id).
+    ``shares`` is each customer's share of open AR (index customer_id); ``arrears`` (from the
+    payment-timing model, when the run has one) has per open invoice ``customer_id, dpd,
+    open_amount, p_dpd30``: invoices not yet 30 days past due with ``p_dpd30 >=
+    settings.arrears`` raise a "likely 30+ DPD" alert for their customer, before the arrears.
     """
     rows: list[dict] = []
 
@@ -191,6 +198,20 @@ def alerts(
             "new dispute",
             "medium",
             lambda r: f"{int(r['new_disputes'])} invoice(s) newly disputed",
+        )
+    if arrears is not None:
+        likely = arrears.loc[(arrears[DPD] < 30) & (arrears["p_dpd30"] >= settings.arrears)]
+        per = likely.groupby(CUSTOMER_ID).agg(
+            n=("p_dpd30", "size"), amount=("open_amount", "sum"), p=("p_dpd30", "max")
+        )
+        add(
+            now.loc[now[CUSTOMER_ID].isin(per.index)],
+            "likely 30+ DPD",
+            "medium",
+            lambda r: (
+                f"{per.at[r[CUSTOMER_ID], 'n']} invoice(s), {per.at[r[CUSTOMER_ID], 'amount']:,.0f} "
+                f"open, likely to reach 30+ DPD (P up to {per.at[r[CUSTOMER_ID], 'p']:.0%})"
+            ),
         )
     over = now.loc[now[CREDIT_LIMIT].notna() & (now["open_ar"] > now[CREDIT_LIMIT])]
     add(

@@ -12,10 +12,16 @@ invoices take seconds:
 * defaults happen month by month with hazard ``1 - (1 - PD)^(1/12)``; a defaulting customer stops
   paying, its invoices run 90+ days past due, and most defaults also leave a write-off, insolvency or
   collections-agency event;
-* invoices arrive as a seasonal Poisson process scaled by size; payment delays grow with ``z``, with
-  disputes, and in the six months before a default.
+* invoices arrive as a seasonal Poisson process scaled by size;
+* days from due date to payment follow the payment-timing model's own family (an ordinal logistic
+  model on whole days): ``D = round(pay_mu + industry_days + customer_days + pay_disputed*disputed
+  + pay_amount_high*[amount > 2x usual] + pay_scale*logistic noise)``, at least ``-terms`` (not
+  before issue), with ``customer_days = pay_customer_sd * (0.7 z + 0.71 noise)`` (slow payers are
+  riskier); in the six months before a default 10-40 days are added (not part of that model).
 
-``truth/customers.csv`` holds each customer's true 12-month PD at the end date and its default date.
+``truth/customers.csv`` holds each customer's true 12-month PD at the end date, its default date and
+its payment effect; ``truth/payment.csv`` the payment-delay parameters in days and on the model's
+latent scale (days / ``pay_scale``; cutpoint ``j`` = ``(edge_j + 0.5 - pay_mu) / pay_scale``).
 """
 
 from __future__ import annotations
@@ -57,19 +63,19 @@ __all__ = ["SynthConfig", "Portfolio", "synthesize", "write_portfolio"]
 
 log = logging.getLogger(__name__)
 
-INDUSTRIES = {  # name: (risk offset on the logit scale, typical terms in days)
-    "construction": (0.9, 45),
-    "retail": (0.5, 30),
-    "hospitality": (0.8, 30),
-    "transport": (0.4, 30),
-    "wholesale": (0.1, 30),
-    "manufacturing": (-0.1, 60),
-    "agriculture": (0.2, 60),
-    "healthcare": (-0.6, 45),
-    "utilities": (-0.8, 30),
-    "software": (-0.3, 30),
-    "media": (0.3, 14),
-    "professional services": (-0.4, 30),
+INDUSTRIES = {  # name: (risk offset on the logit scale, typical terms in days, payment days)
+    "construction": (0.9, 45, 5.0),
+    "retail": (0.5, 30, 1.0),
+    "hospitality": (0.8, 30, 3.0),
+    "transport": (0.4, 30, 2.0),
+    "wholesale": (0.1, 30, 0.0),
+    "manufacturing": (-0.1, 60, -1.0),
+    "agriculture": (0.2, 60, 3.0),
+    "healthcare": (-0.6, 45, -2.0),
+    "utilities": (-0.8, 30, -4.0),
+    "software": (-0.3, 30, -2.0),
+    "media": (0.3, 14, -1.0),
+    "professional services": (-0.4, 30, -2.0),
 }
 COUNTRIES = {"DE": -0.2, "FR": 0.0, "NL": -0.3, "IT": 0.35, "ES": 0.25, "PL": 0.15}
 _WORDS_A = [
@@ -138,6 +144,11 @@ class SynthConfig:
     shift_delta: float = 1.2
     invoices_per_month: float = 1.6
     dispute_rate: float = 0.04
+    pay_mu: float = -2.0
+    pay_scale: float = 2.5
+    pay_customer_sd: float = 5.0
+    pay_disputed: float = 20.0
+    pay_amount_high: float = 5.0
 
 
 @dataclasses.dataclass
@@ -150,6 +161,7 @@ class Portfolio:
     truth_customers: pd.DataFrame
     truth_coefficients: pd.DataFrame
     config: SynthConfig
+    truth_payment: pd.DataFrame
 
 
 def _logistic(x: np.ndarray) -> np.ndarray:
@@ -253,15 +265,21 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
 
     disputed = rng.random(m) < cfg.dispute_rate * np.exp(0.4 * latent[cust_of])
     pre_default = defaulted[cust_of] & ((default_on[cust_of] - issued).astype(int) < 180)
-    mean_late = 1.5 * np.exp(0.7 * latent) + 0.5
-    late = (
-        rng.gamma(1.2, mean_late[cust_of] / 1.2)
-        - rng.exponential(1.5, m)
-        + disputed * rng.integers(15, 46, m)
-        + pre_default * rng.integers(10, 40, m)
+    ind_pay = np.array([INDUSTRIES[k][2] for k in ind_names])
+    pay_effect = ind_pay[ind_idx] + cfg.pay_customer_sd * (
+        0.7 * latent + np.sqrt(1 - 0.7**2) * rng.normal(size=n)
     )
-    paid = due + np.round(late).astype(int).astype("timedelta64[D]")
-    paid = np.maximum(paid, issued)
+    big = amount > 2 * typical[cust_of]
+    noise = rng.logistic(size=m)
+    late = (
+        cfg.pay_mu
+        + pay_effect[cust_of]
+        + cfg.pay_disputed * disputed
+        + cfg.pay_amount_high * big
+        + cfg.pay_scale * noise
+    )
+    late = np.maximum(np.round(late), -terms[cust_of]) + pre_default * rng.integers(10, 40, m)
+    paid = due + late.astype(int).astype("timedelta64[D]")
     # a defaulter stops paying; about half of what it owes is recovered, months late
     unpaid = defaulted[cust_of] & (paid >= default_on[cust_of])
     recovered = unpaid & (rng.random(m) < 0.5)
@@ -339,6 +357,7 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
             "tenure_z": tenure_z,
             "defaulted": defaulted,
             "default_on": default_on,
+            "pay_effect_days": pay_effect,
         }
     )
     coef = [
@@ -353,6 +372,20 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     if cfg.regime_shift:
         coef.append((f"shift[{cfg.shift_industry}]", cfg.shift_delta))
     truth_coefficients = pd.DataFrame(coef, columns=["name", "value"])
+    pay = [
+        ("pay_mu", cfg.pay_mu),
+        ("pay_scale", cfg.pay_scale),
+        ("sigma_customer", cfg.pay_customer_sd),
+        ("beta[disputed]", cfg.pay_disputed),
+        ("beta[amount_high]", cfg.pay_amount_high),
+    ]
+    pay += [(f"industry[{k}]", float(v)) for k, v in zip(ind_names, ind_pay, strict=True)]
+    truth_payment = pd.DataFrame(pay, columns=["name", "days"])
+    truth_payment["latent"] = np.where(
+        truth_payment["name"].isin(["pay_mu", "pay_scale"]),
+        np.nan,
+        truth_payment["days"] / cfg.pay_scale,
+    )
     log.info(
         "synthesised %s customers, %s invoices, %s events (%s defaults)",
         f"{n:,}",
@@ -360,7 +393,9 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
         f"{len(events):,}",
         f"{int(defaulted.sum()):,}",
     )
-    return Portfolio(customers, invoices, events, truth_customers, truth_coefficients, cfg)
+    return Portfolio(
+        customers, invoices, events, truth_customers, truth_coefficients, cfg, truth_payment
+    )
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -383,6 +418,7 @@ def write_portfolio(portfolio: Portfolio, out: str | Path) -> Path:
     _write_csv(portfolio.events, out / "events.csv")
     _write_csv(portfolio.truth_customers, out / "truth" / "customers.csv")
     _write_csv(portfolio.truth_coefficients, out / "truth" / "coefficients.csv")
+    _write_csv(portfolio.truth_payment, out / "truth" / "payment.csv")
     cfg = dataclasses.asdict(portfolio.config)
     cfg["end"] = portfolio.config.end.isoformat()
     (out / "truth" / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")

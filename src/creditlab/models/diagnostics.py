@@ -46,7 +46,10 @@ class GateResult:
 
 
 def convergence_gate(
-    idata: az.InferenceData, config: GateConfig | None = None, var_names: list[str] | None = None
+    idata: az.InferenceData,
+    config: GateConfig | None = None,
+    var_names: list[str] | None = None,
+    model_name: str = "PD model",
 ) -> GateResult:
     """Check the posterior's diagnostics against ``config``.
 
@@ -94,11 +97,19 @@ def convergence_gate(
     table["passed"] = table["passed"].astype(bool)
     result = GateResult(table, bool(table["passed"].all()))
     if result.passed:
-        log.info("convergence gate passed: %s", "; ".join(f"{r[0]} {r[1]:.3g}" for r in rows))
+        log.info(
+            "%s convergence gate passed: %s",
+            model_name,
+            "; ".join(f"{r[0]} {r[1]:.3g}" for r in rows),
+        )
     elif cfg.fatal:
         raise ConvergenceError(
-            "the PD model failed the convergence gate: " + "; ".join(result.failures)
+            f"the {model_name} failed the convergence gate: " + "; ".join(result.failures)
         )
     else:
-        log.warning("convergence gate FAILED (not fatal by params): %s", "; ".join(result.failures))
+        log.warning(
+            "%s convergence gate FAILED (not fatal by params): %s",
+            model_name,
+            "; ".join(result.failures),
+        )
     return result

@@ -5,18 +5,17 @@ lateness buckets with upper ends ``edges`` (days past due, e.g. ``... -2, 0, 2, 
 180, 365``; the last bucket, past a year, means "not paid within a year"). An ordinal (cumulative
 logit) model places every invoice on a latent lateness scale::
 
-    P(D <= edge_j) = logistic(cut_j - eta),   eta = u[customer] + x @ beta
-    u[c] = g[industry of c] + sigma_customer * z[c]     g = sigma_group * ZeroSumNormal
+    P(D <= edge_j) = logistic(cut_j - eta),   eta = u[customer] + x @ beta,   cut_due = 0
+    u[c] ~ Normal(mu + g[industry of c], sigma_customer)      g = sigma_group * ZeroSumNormal
 
-with the customer deviations ``z`` standard normal and summing to zero (so the cutpoints alone
-carry the overall level; sampling is much faster than with a free mean), so a customer's effect shifts its whole payment distribution (an accelerated-time model, not
+so a customer's effect shifts its whole payment distribution (an accelerated-time model, not
 proportional hazards: a customer who pays at day 45 +- 6 is not an exponential wait), a new customer
 borrows from its industry and a long-standing one from its own history. ``x`` holds invoice
 covariates that are categorical, so the likelihood is exact on aggregated cells (customer x
 covariate pattern x bucket): disputed, amount far below/above the customer's usual (median), and
-paperless billing where the ledger has it. The cutpoints run from the due date's cutpoint
-``cut_due`` by Gamma-distributed gaps either side, so a bucket no training invoice reached still
-has a proper (prior) width.
+paperless billing where the ledger has it. The due date's cutpoint is the origin of the latent
+scale and the other cutpoints lie Gamma-distributed gaps either side, so a bucket no training
+invoice reached still has a proper (prior) width; ``mu`` is the typical customer's location.
 
 Exact partial information, not approximations:
 
@@ -287,30 +286,26 @@ class PaymentModel:
         xp = patterns.astype(fx)
         pattern = cells["pattern"].to_numpy()
         with pm.Model(coords=coords) as model:
-            # anchored at the due date (the best-known cutpoint); gaps to either side, so each
-            # cutpoint's uncertainty stays local (a chain from the first edge mixes slowly)
-            anchor = pm.Normal("cut_due", 0.0, mc.prior_cut_sigma)
+            # the latent scale's origin is the due date's cutpoint; gaps run either side, so a
+            # bucket no invoice reached still has a proper (prior) width
             mean_gap = np.minimum(widths / mc.prior_gap_days, 5.0)  # width in prior_gap_days
             gaps = pm.Gamma("gaps", alpha=2.0, beta=2.0 / mean_gap, shape=len(widths))
-            below = anchor - pt.cumsum(gaps[:at][::-1])[::-1]
-            above = anchor + pt.cumsum(gaps[at:])
-            cut = pm.Deterministic(
-                "cut", pt.concatenate([below, pt.stack([anchor]), above]), dims="edge"
-            )
+            below = -pt.cumsum(gaps[:at][::-1])[::-1]
+            above = pt.cumsum(gaps[at:])
+            cut = pm.Deterministic("cut", pt.concatenate([below, pt.zeros(1), above]), dims="edge")
+            mu = pm.Normal("mu", 0.0, mc.prior_cut_sigma)  # the typical customer's location
             sigma_c = pm.HalfNormal("sigma_customer", mc.prior_customer_sigma)
+            mean_u = mu
             if len(self.groups) > 1:
                 sigma_g = pm.HalfNormal("sigma_group", mc.prior_group_sigma)
                 zg = pm.ZeroSumNormal("z_group", sigma=1.0, dims="group")
                 g = pm.Deterministic("offset_group", sigma_g * zg, dims="group")
-                mean_u = g[np.asarray(self.customer_group)]
+                mean_u = mu + g[np.asarray(self.customer_group)]
+            if self.centred:  # data-rich customers: the likelihood pins each effect down
+                u = pm.Normal("u", mean_u, sigma_c, dims="customer")
             else:
-                mean_u = pt.zeros(len(self.customers))
-            # customer deviations sum to zero, so the cutpoints alone carry the overall level
-            if self.centred:
-                dev = pm.ZeroSumNormal("dev_customer", sigma=sigma_c, dims="customer")
-            else:
-                dev = sigma_c * pm.ZeroSumNormal("z_customer", sigma=1.0, dims="customer")
-            u = pm.Deterministic("u", mean_u + dev, dims="customer")
+                zu = pm.Normal("z_customer", 0.0, 1.0, dims="customer")
+                u = pm.Deterministic("u", mean_u + sigma_c * zu, dims="customer")
             eta = u[cust]
             if self.covariates:
                 beta = pm.Normal("beta", 0.0, mc.prior_beta_sigma, dims="covariate")
@@ -392,7 +387,7 @@ class PaymentModel:
         eta[:, known] = u[:, codes[known]]
         if (~known).any():
             new_ids, new_idx = np.unique(frame.loc[~known, CUSTOMER_ID], return_inverse=True)
-            mean = np.zeros((s, len(new_ids)))
+            mean = np.repeat(self._posterior("mu", n_draws)[:, None], len(new_ids), axis=1)
             group = self.model_config.group
             if len(self.groups) > 1:
                 offsets = self._posterior("offset_group", n_draws)
@@ -400,7 +395,7 @@ class PaymentModel:
                 first = frame.loc[~known].drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)
                 g = _codes(first.loc[new_ids, group], self.groups)
                 fresh = sigma_g[:, None] * rng.standard_normal((s, len(new_ids)))
-                mean = np.where(g >= 0, offsets[:, np.maximum(g, 0)], fresh)
+                mean = mean + np.where(g >= 0, offsets[:, np.maximum(g, 0)], fresh)
             draws = mean + sigma_c[:, None] * rng.standard_normal((s, len(new_ids)))
             eta[:, ~known] = draws[:, new_idx.ravel()]
         if self.covariates:
@@ -459,6 +454,45 @@ class PaymentModel:
         result["days_lo"] = np.where(np.isfinite(lo), lo, np.nan)
         result["days_hi"] = np.where(np.isfinite(hi), hi, np.nan)
         return result, simulated
+
+    def _median_days(self, eta: np.ndarray) -> np.ndarray:
+        """Median days past due at payment per draw for latent location ``eta`` (S,), ignoring
+        the issue-date truncation (a typical invoice)."""
+        cut = self._posterior("cut", None)
+        edges = np.asarray(self.model_config.edges, dtype=float)
+        f = 1.0 / (1.0 + np.exp(-(cut - eta[:, None])))
+        return np.array([np.interp(0.5, row, edges) for row in f])
+
+    def effects_table(self, prob: float = 0.9) -> pd.DataFrame:
+        """Each covariate's effect as days: the median days past due at payment of a typical
+        customer's invoice without and with it, the shift in days with its interval, and the
+        latent coefficient."""
+        mu = self._posterior("mu", None)
+        base = self._median_days(mu)
+        rows = []
+        for k, name in enumerate(self.covariates):
+            beta = self._posterior("beta", None)[:, k]
+            shift = self._median_days(mu + beta) - base
+            lo, hi = np.quantile(shift, [(1 - prob) / 2, (1 + prob) / 2])
+            rows.append(
+                {
+                    "covariate": name,
+                    "median_days_without": float(base.mean()),
+                    "median_days_with": float((base + shift).mean()),
+                    "shift_days": float(shift.mean()),
+                    "shift_lo": float(lo),
+                    "shift_hi": float(hi),
+                    "beta": float(beta.mean()),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def customer_spread_days(self, prob: float = 0.9) -> dict[str, float]:
+        """How far one standard deviation of customer effect moves the median payment day."""
+        sigma, mu = self._posterior("sigma_customer", None), self._posterior("mu", None)
+        shift = self._median_days(mu + sigma) - self._median_days(mu)
+        lo, hi = np.quantile(shift, [(1 - prob) / 2, (1 + prob) / 2])
+        return {"mean": float(shift.mean()), "lo": float(lo), "hi": float(hi)}
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | Path, provenance: dict | None = None) -> Path:

@@ -24,6 +24,7 @@ from creditlab.decision_stage import TABLE_FILE, check_labels, run_decision_stag
 from creditlab.decisions.settings import parse_decision_settings
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import CUSTOMER_ID
+from creditlab.payment_stage import parse_payment_settings, run_payment_stage
 from creditlab.pipeline import REJECTS_FILE, Run, new_run_dir, open_run, prepare_run
 from creditlab.provenance import git_sha, versions
 from creditlab.report.appendix import run_warnings
@@ -91,9 +92,11 @@ def open_or_prepare(
     params = load_params(params_file, data=data or None, as_of=as_of or None)
     settings = parse_pd_settings(params.pd_model, where=f"{params.source}: pd_model")
     decisions = parse_decision_settings(params.decisions, where=f"{params.source}: decisions")
+    payments = parse_payment_settings(params.payment_model, where=f"{params.source}: payment_model")
     run = prepare_run(params, new_run_dir(out, "interactive"))
     check_labels(decisions, run.ledger.customers, where=f"{params.source}: decisions")
     run_pd_stage(run, settings)
+    run_payment_stage(run, payments, decisions.behaviour)
     run_decision_stage(run, decisions)
     return run
 
@@ -205,6 +208,7 @@ def run_report(
     params = load_params(params_file, data=data, as_of=as_of)
     pd_settings = parse_pd_settings(params.pd_model, where=f"{params.source}: pd_model")
     decisions = parse_decision_settings(params.decisions, where=f"{params.source}: decisions")
+    payments = parse_payment_settings(params.payment_model, where=f"{params.source}: payment_model")
     out = Path(out).resolve()
     work = new_run_dir(out / WORK_DIR, report.split("_")[0])  # becomes out/<run_id> when complete
     run_dir = work
@@ -252,6 +256,14 @@ def run_report(
         manifest["pd_model"] = {
             k: summary.get(k)
             for k in ("enabled", "skipped", "reused_cached_fit", "gate", "timings")
+        }
+        step = "payments"
+        t0 = time.perf_counter()
+        timing = run_payment_stage(run, payments, decisions.behaviour)
+        manifest["timings_s"]["payments"] = round(time.perf_counter() - t0, 3)
+        manifest["payment_model"] = {
+            k: timing.get(k)
+            for k in ("enabled", "skipped", "reused_cached_fit", "gate", "timings", "collections")
         }
         step = "decide"
         t0 = time.perf_counter()
