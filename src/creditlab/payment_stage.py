@@ -76,7 +76,7 @@ class PaymentSettings:
     draws: int = 400
     segment_by: str = "behaviour"
     model: PaymentConfig = PaymentConfig()
-    sampler: SamplerConfig = SamplerConfig(draws=500, tune=500)
+    sampler: SamplerConfig = SamplerConfig()
     gate: GateConfig = GateConfig()
 
     def key(self, data_hash: str, as_of: dt.date) -> str:

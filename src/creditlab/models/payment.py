@@ -213,7 +213,7 @@ class PaymentModel:
         self, model_config: PaymentConfig | None = None, sampler_config: SamplerConfig | None = None
     ):
         self.model_config = model_config or PaymentConfig()
-        self.sampler_config = sampler_config or SamplerConfig(draws=500, tune=500)
+        self.sampler_config = sampler_config or SamplerConfig()
         self.idata: az.InferenceData | None = None
         self.covariates: list[str] = []
         self.customers: list[str] = []

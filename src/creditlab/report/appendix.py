@@ -12,6 +12,7 @@ from IPython.display import Markdown
 from creditlab.ledger.schema import ISSUED_ON, PAID_ON
 from creditlab.pipeline import Run
 from creditlab.provenance import git_sha, versions
+from creditlab.report.payment_section import payment_diagnostics, payment_warnings
 from creditlab.report.pd_section import diagnostics
 from creditlab.report.tables import fmt_pct, md_escape, table
 from creditlab.scoring import VALIDATION_FILE
@@ -31,6 +32,12 @@ CAVEATS = (
     "credible intervals. Quarterly snapshots of the same customer are treated as independent rows.",
     "Limits, ECL, provisions and scenarios are computed from stored posterior draws; LGD comes from "
     "the params' prior, not from observed recoveries. Roll rates count invoices, not balances.",
+    "Payment timing: days from due date to payment in lateness buckets (ordinal logit, customer "
+    "effects pooled by industry); days inside a bucket are taken as equally likely; a payment "
+    "after the last bucket edge counts as not collected in the forecast horizon; the cash "
+    "forecast covers invoices open at the as-of date only (no new sales); customers' effects are "
+    "constant over time (a recent slowdown shows only through recent invoices); reminder timing = "
+    "the customer's usual payment weekday (the ledger has dates, not times).",
 )
 
 
@@ -44,6 +51,7 @@ def run_warnings(run: Run) -> list[str]:
             out.append(f"The PD model was not fitted: {summary['skipped']}.")
         elif summary.get("gate") and not summary["gate"]["passed"]:
             out.append("The PD model failed its convergence gate: treat every PD as unreliable.")
+    out += payment_warnings(run)
     counts = run.ledger.counts
     share = counts["rejected"].sum() / max(counts["read"].sum(), 1)
     if share > run.params.max_reject_share:
@@ -114,6 +122,6 @@ def appendix(run: Run) -> list:
                     + "."
                 )
             )
-    out += diagnostics(run)
+    out += diagnostics(run) + payment_diagnostics(run)
     out.append(Markdown("Assumptions and caveats:\n\n" + "\n".join(f"- {c}" for c in CAVEATS)))
     return out

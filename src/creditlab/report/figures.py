@@ -13,6 +13,7 @@ __all__ = [
     "aging_chart",
     "band_chart",
     "bar_chart",
+    "cash_chart",
     "describe",
     "interval_chart",
     "payment_chart",
@@ -154,5 +155,24 @@ def band_chart(frame: pd.DataFrame, x: str, title: str, ylabel: str) -> Figure:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(loc="upper left", frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def cash_chart(frame: pd.DataFrame, currency: str) -> Figure:
+    """Expected collections per week (bars) with their credible intervals (``week_end``,
+    ``expected``, ``lo``, ``hi``)."""
+    fig = Figure(figsize=(7, 3), layout="constrained")
+    ax = fig.add_subplot()
+    labels = pd.to_datetime(frame["week_end"]).dt.strftime("%d %b")
+    ax.bar(labels, frame["expected"], color="#2f6690", label="expected")
+    # a range, not error bars: with skewed totals the mean can lie outside the interval
+    ax.vlines(labels, frame["lo"], frame["hi"], color="#d8572a", linewidth=2, label="interval")
+    ax.set_xlabel("Week ending")
+    ax.set_ylabel(f"Collections ({currency})")
+    ax.set_title("Expected collections on today's open invoices")
+    ax.yaxis.set_major_formatter(_THOUSANDS)
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    ax.legend(loc="upper right", frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return fig

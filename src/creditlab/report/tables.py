@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-__all__ = ["fmt_days", "fmt_money", "fmt_pct", "md_escape", "table"]
+__all__ = ["fmt_days", "fmt_money", "fmt_pct", "gate_table", "md_escape", "table"]
 
 
 def fmt_money(value: float) -> str:
@@ -79,3 +79,14 @@ def table(
     if caption:
         styler = styler.set_caption(html.escape(caption))
     return styler
+
+
+def gate_table(gate: dict) -> Styler:
+    """A convergence gate's checks (``GateResult.to_dict()``) as a table."""
+    checks = pd.DataFrame(gate["checks"])
+    checks["passed"] = checks["passed"].map({True: "yes", False: "NO"})
+    return table(
+        checks,
+        decimals=["value"],
+        labels={"check": "Check", "value": "Value", "rule": "Rule", "passed": "Passed"},
+    )

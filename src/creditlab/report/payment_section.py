@@ -1,0 +1,256 @@
+"""The payment-timing sections of a report: cash forecast, invoices heading into arrears, and the
+model behind them.
+
+Each function reads the files the payment stage wrote into the run folder (nothing is refitted)
+and returns display objects; a run without the model says why.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from IPython.display import Markdown
+
+from creditlab.ledger.schema import CUSTOMER_ID, INVOICE_ID, NAME
+from creditlab.payment_stage import CASH_FILE, PAYMENT_SUMMARY_FILE, read_forecast
+from creditlab.pipeline import Run
+from creditlab.report.figures import cash_chart, to_image
+from creditlab.report.tables import fmt_money, gate_table, md_escape, table
+
+__all__ = [
+    "arrears_section",
+    "cash_section",
+    "payment_diagnostics",
+    "payment_model_section",
+    "payment_warnings",
+]
+
+_COVARIATE_TEXT = {
+    "disputed": "invoice disputed",
+    "amount_low": "amount under the customer's usual (low)",
+    "amount_high": "amount over the customer's usual (high)",
+    "paperless": "paperless billing",
+}
+
+
+def _summary(run: Run) -> dict | None:
+    path = run.run_dir / PAYMENT_SUMMARY_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _missing(run: Run) -> list | None:
+    s = _summary(run)
+    if s is not None and not s.get("skipped") and s.get("enabled"):
+        return None
+    if not run.params.payment_model:
+        why = "the payment-timing model is not enabled in the params (`payment_model:`)"
+    elif s is None:
+        why = "the payment stage did not run"
+    else:
+        why = md_escape(s.get("skipped") or "the payment-timing model is disabled")
+    return [Markdown(f"Not in this run: {why}.")]
+
+
+def cash_section(run: Run) -> list:
+    """Expected collections per week with intervals, for the portfolio and by segment."""
+    if (missing := _missing(run)) is not None:
+        return missing
+    s, cur, prob = _summary(run), run.params.currency, run.params.interval_prob
+    cash = pd.read_csv(run.run_dir / CASH_FILE, dtype={"segment": "string"})
+    whole = cash.loc[cash["segment"] == "portfolio"]
+    c = s["collections"]
+    out = [
+        Markdown(
+            f"Of **{fmt_money(s['open_amount'])} {cur}** open today, the payment-timing model "
+            f"expects **{fmt_money(c['expected'])} {cur}** to be collected in the next "
+            f"{s['weeks']} weeks ({prob:.0%} interval {fmt_money(c['lo'])} to "
+            f"{fmt_money(c['hi'])}); {fmt_money(s['expected_past_90'])} {cur} is expected to "
+            "reach 90+ days past due first. Intervals combine the model's uncertainty and each "
+            "invoice's own timing (payment dates simulated per posterior draw, a customer's "
+            "invoices sharing its effect). Only invoices open today count: sales after the as-of "
+            "date are not in the forecast. The weekly figures are `cash_forecast.csv`."
+        ),
+        table(
+            whole[["week", "week_start", "week_end", "expected", "lo", "hi"]],
+            money=["expected", "lo", "hi"],
+            ints=["week"],
+            labels={
+                "week": "Week",
+                "week_start": "From",
+                "week_end": "To",
+                "expected": f"Expected ({cur})",
+                "lo": f"{prob:.0%} interval from",
+                "hi": "to",
+            },
+        ),
+    ]
+    parts = cash.loc[cash["segment"] != "portfolio"]
+    if len(parts):
+        by = (
+            parts.pivot_table(index="segment", columns="week", values="expected", aggfunc="sum")
+            .rename(columns=lambda w: f"week {w}")
+            .reset_index()
+        )
+        weeks = [c for c in by.columns if c != "segment"]
+        by["total"] = by[weeks].sum(axis=1)
+        shown = ["segment", *weeks[:4], "total"]
+        out += [
+            Markdown(
+                f"Expected collections by {md_escape(s['segment_by'])} segment (first four "
+                f"weeks and the {s['weeks']}-week total; intervals per week and segment are "
+                "in the CSV)."
+            ),
+            table(by[shown], money=shown[1:], labels={"segment": "Segment", "total": "Total"}),
+        ]
+    out.append(to_image(cash_chart(whole, cur)))
+    return out
+
+
+def arrears_section(run: Run) -> list:
+    """Open invoices most likely to slide into arrears, with their payment-date forecasts."""
+    if (missing := _missing(run)) is not None:
+        return missing
+    f, prob, cur = read_forecast(run.run_dir), run.params.interval_prob, run.params.currency
+    names = run.ledger.customers.set_index(run.ledger.customers[CUSTOMER_ID].astype(str))[NAME]
+    f[NAME] = f[CUSTOMER_ID].map(names)
+    early = f.loc[f["days_past_due"] < 30].copy()
+    early["at_risk"] = early["open_amount"] * early["p_dpd30"]
+    top = early.sort_values("at_risk", ascending=False).head(max(run.params.top_n, 10))
+    likely = early.loc[early["p_dpd30"] >= 0.5]
+    return [
+        Markdown(
+            f"{len(early):,} open invoices are under 30 days past due; "
+            f"{len(likely):,} of them ({fmt_money(likely['open_amount'].sum())} {cur}) are more "
+            "likely than not to reach 30+ days past due. Probabilities are conditional on what "
+            "is known today: an invoice already 20 days overdue is judged as one that has not been "
+            "paid in those 20 days. *Expected* is the mean payment date given payment within a "
+            f"year, with the {prob:.0%} predictive interval (– where its end lies beyond a year). "
+            "Largest expected amounts first; every open invoice is in `payment_forecast.csv`."
+        ),
+        table(
+            top[
+                [
+                    INVOICE_ID,
+                    CUSTOMER_ID,
+                    NAME,
+                    "open_amount",
+                    "due_on",
+                    "days_past_due",
+                    "p_paid_by_due",
+                    "p_dpd30",
+                    "p_dpd60",
+                    "p_dpd90",
+                    "expected_paid_on",
+                    "paid_on_lo",
+                    "paid_on_hi",
+                ]
+            ],
+            money=["open_amount"],
+            ints=["days_past_due"],
+            pct=["p_paid_by_due", "p_dpd30", "p_dpd60", "p_dpd90"],
+            labels={
+                INVOICE_ID: "Invoice",
+                CUSTOMER_ID: "Customer",
+                NAME: "Name",
+                "open_amount": "Open",
+                "due_on": "Due",
+                "days_past_due": "Days past due",
+                "p_paid_by_due": "P(paid by due)",
+                "p_dpd30": "P(30+ DPD)",
+                "p_dpd60": "P(60+ DPD)",
+                "p_dpd90": "P(90+ DPD)",
+                "expected_paid_on": "Expected paid on",
+                "paid_on_lo": "from",
+                "paid_on_hi": "to",
+            },
+        ),
+    ]
+
+
+def payment_model_section(run: Run) -> list:
+    """What the payment-timing model learnt, in days, and its convergence diagnostics."""
+    if (missing := _missing(run)) is not None:
+        return missing
+    s, prob = _summary(run), run.params.interval_prob
+    n, spread = s["counts"], s["sigma_customer_days"]
+    edges = s["model_config"]["edges"]
+    effects = pd.DataFrame(s["effects"])
+    out = [
+        Markdown(
+            "An ordinal (cumulative logit) model of the days from due date to payment in "
+            f"{len(edges) + 1} buckets (upper ends {md_escape(edges)} days past due), with an "
+            "effect per customer partially pooled by "
+            f"{md_escape(s['model_config']['group'] or 'one population')} and invoice "
+            f"covariates; fitted on {n['invoices']:,} invoices ({n['paid']:,} paid; open ones "
+            f"count as unpaid so far) of {n['customers']:,} customers, aggregated exactly into "
+            f"{n['cells']:,} cells. Customers differ a lot: one standard deviation of customer "
+            f"effect moves the median payment day by {spread['mean']:.1f} days ({prob:.0%} "
+            f"interval {spread['lo']:.1f} to {spread['hi']:.1f})."
+        )
+    ]
+    if len(effects):
+        effects["covariate"] = (
+            effects["covariate"].map(_COVARIATE_TEXT).fillna(effects["covariate"])
+        )
+        out += [
+            Markdown(
+                "What each invoice feature does to a typical customer's median payment day "
+                "(days past due; negative = before the due date):"
+            ),
+            table(
+                effects[
+                    [
+                        "covariate",
+                        "median_days_without",
+                        "median_days_with",
+                        "shift_days",
+                        "shift_lo",
+                        "shift_hi",
+                    ]
+                ],
+                days=[
+                    "median_days_without",
+                    "median_days_with",
+                    "shift_days",
+                    "shift_lo",
+                    "shift_hi",
+                ],
+                labels={
+                    "covariate": "Feature",
+                    "median_days_without": "Median without",
+                    "median_days_with": "Median with",
+                    "shift_days": "Shift (days)",
+                    "shift_lo": f"{prob:.0%} interval from",
+                    "shift_hi": "to",
+                },
+            ),
+        ]
+    return out + payment_diagnostics(run)
+
+
+def payment_diagnostics(run: Run) -> list:
+    """The payment model's convergence gate table (also in the appendix)."""
+    s = _summary(run)
+    if s is None or s.get("skipped") or not s.get("enabled"):
+        return []
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in s["timings"].items())
+    return [
+        Markdown(
+            "Payment-timing model convergence diagnostics"
+            + (" (fit reused from the store's cache)" if s.get("reused_cached_fit") else "")
+            + f"; {md_escape(s['sampler_config']['sampler'])} NUTS; timings: {timings}."
+        ),
+        gate_table(s["gate"]),
+    ]
+
+
+def payment_warnings(run: Run) -> list[str]:
+    """A failed payment-model gate, for the banner at the top of every report."""
+    s = _summary(run)
+    if s and s.get("gate") and not s["gate"]["passed"]:
+        return [
+            "The payment-timing model failed its convergence gate: treat payment forecasts, the "
+            "cash forecast and arrears alerts as unreliable."
+        ]
+    return []
