@@ -120,13 +120,15 @@ def payment_frame(
     as_of,
     config: PaymentConfig | None = None,
     group: str | None = "industry",
+    usual: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Invoices issued by ``as_of`` with what the model needs, as known on ``as_of``.
 
     Returns ``invoice_id, customer_id, <group>, issued_on, due_on, amount, terms, paid,
     days_late`` (``paid_on - due_on`` where paid by ``as_of``), ``dpd_now`` (``as_of - due_on``)
-    and the 0/1 covariates. The amount covariates compare an invoice with its customer's median
-    invoice amount up to ``as_of``.
+    and the 0/1 covariates. The amount covariates compare an invoice with its customer's usual
+    amount: ``usual`` (customer_id -> amount, e.g. medians from a training period) or else the
+    median of the customer's invoices in the frame.
     """
     cfg = config or PaymentConfig()
     t = as_timestamp(as_of)
@@ -148,8 +150,10 @@ def payment_frame(
     if group:
         levels = customers.set_index(customers[CUSTOMER_ID].astype(str))[group].astype(str)
         frame[group] = frame[CUSTOMER_ID].map(levels).fillna("unknown").to_numpy()
-    usual = frame.groupby(CUSTOMER_ID)[AMOUNT].transform("median").to_numpy()
-    ratio = frame[AMOUNT].to_numpy() / usual
+    median = frame.groupby(CUSTOMER_ID)[AMOUNT].transform("median")
+    if usual is not None:
+        median = frame[CUSTOMER_ID].map(usual).fillna(median)
+    ratio = frame[AMOUNT].to_numpy() / median.to_numpy()
     frame["disputed"] = _flag(inv[DISPUTED]) if DISPUTED in inv else False
     frame["amount_low"] = ratio < cfg.amount_low
     frame["amount_high"] = ratio > cfg.amount_high
