@@ -15,8 +15,8 @@ invoices take seconds:
 * invoices arrive as a seasonal Poisson process scaled by size;
 * days from due date to payment follow the payment-timing model's own family (an ordinal logistic
   model on whole days): ``D = round(pay_mu + industry_days + customer_days + pay_disputed*disputed
-  + pay_amount_high*[amount > 2x usual] + pay_scale*logistic noise)``, at least ``-terms`` (not
-  before issue), with ``customer_days = pay_customer_sd * (0.7 z + 0.71 noise)`` (slow payers are
+  + pay_amount_high*[amount > 2x the customer's median] + pay_scale*logistic noise)``, the noise
+  truncated so that ``D >= -terms`` (not paid before issue), with ``customer_days = pay_customer_sd * (0.7 z + 0.71 noise)`` (slow payers are
   riskier); in the six months before a default 10-40 days are added (not part of that model).
 
 ``truth/customers.csv`` holds each customer's true 12-month PD at the end date, its default date and
@@ -269,16 +269,14 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     pay_effect = ind_pay[ind_idx] + cfg.pay_customer_sd * (
         0.7 * latent + np.sqrt(1 - 0.7**2) * rng.normal(size=n)
     )
-    big = amount > 2 * typical[cust_of]
-    noise = rng.logistic(size=m)
-    late = (
-        cfg.pay_mu
-        + pay_effect[cust_of]
-        + cfg.pay_disputed * disputed
-        + cfg.pay_amount_high * big
-        + cfg.pay_scale * noise
-    )
-    late = np.maximum(np.round(late), -terms[cust_of]) + pre_default * rng.integers(10, 40, m)
+    usual = pd.Series(amount).groupby(cust_of).transform("median").to_numpy()
+    big = amount > 2 * usual  # over twice the customer's median invoice
+    loc = cfg.pay_mu + pay_effect[cust_of] + cfg.pay_disputed * disputed + cfg.pay_amount_high * big
+    # logistic noise truncated so that no invoice is paid before it is issued (D >= -terms)
+    floor = _logistic((-terms[cust_of] - 0.5 - loc) / cfg.pay_scale)
+    q = floor + rng.random(m) * (1 - floor)
+    late = np.round(loc + cfg.pay_scale * np.log(q / (1 - q)))
+    late = late + pre_default * rng.integers(10, 40, m)
     paid = due + late.astype(int).astype("timedelta64[D]")
     # a defaulter stops paying; about half of what it owes is recovered, months late
     unpaid = defaulted[cust_of] & (paid >= default_on[cust_of])

@@ -2,7 +2,8 @@
 
 :func:`backtest` fits the model on what was known at a split date and then scores
 
-* invoices issued after the split (forecast at issue, nothing elapsed): late / not-late AUC,
+* invoices issued after the split whose outcome is known (forecast at issue, nothing elapsed):
+  late / not-late AUC,
   accuracy and Brier score, days-to-settle RMSE and MAE, next to "pays on the due date", "the
   customer's historical average delay" and scikit-learn logistic / linear regression on the same
   features (covariates, customer, industry); the reliability table of P(paid by due date) and the
@@ -45,7 +46,7 @@ class Backtest:
     counts: dict[str, int]
 
 
-def _scores(name: str, late: np.ndarray, p_late: np.ndarray, settle, pred) -> dict:
+def _scores(name: str, late: np.ndarray, p_late, settle: np.ndarray, pred: np.ndarray) -> dict:
     err = np.asarray(settle, float) - np.asarray(pred, float)
     return {
         "model": name,
@@ -81,6 +82,7 @@ def backtest(
     sampler: SamplerConfig | None = None,
     *,
     test_until=None,
+    settle_days: int = 90,
     weeks: int = 13,
     prob: float = 0.9,
     n_draws: int = 400,
@@ -88,10 +90,11 @@ def backtest(
 ) -> Backtest:
     """Fit on what was known at ``split``, score what happened afterwards (see module doc).
 
-    Test invoices are those issued after ``split`` (up to ``test_until``) whose payment is known
-    by ``test_until`` (the last payment date when not given); still-open ones are counted and
-    left out. The model's point forecast of days to settle is its mean given payment within a
-    year; its P(late) is ``1 - P(paid by due date)``.
+    Test invoices are those issued after ``split`` and due at least ``settle_days`` before
+    ``test_until`` (the last payment date when not given), so whether each was paid late is
+    known; one still unpaid then counts as late, and days-to-settle errors use the paid ones.
+    The model's point forecast of days to settle is its mean given payment within a year; its
+    P(late) is ``1 - P(paid by due date)``.
     """
     cfg = config or PaymentConfig()
     t0 = as_timestamp(split)
@@ -99,35 +102,38 @@ def backtest(
     train = payment_frame(invoices, customers, t0, cfg, group=cfg.group)
     model = PaymentModel(cfg, sampler).fit(train)
 
-    later = invoices.loc[(invoices[ISSUED_ON] > t0) & (invoices[ISSUED_ON] <= end)]
-    known = later[PAID_ON].notna() & (later[PAID_ON] <= end)
+    later = invoices.loc[
+        (invoices[ISSUED_ON] > t0)
+        & (invoices[ISSUED_ON] <= end)
+        & (invoices[DUE_ON] <= end - pd.Timedelta(days=settle_days))
+    ]
     usual = train.groupby(CUSTOMER_ID)[AMOUNT].median()
-    test = payment_frame(later.loc[known], customers, end, cfg, group=cfg.group, usual=usual)
+    test = payment_frame(later, customers, end, cfg, group=cfg.group, usual=usual)
     fresh = test.assign(paid=False, dpd_now=-test["terms"])  # forecast as on the issue date
     result, _ = model.forecast(fresh, end, n_draws=n_draws, prob=prob, seed=seed)
     test = pd.concat([test, result], axis=1)
-    late = test["days_late"].to_numpy() > 0
-    settle = (test["days_late"] + test["terms"]).to_numpy()
+    late = (test["days_late"].to_numpy() > 0) | ~test["paid"].to_numpy()
+    settled = test.loc[test["paid"]]
+    settle = (settled["days_late"] + settled["terms"]).to_numpy()
+
+    def scores(name: str, p_late, days) -> dict:
+        return _scores(name, late, p_late, settle, np.asarray(days)[test["paid"].to_numpy()])
 
     rows = [
-        _scores(
+        scores(
             "creditlab Bayesian payment-timing model",
-            late,
             1 - test["p_paid_by_due"].to_numpy(),
-            settle,
             test["expected_days"] + test["terms"],
         ),
-        _scores("pays on the due date", late, np.zeros(len(test)), settle, test["terms"]),
+        scores("pays on the due date", np.zeros(len(test)), test["terms"]),
     ]
     paid = train.loc[train["paid"]]
     mean_delay = paid.groupby(CUSTOMER_ID)["days_late"].mean()
     late_share = (paid["days_late"] > 0).groupby(paid[CUSTOMER_ID]).mean()
     rows.append(
-        _scores(
+        scores(
             "customer's historical average delay",
-            late,
             test[CUSTOMER_ID].map(late_share).fillna((paid["days_late"] > 0).mean()).to_numpy(),
-            settle,
             test["terms"] + test[CUSTOMER_ID].map(mean_delay).fillna(paid["days_late"].mean()),
         )
     )
@@ -138,25 +144,23 @@ def backtest(
         "scikit-learn logistic regression"
     ]
     rows.append(
-        _scores(
+        scores(
             "scikit-learn logistic (late) / linear (days) regression",
-            late,
             p_lr,
-            settle,
             _linear_days(paid.assign(**x_train), test.assign(**x_test), features),
         )
     )
     on_time = ~late
     reliability = calibration(on_time, test["p_paid_by_due"].to_numpy(), RELIABILITY_BANDS, prob)
-    inside = (test["days_late"] >= test["days_lo"]) & (
-        test["days_hi"].isna() | (test["days_late"] <= test["days_hi"])
+    inside = (settled["days_late"] >= settled["days_lo"]) & (
+        settled["days_hi"].isna() | (settled["days_late"] <= settled["days_hi"])
     )
     cash = _cash_backtest(invoices, train, model, t0, weeks, prob, n_draws, seed)
     counts = {
         "train_invoices": len(train),
         "train_paid": int(train["paid"].sum()),
         "test_invoices": len(test),
-        "test_left_out_unpaid": int((~known).sum()),
+        "test_unpaid_late": int((~test["paid"]).sum()),
         "open_at_split": int((~train["paid"]).sum()),
     }
     return Backtest(

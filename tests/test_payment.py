@@ -1,0 +1,225 @@
+"""The payment-timing model: exact aggregation, conditional forecasts, recovery of known payment
+parameters from a synthetic portfolio, calibration out of time, and the real IBM ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from creditlab.errors import ConfigError
+from creditlab.ledger.synth import SynthConfig, synthesize
+from creditlab.models.payment import (
+    PaymentConfig,
+    PaymentModel,
+    _Conditional,
+    cash_forecast,
+    payment_cells,
+    payment_frame,
+)
+from creditlab.models.payment_validation import backtest
+from creditlab.models.pd import SamplerConfig
+
+EDGES = np.array(PaymentConfig().edges, dtype=float)
+
+
+def _ledger(rows):
+    inv = pd.DataFrame(
+        rows, columns=["invoice_id", "customer_id", "issued_on", "due_on", "paid_on", "amount"]
+    )
+    for c in ("issued_on", "due_on", "paid_on"):
+        inv[c] = pd.to_datetime(inv[c])
+    inv["disputed"] = [False, True, False, False]
+    cust = pd.DataFrame({"customer_id": ["A", "B"], "industry": ["x", "y"]})
+    return inv, cust
+
+
+def test_cells_hold_buckets_censoring_and_truncation_by_hand():
+    inv, cust = _ledger(
+        [
+            ("1", "A", "2026-01-01", "2026-01-31", "2026-01-20", 100.0),  # 11 days early
+            ("2", "A", "2026-01-05", "2026-02-04", "2026-02-24", 100.0),  # paid after the as-of
+            ("3", "B", "2026-02-01", "2026-02-15", None, 500.0),  # open, 5 DPD on 2026-02-20
+            ("4", "B", "2026-02-25", "2026-03-11", None, 100.0),  # issued after the as-of date
+        ]
+    )
+    frame = payment_frame(inv, cust, "2026-02-20")
+    assert list(frame["invoice_id"]) == ["1", "2", "3"]  # nothing after the as-of date
+    assert list(frame["days_late"].fillna(-999)) == [-11, -999, -999]  # no look-ahead
+    assert list(frame["paid"]) == [True, False, False]
+    assert list(frame["dpd_now"]) == [20, 16, 5]  # as_of - due_on
+    assert list(frame["disputed"]) == [False, True, False]
+    assert frame["amount_high"].sum() == 0  # 500 is B's only (so usual) amount
+    frame["_customer"] = [0, 0, 1]
+    cells, patterns = payment_cells(frame, PaymentConfig().edges, ["disputed"])
+    cells = cells.sort_values("lo").reset_index(drop=True)
+    # -11 <= -10 -> bucket 2 ((-14, -10]); open at 5 DPD: D >= 6 -> bucket 9 ((4, 7]) or later;
+    # open at 16 DPD: D >= 17 -> bucket 12 ((14, 21]) or later; issued 30 (or 14) days before due
+    assert list(cells["lo"]) == [2, 9, 12]
+    assert list(cells["censored"]) == [False, True, True]
+    assert list(cells["trunc"]) == [0, 1, 0]  # -30 is in bucket 0, -14 in bucket 1
+    assert patterns.tolist() == [[0.0], [1.0]]
+    assert cells["n"].sum() == 3
+
+
+def _dist(eta, e_now, terms=30.0, s=1):
+    cut = np.linspace(-6, 12, len(EDGES))[None, :].repeat(s, 0)
+    eta = np.full((s, len(e_now)), eta, dtype=float)
+    return _Conditional(cut, eta, EDGES, np.full(len(e_now), terms), np.asarray(e_now, float))
+
+
+def test_conditional_distribution_conditions_on_elapsed_days():
+    fresh, late = _dist(0.0, [-30.0]), _dist(0.0, [40.0])
+    # a fresh invoice can be paid by its due date; one 40 days overdue cannot
+    assert 0 < fresh.cdf(0.0)[0, 0] < 1 and late.cdf(0.0)[0, 0] == 0
+    # P(D <= t | D > e) = (G(t) - G(e)) / (1 - G(e)), with G the unconditional CDF
+    g = _dist(0.0, [-30.0])
+    g40, g60 = g._g(np.array([40.0]))[0, 0], g._g(np.array([60.0]))[0, 0]
+    assert late.cdf(60.0)[0, 0] == pytest.approx((g60 - g40) / (1 - g40))
+    # CDFs increase; a later customer (higher eta) pays later
+    ts = np.arange(-29, 366, 7.0)
+    values = np.array([fresh.cdf(t)[0, 0] for t in ts])
+    assert np.all(np.diff(values) >= -1e-12)
+    assert _dist(2.0, [-30.0]).cdf(0.0)[0, 0] < fresh.cdf(0.0)[0, 0]
+
+
+def test_samples_follow_the_conditional_cdf_and_mean():
+    rng = np.random.default_rng(0)
+    dist = _dist(1.0, [5.0] * 20000)
+    days = dist.sample(rng.random((1, 20000)))[0]
+    within = days[~np.isnan(days)]
+    assert within.min() >= 6  # paid after today
+    for t in (10.0, 30.0, 90.0):
+        assert np.mean(days <= t) == pytest.approx(dist.cdf(t)[0, 0], abs=0.015)
+    assert np.isnan(days).mean() == pytest.approx(1 - dist.cdf(EDGES[-1])[0, 0], abs=0.01)
+    assert within.mean() == pytest.approx(dist.mean_within()[0, 0], abs=0.5)
+
+
+def test_cash_forecast_sums_amounts_into_weeks():
+    as_of = dt.date(2026, 1, 1)
+    due = pd.Series(pd.to_datetime(["2026-01-01", "2026-01-10"]))
+    # two draws: days past due at payment (NaN = not within a year)
+    simulated = np.array([[3.0, 0.0], [10.0, np.nan]])
+    cash = cash_forecast(simulated, due, np.array([100.0, 50.0]), as_of, weeks=3, prob=0.5)
+    whole = cash.loc[cash["segment"] == "portfolio"].set_index("week")
+    # draw 1: 100 on day 3 (week 1), 50 on day 9 (week 2); draw 2: 100 on day 10 (week 2)
+    assert whole.loc[1, "expected"] == pytest.approx(50.0)
+    assert whole.loc[2, "expected"] == pytest.approx(75.0)
+    assert whole.loc[3, "expected"] == 0
+    assert str(whole.loc[1, "week_start"]) == "2026-01-02"
+    by = cash_forecast(
+        simulated, due, np.array([100.0, 50.0]), as_of, 3, 0.5, pd.Series(["a", "b"])
+    )
+    parts = by.loc[by["segment"] != "portfolio"].groupby("week")["expected"].sum()
+    assert parts.to_numpy() == pytest.approx(whole["expected"].to_numpy())
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"edges": (-7, 0, 30, 60)}, ">= 5"),
+        ({"edges": (-7, 0, 14, 30, 45, 90)}, "include 60"),
+        ({"edges": (-7, 0, 14, 30, 30, 60, 90)}, "strictly increasing"),
+        ({"covariates": ("disputed", "weather")}, "weather"),
+        ({"amount_low": 1.5}, "amount_low"),
+    ],
+)
+def test_bad_model_config_is_a_clear_error(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        PaymentConfig(**kwargs)
+
+
+def test_forecast_without_a_fit_is_a_clear_error():
+    with pytest.raises(ConfigError, match="not fitted"):
+        PaymentModel().effects(pd.DataFrame({"customer_id": ["A"]}))
+
+
+# -- recovery and calibration on a synthetic portfolio with known payment parameters -----------
+@pytest.fixture(scope="module")
+def synthetic_backtest():
+    cfg = SynthConfig(customers=160, seed=5, years=2.0, intercept=-9.0, regime_shift=False)
+    portfolio = synthesize(cfg)
+    split = cfg.end - dt.timedelta(days=240)
+    result = backtest(
+        portfolio.invoices,
+        portfolio.customers,
+        split,
+        PaymentConfig(),
+        SamplerConfig(sampler="nutpie", draws=300, tune=300, seed=2),
+        n_draws=300,
+    )
+    return portfolio, result
+
+
+@pytest.mark.slow
+def test_recovers_the_true_payment_parameters(synthetic_backtest):
+    portfolio, b = synthetic_backtest
+    post, cfg = b.model.idata.posterior, portfolio.config
+    truth = portfolio.truth_payment.set_index("name")["latent"]
+    # amount_high is attenuated a little: the model's "usual amount" is the median of the invoices
+    # up to the split, the generator's the median of all of them (~15 % of flags differ)
+    for name, tolerance in (("beta[disputed]", 0.1), ("beta[amount_high]", 0.2)):
+        draws = post["beta"].sel(covariate=name[5:-1]).to_numpy().ravel()
+        assert abs(draws.mean() - truth[name]) < tolerance * truth[name], name
+    sigma = post["sigma_customer"].to_numpy().ravel()
+    assert abs(sigma.mean() - truth["sigma_customer"]) < 0.15 * truth["sigma_customer"]
+    # customer effects and cutpoints match up to the model's choice of origin
+    tc = portfolio.truth_customers.set_index("customer_id").loc[b.model.customers]
+    u_true = tc["pay_effect_days"].to_numpy() / cfg.pay_scale
+    u = post["u"].mean(("chain", "draw")).to_numpy()
+    assert np.corrcoef(u, u_true)[0, 1] > 0.95
+    cut = post["cut"].mean(("chain", "draw")).to_numpy()
+    cut_true = (EDGES + 0.5 - cfg.pay_mu) / cfg.pay_scale
+    dense = (EDGES >= -14) & (EDGES <= 21)  # buckets most invoices fall in
+    shift = (cut - u.mean()) - (cut_true - u_true.mean())
+    assert np.abs(shift[dense]).max() < 0.35
+    offsets = post["offset_group"].mean(("chain", "draw")).to_series()
+    true_offsets = truth.loc[[f"industry[{k}]" for k in offsets.index]].to_numpy()
+    assert np.corrcoef(offsets.to_numpy(), true_offsets)[0, 1] > 0.85
+
+
+@pytest.mark.slow
+def test_forecasts_are_calibrated_out_of_time(synthetic_backtest):
+    _, b = synthetic_backtest
+    rel = b.reliability
+    assert rel["n"].sum() == b.counts["test_invoices"]
+    # each band's observed on-time share is consistent with its forecast (Jeffreys), allowing
+    # one miss in ten at this sample size
+    assert (~rel["consistent"]).sum() <= 1, rel
+    assert 0.84 <= b.coverage <= 0.96  # the 90 % predictive interval of the payment day
+    table = b.comparison.set_index("model")
+    ours = table.loc["creditlab Bayesian payment-timing model"]
+    assert ours["rmse_days"] < table.loc["pays on the due date", "rmse_days"]
+    assert ours["rmse_days"] < table.loc["customer's historical average delay", "rmse_days"]
+    assert ours["auc"] > table.loc["customer's historical average delay", "auc"]
+    # weekly collections of the invoices open at the split land inside their intervals
+    assert b.cash["inside"].mean() >= 0.75, b.cash
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_ibm_time_split_beats_the_baselines(ibm_ar_dir):
+    from creditlab.config import load_params
+    from creditlab.ledger.load import load_ledger
+    from creditlab.ledger.mapping import parse_mapping
+
+    params = load_params("params/ibm_ar.yaml", data=ibm_ar_dir)
+    led = load_ledger(params.data, parse_mapping(params.mapping), currency=params.currency)
+    b = backtest(
+        led.invoices,
+        led.customers,
+        "2012-12-31",
+        sampler=SamplerConfig(sampler="nutpie", draws=500, tune=500),
+        settle_days=0,  # every invoice in the file is paid: all outcomes are known
+    )
+    assert b.counts["test_invoices"] == 1189  # every 2013 invoice is paid
+    table = b.comparison.set_index("model")
+    ours = table.loc["creditlab Bayesian payment-timing model"]
+    assert ours["auc"] > table.loc["scikit-learn logistic (late) / linear (days) regression", "auc"]
+    assert ours["accuracy"] > 0.85
+    assert ours["rmse_days"] < 0.7 * table.loc["customer's historical average delay", "rmse_days"]
+    assert ours["rmse_days"] < 0.5 * table.loc["pays on the due date", "rmse_days"]
+    assert "paperless" in b.model.covariates and "disputed" in b.model.covariates
+    assert b.cash["inside"].mean() >= 0.75
