@@ -190,6 +190,15 @@ def test_weekly_run_on_the_real_ibm_ledger(ibm_ar_dir, tmp_path):
     assert len(work) and work["contact_day"].notna().all()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert sum(f["rejected"] for f in manifest["inputs"]) == 0
+    # the payment-timing model runs on the real ledger: paperless billing and disputes matter
+    forecast = pd.read_csv(run_dir / "payment_forecast.csv", dtype={"invoice_id": "string"})
+    items = kpi.open_items(run.ledger.invoices, run.as_of)
+    assert sorted(forecast["invoice_id"]) == sorted(items["invoice_id"].astype(str))
+    payment = json.loads((run_dir / "payment.json").read_text())
+    assert payment["gate"]["passed"]
+    shifts = {e["covariate"]: e["shift_days"] for e in payment["effects"]}
+    assert shifts["disputed"] > 5 and shifts["paperless"] < -3
+    assert "Cash forecast" in html and (run_dir / "cash_forecast.csv").is_file()
 
 
 @pytest.mark.slow

@@ -110,3 +110,23 @@ def test_alerts_against_the_previous_run():
         out.loc[(out["customer_id"] == "a") & (out["alert"] == "PD up"), "severity"].iloc[0]
         == "high"
     )
+
+
+def test_likely_arrears_alert_from_the_payment_forecast():
+    arrears = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "dpd": [0, 12, 45, 3],
+            "open_amount": [100.0, 50.0, 900.0, 70.0],
+            "p_dpd30": [0.7, 0.55, 0.99, 0.2],
+        }
+    )
+    shares = pd.Series({"a": 0.05, "b": 0.05, "c": 0.05})
+    out = alerts(_now(), None, shares, AlertSettings(arrears=0.5), arrears)
+    likely = out.loc[out["alert"] == "likely 30+ DPD"]
+    # a: two invoices under 30 DPD at 70 % and 55 %; b is already past 30 DPD; c is unlikely
+    assert list(likely["customer_id"]) == ["a"]
+    assert "2 invoice(s), 150 open" in likely["detail"].iloc[0]
+    assert "70%" in likely["detail"].iloc[0]
+    none = alerts(_now(), None, shares, AlertSettings(arrears=0.8), arrears)
+    assert "likely 30+ DPD" not in set(none["alert"])

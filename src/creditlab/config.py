@@ -171,7 +171,7 @@ def parse_section(cls: type, raw: Any, where: str) -> Any:
     reject_unknown_keys(raw, {f.name for f in dataclasses.fields(cls)}, where)
     try:
         return cls(**raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ConfigError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
 
 

@@ -1,0 +1,119 @@
+"""The payment stage in a run: the contract files, their consistency with the ledger, the worklist
+and alerts that use them, and bad params caught before sampling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from helpers import creditlab
+
+from creditlab import kpi
+from creditlab.errors import ConfigError
+from creditlab.payment_stage import FORECAST_COLUMNS, parse_payment_settings
+from creditlab.pipeline import open_run
+
+
+def _read(run_dir, name):
+    return pd.read_csv(run_dir / name, dtype={"invoice_id": "string", "customer_id": "string"})
+
+
+def test_payment_forecast_covers_every_open_invoice(weekly_run):
+    f = _read(weekly_run, "payment_forecast.csv")
+    assert list(f.columns[: len(FORECAST_COLUMNS)]) == FORECAST_COLUMNS
+    run = open_run(weekly_run)
+    items = kpi.open_items(run.ledger.invoices, run.as_of)
+    assert sorted(f["invoice_id"]) == sorted(items["invoice_id"].astype(str))
+    assert f["open_amount"].sum() == pytest.approx(items[kpi.OPEN_AR].sum())
+    p = f[["p_paid_by_due", "p_dpd30", "p_dpd60", "p_dpd90"]]
+    assert ((p >= 0) & (p <= 1)).all().all()
+    assert (f["p_dpd30"] >= f["p_dpd60"] - 1e-9).all() and (
+        f["p_dpd60"] >= f["p_dpd90"] - 1e-9
+    ).all()
+    overdue = f["days_past_due"] > 0
+    assert (f.loc[overdue, "p_paid_by_due"] == 0).all()  # already past its due date
+    assert (f.loc[f["days_past_due"] >= 30, "p_dpd30"] == 1).all()
+    dated = f.dropna(subset=["expected_paid_on"])
+    assert (pd.to_datetime(dated["expected_paid_on"]) > pd.Timestamp(run.as_of)).all()
+    both = f.dropna(subset=["paid_on_lo", "paid_on_hi"])
+    assert (pd.to_datetime(both["paid_on_lo"]) <= pd.to_datetime(both["paid_on_hi"])).all()
+    assert (pd.to_datetime(f["paid_on_lo"].dropna()) > pd.Timestamp(run.as_of)).all()
+    # a fresh, undisputed invoice of a prompt customer is likelier paid on time than overdue ones
+    assert f.loc[~overdue, "p_paid_by_due"].mean() > 0.3
+
+
+def test_cash_forecast_weeks_segments_and_intervals(weekly_run):
+    cash = pd.read_csv(weekly_run / "cash_forecast.csv")
+    s = json.loads((weekly_run / "payment.json").read_text())
+    whole = cash.loc[cash["segment"] == "portfolio"]
+    assert list(whole["week"]) == list(range(1, s["weeks"] + 1))
+    assert (cash["lo"] <= cash["hi"]).all() and (cash["expected"] >= 0).all()
+    assert whole["expected"].sum() <= s["open_amount"]
+    assert whole["expected"].sum() == pytest.approx(s["collections"]["expected"], rel=1e-6)
+    parts = cash.loc[cash["segment"] != "portfolio"].groupby("week")["expected"].sum()
+    assert parts.to_numpy() == pytest.approx(whole["expected"].to_numpy())
+    assert set(cash["segment"]) - {"portfolio"} <= {
+        "new",
+        "deteriorating",
+        "prompt",
+        "erratic",
+        "slow-but-steady",
+        "unknown",
+    }
+    weeks = pd.to_datetime(whole["week_end"]) - pd.to_datetime(whole["week_start"])
+    assert (weeks.dt.days == 6).all()
+
+
+def test_worklist_and_alerts_use_the_payment_model(weekly_run):
+    f = _read(weekly_run, "payment_forecast.csv").set_index("invoice_id")
+    work = _read(weekly_run, "worklist.csv")
+    assert len(work)
+    assert np.allclose(work["p_invoice_90dpd"], f.loc[work["invoice_id"], "p_dpd90"])
+    decisions = json.loads((weekly_run / "decisions.json").read_text())
+    assert decisions["worklist"]["p_invoice_source"] == "payment-timing model"
+    found = _read(weekly_run, "alerts.csv")
+    likely = f.loc[(f["days_past_due"] < 30) & (f["p_dpd30"] >= 0.5), "customer_id"]
+    flagged = found.loc[found["alert"] == "likely 30+ DPD", "customer_id"]
+    assert sorted(set(flagged)) == sorted(set(likely))
+    manifest = json.loads((weekly_run / "manifest.json").read_text())
+    assert manifest["payment_model"]["gate"]["passed"] in (True, False)
+    assert "payments" in manifest["timings_s"]
+
+
+def test_reports_show_the_payment_sections(weekly_run):
+    weekly = (weekly_run / "weekly_portfolio.html").read_text()
+    assert "Cash forecast" in weekly and "Invoices heading into arrears" in weekly
+    assert "expects" in weekly and "P(30+ DPD)" in weekly
+    validation = (weekly_run / "model_validation.html").read_text()
+    assert "Payment-timing model" in validation and "invoice disputed" in validation
+    assert "Payment-timing model convergence diagnostics" in weekly  # appendix
+
+
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        ({"weeks": 0}, "payment_model.weeks"),
+        ({"segment_by": "colour"}, "payment_model.segment_by"),
+        ({"horizon": 13}, "horizon"),
+        ({"model": {"edges": [-7, 0, 30, 60, 120]}}, "payment_model.model: edges must include 90"),
+        ({"sampler": {"sampler": "gibbs"}}, "payment_model.sampler: sampler must be"),
+    ],
+)
+def test_bad_payment_params_are_clear_errors(section, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_payment_settings(section)
+
+
+def test_bad_payment_params_fail_before_any_data_or_sampling(tmp_path):
+    params = yaml.safe_load(open("params/ci.yaml"))
+    params["payment_model"]["model"] = {"covariates": ["disputed", "moon_phase"]}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(params))
+    result = creditlab("run", "weekly", "--params", str(path), "--out", str(tmp_path / "runs"))
+    assert result.returncode == 2
+    assert "payment_model.model" in result.stderr and "moon_phase" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
