@@ -24,8 +24,11 @@ from creditlab.ledger import (
     write_portfolio,
 )
 from creditlab.models.diagnostics import GateConfig, convergence_gate
+from creditlab.models.payment import PaymentConfig, PaymentModel, cash_forecast, payment_frame
+from creditlab.models.payment_validation import Backtest, backtest
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
 from creditlab.models.table import fit_table, score_table
+from creditlab.payment_stage import parse_payment_settings, read_forecast, run_payment_stage
 from creditlab.pipeline import Run, open_run, prepare_run
 from creditlab.scoring import parse_pd_settings, run_pd_stage
 
@@ -55,9 +58,15 @@ __all__ = [
     "kpi",
     "features",
     # models
+    "Backtest",
     "GateConfig",
     "ModelConfig",
     "PDModel",
+    "PaymentConfig",
+    "PaymentModel",
+    "backtest",
+    "cash_forecast",
+    "payment_frame",
     "SamplerConfig",
     "convergence_gate",
     "fit_table",
@@ -74,6 +83,9 @@ __all__ = [
     "prepare_run",
     "parse_pd_settings",
     "run_pd_stage",
+    "parse_payment_settings",
+    "read_forecast",
+    "run_payment_stage",
     # reports
     "report",
 ]

@@ -29,7 +29,7 @@ from creditlab.decisions.settings import BehaviourRules
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON, INDUSTRY, INVOICE_ID
 from creditlab.ledger.store import load_fit, save_fit
-from creditlab.models.diagnostics import GateConfig, convergence_gate
+from creditlab.models.diagnostics import GateConfig
 from creditlab.models.payment import PaymentConfig, PaymentModel, cash_forecast, payment_frame
 from creditlab.models.pd import SamplerConfig
 from creditlab.pipeline import Run
@@ -174,14 +174,7 @@ def run_payment_stage(
     summary["reused_cached_fit"] = model is not None
     if model is None:
         model = PaymentModel(mc, settings.sampler).fit(frame)
-    gate = convergence_gate(
-        model.idata,
-        settings.gate,
-        var_names=["gaps", "mu", "sigma_customer", "u"]
-        + (["beta"] if model.covariates else [])
-        + (["sigma_group", "offset_group"] if len(model.groups) > 1 else []),
-        model_name="payment model",
-    )
+    gate = model.gate(settings.gate)
     provenance = {
         "data_hash": led.data_hash,
         "params_sha256": run.params.sha256,
