@@ -11,14 +11,8 @@ import pytest
 
 from creditlab.errors import ConfigError
 from creditlab.ledger.synth import SynthConfig, synthesize
-from creditlab.models.payment import (
-    PaymentConfig,
-    PaymentModel,
-    _Conditional,
-    cash_forecast,
-    payment_cells,
-    payment_frame,
-)
+from creditlab.models.payment import PaymentConfig, PaymentModel, payment_cells, payment_frame
+from creditlab.models.payment_forecast import Conditional, cash_forecast
 from creditlab.models.payment_validation import backtest
 from creditlab.models.pd import SamplerConfig
 
@@ -67,7 +61,7 @@ def test_cells_hold_buckets_censoring_and_truncation_by_hand():
 def _dist(eta, e_now, terms=30.0, s=1):
     cut = np.linspace(-6, 12, len(EDGES))[None, :].repeat(s, 0)
     eta = np.full((s, len(e_now)), eta, dtype=float)
-    return _Conditional(cut, eta, EDGES, np.full(len(e_now), terms), np.asarray(e_now, float))
+    return Conditional(cut, eta, EDGES, np.full(len(e_now), terms), np.asarray(e_now, float))
 
 
 def test_conditional_distribution_conditions_on_elapsed_days():

@@ -24,7 +24,8 @@ from creditlab.ledger import (
     write_portfolio,
 )
 from creditlab.models.diagnostics import GateConfig, convergence_gate
-from creditlab.models.payment import PaymentConfig, PaymentModel, cash_forecast, payment_frame
+from creditlab.models.payment import PaymentConfig, PaymentModel, payment_frame
+from creditlab.models.payment_forecast import cash_forecast
 from creditlab.models.payment_validation import Backtest, backtest
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
 from creditlab.models.table import fit_table, score_table

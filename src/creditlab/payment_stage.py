@@ -30,7 +30,8 @@ from creditlab.errors import ConfigError
 from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON, INDUSTRY, INVOICE_ID
 from creditlab.ledger.store import load_fit, save_fit
 from creditlab.models.diagnostics import GateConfig
-from creditlab.models.payment import PaymentConfig, PaymentModel, cash_forecast, payment_frame
+from creditlab.models.payment import PaymentConfig, PaymentModel, payment_frame
+from creditlab.models.payment_forecast import cash_forecast
 from creditlab.models.pd import SamplerConfig
 from creditlab.pipeline import Run
 from creditlab.provenance import git_sha, versions
