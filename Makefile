@@ -31,6 +31,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/german_credit.py
 	$(BIN)/python benchmarks/decisions.py
 	$(BIN)/python benchmarks/whatif.py
+	$(BIN)/python benchmarks/payment_validation.py
+	$(BIN)/python benchmarks/payment_timing.py
 
 clean:
 	rm -rf $(VENV)

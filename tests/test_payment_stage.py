@@ -90,6 +90,8 @@ def test_reports_show_the_payment_sections(weekly_run):
     validation = (weekly_run / "model_validation.html").read_text()
     assert "Payment-timing model" in validation and "invoice disputed" in validation
     assert "Payment-timing model convergence diagnostics" in weekly  # appendix
+    review = next(weekly_run.glob("customer_review_*.html")).read_text()
+    assert "Expected paid on" in review and "P(90+ DPD)" in review
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from creditlab.ledger.schema import (
     PAID_ON,
     PAYMENT_TERMS_DAYS,
 )
+from creditlab.payment_stage import read_forecast
 from creditlab.pipeline import Run
 from creditlab.report.figures import band_chart, payment_chart, to_image
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
@@ -103,22 +104,38 @@ def exposure(run: Run, customer_id: str) -> list:
         )
     ]
     if len(items):
+        shown = items[
+            [INVOICE_ID, ISSUED_ON, DUE_ON, AMOUNT, kpi.OPEN_AR, kpi.DPD, kpi.BUCKET, DISPUTED]
+        ].assign(**{ISSUED_ON: items[ISSUED_ON].dt.date, DUE_ON: items[DUE_ON].dt.date})
+        forecast = read_forecast(run.run_dir)
+        timing = [
+            "p_paid_by_due",
+            "p_dpd30",
+            "p_dpd90",
+            "expected_paid_on",
+            "paid_on_lo",
+            "paid_on_hi",
+        ]
+        if forecast is not None:  # when each open invoice is expected to be paid
+            shown = shown.merge(
+                forecast[[INVOICE_ID, *timing]].astype({INVOICE_ID: str}),
+                left_on=shown[INVOICE_ID].astype(str),
+                right_on=INVOICE_ID,
+                how="left",
+                suffixes=("", "_f"),
+            ).drop(columns=["key_0", f"{INVOICE_ID}_f"], errors="ignore")
+            out.append(
+                Markdown(
+                    "Payment forecasts are the payment-timing model's, given the days already "
+                    f"elapsed ({run.params.interval_prob:.0%} interval; – = beyond a year)."
+                )
+            )
         out.append(
             table(
-                items[
-                    [
-                        INVOICE_ID,
-                        ISSUED_ON,
-                        DUE_ON,
-                        AMOUNT,
-                        kpi.OPEN_AR,
-                        kpi.DPD,
-                        kpi.BUCKET,
-                        DISPUTED,
-                    ]
-                ].assign(**{ISSUED_ON: items[ISSUED_ON].dt.date, DUE_ON: items[DUE_ON].dt.date}),
+                shown,
                 money=[AMOUNT, kpi.OPEN_AR],
                 ints=[kpi.DPD],
+                pct=["p_paid_by_due", "p_dpd30", "p_dpd90"],
                 labels={
                     INVOICE_ID: "Invoice",
                     ISSUED_ON: "Issued",
@@ -128,8 +145,14 @@ def exposure(run: Run, customer_id: str) -> list:
                     kpi.DPD: "DPD",
                     kpi.BUCKET: "Bucket",
                     DISPUTED: "Disputed",
+                    "p_paid_by_due": "P(paid by due)",
+                    "p_dpd30": "P(30+ DPD)",
+                    "p_dpd90": "P(90+ DPD)",
+                    "expected_paid_on": "Expected paid on",
+                    "paid_on_lo": "from",
+                    "paid_on_hi": "to",
                 },
-            )  # fmt: skip
+            )
         )
     lim = _row(_csv(run, "limits.csv"), customer_id)
     if lim is not None:
