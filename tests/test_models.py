@@ -194,7 +194,7 @@ def test_binned_predictor_recovers_a_nonlinear_effect(tmp_path):
 
 
 def test_auto_sampler_choice_follows_the_measurements(monkeypatch):
-    from creditlab.models import pd as pd_module
+    from creditlab.models import sampling as pd_module
 
     auto = SamplerConfig()
     assert auto.resolve(2_000) == ("nutpie", "float64")

@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,11 @@ from creditlab.config import parse_section, reject_unknown_keys
 from creditlab.decisions.settings import BehaviourRules
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON, INDUSTRY, INVOICE_ID
-from creditlab.ledger.store import load_fit, save_fit
 from creditlab.models.diagnostics import GateConfig
 from creditlab.models.payment import PaymentConfig, PaymentModel, payment_frame
 from creditlab.models.payment_forecast import cash_forecast
 from creditlab.models.pd import SamplerConfig
-from creditlab.pipeline import Run
-from creditlab.provenance import git_sha, versions
+from creditlab.pipeline import Run, cached_fit, save_fit_of_run
 from creditlab.segments import payment_behaviour
 
 __all__ = [
@@ -119,18 +116,6 @@ def parse_payment_settings(
     return settings
 
 
-def _cached_fit(store: Path | None, key: str) -> PaymentModel | None:
-    content = load_fit(store, key)
-    if content is None:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "fit.nc"
-        path.write_bytes(content)
-        model = PaymentModel.load(path)
-    log.info("reusing the cached payment-model fit %s… from %s", key[:12], store)
-    return model
-
-
 def _segments(run: Run, settings: PaymentSettings, rules: BehaviourRules) -> pd.Series | None:
     led = run.ledger
     if settings.segment_by == "none":
@@ -171,22 +156,18 @@ def run_payment_stage(
         log.warning("payment model not fitted: %s", summary["skipped"])
         return summary
     key = settings.key(led.data_hash, run.as_of)
-    model = _cached_fit(run.params.store, key) if settings.cache else None
+    model = (
+        cached_fit(run.params.store, key, PaymentModel.load, "payment-model")
+        if settings.cache
+        else None
+    )
     summary["reused_cached_fit"] = model is not None
     if model is None:
         model = PaymentModel(mc, settings.sampler).fit(frame)
     gate = model.gate(settings.gate)
-    provenance = {
-        "data_hash": led.data_hash,
-        "params_sha256": run.params.sha256,
-        "as_of": run.as_of.isoformat(),
-        "cache_key": key,
-        "git_sha": git_sha(),
-        "versions": versions(),
-    }
-    model.save(run_dir / PAYMENT_MODEL_FILE, provenance)
-    if settings.cache and run.params.store is not None and not summary["reused_cached_fit"]:
-        save_fit(run.params.store, key, (run_dir / PAYMENT_MODEL_FILE).read_bytes())
+    save_fit_of_run(
+        run, model, PAYMENT_MODEL_FILE, key, settings.cache, summary["reused_cached_fit"]
+    )
 
     items = kpi.open_items(led.invoices, run.as_of)[[INVOICE_ID, kpi.OPEN_AR]]
     open_frame = frame.merge(items, on=INVOICE_ID, how="inner").reset_index(drop=True)

@@ -13,7 +13,10 @@ import json
 import logging
 import os
 import secrets
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -22,10 +25,11 @@ from creditlab.errors import ConfigError
 from creditlab.ledger.load import REJECT_COLUMNS, Ledger, load_ledger
 from creditlab.ledger.mapping import parse_mapping
 from creditlab.ledger.schema import ISSUED_ON, PAID_ON
-from creditlab.ledger.store import ingest, read_store
+from creditlab.ledger.store import ingest, load_fit, read_store, save_fit
 from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio
+from creditlab.provenance import git_sha, versions
 
-__all__ = ["Run", "new_run_dir", "open_run", "prepare_run"]
+__all__ = ["Run", "cached_fit", "new_run_dir", "open_run", "prepare_run", "save_fit_of_run"]
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +162,36 @@ def open_run(run_dir: str | Path) -> Run:
     return Run(
         run_dir, inputs["run_id"], params, dt.date.fromisoformat(inputs["as_of"]), ledger, inputs
     )
+
+
+def cached_fit(store: Path | None, key: str, load: Callable[[Path], Any], what: str) -> Any:
+    """A fitted model from the store's cache (``load`` reads its NetCDF file), or None."""
+    content = load_fit(store, key)
+    if content is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fit.nc"
+        path.write_bytes(content)
+        model = load(path)
+    log.info(
+        "reusing the cached %s fit %s… from %s (same data, as-of date and settings)",
+        what,
+        key[:12],
+        store,
+    )
+    return model
+
+
+def save_fit_of_run(run: Run, model: Any, name: str, key: str, cache: bool, reused: bool) -> None:
+    """Save a fitted model into the run folder with its provenance, and into the store's cache."""
+    provenance = {
+        "data_hash": run.ledger.data_hash,
+        "params_sha256": run.params.sha256,
+        "as_of": run.as_of.isoformat(),
+        "cache_key": key,
+        "git_sha": git_sha(),
+        "versions": versions(),
+    }
+    model.save(run.run_dir / name, provenance)
+    if cache and run.params.store is not None and not reused:
+        save_fit(run.params.store, key, (run.run_dir / name).read_bytes())

@@ -13,9 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +23,7 @@ from creditlab.config import parse_section, reject_unknown_keys
 from creditlab.errors import ConfigError
 from creditlab.features import FEATURES, TARGET, snapshot_features, training_data
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
-from creditlab.ledger.store import append_scores, load_fit, previous_scores, save_fit
+from creditlab.ledger.store import append_scores, previous_scores
 from creditlab.models.diagnostics import GateConfig, convergence_gate
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
 from creditlab.models.validation import (
@@ -35,8 +33,7 @@ from creditlab.models.validation import (
     metrics_table,
     psi,
 )
-from creditlab.pipeline import Run
-from creditlab.provenance import git_sha, versions
+from creditlab.pipeline import Run, cached_fit, save_fit_of_run
 
 __all__ = [
     "FEATURES_FILE",
@@ -98,22 +95,6 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
     )
 
 
-def _cached_fit(store: Path | None, key: str) -> PDModel | None:
-    content = load_fit(store, key)
-    if content is None:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "fit.nc"
-        path.write_bytes(content)
-        model = PDModel.load(path)
-    log.info(
-        "reusing the cached PD fit %s… from %s (same data, as-of date and settings)",
-        key[:12],
-        store,
-    )
-    return model
-
-
 def run_pd_stage(run: Run, settings: PDSettings) -> dict:
     """Fit or reuse the PD model, gate it, validate it, score the portfolio; returns a summary.
 
@@ -147,7 +128,7 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
         return summary
 
     key = settings.key(led.data_hash, run.as_of)
-    model = _cached_fit(run.params.store, key) if settings.cache else None
+    model = cached_fit(run.params.store, key, PDModel.load, "PD") if settings.cache else None
     summary["reused_cached_fit"] = model is not None
     if model is None:
         model = PDModel(settings.predictors, settings.model, settings.sampler)
@@ -155,17 +136,7 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
     gate = convergence_gate(
         model.idata, settings.gate, var_names=["~a_group"] if not model.centred else None
     )
-    provenance = {
-        "data_hash": led.data_hash,
-        "params_sha256": run.params.sha256,
-        "as_of": run.as_of.isoformat(),
-        "cache_key": key,
-        "git_sha": git_sha(),
-        "versions": versions(),
-    }
-    model.save(run_dir / MODEL_FILE, provenance)
-    if settings.cache and run.params.store is not None and not summary["reused_cached_fit"]:
-        save_fit(run.params.store, key, (run_dir / MODEL_FILE).read_bytes())
+    save_fit_of_run(run, model, MODEL_FILE, key, settings.cache, summary["reused_cached_fit"])
 
     # out-of-time validation, with baselines on the same split and features
     y_valid = data.validation[TARGET].to_numpy()

@@ -57,7 +57,8 @@ from creditlab.ledger.schema import (
 )
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.payment_forecast import Conditional
-from creditlab.models.pd import SamplerConfig, _codes, _jax_chain_method
+from creditlab.models.pd import _codes
+from creditlab.models.sampling import SamplerConfig, sample
 
 __all__ = [
     "COVARIATES",
@@ -327,41 +328,15 @@ class PaymentModel:
     # -- fit ------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame) -> PaymentModel:
         """Sample the posterior with NUTS (the configured implementation)."""
-        import pymc as pm
-        import pytensor
-
         if not frame["paid"].any():
             raise ConfigError("no paid invoices before the as-of date: nothing to learn from")
-        sc = self.sampler_config
-        sampler, precision = sc.resolve(len(frame))
+        config = self.sampler_config
+        if config.sampler == "auto":  # measured: numpyro is ~3x slower than nutpie on this model
+            config = dataclasses.replace(config, sampler="nutpie")
         t0 = time.perf_counter()
-        kwargs = {}
-        if sampler == "numpyro":
-            kwargs["nuts_sampler_kwargs"] = {"chain_method": _jax_chain_method(sc.chains)}
-        with pytensor.config.change_flags(floatX=precision):
-            model = self.build(frame)
-            log.info(
-                "sampling the payment model with %s NUTS in %s, %d chains x (%d tune + %d draws)",
-                sampler,
-                precision,
-                sc.chains,
-                sc.tune,
-                sc.draws,
-            )
-            with model:
-                self.idata = pm.sample(
-                    draws=sc.draws,
-                    tune=sc.tune,
-                    chains=sc.chains,
-                    cores=sc.cores,
-                    target_accept=sc.target_accept,
-                    random_seed=sc.seed,
-                    nuts_sampler=sampler,
-                    progressbar=False,
-                    compute_convergence_checks=False,
-                    **kwargs,
-                )
-        self.sampled_with = {"sampler": sampler, "precision": precision}
+        self.idata, self.sampled_with = sample(
+            lambda: self.build(frame), config, len(frame), "payment model"
+        )
         self.timings["fit_s"] = round(time.perf_counter() - t0, 3)
         return self
 

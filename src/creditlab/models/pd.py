@@ -24,11 +24,8 @@ interval.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import logging
-import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,12 +35,11 @@ import numpy as np
 import pandas as pd
 
 from creditlab.errors import ConfigError
+from creditlab.models.sampling import SamplerConfig, sample
 
 __all__ = ["ModelConfig", "PDModel", "SamplerConfig", "Standardizer"]
 
 log = logging.getLogger(__name__)
-
-AUTO_NUMPYRO_ROWS = 50_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,46 +61,6 @@ class ModelConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "factors", tuple(self.factors))  # YAML gives lists
         object.__setattr__(self, "binned", tuple(self.binned))
-
-
-@dataclasses.dataclass(frozen=True)
-class SamplerConfig:
-    """NUTS settings.
-
-    ``sampler`` is ``auto``, ``numpyro``, ``nutpie`` or ``pymc``; ``precision`` is ``auto``,
-    ``float64`` or ``float32`` (the same model in single precision). ``auto`` picks by measurement
-    (``benchmarks/pd_fit.py``): nutpie in float64 below ``AUTO_NUMPYRO_ROWS`` rows, where its
-    compile is cheap and it samples fastest, and numpyro in float32 with chains in parallel above,
-    where it is ~6x faster than nutpie (when numpyro is installed: the ``jax`` extra).
-    """
-
-    sampler: str = "auto"
-    precision: str = "auto"
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 2
-    cores: int = 2
-    target_accept: float = 0.9
-    seed: int = 20261122
-
-    def __post_init__(self) -> None:
-        if self.sampler not in ("auto", "numpyro", "nutpie", "pymc"):
-            raise ConfigError(
-                f"sampler must be auto, numpyro, nutpie or pymc, got {self.sampler!r}"
-            )
-        if self.precision not in ("auto", "float64", "float32"):
-            raise ConfigError(f"precision must be auto, float64 or float32, got {self.precision!r}")
-
-    def resolve(self, rows: int) -> tuple[str, str]:
-        """The sampler and precision ``auto`` stands for at ``rows`` rows."""
-        sampler = self.sampler
-        if sampler == "auto":
-            big = rows >= AUTO_NUMPYRO_ROWS and importlib.util.find_spec("numpyro") is not None
-            sampler = "numpyro" if big else "nutpie"
-        precision = self.precision
-        if precision == "auto":
-            precision = "float32" if sampler == "numpyro" else "float64"
-        return sampler, precision
 
 
 @dataclasses.dataclass
@@ -144,15 +100,6 @@ class Standardizer:
         x = x.fillna(self.medians)
         z = [(x[c].to_numpy() - self.means[c]) / self.scales[c] for c in self.columns]
         return np.column_stack(z + flags)
-
-
-def _jax_chain_method(chains: int) -> str:
-    """Run JAX chains in parallel on CPU cores when JAX can still be told to expose them."""
-    if "jax" not in sys.modules:
-        os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={chains}")
-    import jax
-
-    return "parallel" if jax.local_device_count() >= chains else "vectorized"
 
 
 def _bin_edges(values: pd.Series, n_bins: int) -> dict:
@@ -284,39 +231,10 @@ class PDModel:
     # -- fit ------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame, target: str) -> PDModel:
         """Sample the posterior with NUTS (the configured implementation)."""
-        import pymc as pm
-        import pytensor
-
-        sc = self.sampler_config
-        sampler, precision = sc.resolve(len(frame))
-        log.info(
-            "sampling with %s NUTS in %s, %d chains x (%d tune + %d draws)",
-            sampler,
-            precision,
-            sc.chains,
-            sc.tune,
-            sc.draws,
-        )
         t0 = time.perf_counter()
-        kwargs = {}
-        if sampler == "numpyro":
-            kwargs["nuts_sampler_kwargs"] = {"chain_method": _jax_chain_method(sc.chains)}
-        with pytensor.config.change_flags(floatX=precision):
-            model = self.build(frame, target)
-            with model:
-                self.idata = pm.sample(
-                    draws=sc.draws,
-                    tune=sc.tune,
-                    chains=sc.chains,
-                    cores=sc.cores,
-                    target_accept=sc.target_accept,
-                    random_seed=sc.seed,
-                    nuts_sampler=sampler,
-                    progressbar=False,
-                    compute_convergence_checks=False,
-                    **kwargs,
-                )
-        self.sampled_with = {"sampler": sampler, "precision": precision}
+        self.idata, self.sampled_with = sample(
+            lambda: self.build(frame, target), self.sampler_config, len(frame), "PD model"
+        )
         self.timings["fit_s"] = round(time.perf_counter() - t0, 3)
         self.n_rows = len(frame)
         self.n_events = int(frame[target].sum())
