@@ -105,7 +105,14 @@ def test_weekly_run_writes_a_complete_run_folder(weekly_run):
     assert manifest["status"] == "succeeded"
     assert manifest["as_of"] == "2026-11-20"
     assert manifest["renderer"].startswith(("nbconvert", "quarto"))
-    assert set(manifest["timings_s"]) == {"prepare", "model", "decide", "execute", "render"}
+    assert set(manifest["timings_s"]) == {
+        "prepare",
+        "model",
+        "payments",
+        "decide",
+        "execute",
+        "render",
+    }
     assert manifest["pd_model"]["gate"]["checks"] and manifest["pd_model"]["timings"]["fit_s"] > 0
     assert len(manifest["params_sha256"]) == 64 and manifest["versions"]["pandas"]
     for f in manifest["inputs"]:

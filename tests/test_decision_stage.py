@@ -102,7 +102,15 @@ def test_alerts_compare_with_the_previous_run_in_the_store(weekly_run, tmp_path)
     riser = alive.nlargest(1, "pd_mean")["customer_id"].iloc[0]
     alive.loc[alive["customer_id"] == riser, "pd_mean"] = 0.0001  # it was a grade-1 customer
     append_scores(store, alive, dt.date(2026, 10, 16), "older-run")
-    run = dataclasses.replace(run, params=dataclasses.replace(run.params, store=store))
+    # one alive customer stops paying an invoice due 40 days ago: it crossed 30 DPD since 16 Oct
+    inv = run.ledger.invoices.copy()
+    due = inv["due_on"] == inv.loc[inv["due_on"] <= pd.Timestamp("2026-10-11"), "due_on"].max()
+    late = inv.index[due & inv["customer_id"].isin(alive["customer_id"])][0]
+    inv.loc[late, ["paid_on", "amount_paid"]] = [pd.NaT, 0.0]
+    ledger = dataclasses.replace(run.ledger, invoices=inv)
+    run = dataclasses.replace(
+        run, ledger=ledger, params=dataclasses.replace(run.params, store=store)
+    )
     summary = run_decision_stage(run, parse_decision_settings(run.params.decisions))
     assert summary["previous_run"] == {"run_id": "older-run", "as_of": "2026-10-16"}
     found = pd.read_csv(run_dir / "alerts.csv")
@@ -115,7 +123,7 @@ def test_alerts_compare_with_the_previous_run_in_the_store(weekly_run, tmp_path)
     crossed = both.loc[(both["max_dpd"] >= 30) & (both["max_dpd_prev"] < 30), "customer_id"]
     crossed = set(crossed) & set(alive["customer_id"])
     flagged = set(found.loc[found["alert"].str.startswith("new "), "customer_id"])
-    assert crossed and crossed <= flagged
+    assert inv.loc[late, "customer_id"] in crossed and crossed <= flagged
 
 
 @pytest.mark.slow
