@@ -32,6 +32,7 @@ from creditlab.models.payment import PaymentConfig, PaymentModel, payment_frame
 from creditlab.models.payment_forecast import cash_forecast
 from creditlab.models.pd import SamplerConfig
 from creditlab.pipeline import Run, cached_fit, save_fit_of_run
+from creditlab.provenance import json_default
 from creditlab.segments import payment_behaviour
 
 __all__ = [
@@ -226,7 +227,7 @@ def run_payment_stage(
         draws=settings.draws,
     )
     (run_dir / PAYMENT_SUMMARY_FILE).write_text(
-        json.dumps(summary, indent=2, default=_plain) + "\n"
+        json.dumps(summary, indent=2, default=json_default) + "\n"
     )
     return summary
 
@@ -248,9 +249,3 @@ def read_forecast(run_dir: str | Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     return pd.read_csv(path, dtype={INVOICE_ID: "string", CUSTOMER_ID: "string"})
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)

@@ -7,7 +7,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["git_sha", "versions"]
+__all__ = ["git_sha", "json_default", "versions"]
 
 _PACKAGES = (
     "creditlab",
@@ -64,3 +64,10 @@ def git_sha() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{sha}-dirty" if dirty else sha
+
+
+def json_default(value):
+    """``json.dumps(default=...)`` for summaries: NumPy scalars as numbers, the rest as text."""
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        return value.item()
+    return str(value)

@@ -34,6 +34,7 @@ from creditlab.models.validation import (
     psi,
 )
 from creditlab.pipeline import Run, cached_fit, save_fit_of_run
+from creditlab.provenance import json_default
 
 __all__ = [
     "FEATURES_FILE",
@@ -190,7 +191,9 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
         scored=int((~scores["in_default"]).sum()),
         in_default=int(scores["in_default"].sum()),
     )
-    (run_dir / VALIDATION_FILE).write_text(json.dumps(summary, indent=2, default=_plain) + "\n")
+    (run_dir / VALIDATION_FILE).write_text(
+        json.dumps(summary, indent=2, default=json_default) + "\n"
+    )
     return summary
 
 
@@ -229,9 +232,3 @@ def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["date", "pd_mean", "pd_lo", "pd_hi", "in_default"])
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)

@@ -33,7 +33,6 @@ date intervals and the weekly cash forecast's intervals.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -58,7 +57,7 @@ from creditlab.ledger.schema import (
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.payment_forecast import Conditional
 from creditlab.models.pd import _codes
-from creditlab.models.sampling import SamplerConfig, sample
+from creditlab.models.sampling import SamplerConfig, read_posterior, sample, write_posterior
 
 __all__ = [
     "COVARIATES",
@@ -491,8 +490,6 @@ class PaymentModel:
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | Path, provenance: dict | None = None) -> Path:
         """Write the posterior and what prediction needs as one NetCDF file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "model_config": dataclasses.asdict(self.model_config),
             "sampler_config": dataclasses.asdict(self.sampler_config),
@@ -505,23 +502,12 @@ class PaymentModel:
             "timings": self.timings,
             "counts": [self.n_invoices, self.n_paid, self.n_cells],
         }
-        self.idata.posterior.attrs["creditlab_state"] = json.dumps(state)
-        self.idata.posterior.attrs["creditlab_provenance"] = json.dumps(
-            provenance or {}, default=str
-        )
-        self.idata.to_netcdf(str(path))
-        return path
+        return write_posterior(self.idata, path, state, provenance)
 
     @classmethod
     def load(cls, path: str | Path) -> PaymentModel:
         """Read a model written by :meth:`save`."""
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no saved payment model here")
-        idata = az.from_netcdf(str(path))
-        for group in idata.groups():
-            getattr(idata, group).load()
-        state = json.loads(idata.posterior.attrs["creditlab_state"])
+        idata, state, provenance = read_posterior(path, "payment model")
         model = cls(
             PaymentConfig(**state["model_config"]), SamplerConfig(**state["sampler_config"])
         )
@@ -530,5 +516,5 @@ class PaymentModel:
             setattr(model, key, state[key])
         model.sampled_with, model.timings = state["sampled_with"], state["timings"]
         model.n_invoices, model.n_paid, model.n_cells = state["counts"]
-        model.provenance = json.loads(idata.posterior.attrs.get("creditlab_provenance", "{}"))
+        model.provenance = provenance
         return model

@@ -24,7 +24,6 @@ interval.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from creditlab.errors import ConfigError
-from creditlab.models.sampling import SamplerConfig, sample
+from creditlab.models.sampling import SamplerConfig, read_posterior, sample, write_posterior
 
 __all__ = ["ModelConfig", "PDModel", "SamplerConfig", "Standardizer"]
 
@@ -299,8 +298,6 @@ class PDModel:
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | Path, provenance: dict | None = None) -> Path:
         """Write the posterior and everything needed to predict as one NetCDF file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "predictors": self.predictors,
             "model_config": dataclasses.asdict(self.model_config),
@@ -314,23 +311,12 @@ class PDModel:
             "n_events": self.n_events,
             "timings": self.timings,
         }
-        self.idata.posterior.attrs["creditlab_state"] = json.dumps(state)
-        self.idata.posterior.attrs["creditlab_provenance"] = json.dumps(
-            provenance or {}, default=str
-        )
-        self.idata.to_netcdf(str(path))
-        return path
+        return write_posterior(self.idata, path, state, provenance)
 
     @classmethod
     def load(cls, path: str | Path) -> PDModel:
         """Read a model written by :meth:`save`."""
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no saved PD model here")
-        idata = az.from_netcdf(str(path))
-        for group in idata.groups():  # read everything now: the file may be temporary
-            getattr(idata, group).load()
-        state = json.loads(idata.posterior.attrs["creditlab_state"])
+        idata, state, provenance = read_posterior(path, "PD model")
         config = {**state["model_config"], "factors": tuple(state["model_config"]["factors"])}
         model = cls(
             state["predictors"], ModelConfig(**config), SamplerConfig(**state["sampler_config"])
@@ -343,5 +329,5 @@ class PDModel:
         model.bins = state["bins"]
         model.n_rows, model.n_events = state["n_rows"], state["n_events"]
         model.timings = state["timings"]
-        model.provenance = json.loads(idata.posterior.attrs.get("creditlab_provenance", "{}"))
+        model.provenance = provenance
         return model

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
+
+import arviz as az
 
 from creditlab.errors import ConfigError
 
-__all__ = ["AUTO_NUMPYRO_ROWS", "SamplerConfig", "sample"]
+__all__ = ["AUTO_NUMPYRO_ROWS", "SamplerConfig", "read_posterior", "sample", "write_posterior"]
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +110,31 @@ def sample(build: Callable, config: SamplerConfig, rows: int, what: str):
                 **kwargs,
             )
     return idata, {"sampler": sampler, "precision": precision}
+
+
+def write_posterior(
+    idata: az.InferenceData, path: str | Path, state: dict, provenance: dict | None
+):
+    """Save a posterior as NetCDF with the model's ``state`` and ``provenance`` as attributes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    idata.posterior.attrs["creditlab_state"] = json.dumps(state)
+    idata.posterior.attrs["creditlab_provenance"] = json.dumps(provenance or {}, default=str)
+    idata.to_netcdf(str(path))
+    return path
+
+
+def read_posterior(path: str | Path, what: str) -> tuple[az.InferenceData, dict, dict]:
+    """``(idata, state, provenance)`` of a file written by :func:`write_posterior`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no saved {what} here")
+    idata = az.from_netcdf(str(path))
+    for group in idata.groups():  # read everything now: the file may be temporary
+        getattr(idata, group).load()
+    attrs = idata.posterior.attrs
+    return (
+        idata,
+        json.loads(attrs["creditlab_state"]),
+        json.loads(attrs.get("creditlab_provenance", "{}")),
+    )
