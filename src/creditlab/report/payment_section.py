@@ -16,7 +16,7 @@ from creditlab.ledger.schema import CUSTOMER_ID, INVOICE_ID, NAME
 from creditlab.payment_stage import CASH_FILE, PAYMENT_SUMMARY_FILE, read_forecast
 from creditlab.pipeline import Run
 from creditlab.report.figures import cash_chart, to_image
-from creditlab.report.tables import fmt_money, gate_table, md_escape, table
+from creditlab.report.tables import fmt_money, gate_report, md_escape, table
 
 __all__ = [
     "arrears_section",
@@ -234,15 +234,7 @@ def payment_diagnostics(run: Run) -> list:
     s = _summary(run)
     if s is None or s.get("skipped") or not s.get("enabled"):
         return []
-    timings = ", ".join(f"{k} {v:.1f} s" for k, v in s["timings"].items())
-    return [
-        Markdown(
-            "Payment-timing model convergence diagnostics"
-            + (" (fit reused from the store's cache)" if s.get("reused_cached_fit") else "")
-            + f"; {md_escape(s['sampler_config']['sampler'])} NUTS; timings: {timings}."
-        ),
-        gate_table(s["gate"]),
-    ]
+    return gate_report("Payment-timing model", s)
 
 
 def payment_warnings(run: Run) -> list[str]:

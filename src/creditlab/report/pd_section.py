@@ -13,7 +13,7 @@ from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
 from creditlab.models.pd import PDModel
 from creditlab.pipeline import Run
 from creditlab.report.figures import interval_chart, to_image
-from creditlab.report.tables import gate_table, md_escape, table
+from creditlab.report.tables import gate_report, md_escape, table
 from creditlab.scoring import FEATURES_FILE, MODEL_FILE, SCORES_FILE, VALIDATION_FILE
 
 __all__ = ["diagnostics", "pd_overview", "pd_by_industry", "pd_customers", "pd_validation"]
@@ -282,12 +282,4 @@ def diagnostics(run: Run) -> list:
     s = _summary(run)
     if s is None or s.get("skipped"):
         return []
-    timings = ", ".join(f"{k} {v:.1f} s" for k, v in s["timings"].items())
-    return [
-        Markdown(
-            "PD model convergence diagnostics"
-            + (" (fit reused from the store's cache)" if s.get("reused_cached_fit") else "")
-            + f"; timings: {timings}."
-        ),
-        gate_table(s["gate"]),
-    ]
+    return gate_report("PD model", s)

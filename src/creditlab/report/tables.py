@@ -7,9 +7,10 @@ import math
 from collections.abc import Iterable
 
 import pandas as pd
+from IPython.display import Markdown
 from pandas.io.formats.style import Styler
 
-__all__ = ["fmt_days", "fmt_money", "fmt_pct", "gate_table", "md_escape", "table"]
+__all__ = ["fmt_days", "fmt_money", "fmt_pct", "gate_report", "gate_table", "md_escape", "table"]
 
 
 def fmt_money(value: float) -> str:
@@ -90,3 +91,19 @@ def gate_table(gate: dict) -> Styler:
         decimals=["value"],
         labels={"check": "Check", "value": "Value", "rule": "Rule", "passed": "Passed"},
     )
+
+
+def gate_report(model: str, summary: dict) -> list:
+    """A fitted model's convergence diagnostics: a line (cache reuse, sampler, timings) and the
+    gate's table, from a stage summary holding ``gate``, ``timings`` and ``sampler_config``."""
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in summary["timings"].items())
+    sampler = summary.get("sampler_config", {}).get("sampler")
+    return [
+        Markdown(
+            f"{model} convergence diagnostics"
+            + (" (fit reused from the store's cache)" if summary.get("reused_cached_fit") else "")
+            + (f"; {md_escape(sampler)} NUTS" if sampler else "")
+            + f"; timings: {timings}."
+        ),
+        gate_table(summary["gate"]),
+    ]
