@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import email
+import email.policy
 import http.server
+import socket
 import subprocess
 import sys
 import threading
@@ -92,3 +95,32 @@ def visit(page: Path, profile: Path, screenshot: Path | None = None) -> PageVisi
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     own = [r for r in seen if not any(h in r for h in BROWSER_SERVICE_HOSTS)]
     return PageVisit(dom.stdout, console, own)
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives and can refuse on purpose."""
+
+    def __init__(self, refuse_rcpt: str | None = None, busy: int = 0):
+        self.messages: list[email.message.EmailMessage] = []
+        self.refuse_rcpt, self.busy = refuse_rcpt, busy
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if self.refuse_rcpt and address == self.refuse_rcpt:
+            return "550 5.1.1 no such mailbox here"
+        if self.busy > 0:
+            self.busy -= 1
+            return "451 4.3.2 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -3,11 +3,8 @@ TLS with a certificate made here, authentication, retries, and the failures a re
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import shutil
-import socket
 import ssl
 import subprocess
 from pathlib import Path
@@ -15,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from helpers import creditlab
+from helpers import Inbox, creditlab, free_port
 
 from creditlab.deliver import SmtpSettings, deliver_run
 from creditlab.errors import DeliveryError
@@ -25,29 +22,6 @@ SENDER, TO = "creditlab@example.org", "reviewer@example.org"
 USER, PASSWORD = "robot", "s3cret-Pa55"
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives and can refuse on purpose."""
-
-    def __init__(self, refuse_rcpt: str | None = None, busy: int = 0):
-        self.messages: list[email.message.EmailMessage] = []
-        self.refuse_rcpt, self.busy = refuse_rcpt, busy
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if self.refuse_rcpt and address == self.refuse_rcpt:
-            return "550 5.1.1 no such mailbox here"
-        if self.busy > 0:
-            self.busy -= 1
-            return "451 4.3.2 try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        return "250 Message accepted for delivery"
-
-
 def _authenticator(server, session, envelope, mechanism, auth_data):
     ok = (
         isinstance(auth_data, LoginPassword)
@@ -55,12 +29,6 @@ def _authenticator(server, session, envelope, mechanism, auth_data):
         and auth_data.password == PASSWORD.encode()
     )
     return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535 itself
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +64,7 @@ def server(certificate):
                 auth_required=True,
                 auth_require_tls=mode == "starttls",
             )
-        port = _free_port()
+        port = free_port()
         controller = Controller(
             inbox, hostname="127.0.0.1", port=port, server_hostname="localhost", **kwargs
         )
@@ -203,7 +171,7 @@ def test_temporary_failures_are_retried_with_backoff(server, run_copy):
 
 def test_server_down_is_retried_then_reported(run_copy):
     sleeps = []
-    smtp = SmtpSettings.from_env(_env(_free_port(), "none"))
+    smtp = SmtpSettings.from_env(_env(free_port(), "none"))
     with pytest.raises(DeliveryError, match="could not deliver after 3 attempts"):
         deliver_run(run_copy, to=[TO], smtp=smtp, attempts=3, backoff=1.0, sleep=sleeps.append)
     assert sleeps == [1.0, 2.0]

@@ -26,6 +26,7 @@ LAYERS = {
     "scoring": 4,
     "decision_stage": 4,
     "payment_stage": 4,
+    "portfolios": 5,
     "report": 5,
     "deliver": 5,
     "schedule": 5,

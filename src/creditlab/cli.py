@@ -12,7 +12,7 @@ from pathlib import Path
 
 from creditlab.config import load_params, read_yaml
 from creditlab.decision_stage import approve
-from creditlab.deliver import SmtpSettings, deliver_run, notify_failure
+from creditlab.deliver import SmtpSettings, deliver_outcome, deliver_run
 from creditlab.errors import ConfigError, CreditlabError, DeliveryError
 from creditlab.ledger.load import REJECT_COLUMNS, file_sha256, load_ledger
 from creditlab.ledger.mapping import parse_mapping
@@ -21,7 +21,9 @@ from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio
 from creditlab.models.diagnostics import GateConfig
 from creditlab.models.pd import PDModel, SamplerConfig
 from creditlab.models.table import MODEL_FILE, fit_table, read_table, save_fit, score_table
+from creditlab.portfolios import discover, run_portfolios
 from creditlab.provenance import git_sha, versions
+from creditlab.report.index_page import INDEX_FILE
 from creditlab.report.runner import REPORTS, latest_decided_run, open_or_prepare, run_report
 from creditlab.schedule import ScheduleSpec, cron_line, install, list_runs, systemd_units
 
@@ -124,6 +126,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = _REPORT_ALIASES.get(args.report)
     if report is None:
         raise ConfigError(f"unknown report {args.report!r}; reports: {sorted(_REPORT_ALIASES)}")
+    batch = args.workers is not None or args.scheduler
+    if batch or len(args.params) > 1 or Path(args.params[0]).is_dir():
+        return _run_batch(args, report)
+    args.params = args.params[0]
     if args.email:  # check the SMTP settings and recipients before spending minutes on the run
         smtp = SmtpSettings.from_env()
         params = load_params(args.params, data=args.data, as_of=args.as_of)
@@ -140,13 +146,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except CreditlabError as exc:
         failed = getattr(exc, "run_dir", None)
-        if args.email and failed is not None and params.delivery.operators:
+        if args.email and failed is not None:
             try:
-                notify_failure(failed, params.delivery.operators, smtp)
-                print(
-                    f"failure notice sent to {', '.join(params.delivery.operators)}",
-                    file=sys.stderr,
-                )
+                line = deliver_outcome(failed, False, params.delivery.operators, smtp)
+                print(line, file=sys.stderr)
             except DeliveryError as notice_error:
                 print(
                     f"error: the failure notice could not be sent: {notice_error}", file=sys.stderr
@@ -154,10 +157,46 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise
     print(f"report: {outcome.html}")
     if args.email:
-        sent = deliver_run(outcome.run_dir, smtp=smtp)
-        print(f"sent to {', '.join(sent['to'])} ({sent['message_id']})")
+        print(deliver_outcome(outcome.run_dir, True, (), smtp))
     print(outcome.run_dir)
     return 0
+
+
+def _run_batch(args: argparse.Namespace, report: str) -> int:
+    """Several portfolios (``--params`` repeated or a folder) on Dask; exit 1 when any failed."""
+    if args.customer:
+        raise ConfigError("--customer reviews one customer of one portfolio: give one --params")
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"--workers must be 0 (sequential) or more, got {args.workers}")
+    jobs = discover(args.params)
+    import distributed  # noqa: F401  (its import sets its loggers' levels: quieten them after)
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    results = run_portfolios(
+        jobs,
+        out=args.out,
+        report=report,
+        data=args.data,
+        as_of=args.as_of.isoformat() if args.as_of else None,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        retries=args.retries,
+        email=args.email,
+        smtp=SmtpSettings.from_env() if args.email else None,
+    )
+    width = max(len(r["name"]) for r in results)
+    for r in results:
+        where = r["run_dir"] or r["params_file"]
+        line = f"{r['name']:<{width}}  {r['status']:<9}  {where}"
+        if r["error"]:
+            line += f"\n{'':<{width}}  error: {r['error']}"
+        if r.get("delivery"):
+            line += f"\n{'':<{width}}  e-mail: {r['delivery']}"
+        print(line)
+    failed = sum(r["status"] != "succeeded" for r in results)
+    print(f"index: {Path(args.out).resolve() / INDEX_FILE}")
+    print(f"{len(results) - failed} of {len(results)} portfolios succeeded")
+    return 1 if failed else 0
 
 
 def cmd_deliver(args: argparse.Namespace) -> int:
@@ -308,7 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a report: execute its notebook and render HTML")
     p.add_argument("report", help=f"one of {sorted(_REPORT_ALIASES)}")
-    p.add_argument("--params", required=True, help="params YAML")
+    p.add_argument(
+        "--params",
+        required=True,
+        action="append",
+        help="params YAML; repeat it, or give a folder of them, to run several portfolios "
+        "(each into <out>/<file name>/, with <out>/index.html summarising them)",
+    )
     p.add_argument("--customer", help="customer id (the customer review)")
     p.add_argument("--data", help="ledger folder (overrides the params file)")
     p.add_argument("--as-of", type=_date, help="as-of date (overrides the params file)")
@@ -318,6 +363,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="e-mail the reports to delivery.to (SMTP from CREDITLAB_SMTP_*); a failed run "
         "notifies delivery.operators",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="several portfolios: a local Dask cluster of N worker processes (default 1; "
+        "0 runs them one after the other without Dask)",
+    )
+    p.add_argument("--scheduler", help="several portfolios: an existing Dask scheduler address")
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="retries of a portfolio after a transient failure (a kernel that died or did not start)",
     )
     p.set_defaults(func=cmd_run)
 

@@ -30,12 +30,13 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from creditlab.errors import DeliveryError
-from creditlab.report.manifest import write_manifest
+from creditlab.report.manifest import headline_rows, write_manifest
 
 __all__ = [
     "SmtpSettings",
     "compose_failure",
     "compose_report",
+    "deliver_outcome",
     "deliver_run",
     "notify_failure",
     "send",
@@ -214,36 +215,13 @@ def _message(
     return msg
 
 
-def _kpi_rows(manifest: dict) -> list[tuple[str, str]]:
-    k, cur = manifest.get("kpis", {}), manifest.get("params", {}).get("currency", "")
-    decisions = manifest.get("decisions") or {}
-    gate = (manifest.get("pd_model") or {}).get("gate")
-    rows = [
-        ("Open AR", f"{k['open_ar']:,.0f} {cur}" if "open_ar" in k else "–"),
-        ("Overdue share", f"{k['overdue_share']:.1%}" if "overdue_share" in k else "–"),
-        ("DSO", f"{k['dso']:.1f} days" if "dso" in k else "–"),
-        ("Limit breaches", f"{k.get('limit_breaches', '–')}"),
-        (
-            "Alerts",
-            ", ".join(f"{n} {s}" for s, n in (decisions.get("alerts") or {}).items()) or "none",
-        ),
-        (
-            "PD model",
-            "not fitted"
-            if not gate
-            else ("converged" if gate["passed"] else "FAILED the convergence gate"),
-        ),
-    ]
-    return rows
-
-
 def compose_report(run_dir: Path, to: Sequence[str], sender: str) -> EmailMessage:
     """The weekly e-mail: an inline-styled summary and every HTML report of the run attached."""
     manifest = json.loads((run_dir / "manifest.json").read_text())
     params = manifest.get("params", {})
     prefix = (params.get("delivery") or {}).get("subject_prefix", "[creditlab]")
     subject = f"{prefix} {params.get('title', 'Report')}: {params.get('portfolio', '')} as of {manifest.get('as_of')}"
-    rows = _kpi_rows(manifest)
+    rows = headline_rows(manifest)
     table = "".join(
         f'<tr><th style="{_STYLE["th"]}">{html.escape(k)}</th><td style="{_STYLE["td"]}">{html.escape(v)}</td></tr>'
         for k, v in rows
@@ -360,3 +338,23 @@ def notify_failure(
         raise
     _record(run_dir, {**entry, "status": "sent", **result})
     return result
+
+
+def deliver_outcome(
+    run_dir: str | Path, succeeded: bool, operators: Sequence[str], smtp: SmtpSettings | None
+) -> str:
+    """E-mail a finished run: its reports to ``delivery.to`` when it succeeded, otherwise a failure
+    notice to ``operators`` (when there are any). Returns one line saying what was sent.
+
+    Raises
+    ------
+    DeliveryError
+        Sending failed (recorded in the run's manifest).
+    """
+    if succeeded:
+        sent = deliver_run(run_dir, smtp=smtp)
+        return f"sent to {', '.join(sent['to'])} ({sent['message_id']})"
+    if not operators:
+        return "failed; no delivery.operators to notify"
+    notify_failure(run_dir, operators, smtp)
+    return f"failure notice sent to {', '.join(operators)}"

@@ -63,10 +63,21 @@ class SamplerConfig:
         return sampler, precision
 
 
-def _jax_chain_method(chains: int) -> str:
-    """Run JAX chains in parallel on CPU cores when JAX can still be told to expose them."""
+CORE_CAP_ENV = "CREDITLAB_MAX_CORES"  # set by a batch of portfolios (creditlab.portfolios)
+
+
+def _cores(config: SamplerConfig) -> int:
+    """Cores for parallel chains: ``config.cores``, capped by ``CREDITLAB_MAX_CORES`` when set (a
+    Dask worker sharing the machine). Chains and seeds stay, so the draws do not change."""
+    cap = os.environ.get(CORE_CAP_ENV, "")
+    return max(1, min(config.cores, int(cap))) if cap.isdigit() else config.cores
+
+
+def _jax_chain_method(chains: int, cores: int) -> str:
+    """Run JAX chains in parallel on CPU cores when JAX can still be told to expose ``cores`` of
+    them (a GPU is one device: chains are vectorized there); otherwise vectorized."""
     if "jax" not in sys.modules:
-        os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={chains}")
+        os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={cores}")
     import jax
 
     return "parallel" if jax.local_device_count() >= chains else "vectorized"
@@ -84,7 +95,8 @@ def sample(build: Callable, config: SamplerConfig, rows: int, what: str):
     sampler, precision = config.resolve(rows)
     kwargs = {}
     if sampler == "numpyro":
-        kwargs["nuts_sampler_kwargs"] = {"chain_method": _jax_chain_method(config.chains)}
+        method = _jax_chain_method(config.chains, min(config.chains, _cores(config)))
+        kwargs["nuts_sampler_kwargs"] = {"chain_method": method}
     with pytensor.config.change_flags(floatX=precision):
         model = build()
         log.info(
@@ -101,7 +113,7 @@ def sample(build: Callable, config: SamplerConfig, rows: int, what: str):
                 draws=config.draws,
                 tune=config.tune,
                 chains=config.chains,
-                cores=config.cores,
+                cores=_cores(config),
                 target_accept=config.target_accept,
                 random_seed=config.seed,
                 nuts_sampler=sampler,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["write_manifest"]
+__all__ = ["headline_rows", "write_manifest"]
 
 
 def write_manifest(path: Path, manifest: dict) -> None:
@@ -13,3 +13,28 @@ def write_manifest(path: Path, manifest: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     tmp.replace(path)
+
+
+def headline_rows(manifest: dict) -> list[tuple[str, str]]:
+    """The headline figures of a run (label, formatted value) for e-mails and the batch index."""
+    k, cur = manifest.get("kpis", {}), manifest.get("params", {}).get("currency", "")
+    decisions = manifest.get("decisions") or {}
+    gate = (manifest.get("pd_model") or {}).get("gate")
+    return [
+        ("Open AR", f"{k['open_ar']:,.0f} {cur}" if "open_ar" in k else "–"),
+        ("Overdue share", f"{k['overdue_share']:.1%}" if "overdue_share" in k else "–"),
+        ("DSO", f"{k['dso']:.1f} days" if "dso" in k else "–"),
+        ("Limit breaches", f"{k.get('limit_breaches', '–')}"),
+        (
+            "Alerts",
+            "not computed"
+            if decisions.get("alerts") is None
+            else ", ".join(f"{n} {s}" for s, n in decisions["alerts"].items()) or "none",
+        ),
+        (
+            "PD model",
+            "not fitted"
+            if not gate
+            else ("converged" if gate["passed"] else "FAILED the convergence gate"),
+        ),
+    ]
