@@ -66,6 +66,11 @@ def test_predictions_intervals_and_persistence(fitted, tmp_path):
     unseen = new.assign(industry="never seen")
     width = (model.predict(unseen)["pd_hi"] - model.predict(unseen)["pd_lo"]).mean()
     assert width > (pred["pd_hi"] - pred["pd_lo"]).mean()  # a new group is more uncertain
+    # scoring in chunks of a few rows (bounded memory) gives the same numbers as one pass
+    mixed = pd.concat([new, unseen.head(7)], ignore_index=True)
+    n_draws = model.predict_draws(new.head(1)).shape[0]
+    chunked = model.predict(mixed, max_cells=n_draws * 3)
+    pd.testing.assert_frame_equal(chunked, model.predict(mixed))
     path = model.save(tmp_path / "m.nc", {"data_hash": "abc"})
     again = PDModel.load(path)
     np.testing.assert_allclose(again.predict_draws(new), model.predict_draws(new))

@@ -14,7 +14,7 @@ import csv
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import duckdb
@@ -61,8 +61,29 @@ _DESCRIBE = {
 }
 
 
+class _Accounted:
+    """What every loaded ledger reports about its input files (``counts``)."""
+
+    counts: pd.DataFrame
+
+    @property
+    def data_hash(self) -> str:
+        """sha256 over the input files' hashes: identifies the exact data a run used."""
+        digest = hashlib.sha256()
+        for sha in sorted(self.counts["sha256"].astype(str)):
+            digest.update(sha.encode())
+        return digest.hexdigest()
+
+    def summary(self) -> str:
+        """One line per input file: ``file: read N = loaded L + rejected R``."""
+        return "\n".join(
+            f"{r.file}: read {r.read:,} = loaded {r.loaded:,} + rejected {r.rejected:,}"
+            for r in self.counts.itertuples()
+        )
+
+
 @dataclasses.dataclass
-class Ledger:
+class Ledger(_Accounted):
     """Validated canonical tables plus everything needed to account for the input rows.
 
     Attributes
@@ -84,21 +105,6 @@ class Ledger:
     counts: pd.DataFrame
     notes: list[str]
     source: str
-
-    @property
-    def data_hash(self) -> str:
-        """sha256 over the input files' hashes: identifies the exact data a run used."""
-        digest = hashlib.sha256()
-        for sha in sorted(self.counts["sha256"].astype(str)):
-            digest.update(sha.encode())
-        return digest.hexdigest()
-
-    def summary(self) -> str:
-        """One line per input file: ``file: read N = loaded L + rejected R``."""
-        return "\n".join(
-            f"{r.file}: read {r.read:,} = loaded {r.loaded:,} + rejected {r.rejected:,}"
-            for r in self.counts.itertuples()
-        )
 
     def raise_if_rejects(self) -> None:
         """Raise :class:`RejectsError` when any row was rejected (``--strict``)."""
@@ -150,11 +156,17 @@ class _Staged:
 
 
 class _Loader:
-    def __init__(self, source: Path, mapping: LedgerMapping, currency: str | None):
+    def __init__(
+        self,
+        source: Path,
+        mapping: LedgerMapping,
+        currency: str | None,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ):
         self.source = source
         self.mapping = mapping
         self.currency = currency
-        self.con = duckdb.connect()
+        self.con = con if con is not None else duckdb.connect()
         self.con.execute("SET enable_progress_bar = false")
         self.notes: list[str] = list(mapping.notes)
         self.is_database = source.is_file()
@@ -480,20 +492,24 @@ class _Loader:
             .to_arrow_table()
             .to_pandas(date_as_object=False)
         )
+        rejects = self.con.execute(self.rejects_sql(name, spec, staged)).df()
+        rejects = pd.concat([staged.early_rejects, rejects], ignore_index=True)
+        if spec.name == "customers" and len(loaded):
+            loaded[PAYMENT_TERMS_DAYS] = loaded[PAYMENT_TERMS_DAYS].astype("int64")
+        count = [spec.name, staged.label, staged.sha256, staged.read, len(loaded), len(rejects)]
+        return loaded, rejects, count
+
+    def rejects_sql(self, name: str, spec: TableSpec, staged: _Staged) -> str:
+        """The rejected rows of the checked table ``name`` as ``REJECT_COLUMNS``."""
         key = _ident(spec.key[0])
-        rejects = self.con.execute(f"""
+        return f"""
             SELECT {_lit(staged.label)} AS file, __row AS row, CAST({key} AS VARCHAR) AS record_id,
                    array_to_string(list_transform(__problems, lambda x: x.col), '; ') AS "column",
                    array_to_string(list_transform(__problems, lambda x: coalesce(x.val, '')), '; ')
                        AS value,
                    array_to_string(list_transform(__problems, lambda x: x.reason), '; ') AS reason
             FROM {name} WHERE len(__problems) > 0 ORDER BY __row
-        """).df()
-        rejects = pd.concat([staged.early_rejects, rejects], ignore_index=True)
-        if spec.name == "customers" and len(loaded):
-            loaded[PAYMENT_TERMS_DAYS] = loaded[PAYMENT_TERMS_DAYS].astype("int64")
-        count = [spec.name, staged.label, staged.sha256, staged.read, len(loaded), len(rejects)]
-        return loaded, rejects, count
+        """
 
     def derive_customers(self, staged_invoices: _Staged) -> _Staged:
         derive = self.mapping.derive_customers
@@ -544,6 +560,53 @@ def _empty(spec: TableSpec) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in spec.names})
 
 
+def validate_tables(loader: _Loader, collect: Callable) -> tuple[dict, list, list]:
+    """Stage, check and ``collect`` customers, invoices and (when present) events.
+
+    ``collect(checked_table, spec, staged, keep)`` returns ``(loaded, rejects, count_row)``: pandas
+    frames for :func:`load_ledger`, tables written into a database for
+    :func:`creditlab.ledger.stream.load_into_database`. Returns the loaded tables by name, the
+    rejects and the count rows.
+    """
+    mapping = loader.mapping
+    inv_spec, cust_spec, ev_spec = TABLES["invoices"], TABLES["customers"], TABLES["events"]
+    inv_staged = loader.stage(inv_spec, loader.locate(inv_spec))
+    keep_inv = dict(mapping.keep.get("invoices", {}))
+    for src in keep_inv.values():
+        if src not in inv_staged.columns:
+            raise SchemaError(
+                f"{inv_staged.label}: column {src!r} named in mapping.keep is missing"
+            )
+    cust_where = loader.locate(cust_spec)
+    if cust_where is None:
+        cust_staged = loader.derive_customers(inv_staged)
+    else:
+        cust_staged = loader.stage(cust_spec, cust_where)
+    cust_chk = loader.check(cust_staged, cust_spec, {})
+    inv_chk = loader.check(
+        inv_staged,
+        inv_spec,
+        {k: _clean(_ident(v)) for k, v in keep_inv.items()},
+        parent=cust_staged,
+    )
+    tables, rejects, counts = {}, [], []
+    for name, chk, spec, staged, keep in (
+        ("customers", cust_chk, cust_spec, cust_staged, []),
+        ("invoices", inv_chk, inv_spec, inv_staged, keep_inv),
+    ):
+        tables[name], bad, count = collect(chk, spec, staged, keep)
+        rejects.append(bad)
+        counts.append(count)
+    ev_where = loader.locate(ev_spec)
+    if ev_where is not None:
+        ev_staged = loader.stage(ev_spec, ev_where)
+        ev_chk = loader.check(ev_staged, ev_spec, {}, parent=cust_staged)
+        tables["events"], bad, count = collect(ev_chk, ev_spec, ev_staged, [])
+        rejects.append(bad)
+        counts.append(count)
+    return tables, rejects, counts
+
+
 def load_ledger(
     source: str | Path,
     mapping: LedgerMapping | dict | None = None,
@@ -583,43 +646,10 @@ def load_ledger(
     if not isinstance(mapping, LedgerMapping):
         mapping = parse_mapping(mapping)
     loader = _Loader(Path(source), mapping, currency)
-    inv_spec, cust_spec, ev_spec = TABLES["invoices"], TABLES["customers"], TABLES["events"]
-
-    inv_staged = loader.stage(inv_spec, loader.locate(inv_spec))
-    keep_inv = dict(mapping.keep.get("invoices", {}))
-    for src in keep_inv.values():
-        if src not in inv_staged.columns:
-            raise SchemaError(
-                f"{inv_staged.label}: column {src!r} named in mapping.keep is missing"
-            )
-    cust_where = loader.locate(cust_spec)
-    if cust_where is None:
-        cust_staged = loader.derive_customers(inv_staged)
-    else:
-        cust_staged = loader.stage(cust_spec, cust_where)
-    cust_chk = loader.check(cust_staged, cust_spec, {})
-    inv_chk = loader.check(
-        inv_staged,
-        inv_spec,
-        {k: _clean(_ident(v)) for k, v in keep_inv.items()},
-        parent=cust_staged,
-    )
-
-    customers, cust_rejects, cust_count = loader.results(cust_chk, cust_spec, cust_staged, [])
-    invoices, inv_rejects, inv_count = loader.results(inv_chk, inv_spec, inv_staged, keep_inv)
-    counts = [cust_count, inv_count]
-    rejects = [cust_rejects, inv_rejects]
-
-    ev_where = loader.locate(ev_spec)
-    if ev_where is None:
-        events = _empty(ev_spec)
-    else:
-        ev_staged = loader.stage(ev_spec, ev_where)
-        ev_chk = loader.check(ev_staged, ev_spec, {}, parent=cust_staged)
-        events, ev_rejects, ev_count = loader.results(ev_chk, ev_spec, ev_staged, [])
-        counts.append(ev_count)
-        rejects.append(ev_rejects)
+    tables, rejects, counts = validate_tables(loader, loader.results)
     loader.con.close()
+    customers, invoices = tables["customers"], tables["invoices"]
+    events = tables.get("events", _empty(TABLES["events"]))
 
     rejects_df = (
         pd.concat([r for r in rejects if len(r)], ignore_index=True)

@@ -40,6 +40,8 @@ __all__ = ["ModelConfig", "PDModel", "SamplerConfig", "Standardizer"]
 
 log = logging.getLogger(__name__)
 
+PREDICT_CELLS = 50_000_000  # draws x rows scored at once by PDModel.predict
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -287,13 +289,24 @@ class PDModel:
             )
         return 1.0 / (1.0 + np.exp(-eta))
 
-    def predict(self, frame: pd.DataFrame, prob: float = 0.9) -> pd.DataFrame:
-        """``pd_mean, pd_lo, pd_hi`` per row (equal-tailed interval of probability ``prob``)."""
-        draws = self.predict_draws(frame)
-        lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
-        return pd.DataFrame(
-            {"pd_mean": draws.mean(axis=0), "pd_lo": lo, "pd_hi": hi}, index=frame.index
-        )
+    def predict(
+        self, frame: pd.DataFrame, prob: float = 0.9, max_cells: int = PREDICT_CELLS
+    ) -> pd.DataFrame:
+        """``pd_mean, pd_lo, pd_hi`` per row (equal-tailed interval of probability ``prob``).
+
+        Rows are scored in chunks of at most ``max_cells`` draws x rows (~400 MB of float64 by
+        default), so memory stays bounded however many customers there are; chunks give the same
+        numbers as one pass (an unseen level's fresh intercept depends only on the seed).
+        """
+        n_draws = self.idata.posterior.sizes["chain"] * self.idata.posterior.sizes["draw"]
+        step = max(1, max_cells // n_draws)
+        parts = []
+        for start in range(0, len(frame), step):
+            draws = self.predict_draws(frame.iloc[start : start + step])
+            lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+            parts.append(np.column_stack([draws.mean(axis=0), lo, hi]))
+        values = np.concatenate(parts) if parts else np.empty((0, 3))
+        return pd.DataFrame(values, columns=["pd_mean", "pd_lo", "pd_hi"], index=frame.index)
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | Path, provenance: dict | None = None) -> Path:
