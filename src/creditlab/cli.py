@@ -10,13 +10,19 @@ import logging
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from creditlab.config import load_params, read_yaml
 from creditlab.decision_stage import approve
 from creditlab.deliver import SmtpSettings, deliver_outcome, deliver_run
-from creditlab.errors import ConfigError, CreditlabError, DeliveryError
+from creditlab.errors import ConfigError, CreditlabError, DeliveryError, SchemaError
+from creditlab.features import FEATURES, TARGET
+from creditlab.features_sql import snapshot_features_sql, training_data_sql
 from creditlab.ledger.load import REJECT_COLUMNS, file_sha256, load_ledger
 from creditlab.ledger.mapping import parse_mapping
+from creditlab.ledger.schema import COUNTRY, INDUSTRY, ISSUED_ON, PAID_ON
 from creditlab.ledger.store import ingest
+from creditlab.ledger.stream import EngineLimits, connect, load_into_database
 from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio
 from creditlab.models.diagnostics import GateConfig
 from creditlab.models.pd import PDModel, SamplerConfig
@@ -120,6 +126,64 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         )
     print(args.store)
     return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    mapping, currency = _mapping_and_currency(args.mapping, args.currency)
+    limits = EngineLimits(args.memory_limit, args.temp_dir and Path(args.temp_dir), args.threads)
+    loaded = load_into_database(
+        args.data,
+        args.database,
+        mapping,
+        currency=currency,
+        limits=limits,
+        rejects_file=args.rejects,
+    )
+    print(loaded.summary())
+    total = loaded.counts[["read", "loaded", "rejected"]].sum()
+    print(
+        f"total: read {total['read']:,} = loaded {total['loaded']:,} + rejected "
+        f"{total['rejected']:,}" + (f" (rejects in {args.rejects})" if args.rejects else "")
+    )
+    for note in loaded.notes:
+        print(f"note: {note}")
+    if args.strict:
+        loaded.raise_if_rejects()
+    con = connect(args.database, limits, read_only=True)
+    try:
+        as_of = (
+            args.as_of
+            or con.execute(
+                f"SELECT max(greatest({ISSUED_ON}, coalesce({PAID_ON}, {ISSUED_ON}))) FROM invoices"
+            ).fetchall()[0][0]
+        )
+        features = snapshot_features_sql(con, as_of)
+        _write_table(features, args.out)
+        print(f"features of {len(features):,} customers as of {as_of}: {args.out}")
+        if args.training:
+            try:
+                data = training_data_sql(con, as_of)
+            except ValueError as exc:
+                raise SchemaError(f"{args.data}: {exc}") from exc
+            _write_table(data.train[[INDUSTRY, COUNTRY, *FEATURES, TARGET]], args.training)
+            print(
+                f"training data: {len(data.train):,} rows ({int(data.train[TARGET].sum()):,} "
+                f"defaults) from {len(data.snapshots)} snapshots, "
+                f"{data.snapshots[0]} to {data.snapshots[-1]}: {args.training} "
+                f"(fit it with: creditlab pd fit --table {args.training} --target {TARGET} "
+                f"--group {INDUSTRY})"
+            )
+    finally:
+        con.close()
+    return 0
+
+
+def _write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a table as Parquet (``.parquet``) or CSV."""
+    if Path(path).suffix.lower() == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -307,10 +371,7 @@ def cmd_pd_score(args: argparse.Namespace) -> int:
     model = PDModel.load(Path(args.model) / MODEL_FILE if Path(args.model).is_dir() else args.model)
     scored = score_table(model, read_table(args.table), args.prob, where=str(args.table))
     out = Path(args.out)
-    if out.suffix.lower() == ".parquet":
-        scored.to_parquet(out, index=False)
-    else:
-        scored.to_csv(out, index=False)
+    _write_table(scored, out)
     print(f"scored {len(scored):,} rows: mean PD {scored['pd_mean'].mean():.2%}")
     print(out)
     return 0
@@ -344,6 +405,29 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "ingest":
             p.add_argument("--store", required=True, help="DuckDB store file")
         p.set_defaults(func=func)
+
+    p = sub.add_parser(
+        "features",
+        help="validate a ledger larger than memory into a DuckDB file and build per-customer "
+        "features (and training data) there",
+    )
+    p.add_argument("--data", required=True, help="ledger folder or DuckDB file")
+    p.add_argument("--database", required=True, help="DuckDB file to validate the ledger into")
+    p.add_argument("--mapping", help="mapping YAML (or a params file with a mapping section)")
+    p.add_argument("--currency", help="portfolio currency (ISO 4217)")
+    p.add_argument("--as-of", type=_date, help="snapshot date (default: the ledger's last date)")
+    p.add_argument("--memory-limit", default="2GB", help="DuckDB's memory limit, e.g. 2GB")
+    p.add_argument("--temp-dir", help="where DuckDB spills (default: <database>.tmp)")
+    p.add_argument("--threads", type=int, help="DuckDB threads (default: every core)")
+    p.add_argument("--strict", action="store_true", help="fail when any row is rejected")
+    p.add_argument("--rejects", help="write the rejects to this CSV file")
+    p.add_argument("--out", required=True, help="features table (.parquet or .csv)")
+    p.add_argument(
+        "--training",
+        help="also write the labelled training snapshots (.parquet or .csv), ready for "
+        f"`creditlab pd fit --target {TARGET}`",
+    )
+    p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("run", help="run a report: execute its notebook and render HTML")
     p.add_argument("report", help=f"one of {sorted(_REPORT_ALIASES)}")

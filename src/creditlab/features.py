@@ -201,7 +201,30 @@ def training_data(
     t = pd.Timestamp(as_of)
     inv = invoices.loc[invoices[ISSUED_ON] <= t]
     ev = events.loc[events[EVENT_ON] <= t]
-    start = inv[ISSUED_ON].min() + pd.Timedelta(days=min_history_days)
+    snaps, validation = snapshot_schedule(
+        inv[ISSUED_ON].min(), as_of, every_months, min_history_days
+    )
+    train = pd.concat(
+        [_labelled(customers, inv, ev, s, t.date()) for s in snaps],
+        ignore_index=True,
+    )
+    valid = _labelled(customers, inv, ev, validation, t.date())
+    log_training(train, valid, snaps, validation)
+    return TrainingData(train, valid, snaps, validation)
+
+
+def snapshot_schedule(
+    first_issue: pd.Timestamp, as_of: dt.date, every_months: int, min_history_days: int
+) -> tuple[list[dt.date], dt.date]:
+    """Training snapshots (oldest first) and the validation snapshot of :func:`training_data`.
+
+    Raises
+    ------
+    ValueError
+        The ledger is too short for a training and a validation window.
+    """
+    t = pd.Timestamp(as_of)
+    start = pd.Timestamp(first_issue) + pd.Timedelta(days=min_history_days)
     validation = t - pd.DateOffset(years=1)
     snaps, s = [], validation - pd.DateOffset(years=1)
     while s >= start:
@@ -209,22 +232,22 @@ def training_data(
         s -= pd.DateOffset(months=every_months)
     if not snaps:
         raise ValueError(
-            f"the ledger from {inv[ISSUED_ON].min():%Y-%m-%d} to {t:%Y-%m-%d} is too short: "
+            f"the ledger from {pd.Timestamp(first_issue):%Y-%m-%d} to {t:%Y-%m-%d} is too short: "
             f"training needs {min_history_days} days of history plus two 12-month windows"
         )
-    train = pd.concat(
-        [_labelled(customers, inv, ev, s.date(), t.date()) for s in sorted(snaps)],
-        ignore_index=True,
-    )
-    valid = _labelled(customers, inv, ev, validation.date(), t.date())
+    return [s.date() for s in sorted(snaps)], validation.date()
+
+
+def log_training(
+    train: pd.DataFrame, valid: pd.DataFrame, snaps: list[dt.date], validation: dt.date
+) -> None:
     log.info(
         "training data: %s snapshots, %s rows, %s defaults; out-of-time validation at %s: "
         "%s rows, %s defaults",
         len(snaps),
         f"{len(train):,}",
         int(train[TARGET].sum()),
-        validation.date(),
+        validation,
         f"{len(valid):,}",
         int(valid[TARGET].sum()),
     )
-    return TrainingData(train, valid, [s.date() for s in sorted(snaps)], validation.date())

@@ -283,6 +283,8 @@ class _Loader:
                 "store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans', "
                 "auto_detect = false)"
             )
+        except duckdb.OutOfMemoryException:
+            raise  # not the file's fault: the caller knows the memory limit it set
         except duckdb.Error as exc:
             text = str(exc)
             if "unicode" in text.lower() or "encoding" in text.lower():

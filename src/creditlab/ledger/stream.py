@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from creditlab.errors import ConfigError, RejectsError, SchemaError
+from creditlab.errors import ConfigError, RejectsError
 from creditlab.ledger.load import (
     COUNT_COLUMNS,
     REJECT_COLUMNS,
@@ -168,9 +168,9 @@ def load_into_database(
                 f"TO {_lit(str(rejects_file))} (HEADER, DELIMITER ',')"
             )
     except duckdb.OutOfMemoryException as exc:
-        raise SchemaError(
-            f"{source}: DuckDB ran out of its {limits.memory_limit} memory limit ({exc}); "
-            "raise EngineLimits.memory_limit or give it a temp_directory with free disk"
+        raise ConfigError(
+            f"{source}: DuckDB ran out of its {limits.memory_limit} memory limit "
+            f"({str(exc).splitlines()[0]}); raise the memory limit or use fewer threads"
         ) from exc
     finally:
         con.close()

@@ -1,0 +1,168 @@
+"""The point-in-time features and default labels of :mod:`creditlab.features`, computed in DuckDB.
+
+For ledgers larger than memory (validated into a database by
+:func:`creditlab.ledger.stream.load_into_database`): every invoice-level step is SQL over the
+database's ``customers``, ``invoices`` and ``events`` tables, under the connection's memory limit
+(spilling to disk), and only one row per customer and snapshot comes back to pandas. The formulas are
+those of :func:`creditlab.features.snapshot_features` and :func:`creditlab.features.training_data`,
+and a test checks that both give the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+
+from creditlab.features import (
+    DEFAULT_DPD,
+    FEATURES,
+    HORIZON_DAYS,
+    SNAPSHOT,
+    TARGET,
+    TrainingData,
+    log_training,
+    snapshot_schedule,
+)
+from creditlab.ledger.schema import (
+    AMOUNT,
+    ANNUAL_REVENUE,
+    COUNTRY,
+    CREDIT_LIMIT,
+    CUSTOMER_ID,
+    DEFAULT_EVENTS,
+    DISPUTED,
+    DUE_ON,
+    EVENT_ON,
+    EXTERNAL_SCORE,
+    INDUSTRY,
+    ISSUED_ON,
+    KIND,
+    ONBOARDED_ON,
+    PAID_ON,
+)
+
+__all__ = ["snapshot_features_sql", "training_data_sql"]
+
+
+def _d(day: dt.date) -> str:
+    return f"DATE '{pd.Timestamp(day).date().isoformat()}'"
+
+
+def _defaults_sql(t: str, issued_by: str) -> str:
+    """Each customer's first default date known at ``t`` (invoices issued by ``issued_by``)."""
+    kinds = ", ".join(f"'{k}'" for k in DEFAULT_EVENTS)
+    hit = f"{DUE_ON} + INTERVAL {DEFAULT_DPD} DAY"
+    return f"""
+        SELECT {CUSTOMER_ID}, min(d)::DATE AS default_on FROM (
+            SELECT {CUSTOMER_ID}, {hit} AS d FROM invoices
+            WHERE {ISSUED_ON} <= {issued_by} AND {hit} <= {t}
+              AND ({PAID_ON} IS NULL OR {PAID_ON} > {hit})
+            UNION ALL
+            SELECT {CUSTOMER_ID}, {EVENT_ON} FROM events
+            WHERE {KIND} IN ({kinds}) AND {EVENT_ON} <= {t} AND {EVENT_ON} <= {issued_by}
+        ) GROUP BY {CUSTOMER_ID}"""
+
+
+def _features_sql(s: str, issued_by: str) -> str:
+    """One row per customer onboarded by ``s``: the FEATURES and ``in_default``."""
+    late = "greatest(lateness, 0)"
+    due_12 = "age_due >= 0 AND age_due < 365"
+    max_dpd = ",\n".join(
+        f"max(CASE WHEN age_due >= 0 AND since_end < {days} THEN {late} ELSE 0 END) AS max_dpd_{m}m"
+        for m, days in ((3, 91), (6, 182), (12, 365))
+    )
+    return f"""
+    WITH known AS (
+        SELECT {CUSTOMER_ID}, {AMOUNT} AS amount, {DISPUTED}::DOUBLE AS disputed, is_open,
+               date_diff('day', {DUE_ON}, end_on)::DOUBLE AS lateness,
+               date_diff('day', {DUE_ON}, {s})::DOUBLE AS age_due,
+               date_diff('day', {ISSUED_ON}, {s})::DOUBLE AS age_issued,
+               date_diff('day', end_on, {s})::DOUBLE AS since_end
+        FROM (
+            SELECT *, ({PAID_ON} IS NULL OR {PAID_ON} > {s}) AS is_open,
+                   CASE WHEN {PAID_ON} IS NULL OR {PAID_ON} > {s} THEN {s} ELSE {PAID_ON} END
+                       AS end_on
+            FROM invoices WHERE {ISSUED_ON} <= {s} AND {ISSUED_ON} <= {issued_by}
+        )
+    ),
+    per AS (
+        SELECT {CUSTOMER_ID},
+               avg(CASE WHEN {due_12} THEN {late} END) AS mean_days_late_12m,
+               avg(CASE WHEN {due_12} AND age_due < 90 THEN {late} END)
+                 - avg(CASE WHEN {due_12} AND age_due >= 90 THEN {late} END) AS late_trend,
+               avg(CASE WHEN {due_12} THEN (lateness > 0)::DOUBLE END) AS share_late_12m,
+               {max_dpd},
+               sum(CASE WHEN is_open THEN amount ELSE 0 END) AS open_ar,
+               sum((age_issued < 365)::DOUBLE) AS invoices_12m,
+               avg(CASE WHEN age_issued < 365 THEN disputed END) AS dispute_share_12m
+        FROM known GROUP BY {CUSTOMER_ID}
+    ),
+    defaults AS ({_defaults_sql(s, issued_by)})
+    SELECT c.{CUSTOMER_ID}, c.{INDUSTRY}, c.{COUNTRY}, {s}::TIMESTAMP AS {SNAPSHOT},
+           d.default_on IS NOT NULL AS in_default,
+           p.mean_days_late_12m, p.late_trend, p.share_late_12m,
+           coalesce(p.max_dpd_3m, 0) AS max_dpd_3m, coalesce(p.max_dpd_6m, 0) AS max_dpd_6m,
+           coalesce(p.max_dpd_12m, 0) AS max_dpd_12m,
+           CASE WHEN c.{CREDIT_LIMIT} > 0 THEN coalesce(p.open_ar, 0) / c.{CREDIT_LIMIT} END
+               AS utilisation,
+           ln(1 + coalesce(p.open_ar, 0)) AS log_open_ar,
+           date_diff('day', c.{ONBOARDED_ON}, {s}) / 365.25 AS tenure_years,
+           ln(1 + coalesce(p.invoices_12m, 0)) AS log_invoices_12m,
+           p.dispute_share_12m,
+           c.{EXTERNAL_SCORE}::DOUBLE AS external_score,
+           ln(1 + c.{ANNUAL_REVENUE}::DOUBLE) AS log_revenue
+    FROM customers c
+    LEFT JOIN per p ON c.{CUSTOMER_ID} = p.{CUSTOMER_ID}
+    LEFT JOIN defaults d ON c.{CUSTOMER_ID} = d.{CUSTOMER_ID}
+    WHERE c.{ONBOARDED_ON} <= {s}"""
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    frame = con.sql(sql + f" ORDER BY {SNAPSHOT}, {CUSTOMER_ID}").to_arrow_table().to_pandas()
+    frame[list(FEATURES)] = frame[list(FEATURES)].astype(float)  # NULL -> NaN, as in pandas
+    return frame
+
+
+def snapshot_features_sql(con: duckdb.DuckDBPyConnection, snapshot: dt.date) -> pd.DataFrame:
+    """:func:`creditlab.features.snapshot_features` over the database behind ``con``: one row per
+    customer onboarded by ``snapshot`` (sorted by customer id)."""
+    s = _d(snapshot)
+    return _frame(con, _features_sql(s, s))
+
+
+def _labelled_sql(s: dt.date, t: dt.date) -> str:
+    horizon = _d(pd.Timestamp(s) + pd.Timedelta(days=HORIZON_DAYS))
+    return f"""
+        SELECT f.* EXCLUDE (in_default),
+               coalesce(l.default_on > {_d(s)} AND l.default_on <= {horizon}, false)::INTEGER
+                   AS {TARGET}
+        FROM ({_features_sql(_d(s), _d(t))}) f
+        LEFT JOIN ({_defaults_sql(_d(t), _d(t))}) l ON f.{CUSTOMER_ID} = l.{CUSTOMER_ID}
+        WHERE NOT f.in_default"""
+
+
+def training_data_sql(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    *,
+    every_months: int = 3,
+    min_history_days: int = 180,
+) -> TrainingData:
+    """:func:`creditlab.features.training_data` over the database behind ``con`` (same snapshots,
+    labels and out-of-time split; rows sorted by snapshot and customer id).
+
+    Raises
+    ------
+    ValueError
+        The ledger is too short for a training and a validation window.
+    """
+    first = con.execute(
+        f"SELECT min({ISSUED_ON}) FROM invoices WHERE {ISSUED_ON} <= {_d(as_of)}"
+    ).fetchall()[0][0]
+    snaps, validation = snapshot_schedule(first, as_of, every_months, min_history_days)
+    train = _frame(con, " UNION ALL ".join(f"({_labelled_sql(s, as_of)})" for s in snaps))
+    valid = _frame(con, _labelled_sql(validation, as_of))
+    log_training(train, valid, snaps, validation)
+    return TrainingData(train, valid, snaps, validation)
