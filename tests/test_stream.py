@@ -43,7 +43,9 @@ def test_validation_into_a_database_matches_load_ledger_row_for_row(ledger_copy,
     pd.testing.assert_frame_equal(streamed.counts, in_memory.counts)
     assert streamed.rejected == len(in_memory.rejects) == 3
     assert streamed.data_hash == in_memory.data_hash
-    assert (streamed.counts["read"] == streamed.counts["loaded"] + streamed.counts["rejected"]).all()
+    assert (
+        streamed.counts["read"] == streamed.counts["loaded"] + streamed.counts["rejected"]
+    ).all()
     key = ["file", "row"]
     written = pd.read_csv(rejects_csv, dtype=str).sort_values(key).reset_index(drop=True)
     expected = in_memory.rejects.astype(str).sort_values(key).reset_index(drop=True)
