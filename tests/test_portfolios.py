@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from aiosmtpd.controller import Controller
 from helpers import Inbox, creditlab, free_port, visit
 
 from creditlab.errors import ConfigError, ReportError
-from creditlab.portfolios import discover, is_transient
+from creditlab.portfolios import discover, is_transient, run_portfolios
 
 TINY = """\
 title: "Weekly report: {name} & <Co>"
@@ -137,3 +138,38 @@ def test_a_batch_on_a_local_cluster_survives_a_failing_portfolio(
     seen = visit(out / "index.html", tmp_path / "profile")
     assert seen.requests == [], seen.requests
     assert "2 succeeded" in seen.dom and "failed at step prepare" in seen.dom
+
+
+@pytest.mark.slow
+def test_a_kernel_that_fails_to_start_is_retried_by_dask(tmp_path, monkeypatch):
+    """A kernel start that fails once (as in a port race) costs one attempt, not the portfolio;
+    one that never starts is reported after the retries, with its failed run folders kept."""
+    kernels = tmp_path / "jupyter" / "kernels" / "python3"
+    kernels.mkdir(parents=True)
+    flaky = tmp_path / "flaky.sh"
+    flaky.write_text(
+        "#!/bin/sh\n"
+        f'if [ ! -e "{tmp_path}/started-$CREDITLAB_TEST_KERNEL" ]; then\n'
+        f'  touch "{tmp_path}/started-$CREDITLAB_TEST_KERNEL"; exit 1\n'
+        "fi\n"
+        f'[ "$CREDITLAB_TEST_KERNEL" = never ] && exit 1\n'
+        f'exec "{sys.executable}" -m ipykernel_launcher "$@"\n'
+    )
+    flaky.chmod(0o755)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": [str(flaky), "-f", "{connection_file}"], "display_name": "flaky", "language": "python",
+    }))  # fmt: skip
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    group = tmp_path / "group"
+    group.mkdir()
+    jobs = discover([_params(group, "once", "synthetic: {customers: 40, seed: 2, years: 2.0}")])
+    out = tmp_path / "runs"
+    monkeypatch.setenv("CREDITLAB_TEST_KERNEL", "once")
+    [result] = run_portfolios(jobs, out=out, workers=1, retries=2)
+    assert result["status"] == "succeeded" and result["attempts"] == 2, result
+    assert len(list((out / "once" / "failed").iterdir())) == 1  # the first attempt's record
+    monkeypatch.setenv("CREDITLAB_TEST_KERNEL", "never")
+    [result] = run_portfolios(jobs, out=out, workers=1, retries=1)
+    assert result["status"] == "failed" and result["attempts"] == 2
+    assert "gave up after 2 attempt(s)" in result["error"] and "Kernel died" in result["error"]
+    assert Path(result["run_dir"]).parent == out / "once" / "failed"

@@ -133,7 +133,7 @@ def _restore(old: dict[str, str | None]) -> None:
 
 
 def _failed_attempts(folder: Path, since: float) -> int:
-    """Failed run folders of this portfolio started since ``since``: earlier attempts."""
+    """Failed run folders of this portfolio written since ``since``: earlier attempts."""
     return sum(1 for p in (folder / "failed").glob("*/manifest.json") if p.stat().st_mtime >= since)
 
 
@@ -283,10 +283,13 @@ def run_portfolios(
         cluster_note = "sequential, in one process"
         threads = os.cpu_count() or 1
         for job, _ in runnable:
-            try:
-                finish(run_portfolio(job, threads=threads, **common))
-            except TransientRunError as exc:
-                finish(_lost(job, exc, 1))
+            for attempt in range(retries + 1):
+                try:
+                    finish(run_portfolio(job, threads=threads, **common))
+                    break
+                except TransientRunError as exc:
+                    if attempt == retries:
+                        finish(_lost(job, exc, retries + 1, out, started))
     else:
         cluster_note = _run_on_dask(runnable, common, workers, scheduler, retries, finish)
     ordered = [results[job.name] for job in jobs if job.name in results]
@@ -304,13 +307,16 @@ def run_portfolios(
     return ordered
 
 
-def _lost(job: PortfolioJob, exc: BaseException, attempts: int) -> dict:
-    """The result of a portfolio whose task never returned (retries used up, worker lost)."""
+def _lost(job: PortfolioJob, exc: BaseException, attempts: int, out: Path, since: float) -> dict:
+    """The result of a portfolio whose task never returned (retries used up, worker lost); its
+    newest failed run folder of this batch, when there is one, holds the record."""
+    failed = [p.parent for p in (out / job.name / "failed").glob("*/manifest.json")
+              if p.stat().st_mtime >= since]  # fmt: skip
     return {
         "name": job.name,
         "params_file": str(job.params_file),
         "status": "failed",
-        "run_dir": None,
+        "run_dir": str(max(failed)) if failed else None,
         "error": f"gave up after {attempts} attempt(s): {type(exc).__name__}: {exc}",
         "exit_code": 1,
         "attempts": attempts,
@@ -358,7 +364,7 @@ def _run_on_dask(runnable, common, workers, scheduler, retries, finish) -> str:
             try:
                 finish(future.result())
             except Exception as exc:  # retries used up, or the worker died
-                finish(_lost(job, exc, retries + 1))
+                finish(_lost(job, exc, retries + 1, common["out"], common["started"]))
     finally:
         client.close()
         if cluster is not None:

@@ -86,7 +86,7 @@ def _jax_chain_method(chains: int, cores: int) -> str:
 def sample(build: Callable, config: SamplerConfig, rows: int, what: str):
     """Build a PyMC model with ``build()`` in the chosen precision and sample it with NUTS.
 
-    Returns ``(idata, {"sampler": ..., "precision": ...})``; ``rows`` (the likelihood's rows or
+    Returns ``(idata, {"sampler": ..., "precision": ..., "device": ...})``; ``rows`` (the likelihood's rows or
     cells) decides what ``auto`` stands for.
     """
     import pymc as pm
@@ -121,7 +121,12 @@ def sample(build: Callable, config: SamplerConfig, rows: int, what: str):
                 compute_convergence_checks=False,
                 **kwargs,
             )
-    return idata, {"sampler": sampler, "precision": precision}
+    info = {"sampler": sampler, "precision": precision, "device": "cpu"}
+    if sampler == "numpyro":
+        import jax
+
+        info["device"] = jax.default_backend()  # "gpu" when JAX sees one
+    return idata, info
 
 
 def write_posterior(
