@@ -19,6 +19,7 @@ LAYERS = {
     "ledger": 1,
     "kpi": 2,
     "features": 2,
+    "features_sql": 2,
     "models": 2,
     "segments": 3,
     "decisions": 3,

@@ -1,6 +1,6 @@
 """creditlab: a Jupyter-based research and decision-support workbook for trade-credit risk."""
 
-from creditlab import features, kpi, report, segments
+from creditlab import features, features_sql, kpi, report, segments
 from creditlab.config import RunParams, load_params
 from creditlab.decision_stage import approve, run_decision_stage
 from creditlab.decisions.settings import DecisionSettings, parse_decision_settings
@@ -23,6 +23,8 @@ from creditlab.ledger import (
     synthesize,
     write_portfolio,
 )
+from creditlab.ledger.bulk import write_bulk_ledger
+from creditlab.ledger.stream import EngineLimits, LedgerDatabase, load_into_database
 from creditlab.models.diagnostics import GateConfig, convergence_gate
 from creditlab.models.payment import PaymentConfig, PaymentModel, payment_frame
 from creditlab.models.payment_forecast import cash_forecast
@@ -31,6 +33,7 @@ from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
 from creditlab.models.table import fit_table, score_table
 from creditlab.payment_stage import parse_payment_settings, read_forecast, run_payment_stage
 from creditlab.pipeline import Run, open_run, prepare_run
+from creditlab.portfolios import PortfolioJob, discover, run_portfolios
 from creditlab.scoring import parse_pd_settings, run_pd_stage
 
 __version__ = "0.1.0"
@@ -55,9 +58,14 @@ __all__ = [
     "read_store",
     "synthesize",
     "write_portfolio",
+    "EngineLimits",
+    "LedgerDatabase",
+    "load_into_database",
+    "write_bulk_ledger",
     # kpis and features
     "kpi",
     "features",
+    "features_sql",
     # models
     "Backtest",
     "GateConfig",
@@ -87,6 +95,9 @@ __all__ = [
     "parse_payment_settings",
     "read_forecast",
     "run_payment_stage",
-    # reports
+    # reports and batches of portfolios
     "report",
+    "PortfolioJob",
+    "discover",
+    "run_portfolios",
 ]

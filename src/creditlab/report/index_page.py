@@ -14,9 +14,11 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
+
 from creditlab.report.manifest import headline_rows, write_manifest
 
-__all__ = ["INDEX_FILE", "INDEX_JSON", "write_index"]
+__all__ = ["INDEX_FILE", "INDEX_JSON", "index_table", "write_index"]
 
 INDEX_FILE, INDEX_JSON = "index.html", "index.json"
 
@@ -126,3 +128,22 @@ def write_index(out: Path, results: list[dict], batch: dict) -> Path:
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def index_table(out: str | Path) -> pd.DataFrame:
+    """The batch index ``<out>/index.json`` as a table: one row per portfolio with its status,
+    as-of date, headline figures, reports and error."""
+    index = json.loads((Path(out) / INDEX_JSON).read_text())
+    return pd.DataFrame(
+        [
+            {
+                "portfolio": e["name"],
+                "status": e["status"],
+                "as_of": e.get("as_of"),
+                **e.get("headline", {}),
+                "reports": ", ".join(e.get("reports", [])),
+                "error": e.get("error"),
+            }
+            for e in index["portfolios"]
+        ]
+    )
