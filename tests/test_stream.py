@@ -12,7 +12,7 @@ from helpers import creditlab
 
 from creditlab.errors import ConfigError
 from creditlab.features import snapshot_features, training_data
-from creditlab.features_sql import snapshot_features_sql, training_data_sql
+from creditlab.features_sql import ledger_end, snapshot_features_sql, training_data_sql
 from creditlab.ledger.bulk import write_bulk_ledger
 from creditlab.ledger.load import REJECT_COLUMNS, load_ledger
 from creditlab.ledger.stream import EngineLimits, connect, load_into_database
@@ -62,6 +62,8 @@ def test_validation_into_a_database_matches_load_ledger_row_for_row(ledger_copy,
 
 
 def test_features_in_sql_equal_the_pandas_features(database, ledger):
+    last = pd.concat([ledger.invoices["issued_on"], ledger.invoices["paid_on"]]).max()
+    assert ledger_end(database) == last.date()
     when = dt.date(2026, 3, 31)
     pandas_way = (
         snapshot_features(ledger.customers, ledger.invoices, ledger.events, when)

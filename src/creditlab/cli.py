@@ -17,10 +17,10 @@ from creditlab.decision_stage import approve
 from creditlab.deliver import SmtpSettings, deliver_outcome, deliver_run
 from creditlab.errors import ConfigError, CreditlabError, DeliveryError, SchemaError
 from creditlab.features import FEATURES, TARGET
-from creditlab.features_sql import snapshot_features_sql, training_data_sql
+from creditlab.features_sql import ledger_end, snapshot_features_sql, training_data_sql
 from creditlab.ledger.load import REJECT_COLUMNS, file_sha256, load_ledger
 from creditlab.ledger.mapping import parse_mapping
-from creditlab.ledger.schema import COUNTRY, INDUSTRY, ISSUED_ON, PAID_ON
+from creditlab.ledger.schema import COUNTRY, INDUSTRY
 from creditlab.ledger.store import ingest
 from creditlab.ledger.stream import EngineLimits, connect, load_into_database
 from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio
@@ -151,12 +151,7 @@ def cmd_features(args: argparse.Namespace) -> int:
         loaded.raise_if_rejects()
     con = connect(args.database, limits, read_only=True)
     try:
-        as_of = (
-            args.as_of
-            or con.execute(
-                f"SELECT max(greatest({ISSUED_ON}, coalesce({PAID_ON}, {ISSUED_ON}))) FROM invoices"
-            ).fetchall()[0][0]
-        )
+        as_of = args.as_of or ledger_end(con)
         features = snapshot_features_sql(con, as_of)
         _write_table(features, args.out)
         print(f"features of {len(features):,} customers as of {as_of}: {args.out}")

@@ -43,7 +43,7 @@ from creditlab.ledger.schema import (
     PAID_ON,
 )
 
-__all__ = ["snapshot_features_sql", "training_data_sql"]
+__all__ = ["ledger_end", "snapshot_features_sql", "training_data_sql"]
 
 
 def _d(day: dt.date) -> str:
@@ -117,6 +117,14 @@ def _features_sql(s: str, issued_by: str) -> str:
     LEFT JOIN per p ON c.{CUSTOMER_ID} = p.{CUSTOMER_ID}
     LEFT JOIN defaults d ON c.{CUSTOMER_ID} = d.{CUSTOMER_ID}
     WHERE c.{ONBOARDED_ON} <= {s}"""
+
+
+def ledger_end(con: duckdb.DuckDBPyConnection) -> dt.date:
+    """The ledger's last date (latest issue or payment date): the as-of date when none is given,
+    as for a weekly run."""
+    return con.execute(
+        f"SELECT max(greatest({ISSUED_ON}, coalesce({PAID_ON}, {ISSUED_ON}))) FROM invoices"
+    ).fetchall()[0][0]
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
