@@ -33,6 +33,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/whatif.py
 	$(BIN)/python benchmarks/payment_validation.py
 	$(BIN)/python benchmarks/payment_timing.py
+	$(BIN)/python benchmarks/large_ledger.py
+	$(BIN)/python benchmarks/portfolios.py
 
 clean:
 	rm -rf $(VENV)

@@ -128,9 +128,11 @@ def ledger_end(con: duckdb.DuckDBPyConnection) -> dt.date:
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    frame = con.sql(sql + f" ORDER BY {SNAPSHOT}, {CUSTOMER_ID}").to_arrow_table().to_pandas()
+    """Run ``sql`` and return its rows sorted by snapshot and customer id (sorted in pandas: the
+    result leaves DuckDB's memory limit in Arrow batches, and a sort there would hold it all)."""
+    frame = con.sql(sql).to_arrow_table().to_pandas()
     frame[list(FEATURES)] = frame[list(FEATURES)].astype(float)  # NULL -> NaN, as in pandas
-    return frame
+    return frame.sort_values([SNAPSHOT, CUSTOMER_ID], ignore_index=True)
 
 
 def snapshot_features_sql(con: duckdb.DuckDBPyConnection, snapshot: dt.date) -> pd.DataFrame:
@@ -170,7 +172,8 @@ def training_data_sql(
         f"SELECT min({ISSUED_ON}) FROM invoices WHERE {ISSUED_ON} <= {_d(as_of)}"
     ).fetchall()[0][0]
     snaps, validation = snapshot_schedule(first, as_of, every_months, min_history_days)
-    train = _frame(con, " UNION ALL ".join(f"({_labelled_sql(s, as_of)})" for s in snaps))
+    # one snapshot at a time: each query holds one snapshot's aggregates under the memory limit
+    train = pd.concat([_frame(con, _labelled_sql(s, as_of)) for s in snaps], ignore_index=True)
     valid = _frame(con, _labelled_sql(validation, as_of))
     log_training(train, valid, snaps, validation)
     return TrainingData(train, valid, snaps, validation)
