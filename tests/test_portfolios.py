@@ -130,6 +130,13 @@ def test_a_batch_on_a_local_cluster_survives_a_failing_portfolio(
     )
     assert "FAILED" in received["ops-broken@example.org"]["Subject"]
 
+    # `creditlab runs` finds every portfolio's runs under --out
+    runs = creditlab("-q", "runs", "--out", str(out))
+    assert runs.returncode == 0, runs.stderr
+    listed = runs.stdout.splitlines()
+    for name, status in (("north", "succeeded"), ("south", "succeeded"), ("broken", "failed")):
+        assert any(name in line and status in line for line in listed), (name, runs.stdout)
+
     # the index page: self-contained, escaped, every link resolves inside --out
     page = (out / "index.html").read_text()
     links = re.findall(r"href='([^']+)'", page)

@@ -128,10 +128,17 @@ def install(spec: ScheduleSpec, kind: str, home: Path | None = None) -> list[str
 
 
 def list_runs(out: Path) -> pd.DataFrame:
-    """Every run under ``out`` (failed ones included), newest first, from their manifests."""
+    """Every run under ``out`` (failed ones included, and the runs of a batch of portfolios in
+    ``out/<portfolio>/``), newest first, from their manifests."""
     rows = []
-    for path in [*Path(out).glob("*/manifest.json"), *Path(out).glob("failed/*/manifest.json")]:
-        if path.parent.name == "latest":
+    found = [
+        path
+        for pattern in ("*/manifest.json", "*/*/manifest.json", "*/failed/*/manifest.json")
+        for path in Path(out).glob(pattern)
+    ]
+    for path in found:
+        parts = path.relative_to(out).parts[:-1]
+        if any(p == "latest" or p.startswith(".") for p in parts):
             continue
         try:
             m = json.loads(path.read_text())
