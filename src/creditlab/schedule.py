@@ -155,7 +155,9 @@ def list_runs(out: Path) -> pd.DataFrame:
                 "portfolio": (m.get("params") or {}).get("portfolio"),
                 "open_ar": k.get("open_ar"),
                 "dso": k.get("dso"),
-                "alerts": sum((m.get("decisions") or {}).get("alerts", {}).values()),
+                "alerts": None  # not computed (no decisions stage in that run)
+                if (alerts := (m.get("decisions") or {}).get("alerts")) is None
+                else sum(alerts.values()),
                 "delivery": sent[-1]["status"] if sent else "not sent",
                 "failed_step": m.get("failed_step", ""),
             }
