@@ -180,3 +180,21 @@ def test_a_kernel_that_fails_to_start_is_retried_by_dask(tmp_path, monkeypatch):
     assert "gave up after 2 attempt(s)" in never["error"] and "Kernel died" in never["error"]
     assert Path(never["run_dir"]).parent == out / "never" / "failed"
     assert len(list((out / "never" / "failed").iterdir())) == 2
+
+
+@pytest.mark.slow
+def test_data_given_on_the_command_line_applies_to_every_portfolio(portfolio_dir, tmp_path):
+    """--data overrides each params file's own data; --workers 0 runs them without Dask."""
+    for name in ("east", "west"):
+        _params(tmp_path, name, "synthetic: {customers: 30, seed: 9, years: 2.0}")
+    out = tmp_path / "runs"
+    done = creditlab("-q", "run", "weekly", "--params", str(tmp_path / "east.yaml"), "--params",
+                     str(tmp_path / "west.yaml"), "--data", str(portfolio_dir), "--workers", "0",
+                     "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    index = json.loads((out / "index.json").read_text())
+    assert index["cluster"] == "sequential, in one process"
+    for entry in index["portfolios"]:
+        manifest = json.loads((Path(entry["run_dir"]) / "manifest.json").read_text())
+        assert entry["kpis"]["customers"] == 80  # the --data ledger, not the 30 synthetic ones
+        assert manifest["params"]["data"] == str(portfolio_dir)
