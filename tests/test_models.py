@@ -245,3 +245,15 @@ def test_identical_rows_collapse_into_binomial_cells_exactly():
     for _ in range(3):
         point = {k: v + rng.normal(scale=0.5, size=np.shape(v)) for k, v in start.items()}
         assert logp_cells(point) - logp_rows(point) == pytest.approx(constant, rel=1e-9)
+
+
+def test_a_batch_worker_caps_the_cores_of_parallel_chains(monkeypatch):
+    from creditlab.models.sampling import CORE_CAP_ENV, _cores
+
+    config = SamplerConfig(chains=4, cores=4)
+    monkeypatch.delenv(CORE_CAP_ENV, raising=False)
+    assert _cores(config) == 4
+    monkeypatch.setenv(CORE_CAP_ENV, "1")  # what a Dask task on a shared machine sets
+    assert _cores(config) == 1 and config.chains == 4  # chains (and so the draws) unchanged
+    monkeypatch.setenv(CORE_CAP_ENV, "8")
+    assert _cores(config) == 4
