@@ -132,9 +132,25 @@ def _restore(old: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
-def _failed_attempts(folder: Path, since: float) -> int:
-    """Failed run folders of this portfolio written since ``since``: earlier attempts."""
-    return sum(1 for p in (folder / "failed").glob("*/manifest.json") if p.stat().st_mtime >= since)
+def _failed_runs(folder: Path, since: float) -> list[Path]:
+    """Failed run folders of a portfolio written since ``since`` (this batch's failed attempts),
+    oldest first."""
+    found = (folder / "failed").glob("*/manifest.json")
+    return sorted(p.parent for p in found if p.stat().st_mtime >= since)
+
+
+def _failed(job: PortfolioJob, error: str, exit_code: int, attempts: int, run_dir=None) -> dict:
+    """The result of a portfolio that did not succeed and whose task did not report it itself."""
+    return {
+        "name": job.name,
+        "params_file": str(job.params_file),
+        "status": "failed",
+        "run_dir": str(run_dir) if run_dir else None,
+        "error": error,
+        "exit_code": exit_code,
+        "attempts": attempts,
+        "seconds": 0.0,
+    }
 
 
 def run_portfolio(
@@ -169,7 +185,7 @@ def run_portfolio(
         "params_file": str(job.params_file),
         "threads": threads,
         "host": socket.gethostname(),
-        "attempts": 1 + _failed_attempts(folder, started),
+        "attempts": 1 + len(_failed_runs(folder, started)),
     }
     old = _cap_threads(threads)
     t0 = time.perf_counter()
@@ -258,16 +274,7 @@ def run_portfolios(
                     )
                 stores[store] = job.name
         except CreditlabError as exc:
-            results[job.name] = {
-                "name": job.name,
-                "params_file": str(job.params_file),
-                "status": "failed",
-                "run_dir": None,
-                "error": str(exc),
-                "exit_code": exc.exit_code,
-                "attempts": 0,
-                "seconds": 0.0,
-            }
+            results[job.name] = _failed(job, str(exc), exc.exit_code, attempts=0)
             continue
         runnable.append((job, params))
     operators = {job.name: params.delivery.operators for job, params in runnable}
@@ -310,18 +317,9 @@ def run_portfolios(
 def _lost(job: PortfolioJob, exc: BaseException, attempts: int, out: Path, since: float) -> dict:
     """The result of a portfolio whose task never returned (retries used up, worker lost); its
     newest failed run folder of this batch, when there is one, holds the record."""
-    failed = [p.parent for p in (out / job.name / "failed").glob("*/manifest.json")
-              if p.stat().st_mtime >= since]  # fmt: skip
-    return {
-        "name": job.name,
-        "params_file": str(job.params_file),
-        "status": "failed",
-        "run_dir": str(max(failed)) if failed else None,
-        "error": f"gave up after {attempts} attempt(s): {type(exc).__name__}: {exc}",
-        "exit_code": 1,
-        "attempts": attempts,
-        "seconds": 0.0,
-    }
+    failed = _failed_runs(out / job.name, since)
+    error = f"gave up after {attempts} attempt(s): {type(exc).__name__}: {exc}"
+    return _failed(job, error, 1, attempts, failed[-1] if failed else None)
 
 
 def _run_on_dask(runnable, common, workers, scheduler, retries, finish) -> str:
