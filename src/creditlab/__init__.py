@@ -1,13 +1,12 @@
 """creditlab: a Jupyter-based research and decision-support workbook for trade-credit risk."""
 
 from creditlab import features, features_sql, kpi, report, segments
-from creditlab.config import RunParams, load_params
-from creditlab.decision_stage import approve, run_decision_stage
 from creditlab.decisions.settings import DecisionSettings, parse_decision_settings
 from creditlab.errors import (
     ConfigError,
     ConvergenceError,
     CreditlabError,
+    DeliveryError,
     RejectsError,
     ReportError,
     SchemaError,
@@ -31,18 +30,30 @@ from creditlab.models.payment_forecast import cash_forecast
 from creditlab.models.payment_validation import Backtest, backtest
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
 from creditlab.models.table import fit_table, score_table
-from creditlab.payment_stage import parse_payment_settings, read_forecast, run_payment_stage
-from creditlab.pipeline import Run, open_run, prepare_run
-from creditlab.portfolios import PortfolioJob, discover, run_portfolios
-from creditlab.scoring import parse_pd_settings, run_pd_stage
+from creditlab.run.batch import PortfolioJob, discover, run_portfolios
+from creditlab.run.folder import Outputs, RunFolder
+from creditlab.run.orchestrate import RunOutcome, open_or_prepare, render_review, run_report
+from creditlab.run.params import RunParams, load_params
+from creditlab.run.prepare import Run, open_run, prepare_run
+from creditlab.run.queries import approve, pd_history, read_forecast, whatif_base
+from creditlab.run.settings import (
+    PaymentSettings,
+    PDSettings,
+    parse_payment_settings,
+    parse_pd_settings,
+)
+from creditlab.run.stages.decisions import run_decision_stage
+from creditlab.run.stages.payment import run_payment_stage
+from creditlab.run.stages.pd import run_pd_stage
 
 __version__ = "0.1.0"
 
 __all__ = [
-    # errors, config
+    # errors, params
     "ConfigError",
     "ConvergenceError",
     "CreditlabError",
+    "DeliveryError",
     "RejectsError",
     "ReportError",
     "SchemaError",
@@ -84,17 +95,27 @@ __all__ = [
     "segments",
     "DecisionSettings",
     "parse_decision_settings",
-    "run_decision_stage",
-    "approve",
-    # pipeline
+    # one run: params, folder, stages, orchestration, questions asked of a finished run
+    "Outputs",
+    "PDSettings",
+    "PaymentSettings",
     "Run",
+    "RunFolder",
+    "RunOutcome",
+    "open_or_prepare",
     "open_run",
-    "prepare_run",
-    "parse_pd_settings",
-    "run_pd_stage",
     "parse_payment_settings",
-    "read_forecast",
+    "parse_pd_settings",
+    "prepare_run",
+    "render_review",
+    "run_decision_stage",
     "run_payment_stage",
+    "run_pd_stage",
+    "run_report",
+    "approve",
+    "pd_history",
+    "read_forecast",
+    "whatif_base",
     # reports and batches of portfolios
     "report",
     "PortfolioJob",

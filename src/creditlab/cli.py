@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from creditlab.config import load_params, read_yaml
-from creditlab.decision_stage import approve
+from creditlab.config import read_yaml
 from creditlab.deliver import SmtpSettings, deliver_outcome, deliver_run
 from creditlab.errors import ConfigError, CreditlabError, DeliveryError, SchemaError
 from creditlab.features import FEATURES, TARGET
@@ -27,10 +26,12 @@ from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio
 from creditlab.models.diagnostics import GateConfig
 from creditlab.models.pd import PDModel, SamplerConfig
 from creditlab.models.table import MODEL_FILE, fit_table, read_table, save_fit, score_table
-from creditlab.portfolios import discover, run_portfolios
 from creditlab.provenance import git_sha, versions
 from creditlab.report.index_page import INDEX_FILE
-from creditlab.report.runner import REPORTS, latest_decided_run, open_or_prepare, run_report
+from creditlab.run.batch import discover, run_portfolios
+from creditlab.run.orchestrate import REPORTS, open_or_prepare, run_report
+from creditlab.run.params import load_params
+from creditlab.run.queries import approve, latest_decided_run
 from creditlab.schedule import ScheduleSpec, cron_line, install, list_runs, systemd_units
 
 log = logging.getLogger("creditlab")

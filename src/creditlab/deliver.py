@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import html
-import json
 import logging
 import os
 import smtplib
@@ -30,7 +29,9 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from creditlab.errors import DeliveryError
-from creditlab.report.manifest import headline_rows, write_manifest
+from creditlab.report.headline import headline_rows
+from creditlab.run.folder import MANIFEST_FILE
+from creditlab.run.manifest import read_manifest, write_manifest
 
 __all__ = [
     "SmtpSettings",
@@ -217,7 +218,7 @@ def _message(
 
 def compose_report(run_dir: Path, to: Sequence[str], sender: str) -> EmailMessage:
     """The weekly e-mail: an inline-styled summary and every HTML report of the run attached."""
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = read_manifest(run_dir)
     params = manifest.get("params", {})
     prefix = (params.get("delivery") or {}).get("subject_prefix", "[creditlab]")
     subject = f"{prefix} {params.get('title', 'Report')}: {params.get('portfolio', '')} as of {manifest.get('as_of')}"
@@ -255,7 +256,7 @@ def compose_report(run_dir: Path, to: Sequence[str], sender: str) -> EmailMessag
 
 def compose_failure(run_dir: Path, to: Sequence[str], sender: str) -> EmailMessage:
     """A failure notice for operators: what failed, at which step, and where the record is."""
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest = read_manifest(run_dir)
     params = manifest.get("params", {})
     prefix = (params.get("delivery") or {}).get("subject_prefix", "[creditlab]")
     step, error = manifest.get("failed_step", "?"), manifest.get("error", "")
@@ -264,19 +265,19 @@ def compose_failure(run_dir: Path, to: Sequence[str], sender: str) -> EmailMessa
     )
     body_text = (
         f"The run {manifest['run_id']} of {params.get('portfolio')} failed at step '{step}'.\n\n"
-        f"Error: {error}\n\nNo report was sent. The run's record is {run_dir / 'manifest.json'}."
+        f"Error: {error}\n\nNo report was sent. The run's record is {run_dir / MANIFEST_FILE}."
     )
     body_html = (
         f'<div style="{_STYLE["warn"]}"><b>Run {html.escape(manifest["run_id"])} failed at step '
         f"'{html.escape(step)}'</b></div><p>Error: <code>{html.escape(error)}</code></p>"
-        f"<p>No report was sent. The run's record is <code>{html.escape(str(run_dir / 'manifest.json'))}</code>.</p>"
+        f"<p>No report was sent. The run's record is <code>{html.escape(str(run_dir / MANIFEST_FILE))}</code>.</p>"
     )
     return _message(subject, sender, to, body_html, body_text)
 
 
 def _record(run_dir: Path, entry: dict) -> None:
-    path = run_dir / "manifest.json"
-    manifest = json.loads(path.read_text())
+    path = run_dir / MANIFEST_FILE
+    manifest = read_manifest(run_dir)
     manifest.setdefault("delivery", []).append(entry)
     write_manifest(path, manifest)
 
@@ -295,10 +296,10 @@ def deliver_run(
         failed.
     """
     run_dir = Path(run_dir)
-    path = run_dir / "manifest.json"
+    path = run_dir / MANIFEST_FILE
     if not path.is_file():
-        raise DeliveryError(f"{run_dir}: not a run folder (no manifest.json)")
-    manifest = json.loads(path.read_text())
+        raise DeliveryError(f"{run_dir}: not a run folder (no {MANIFEST_FILE})")
+    manifest = read_manifest(run_dir)
     if manifest.get("status") != "succeeded":
         raise DeliveryError(
             f"{run_dir}: the run's status is {manifest.get('status')!r}; only succeeded runs are sent"

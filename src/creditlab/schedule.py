@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from creditlab.errors import ConfigError
+from creditlab.run.folder import MANIFEST_FILE, WORK_DIR, RunLock, interrupted_manifest
 
 __all__ = ["ScheduleSpec", "cron_line", "install", "list_runs", "systemd_units"]
 
@@ -129,21 +130,23 @@ def install(spec: ScheduleSpec, kind: str, home: Path | None = None) -> list[str
 
 def list_runs(out: Path) -> pd.DataFrame:
     """Every run under ``out`` (failed ones included, and the runs of a batch of portfolios in
-    ``out/<portfolio>/``), newest first, from their manifests."""
+    ``out/<portfolio>/``), newest first, from their manifests. A run still in its work folder is
+    ``running`` while its process lives and ``interrupted`` when none holds it any more (killed
+    mid-way; the next run of that folder moves it to ``failed/``)."""
     rows = []
-    found = [
-        path
-        for pattern in ("*/manifest.json", "*/*/manifest.json", "*/failed/*/manifest.json")
-        for path in Path(out).glob(pattern)
-    ]
+    patterns = ("*/", "*/*/", "*/failed/*/", f"{WORK_DIR}/*/", f"*/{WORK_DIR}/*/")
+    found = [path for pattern in patterns for path in Path(out).glob(pattern + MANIFEST_FILE)]
     for path in found:
         parts = path.relative_to(out).parts[:-1]
-        if any(p == "latest" or p.startswith(".") for p in parts):
+        in_work = WORK_DIR in parts
+        if any(p == "latest" or (p.startswith(".") and p != WORK_DIR) for p in parts):
             continue
         try:
             m = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
+        if in_work and m.get("status") == "running" and not RunLock.held(path.parent):
+            m.update(interrupted_manifest(m, path.parent))
         sent = [d for d in m.get("delivery", []) if d.get("kind") == "report"]
         k = m.get("kpis", {})
         rows.append(

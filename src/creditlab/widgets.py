@@ -17,14 +17,15 @@ import ipywidgets as w
 import pandas as pd
 from IPython.display import display
 
-from creditlab.decision_stage import TABLE_FILE, approve, whatif_base
 from creditlab.decisions.whatif import Levers, evaluate
 from creditlab.errors import CreditlabError
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
-from creditlab.pipeline import open_run
 from creditlab.report import customer_section
-from creditlab.report.runner import render_review
 from creditlab.report.tables import fmt_money, md_escape, table
+from creditlab.run.folder import TABLE_FILE
+from creditlab.run.orchestrate import render_review
+from creditlab.run.prepare import open_run
+from creditlab.run.queries import approve, whatif_base
 
 __all__ = ["Workbench", "customer_360", "order_approval", "whatif"]
 

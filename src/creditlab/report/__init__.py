@@ -1,4 +1,6 @@
-"""Reports: formatted tables, figures, weekly sections, papermill execution and HTML rendering."""
+"""Reports: sections that format what a run folder holds (tables, figures, text), the index page of
+a batch and the headline rows of e-mails. Executing and rendering notebooks is the run's job
+(:mod:`creditlab.run.notebooks`)."""
 
 from creditlab.report import (
     appendix,
@@ -10,23 +12,14 @@ from creditlab.report import (
     weekly,
 )
 from creditlab.report.figures import to_image
-from creditlab.report.render import execute_notebook, render_html
-from creditlab.report.runner import REPORTS, RunOutcome, notebook_path, open_or_prepare, run_report
 from creditlab.report.tables import table
 
 __all__ = [
-    "REPORTS",
-    "RunOutcome",
     "appendix",
     "customer_section",
     "decisions_section",
-    "execute_notebook",
-    "notebook_path",
-    "open_or_prepare",
     "payment_section",
     "pd_section",
-    "render_html",
-    "run_report",
     "table",
     "validation_section",
     "to_image",

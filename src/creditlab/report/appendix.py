@@ -9,15 +9,15 @@ import json
 import pandas as pd
 from IPython.display import Markdown
 
-from creditlab.ledger.schema import ISSUED_ON, PAID_ON
-from creditlab.pipeline import Run
 from creditlab.provenance import git_sha, versions
-from creditlab.report.payment_section import payment_diagnostics, payment_warnings
+from creditlab.report.payment_section import payment_diagnostics
 from creditlab.report.pd_section import diagnostics
-from creditlab.report.tables import fmt_pct, md_escape, table
-from creditlab.scoring import VALIDATION_FILE
+from creditlab.report.tables import md_escape, table
+from creditlab.run.folder import MANIFEST_FILE, RunFolder
+from creditlab.run.prepare import Run
+from creditlab.run.queries import run_warnings
 
-__all__ = ["CAVEATS", "appendix", "banner", "run_warnings"]
+__all__ = ["CAVEATS", "appendix", "banner"]
 
 CAVEATS = (
     "Every figure is as of the as-of date, from data known on that date: an invoice counts once "
@@ -39,38 +39,6 @@ CAVEATS = (
     "constant over time (a recent slowdown shows only through recent invoices); reminder timing = "
     "the customer's usual payment weekday (the ledger has dates, not times).",
 )
-
-
-def run_warnings(run: Run) -> list[str]:
-    """What a reader must know before trusting the report: convergence, rejects, stale data."""
-    out = []
-    path = run.run_dir / VALIDATION_FILE
-    if path.is_file():
-        summary = json.loads(path.read_text())
-        if summary.get("skipped"):
-            out.append(f"The PD model was not fitted: {summary['skipped']}.")
-        elif summary.get("gate") and not summary["gate"]["passed"]:
-            out.append("The PD model failed its convergence gate: treat every PD as unreliable.")
-    out += payment_warnings(run)
-    counts = run.ledger.counts
-    share = counts["rejected"].sum() / max(counts["read"].sum(), 1)
-    if share > run.params.max_reject_share:
-        out.append(
-            f"{fmt_pct(share)} of input rows were rejected (more than "
-            f"{fmt_pct(run.params.max_reject_share)}); see Data quality."
-        )
-    t = pd.Timestamp(run.as_of)
-    inv = run.ledger.invoices
-    dates = pd.concat([inv[ISSUED_ON], inv[PAID_ON]]).dropna()
-    dates = dates.loc[dates <= t]
-    if dates.empty:
-        out.append("The ledger holds no activity on or before the as-of date.")
-    elif (t - dates.max()).days > run.params.stale_days:
-        out.append(
-            f"Stale data: the last invoice or payment is dated {dates.max():%d %B %Y}, "
-            f"{(t - dates.max()).days} days before the as-of date."
-        )
-    return out
 
 
 def banner(run: Run) -> list:
@@ -111,9 +79,9 @@ def appendix(run: Run) -> list:
         ),  # fmt: skip
         table(pd.DataFrame({"Package": list(vers), "Version": list(vers.values())})),
     ]
-    manifest_path = run.run_dir / "manifest.json"
-    if manifest_path.is_file():
-        timings = json.loads(manifest_path.read_text()).get("timings_s", {})
+    manifest = RunFolder(run.run_dir).read_json(MANIFEST_FILE)
+    if manifest is not None:
+        timings = manifest.get("timings_s", {})
         if timings:
             out.append(
                 Markdown(

@@ -26,11 +26,11 @@ from creditlab.ledger.schema import (
     PAID_ON,
     PAYMENT_TERMS_DAYS,
 )
-from creditlab.payment_stage import read_forecast
-from creditlab.pipeline import Run
 from creditlab.report.figures import band_chart, payment_chart, to_image
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
-from creditlab.scoring import MODEL_FILE, pd_history
+from creditlab.run.folder import FORECAST_FILE, PD_MODEL_FILE, RunFolder
+from creditlab.run.prepare import Run
+from creditlab.run.queries import pd_history
 
 __all__ = ["actions", "exposure", "pd_path", "payments", "profile"]
 
@@ -107,7 +107,7 @@ def exposure(run: Run, customer_id: str) -> list:
         shown = items[
             [INVOICE_ID, ISSUED_ON, DUE_ON, AMOUNT, kpi.OPEN_AR, kpi.DPD, kpi.BUCKET, DISPUTED]
         ].assign(**{ISSUED_ON: items[ISSUED_ON].dt.date, DUE_ON: items[DUE_ON].dt.date})
-        forecast = read_forecast(run.run_dir)
+        forecast = RunFolder(run.run_dir).read_csv(FORECAST_FILE)
         timing = [
             "p_paid_by_due",
             "p_dpd30",
@@ -222,7 +222,7 @@ def payments(run: Run, customer_id: str) -> list:
 
 def pd_path(run: Run, customer_id: str) -> list:
     """The PD now and at the last eight quarter-ends, from the run's model, with intervals."""
-    if not (run.run_dir / MODEL_FILE).is_file():
+    if not (run.run_dir / PD_MODEL_FILE).is_file():
         return [Markdown("No PD model in this run, so no PD history.")]
     hist = pd_history(run, customer_id)
     if hist.empty:

@@ -7,18 +7,31 @@ and returns display objects; a part the run left out says so, and why.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
-from creditlab.decision_stage import DECISIONS_FILE
-from creditlab.decisions.settings import DecisionSettings, parse_decision_settings
+from creditlab.decisions.settings import DEFAULT_SCALE
 from creditlab.ledger.schema import CUSTOMER_ID, NAME
-from creditlab.pipeline import Run
 from creditlab.report.figures import bar_chart, interval_chart, to_image
 from creditlab.report.tables import fmt_money, fmt_pct, md_escape, table
+from creditlab.run.folder import (
+    ALERTS_FILE,
+    DECISIONS_FILE,
+    ECL_BY_GROUP_FILE,
+    ECL_FILE,
+    GRADE_CALIBRATION_FILE,
+    LIMITS_FILE,
+    PROVISION_MATRIX_FILE,
+    PROVISION_TOTALS_FILE,
+    ROLL_RATES_FILE,
+    SCENARIOS_FILE,
+    SEGMENTS_FILE,
+    TERMS_FILE,
+    WORKLIST_FILE,
+    RunFolder,
+)
+from creditlab.run.prepare import Run
 
 __all__ = [
     "alerts_section",
@@ -34,17 +47,11 @@ __all__ = [
 
 
 def _summary(run: Run) -> dict | None:
-    path = run.run_dir / DECISIONS_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    return RunFolder(run.run_dir).read_json(DECISIONS_FILE)
 
 
 def _read(run: Run, name: str) -> pd.DataFrame | None:
-    path = run.run_dir / name
-    return (
-        pd.read_csv(path, dtype={CUSTOMER_ID: "string", "invoice_id": "string"})
-        if path.is_file()
-        else None
-    )
+    return RunFolder(run.run_dir).read_csv(name)
 
 
 def _missing(run: Run, name: str) -> list | None:
@@ -53,7 +60,7 @@ def _missing(run: Run, name: str) -> list | None:
     if s is None:
         why = (
             "decisions are not enabled in the params"
-            if not run.params.decisions
+            if not run.params.decisions.enabled
             else "the decisions stage did not run"
         )
         return [Markdown(f"Not in this run: {why}.")]
@@ -69,10 +76,9 @@ def _interval_text(mean: float, lo: float, hi: float, prob: float) -> str:
 
 def grades_section(run: Run) -> list:
     """The master scale: customers and AR per grade and each grade's calibration."""
-    if (missing := _missing(run, "segments.csv")) is not None:
+    if (missing := _missing(run, SEGMENTS_FILE)) is not None:
         return missing
-    seg = _read(run, "segments.csv")
-    d = run.params.decisions or {}
+    seg = _read(run, SEGMENTS_FILE)
     prob, cur = run.params.interval_prob, run.params.currency
     per = (
         seg.groupby("grade", sort=False)
@@ -96,7 +102,11 @@ def grades_section(run: Run) -> list:
             "behaviour (last 12 months of payments) x value tier (margin on annualised sales), and "
             "the first matching row of the params' policy table sets its terms, limit policy, "
             "review frequency, dunning cadence and who approves."
-            + ("" if "grades" in d else " The bands are creditlab's default scale.")
+            + (
+                " The bands are creditlab's default scale."
+                if run.params.decisions.grades == DEFAULT_SCALE
+                else ""
+            )
         ),
         table(
             per,
@@ -112,7 +122,7 @@ def grades_section(run: Run) -> list:
             },
         ),
     ]
-    cal = _read(run, "grade_calibration.csv")
+    cal = _read(run, GRADE_CALIBRATION_FILE)
     if cal is not None and len(cal):
         cal["consistent"] = cal["consistent"].map({True: "yes", False: "no"})
         out += [
@@ -157,9 +167,9 @@ def grades_section(run: Run) -> list:
 
 def segments_section(run: Run) -> list:
     """Customers per segment and the policies that apply to them."""
-    if (missing := _missing(run, "segments.csv")) is not None:
+    if (missing := _missing(run, SEGMENTS_FILE)) is not None:
         return missing
-    seg = _read(run, "segments.csv")
+    seg = _read(run, SEGMENTS_FILE)
     pivot = seg.pivot_table(
         index=["risk", "behaviour"],
         columns="value",
@@ -218,10 +228,10 @@ def _grade_key(grade: str):
 
 def limits_section(run: Run) -> list:
     """How limits are set, the totals, and the largest recommended changes with their reasons."""
-    if (missing := _missing(run, "limits.csv")) is not None:
+    if (missing := _missing(run, LIMITS_FILE)) is not None:
         return missing
-    lim, seg = _read(run, "limits.csv"), _read(run, "segments.csv")
-    d = _decision_settings(run)
+    lim, seg = _read(run, LIMITS_FILE), _read(run, SEGMENTS_FILE)
+    d = run.params.decisions
     s = _summary(run)["limits"]
     lim = lim.merge(seg[[CUSTOMER_ID, NAME, "grade"]], on=CUSTOMER_ID, how="left")
     big = lim.reindex(lim["change"].abs().sort_values(ascending=False).index).head(run.params.top_n)
@@ -273,11 +283,11 @@ def limits_section(run: Run) -> list:
 
 def ecl_section(run: Run) -> list:
     """12-month expected credit loss, total and by grade and industry, with credible intervals."""
-    if (missing := _missing(run, "ecl.csv")) is not None:
+    if (missing := _missing(run, ECL_FILE)) is not None:
         return missing
     s, prob, cur = _summary(run), run.params.interval_prob, run.params.currency
-    by = _read(run, "ecl_by_group.csv")
-    d = _decision_settings(run)
+    by = _read(run, ECL_BY_GROUP_FILE)
+    d = run.params.decisions
     lgd_text = ", ".join(f"{md_escape(k)} {v.mean:.0%} (sd {v.sd:.0%})" for k, v in d.lgd.items())
     t = s["ecl_total"]
     grade = by.loc[by["group_by"] == "grade"].sort_values("group", key=lambda c: c.map(_grade_key))
@@ -326,15 +336,15 @@ def ecl_section(run: Run) -> list:
 
 def provisions_section(run: Run) -> list:
     """The IFRS 9 provision matrix as a heat table, the allowance by scenario and the roll rates."""
-    if (missing := _missing(run, "provision_matrix.csv")) is not None:
+    if (missing := _missing(run, PROVISION_MATRIX_FILE)) is not None:
         return missing
     m, totals, roll = (
-        _read(run, "provision_matrix.csv"),
-        _read(run, "provision_totals.csv"),
-        _read(run, "roll_rates.csv"),
+        _read(run, PROVISION_MATRIX_FILE),
+        _read(run, PROVISION_TOTALS_FILE),
+        _read(run, ROLL_RATES_FILE),
     )
     prob, cur = run.params.interval_prob, run.params.currency
-    d = _decision_settings(run).provisions
+    d = run.params.decisions.provisions
     order = list(dict.fromkeys(m["bucket"]))
     heat = m.pivot_table(
         index="bucket", columns="segment", values="loss_rate_mean", sort=False
@@ -431,9 +441,9 @@ def provisions_section(run: Run) -> list:
 
 def worklist_section(run: Run) -> list:
     """The top of the collections worklist."""
-    if (missing := _missing(run, "worklist.csv")) is not None:
+    if (missing := _missing(run, WORKLIST_FILE)) is not None:
         return missing
-    w, s = _read(run, "worklist.csv"), _summary(run)
+    w, s = _read(run, WORKLIST_FILE), _summary(run)
     cur = run.params.currency
     top = w.head(max(run.params.top_n, 10))
     return [
@@ -482,9 +492,9 @@ def worklist_section(run: Run) -> list:
 
 def alerts_section(run: Run) -> list:
     """Early warnings: changes since the previous run and states over thresholds."""
-    if (missing := _missing(run, "alerts.csv")) is not None:
+    if (missing := _missing(run, ALERTS_FILE)) is not None:
         return missing
-    a, s = _read(run, "alerts.csv"), _summary(run)
+    a, s = _read(run, ALERTS_FILE), _summary(run)
     prev = s.get("previous_run")
     head = (
         f"Compared with run {md_escape(prev['run_id'])} (as of {prev['as_of']})."
@@ -513,12 +523,12 @@ def alerts_section(run: Run) -> list:
 
 def terms_section(run: Run) -> list:
     """Early-payment discount and factoring: annualised cost and value per customer."""
-    if (missing := _missing(run, "terms.csv")) is not None:
+    if (missing := _missing(run, TERMS_FILE)) is not None:
         return missing
-    t = _read(run, "terms.csv").merge(
-        _read(run, "segments.csv")[[CUSTOMER_ID, NAME]], on=CUSTOMER_ID, how="left"
+    t = _read(run, TERMS_FILE).merge(
+        _read(run, SEGMENTS_FILE)[[CUSTOMER_ID, NAME]], on=CUSTOMER_ID, how="left"
     )
-    cfg, econ = _decision_settings(run).terms, _decision_settings(run).economics
+    cfg, econ = run.params.decisions.terms, run.params.decisions.economics
     cur = run.params.currency
     counts = t["suggestion"].value_counts()
     best = t.loc[t["suggestion"].isin(["offer the discount", "factor its invoices"])].assign(
@@ -574,9 +584,9 @@ def terms_section(run: Run) -> list:
 
 def scenarios_section(run: Run) -> list:
     """The scenario grid: ECL, allowance, limits and grade migration under each stress."""
-    if (missing := _missing(run, "scenarios.csv")) is not None:
+    if (missing := _missing(run, SCENARIOS_FILE)) is not None:
         return missing
-    g = _read(run, "scenarios.csv")
+    g = _read(run, SCENARIOS_FILE)
     prob, cur = run.params.interval_prob, run.params.currency
     g["stress"] = [
         ", ".join(
@@ -642,7 +652,3 @@ def scenarios_section(run: Run) -> list:
             )
         ),
     ]
-
-
-def _decision_settings(run: Run) -> DecisionSettings:
-    return parse_decision_settings(run.params.decisions or {})

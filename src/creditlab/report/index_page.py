@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from creditlab.report.manifest import headline_rows, write_manifest
+from creditlab.report.headline import headline_rows
+from creditlab.run.manifest import write_manifest
 
 __all__ = ["INDEX_FILE", "INDEX_JSON", "index_table", "write_index"]
 
@@ -97,7 +98,7 @@ def _row(entry: dict, columns: list[str]) -> str:
 def write_index(out: Path, results: list[dict], batch: dict) -> Path:
     """Write ``index.json`` and the self-contained ``index.html`` of a batch into ``out``.
 
-    ``results`` are :func:`creditlab.portfolios.run_portfolio` results (``name``, ``status``,
+    ``results`` are :func:`creditlab.run.batch.run_portfolio` results (``name``, ``status``,
     ``run_dir``, ``error``, ...); each succeeded or failed run's manifest supplies the rest.
     """
     out = Path(out)

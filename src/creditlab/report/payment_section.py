@@ -7,23 +7,20 @@ and returns display objects; a run without the model says why.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 from IPython.display import Markdown
 
 from creditlab.ledger.schema import CUSTOMER_ID, INVOICE_ID, NAME
-from creditlab.payment_stage import CASH_FILE, PAYMENT_SUMMARY_FILE, read_forecast
-from creditlab.pipeline import Run
 from creditlab.report.figures import cash_chart, to_image
 from creditlab.report.tables import fmt_money, gate_report, md_escape, table
+from creditlab.run.folder import CASH_FILE, FORECAST_FILE, PAYMENT_SUMMARY_FILE, RunFolder
+from creditlab.run.prepare import Run
 
 __all__ = [
     "arrears_section",
     "cash_section",
     "payment_diagnostics",
     "payment_model_section",
-    "payment_warnings",
 ]
 
 _COVARIATE_TEXT = {
@@ -35,15 +32,14 @@ _COVARIATE_TEXT = {
 
 
 def _summary(run: Run) -> dict | None:
-    path = run.run_dir / PAYMENT_SUMMARY_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    return RunFolder(run.run_dir).read_json(PAYMENT_SUMMARY_FILE)
 
 
 def _missing(run: Run) -> list | None:
     s = _summary(run)
     if s is not None and not s.get("skipped") and s.get("enabled"):
         return None
-    if not run.params.payment_model:
+    if not run.params.payment_model.enabled:
         why = "the payment-timing model is not enabled in the params (`payment_model:`)"
     elif s is None:
         why = "the payment stage did not run"
@@ -57,7 +53,7 @@ def cash_section(run: Run) -> list:
     if (missing := _missing(run)) is not None:
         return missing
     s, cur, prob = _summary(run), run.params.currency, run.params.interval_prob
-    cash = pd.read_csv(run.run_dir / CASH_FILE, dtype={"segment": "string"})
+    cash = RunFolder(run.run_dir).read_csv(CASH_FILE)
     whole = cash.loc[cash["segment"] == "portfolio"]
     c = s["collections"]
     out = [
@@ -111,7 +107,8 @@ def arrears_section(run: Run) -> list:
     """Open invoices most likely to slide into arrears, with their payment-date forecasts."""
     if (missing := _missing(run)) is not None:
         return missing
-    f, prob, cur = read_forecast(run.run_dir), run.params.interval_prob, run.params.currency
+    f = RunFolder(run.run_dir).read_csv(FORECAST_FILE)
+    prob, cur = run.params.interval_prob, run.params.currency
     names = run.ledger.customers.set_index(run.ledger.customers[CUSTOMER_ID].astype(str))[NAME]
     f[NAME] = f[CUSTOMER_ID].map(names)
     early = f.loc[f["days_past_due"] < 30].copy()
@@ -235,14 +232,3 @@ def payment_diagnostics(run: Run) -> list:
     if s is None or s.get("skipped") or not s.get("enabled"):
         return []
     return gate_report("Payment-timing model", s)
-
-
-def payment_warnings(run: Run) -> list[str]:
-    """A failed payment-model gate, for the banner at the top of every report."""
-    s = _summary(run)
-    if s and s.get("gate") and not s["gate"]["passed"]:
-        return [
-            "The payment-timing model failed its convergence gate: treat payment forecasts, the "
-            "cash forecast and arrears alerts as unreliable."
-        ]
-    return []

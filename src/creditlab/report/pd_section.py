@@ -3,34 +3,36 @@ credible intervals, movers since the previous run, out-of-time validation and di
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
 from creditlab.models.pd import PDModel
-from creditlab.pipeline import Run
 from creditlab.report.figures import interval_chart, to_image
 from creditlab.report.tables import gate_report, md_escape, table
-from creditlab.scoring import FEATURES_FILE, MODEL_FILE, SCORES_FILE, VALIDATION_FILE
+from creditlab.run.folder import (
+    FEATURES_FILE,
+    PD_MODEL_FILE,
+    PD_SUMMARY_FILE,
+    SCORES_FILE,
+    RunFolder,
+)
+from creditlab.run.prepare import Run
 
 __all__ = ["diagnostics", "pd_overview", "pd_by_industry", "pd_customers", "pd_validation"]
 
 
 def _summary(run: Run) -> dict | None:
-    path = run.run_dir / VALIDATION_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    return RunFolder(run.run_dir).read_json(PD_SUMMARY_FILE)
 
 
 def _not_available(run: Run) -> list | None:
     summary = _summary(run)
     if summary is None:
-        enabled = (run.params.pd_model or {}).get("enabled", run.params.pd_model is not None)
         why = (
             "the PD model is not enabled in the params"
-            if not enabled
+            if not run.params.pd_model.enabled
             else "the PD model was not fitted"
         )
         return [Markdown(f"No PD estimates in this run: {why}.")]
@@ -86,7 +88,7 @@ def _effects(run: Run) -> list:
     """Coefficients of the standardised predictors and binned effects, with intervals."""
     import arviz as az
 
-    model, prob = PDModel.load(run.run_dir / MODEL_FILE), run.params.interval_prob
+    model, prob = PDModel.load(run.run_dir / PD_MODEL_FILE), run.params.interval_prob
     beta = az.summary(model.idata, var_names=["beta"], hdi_prob=prob, kind="stats")
     frame = pd.DataFrame(
         {
@@ -141,7 +143,7 @@ def _effects(run: Run) -> list:
 def _draws(run: Run) -> tuple[pd.DataFrame, np.ndarray]:
     features = pd.read_parquet(run.run_dir / FEATURES_FILE)
     alive = features.loc[~features["in_default"]].reset_index(drop=True)
-    return alive, PDModel.load(run.run_dir / MODEL_FILE).predict_draws(alive)
+    return alive, PDModel.load(run.run_dir / PD_MODEL_FILE).predict_draws(alive)
 
 
 def pd_by_industry(run: Run) -> list:

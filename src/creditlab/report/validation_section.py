@@ -16,16 +16,15 @@ from creditlab.features import FEATURES, SNAPSHOT, TARGET, training_data
 from creditlab.ledger.schema import INDUSTRY
 from creditlab.models.pd import PDModel
 from creditlab.models.validation import psi
-from creditlab.pipeline import Run
 from creditlab.report.figures import interval_chart, to_image
 from creditlab.report.tables import fmt_pct, table
-from creditlab.scoring import (
-    MODEL_FILE,
+from creditlab.run.folder import (
+    PD_MODEL_FILE,
+    PD_SUMMARY_FILE,
     SCORES_FILE,
-    VALIDATION_FILE,
     VALIDATION_SCORES_FILE,
-    parse_pd_settings,
 )
+from creditlab.run.prepare import Run
 
 __all__ = [
     "calibration_by_grade",
@@ -37,16 +36,16 @@ __all__ = [
 
 
 def _fitted(run: Run) -> bool:
-    path = run.run_dir / VALIDATION_FILE
+    path = run.run_dir / PD_SUMMARY_FILE
     return (
         path.is_file()
         and not json.loads(path.read_text()).get("skipped")
-        and (run.run_dir / MODEL_FILE).is_file()
+        and (run.run_dir / PD_MODEL_FILE).is_file()
     )
 
 
 def _training(run: Run):
-    settings = parse_pd_settings(run.params.pd_model)
+    settings = run.params.pd_model
     led = run.ledger
     return training_data(
         led.customers,
@@ -98,7 +97,7 @@ def convergence(run: Run) -> list:
     """Trace plots of the population-level parameters (the gate's table is in the appendix)."""
     if not _fitted(run):
         return []
-    model = PDModel.load(run.run_dir / MODEL_FILE)
+    model = PDModel.load(run.run_dir / PD_MODEL_FILE)
     names = [v for v in ("mu", "sigma_group", "beta") if v in model.idata.posterior]
     axes = az.plot_trace(model.idata, var_names=names, compact=True, figsize=(9, 2.2 * len(names)))
     fig = np.asarray(axes).ravel()[0].figure
@@ -120,7 +119,7 @@ def predictive_checks(run: Run) -> list:
     if not _fitted(run):
         return []
     data = _training(run)
-    model = PDModel.load(run.run_dir / MODEL_FILE)
+    model = PDModel.load(run.run_dir / PD_MODEL_FILE)
     draws = model.predict_draws(data.train)
     rng = np.random.default_rng(run.params.seed)
     sims = rng.random(draws.shape) < draws  # one replicated data set per posterior draw
@@ -183,7 +182,7 @@ def stability(run: Run) -> list:
     alive = scores.loc[~scores["in_default"], "pd_mean"].to_numpy()
     base = pd.read_parquet(run.run_dir / VALIDATION_SCORES_FILE)["pd_mean"].to_numpy()
     rows = [("validation window (12 months ago)", *psi(base, alive))]
-    summary = json.loads((run.run_dir / VALIDATION_FILE).read_text())
+    summary = json.loads((run.run_dir / PD_SUMMARY_FILE).read_text())
     if summary.get("psi"):
         rows.append((f"previous run {summary['previous_run']}", *summary["psi"]))
     frame = pd.DataFrame(rows, columns=["against", "psi", "reading"])

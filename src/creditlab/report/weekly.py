@@ -1,5 +1,6 @@
 """Sections of the weekly portfolio report. Each function returns display objects (Markdown,
-formatted tables, PNG figures) for one notebook cell; all numbers come from :mod:`creditlab.kpi`."""
+formatted tables, PNG figures) for one notebook cell; every number comes from the KPI stage's
+artifacts (:func:`read_kpis`), computed by :mod:`creditlab.kpi`."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ import pandas as pd
 from IPython.display import Markdown
 
 from creditlab import kpi
+from creditlab.errors import ConfigError
 from creditlab.ledger.schema import CREDIT_LIMIT, CUSTOMER_ID, INDUSTRY, NAME
-from creditlab.pipeline import Run
 from creditlab.report.figures import aging_chart, to_image, trend_chart
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
+from creditlab.run.folder import KPI_TABLES, KPIS_FILE, RunFolder
+from creditlab.run.prepare import Run
 
 __all__ = [
     "WeeklyKpis",
-    "compute",
+    "read_kpis",
     "overview",
     "aging_section",
     "trend_section",
@@ -40,18 +43,20 @@ class WeeklyKpis:
     industries: pd.DataFrame
 
 
-def compute(run: Run) -> WeeklyKpis:
-    """All weekly KPIs as of the run's date."""
-    led, p = run.ledger, run.params
-    exposure = kpi.customer_exposure(led.customers, led.invoices, run.as_of)
-    return WeeklyKpis(
-        headline=kpi.headline(led.customers, led.invoices, run.as_of, p.dso_period_days),
-        aging=kpi.aging(led.invoices, run.as_of),
-        trend=kpi.monthly_trend(led.invoices, run.as_of, p.trend_months, p.dso_period_days),
-        at_risk=kpi.at_risk_rates(led.invoices, run.as_of, p.trend_months),
-        exposure=exposure,
-        industries=kpi.industry_kpis(led.customers, led.invoices, run.as_of, p.dso_period_days),
-    )
+def read_kpis(run: Run) -> WeeklyKpis:
+    """The weekly KPIs the run's KPI stage wrote (``kpis.json`` and the ``kpi_*`` tables).
+
+    Raises
+    ------
+    ConfigError
+        The run folder has no KPIs (it was prepared without running its stages).
+    """
+    folder = RunFolder(run.run_dir)
+    headline = folder.read_json(KPIS_FILE)
+    if headline is None:
+        raise ConfigError(f"{run.run_dir}: no {KPIS_FILE}: run the stages first (run_report)")
+    tables = {key: folder.read_parquet(name) for key, name in KPI_TABLES.items()}
+    return WeeklyKpis(headline=headline, **tables)
 
 
 def overview(run: Run, k: WeeklyKpis) -> list:

@@ -12,45 +12,33 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import json
 import logging
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from creditlab import kpi
-from creditlab.config import parse_section, reject_unknown_keys
 from creditlab.decisions.settings import BehaviourRules
-from creditlab.errors import ConfigError
 from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON, INDUSTRY, INVOICE_ID
-from creditlab.models.diagnostics import GateConfig
-from creditlab.models.payment import PaymentConfig, PaymentModel, payment_frame
+from creditlab.models.payment import PaymentModel, payment_frame
 from creditlab.models.payment_forecast import cash_forecast
-from creditlab.models.pd import SamplerConfig
-from creditlab.pipeline import Run, cached_fit, save_fit_of_run
-from creditlab.provenance import json_default
+from creditlab.run.fit_cache import cached_fit, save_fit_of_run
+from creditlab.run.folder import (
+    CASH_FILE,
+    FORECAST_FILE,
+    PAYMENT_MODEL_FILE,
+    PAYMENT_SUMMARY_FILE,
+)
+from creditlab.run.prepare import Run
+from creditlab.run.settings import PaymentSettings
+from creditlab.run.stages.base import run_stage
 from creditlab.segments import payment_behaviour
 
-__all__ = [
-    "CASH_FILE",
-    "FORECAST_COLUMNS",
-    "FORECAST_FILE",
-    "PAYMENT_MODEL_FILE",
-    "PAYMENT_SUMMARY_FILE",
-    "PaymentSettings",
-    "parse_payment_settings",
-    "read_forecast",
-    "run_payment_stage",
-]
+__all__ = ["FORECAST_COLUMNS", "PaymentStage", "run_payment_stage"]
 
 log = logging.getLogger(__name__)
 
-FORECAST_FILE, CASH_FILE = "payment_forecast.csv", "cash_forecast.csv"
-PAYMENT_MODEL_FILE, PAYMENT_SUMMARY_FILE = "payment_model.nc", "payment.json"
 FORECAST_COLUMNS = [
     INVOICE_ID,
     CUSTOMER_ID,
@@ -62,59 +50,42 @@ FORECAST_COLUMNS = [
     "paid_on_lo",
     "paid_on_hi",
 ]
-_SEGMENT_BY = ("behaviour", "industry", "none")
 
 
 @dataclasses.dataclass(frozen=True)
-class PaymentSettings:
-    """The ``payment_model:`` section of a params file."""
+class PaymentStage:
+    """The payment-timing stage; settings from the params' ``payment_model:``, behaviour segments
+    (for the cash forecast by segment) from ``decisions.behaviour``."""
 
-    enabled: bool = True
-    cache: bool = True
-    weeks: int = 13
-    draws: int = 400
-    segment_by: str = "behaviour"
-    model: PaymentConfig = PaymentConfig()
-    sampler: SamplerConfig = SamplerConfig()
-    gate: GateConfig = GateConfig()
+    settings: PaymentSettings
+    behaviour: BehaviourRules = BehaviourRules()
+    name = "payments"
+    section = "payment_model"
+    summary_file = PAYMENT_SUMMARY_FILE
+    manifest_keys = ("enabled", "skipped", "reused_cached_fit", "gate", "timings", "collections")
 
-    def key(self, data_hash: str, as_of: dt.date) -> str:
-        """Cache key: same data, as-of date and settings give the same fit."""
-        fit_part = [dataclasses.asdict(self.model), dataclasses.asdict(self.sampler)]
-        text = json.dumps(["payment", data_hash, as_of.isoformat(), fit_part], default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
+    def check(self, run: Run) -> None:
+        """Nothing to check against the data: the settings were checked when the params loaded."""
+
+    def compute(self, run: Run) -> dict[str, Any]:
+        """Fit (or reuse), gate and forecast; returns the summary."""
+        return _fit_and_forecast(run, self.settings, self.behaviour)
 
 
-def parse_payment_settings(
-    raw: Mapping[str, Any] | None, where: str = "payment_model"
-) -> PaymentSettings:
-    """Check the ``payment_model`` params section before any data is read or sampled."""
-    if raw is None:
-        return PaymentSettings(enabled=False)
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: expected a mapping")
-    reject_unknown_keys(raw, {f.name for f in dataclasses.fields(PaymentSettings)}, where)
-    settings = PaymentSettings(
-        enabled=bool(raw.get("enabled", True)),
-        cache=bool(raw.get("cache", True)),
-        weeks=int(raw.get("weeks", 13)),
-        draws=int(raw.get("draws", 400)),
-        segment_by=str(raw.get("segment_by", "behaviour")),
-        model=parse_section(PaymentConfig, raw.get("model"), f"{where}.model"),
-        sampler=parse_section(
-            SamplerConfig,
-            {"draws": 500, "tune": 500, **(raw.get("sampler") or {})},
-            f"{where}.sampler",
-        ),  # fmt: skip
-        gate=parse_section(GateConfig, raw.get("gate"), f"{where}.gate"),
+def run_payment_stage(
+    run: Run, settings: PaymentSettings | None = None, behaviour: BehaviourRules | None = None
+) -> dict[str, Any]:
+    """Run the payment stage on a prepared run (settings: the params' unless given).
+
+    Raises
+    ------
+    ConvergenceError
+        The fit failed the convergence gate and ``settings.gate.fatal`` is set.
+    """
+    stage = PaymentStage(
+        settings or run.params.payment_model, behaviour or run.params.decisions.behaviour
     )
-    if not 1 <= settings.weeks <= 52:
-        raise ConfigError(f"{where}.weeks: between 1 and 52, got {settings.weeks}")
-    if settings.draws < 50:
-        raise ConfigError(f"{where}.draws: at least 50, got {settings.draws}")
-    if settings.segment_by not in _SEGMENT_BY:
-        raise ConfigError(f"{where}.segment_by: one of {list(_SEGMENT_BY)}")
-    return settings
+    return run_stage(stage, run)
 
 
 def _segments(run: Run, settings: PaymentSettings, rules: BehaviourRules) -> pd.Series | None:
@@ -133,16 +104,10 @@ def _dates(due: pd.Series, days: pd.Series) -> pd.Series:
     return (pd.to_datetime(due).reset_index(drop=True) + offset).dt.date
 
 
-def run_payment_stage(
-    run: Run, settings: PaymentSettings, behaviour: BehaviourRules | None = None
+def _fit_and_forecast(
+    run: Run, settings: PaymentSettings, behaviour: BehaviourRules
 ) -> dict[str, Any]:
-    """Fit or reuse the payment model, gate it, forecast open invoices and weekly collections.
-
-    Raises
-    ------
-    ConvergenceError
-        The fit failed the convergence gate and ``settings.gate.fatal`` is set.
-    """
+    """Fit or reuse the payment model, gate it, forecast open invoices and weekly collections."""
     summary: dict[str, Any] = {"enabled": settings.enabled}
     if not settings.enabled:
         return summary
@@ -191,7 +156,7 @@ def run_payment_stage(
         }
     )
     forecast.to_csv(run_dir / FORECAST_FILE, index=False)
-    segments = _segments(run, settings, behaviour or BehaviourRules())
+    segments = _segments(run, settings, behaviour)
     seg = None if segments is None else open_frame[CUSTOMER_ID].map(segments).fillna("unknown")
     cash = cash_forecast(
         simulated, open_frame[DUE_ON], open_frame[kpi.OPEN_AR].to_numpy(), run.as_of,
@@ -226,9 +191,6 @@ def run_payment_stage(
         weeks=settings.weeks,
         draws=settings.draws,
     )
-    (run_dir / PAYMENT_SUMMARY_FILE).write_text(
-        json.dumps(summary, indent=2, default=json_default) + "\n"
-    )
     return summary
 
 
@@ -241,11 +203,3 @@ def _simulated_total(
     totals = (inside * frame[kpi.OPEN_AR].to_numpy()[None, :]).sum(axis=1)
     lo, hi = np.quantile(totals, [(1 - prob) / 2, (1 + prob) / 2])
     return {"expected": float(totals.mean()), "lo": float(lo), "hi": float(hi)}
-
-
-def read_forecast(run_dir: str | Path) -> pd.DataFrame | None:
-    """The run's ``payment_forecast.csv`` (None when the run has none)."""
-    path = Path(run_dir) / FORECAST_FILE
-    if not path.is_file():
-        return None
-    return pd.read_csv(path, dtype={INVOICE_ID: "string", CUSTOMER_ID: "string"})

@@ -12,30 +12,22 @@ import datetime as dt
 import json
 import logging
 import os
-import secrets
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from creditlab.config import RunParams, load_params
 from creditlab.errors import ConfigError
 from creditlab.ledger.load import REJECT_COLUMNS, Ledger, load_ledger
 from creditlab.ledger.mapping import parse_mapping
 from creditlab.ledger.schema import ISSUED_ON, PAID_ON
-from creditlab.ledger.store import ingest, load_fit, read_store, save_fit
+from creditlab.ledger.store import ingest, read_store
 from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio
-from creditlab.provenance import git_sha, versions
+from creditlab.run.folder import INPUTS_FILE, LEDGER_DIR, REJECTS_FILE
+from creditlab.run.params import RunParams, load_params
 
-__all__ = ["Run", "cached_fit", "new_run_dir", "open_run", "prepare_run", "save_fit_of_run"]
+__all__ = ["Run", "check_as_of", "open_run", "prepare_run"]
 
 log = logging.getLogger(__name__)
-
-INPUTS_FILE = "inputs.json"
-REJECTS_FILE = "rejects.csv"
-LEDGER_DIR = "ledger"
 
 
 @dataclasses.dataclass
@@ -55,21 +47,45 @@ class Run:
         return int((self.ledger.invoices[ISSUED_ON] > pd.Timestamp(self.as_of)).sum())
 
 
-def new_run_dir(out: str | Path, report: str) -> Path:
-    """A fresh run folder ``<out>/<UTC timestamp>-<report>-<random>``."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = Path(out) / f"{stamp}-{report}-{secrets.token_hex(2)}"
-    run_dir.mkdir(parents=True, exist_ok=False)
-    return run_dir
+def _ledger_dates(ledger: Ledger) -> pd.Series:
+    return pd.concat([ledger.invoices[ISSUED_ON], ledger.invoices[PAID_ON]]).dropna()
 
 
 def _resolve_as_of(params: RunParams, ledger: Ledger) -> dt.date:
     if params.as_of is not None:
         return params.as_of
-    dates = pd.concat([ledger.invoices[ISSUED_ON], ledger.invoices[PAID_ON]]).dropna()
+    dates = _ledger_dates(ledger)
     if dates.empty:
         raise ConfigError("as_of is not set and the ledger has no dates to take it from")
     return dates.max().date()
+
+
+def check_as_of(as_of: dt.date, ledger: Ledger) -> str | None:
+    """Check the as-of date against the ledger's dates before any figure is computed.
+
+    Returns a warning (one line) when ``as_of`` lies after the ledger's last date: the figures
+    then describe a ledger that stopped earlier, and everything since is missing from it.
+
+    Raises
+    ------
+    ConfigError
+        ``as_of`` lies before the ledger's first invoice: there is nothing to report on.
+    """
+    issued = ledger.invoices[ISSUED_ON].dropna()
+    if issued.empty:
+        return None
+    first, last = issued.min().date(), _ledger_dates(ledger).max().date()
+    if as_of < first:
+        raise ConfigError(
+            f"as-of date {as_of} is before the ledger's first invoice ({first}; the ledger runs "
+            f"from {first} to {last}): choose a date in that range"
+        )
+    if as_of > last:
+        return (
+            f"as-of date {as_of} is {(as_of - last).days} days after the ledger's last date "
+            f"({last}): anything issued or paid since is not in this export"
+        )
+    return None
 
 
 def prepare_run(
@@ -118,6 +134,9 @@ def prepare_run(
         ledger = dataclasses.replace(ledger, **stored)
         store_counts = dataclasses.asdict(result)
     as_of_date = _resolve_as_of(params, ledger)
+    late = check_as_of(as_of_date, ledger)
+    if late:
+        log.warning("%s", late)
     (run_dir / LEDGER_DIR).mkdir(exist_ok=True)
     for name in ("customers", "invoices", "events"):
         getattr(ledger, name).to_parquet(run_dir / LEDGER_DIR / f"{name}.parquet", index=False)
@@ -162,36 +181,3 @@ def open_run(run_dir: str | Path) -> Run:
     return Run(
         run_dir, inputs["run_id"], params, dt.date.fromisoformat(inputs["as_of"]), ledger, inputs
     )
-
-
-def cached_fit(store: Path | None, key: str, load: Callable[[Path], Any], what: str) -> Any:
-    """A fitted model from the store's cache (``load`` reads its NetCDF file), or None."""
-    content = load_fit(store, key)
-    if content is None:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "fit.nc"
-        path.write_bytes(content)
-        model = load(path)
-    log.info(
-        "reusing the cached %s fit %s… from %s (same data, as-of date and settings)",
-        what,
-        key[:12],
-        store,
-    )
-    return model
-
-
-def save_fit_of_run(run: Run, model: Any, name: str, key: str, cache: bool, reused: bool) -> None:
-    """Save a fitted model into the run folder with its provenance, and into the store's cache."""
-    provenance = {
-        "data_hash": run.ledger.data_hash,
-        "params_sha256": run.params.sha256,
-        "as_of": run.as_of.isoformat(),
-        "cache_key": key,
-        "git_sha": git_sha(),
-        "versions": versions(),
-    }
-    model.save(run.run_dir / name, provenance)
-    if cache and run.params.store is not None and not reused:
-        save_fit(run.params.store, key, (run.run_dir / name).read_bytes())

@@ -9,23 +9,16 @@ the store's ``score_history`` and caches the fit in its ``pd_fits`` table.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import hashlib
-import json
 import logging
-from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from creditlab.config import parse_section, reject_unknown_keys
-from creditlab.errors import ConfigError
-from creditlab.features import FEATURES, TARGET, snapshot_features, training_data
+from creditlab.features import TARGET, snapshot_features, training_data
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
 from creditlab.ledger.store import append_scores, previous_scores
-from creditlab.models.diagnostics import GateConfig, convergence_gate
-from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
+from creditlab.models.diagnostics import convergence_gate
+from creditlab.models.pd import PDModel
 from creditlab.models.validation import (
     baseline_scores,
     calibration,
@@ -33,77 +26,54 @@ from creditlab.models.validation import (
     metrics_table,
     psi,
 )
-from creditlab.pipeline import Run, cached_fit, save_fit_of_run
-from creditlab.provenance import json_default
+from creditlab.run.fit_cache import cached_fit, save_fit_of_run
+from creditlab.run.folder import (
+    FEATURES_FILE,
+    PD_MODEL_FILE,
+    PD_SUMMARY_FILE,
+    SCORES_FILE,
+    VALIDATION_SCORES_FILE,
+)
+from creditlab.run.prepare import Run
+from creditlab.run.settings import PDSettings
+from creditlab.run.stages.base import run_stage
 
-__all__ = [
-    "FEATURES_FILE",
-    "MODEL_FILE",
-    "PDSettings",
-    "SCORES_FILE",
-    "VALIDATION_SCORES_FILE",
-    "parse_pd_settings",
-    "pd_history",
-    "run_pd_stage",
-]
+__all__ = ["PDStage", "run_pd_stage"]
 
 log = logging.getLogger(__name__)
 
-SCORES_FILE, MODEL_FILE = "scores.parquet", "pd_model.nc"
-VALIDATION_FILE, FEATURES_FILE = "pd_validation.json", "score_features.parquet"
-VALIDATION_SCORES_FILE = "pd_validation_scores.parquet"  # out-of-time outcomes and PDs
-
 
 @dataclasses.dataclass(frozen=True)
-class PDSettings:
-    """The ``pd_model:`` section of a params file."""
+class PDStage:
+    """The PD stage (see the module's docstring); settings from the params' ``pd_model:``."""
 
-    enabled: bool = True
-    predictors: tuple[str, ...] = FEATURES
-    snapshot_every_months: int = 3
-    cache: bool = True
-    model: ModelConfig = ModelConfig()
-    sampler: SamplerConfig = SamplerConfig()
-    gate: GateConfig = GateConfig()
+    settings: PDSettings
+    name = "model"
+    section = "pd_model"
+    summary_file = PD_SUMMARY_FILE
+    manifest_keys = ("enabled", "skipped", "reused_cached_fit", "gate", "timings")
 
-    def key(self, data_hash: str, as_of: dt.date) -> str:
-        """Cache key: same data, as-of date and settings give the same fit."""
-        text = json.dumps([data_hash, as_of.isoformat(), dataclasses.asdict(self)], default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
+    def check(self, run: Run) -> None:
+        """Nothing to check against the data: the settings were checked when the params loaded."""
 
-
-def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") -> PDSettings:
-    """Check the ``pd_model`` params section before any data is read or sampled."""
-    if raw is None:
-        return PDSettings(enabled=False)
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: expected a mapping")
-    reject_unknown_keys(raw, {f.name for f in dataclasses.fields(PDSettings)}, where)
-    predictors = tuple(raw.get("predictors") or FEATURES)
-    bad = sorted(set(predictors) - set(FEATURES))
-    if bad:
-        raise ConfigError(
-            f"{where}.predictors: unknown feature(s) {bad}; features: {list(FEATURES)}"
-        )
-    return PDSettings(
-        enabled=bool(raw.get("enabled", True)),
-        predictors=predictors,
-        snapshot_every_months=int(raw.get("snapshot_every_months", 3)),
-        cache=bool(raw.get("cache", True)),
-        model=parse_section(ModelConfig, raw.get("model"), f"{where}.model"),
-        sampler=parse_section(SamplerConfig, raw.get("sampler"), f"{where}.sampler"),
-        gate=parse_section(GateConfig, raw.get("gate"), f"{where}.gate"),
-    )
+    def compute(self, run: Run) -> dict[str, Any]:
+        """Fit (or reuse), gate, validate and score; returns the summary."""
+        return _fit_and_score(run, self.settings)
 
 
-def run_pd_stage(run: Run, settings: PDSettings) -> dict:
-    """Fit or reuse the PD model, gate it, validate it, score the portfolio; returns a summary.
+def run_pd_stage(run: Run, settings: PDSettings | None = None) -> dict[str, Any]:
+    """Run the PD stage on a prepared run (settings: the params' ``pd_model:`` unless given).
 
     Raises
     ------
     ConvergenceError
         The fit failed the convergence gate and ``settings.gate.fatal`` is set.
     """
+    return run_stage(PDStage(settings or run.params.pd_model), run)
+
+
+def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
+    """Fit or reuse the PD model, gate it, validate it, score the portfolio; returns a summary."""
     led, run_dir, prob = run.ledger, run.run_dir, run.params.interval_prob
     summary: dict[str, Any] = {"enabled": settings.enabled}
     if not settings.enabled:
@@ -137,7 +107,7 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
     gate = convergence_gate(
         model.idata, settings.gate, var_names=["~a_group"] if not model.centred else None
     )
-    save_fit_of_run(run, model, MODEL_FILE, key, settings.cache, summary["reused_cached_fit"])
+    save_fit_of_run(run, model, PD_MODEL_FILE, key, settings.cache, summary["reused_cached_fit"])
 
     # out-of-time validation, with baselines on the same split and features
     y_valid = data.validation[TARGET].to_numpy()
@@ -191,44 +161,4 @@ def run_pd_stage(run: Run, settings: PDSettings) -> dict:
         scored=int((~scores["in_default"]).sum()),
         in_default=int(scores["in_default"].sum()),
     )
-    (run_dir / VALIDATION_FILE).write_text(
-        json.dumps(summary, indent=2, default=json_default) + "\n"
-    )
     return summary
-
-
-def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:
-    """A customer's PD at the as-of date and at the previous quarter-ends, from the run's model.
-
-    Each point applies the fitted model to the features the customer had on that date (what the
-    model would have said then), with ``prob`` credible intervals; dates before onboarding or after
-    a default are left out. Returns ``date, pd_mean, pd_lo, pd_hi, in_default``.
-    """
-    model = PDModel.load(run.run_dir / MODEL_FILE)
-    led, prob = run.ledger, run.params.interval_prob
-    customers = led.customers.loc[led.customers[CUSTOMER_ID].astype(str) == str(customer_id)]
-    invoices = led.invoices.loc[led.invoices[CUSTOMER_ID].astype(str) == str(customer_id)]
-    events = led.events.loc[led.events[CUSTOMER_ID].astype(str) == str(customer_id)]
-    rows = []
-    for k in range(quarters - 1, -1, -1):
-        day = (pd.Timestamp(run.as_of) - pd.DateOffset(months=3 * k)).date()
-        feats = snapshot_features(customers, invoices, events, day)
-        if feats.empty:
-            continue
-        if bool(feats["in_default"].iloc[0]):
-            rows.append(
-                {"date": day, "pd_mean": 1.0, "pd_lo": 1.0, "pd_hi": 1.0, "in_default": True}
-            )
-            continue
-        draws = model.predict_draws(feats)[:, 0]
-        lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2])
-        rows.append(
-            {
-                "date": day,
-                "pd_mean": float(draws.mean()),
-                "pd_lo": lo,
-                "pd_hi": hi,
-                "in_default": False,
-            }
-        )
-    return pd.DataFrame(rows, columns=["date", "pd_mean", "pd_lo", "pd_hi", "in_default"])

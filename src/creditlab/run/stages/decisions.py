@@ -15,7 +15,7 @@ Without a PD model (disabled, or too few defaults to fit one) the PD-based parts
 from __future__ import annotations
 
 import contextlib
-import json
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -27,7 +27,7 @@ import pandas as pd
 
 from creditlab import kpi
 from creditlab.decisions.draws import interval, lgd_draws, thin
-from creditlab.decisions.limits import LIMIT_COLUMNS, OrderDecision, approve_order, recommend_limits
+from creditlab.decisions.limits import LIMIT_COLUMNS, recommend_limits
 from creditlab.decisions.provisions import (
     ECL_COLUMNS,
     PROVISION_COLUMNS,
@@ -36,9 +36,8 @@ from creditlab.decisions.provisions import (
     provision_matrix,
 )
 from creditlab.decisions.scenarios import scenario_grid
-from creditlab.decisions.settings import DecisionSettings, parse_decision_settings
+from creditlab.decisions.settings import DecisionSettings
 from creditlab.decisions.terms import terms_economics
-from creditlab.decisions.whatif import WhatIfBase
 from creditlab.decisions.worklist import alerts, p_invoice_from_matrix, worklist
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import (
@@ -55,9 +54,30 @@ from creditlab.ledger.schema import (
 )
 from creditlab.ledger.store import previous_scores
 from creditlab.models.pd import PDModel
-from creditlab.payment_stage import read_forecast
-from creditlab.pipeline import Run, open_run
-from creditlab.scoring import FEATURES_FILE, MODEL_FILE, SCORES_FILE, VALIDATION_SCORES_FILE
+from creditlab.run.folder import (
+    ALERTS_FILE,
+    DECISIONS_FILE,
+    ECL_BY_GROUP_FILE,
+    ECL_FILE,
+    FEATURES_FILE,
+    FORECAST_FILE,
+    GRADE_CALIBRATION_FILE,
+    LIMITS_FILE,
+    PD_MODEL_FILE,
+    PROVISION_MATRIX_FILE,
+    PROVISION_TOTALS_FILE,
+    ROLL_RATES_FILE,
+    SCENARIOS_FILE,
+    SCORES_FILE,
+    SEGMENTS_FILE,
+    TABLE_FILE,
+    TERMS_FILE,
+    VALIDATION_SCORES_FILE,
+    WORKLIST_FILE,
+    RunFolder,
+)
+from creditlab.run.prepare import Run
+from creditlab.run.stages.base import run_stage
 from creditlab.segments import (
     SEGMENT_COLUMNS,
     assign_grades,
@@ -68,17 +88,16 @@ from creditlab.segments import (
 )
 
 __all__ = [
-    "DECISIONS_FILE",
-    "TABLE_FILE",
-    "approve",
+    "DecisionStage",
     "check_labels",
+    "decision_seed",
+    "lgd_labels",
+    "pd_draws",
     "run_decision_stage",
-    "whatif_base",
+    "segment_label",
 ]
 
 log = logging.getLogger(__name__)
-
-DECISIONS_FILE, TABLE_FILE = "decisions.json", "decision_table.parquet"
 
 
 def check_labels(
@@ -94,9 +113,9 @@ def check_labels(
             )
 
 
-def _pd_draws(run_dir: Path, scores: pd.DataFrame, n: int, seed: int) -> np.ndarray:
+def pd_draws(run_dir: Path, scores: pd.DataFrame, n: int, seed: int) -> np.ndarray:
     """Thinned posterior PD draws ``(draws, customers)`` in the order of ``scores``."""
-    model = PDModel.load(run_dir / MODEL_FILE)
+    model = PDModel.load(run_dir / PD_MODEL_FILE)
     features = pd.read_parquet(run_dir / FEATURES_FILE)
     draws = thin(model.predict_draws(features, seed=seed), n)
     pos = pd.Index(features[CUSTOMER_ID]).get_indexer(scores[CUSTOMER_ID])
@@ -105,9 +124,7 @@ def _pd_draws(run_dir: Path, scores: pd.DataFrame, n: int, seed: int) -> np.ndar
     return draws
 
 
-def _segment_label(
-    table: pd.DataFrame | None, customers: pd.DataFrame, by: str
-) -> pd.Series | None:
+def segment_label(table: pd.DataFrame | None, customers: pd.DataFrame, by: str) -> pd.Series | None:
     if by == "none":
         return None
     if by == "industry":
@@ -156,27 +173,31 @@ def _customer_decisions(
         .merge(led.customers[[CUSTOMER_ID, PAYMENT_TERMS_DAYS]], on=CUSTOMER_ID, how="left")
     )
     lgd = lgd_draws(
-        table[CUSTOMER_ID], _lgd_labels(table, settings), settings, len(draws), _seed(run, settings)
+        table[CUSTOMER_ID],
+        lgd_labels(table, settings),
+        settings,
+        len(draws),
+        decision_seed(run, settings),
     )
     limits = recommend_limits(table, draws, lgd, settings.economics, settings.appetite, prob)
     ead = table[kpi.OPEN_AR].to_numpy(dtype=float)
     ecl, ecl_draws = ecl_table(table[CUSTOMER_ID].to_numpy(), ead, draws, lgd, prob)
     groups = {"grade": table["grade"], "industry": table[INDUSTRY], "segment": table["segment"]}
-    ecl_by(ecl_draws, ead, groups, prob).to_csv(run_dir / "ecl_by_group.csv", index=False)
+    ecl_by(ecl_draws, ead, groups, prob).to_csv(run_dir / ECL_BY_GROUP_FILE, index=False)
     table = table.merge(limits, on=CUSTOMER_ID).merge(
         ecl[[CUSTOMER_ID, "lgd", "ecl_mean", "ecl_lo", "ecl_hi"]], on=CUSTOMER_ID
     )
-    _first(table, SEGMENT_COLUMNS).to_csv(run_dir / "segments.csv", index=False)
-    _first(limits, LIMIT_COLUMNS).to_csv(run_dir / "limits.csv", index=False)
-    ecl[ECL_COLUMNS].to_csv(run_dir / "ecl.csv", index=False)
+    _first(table, SEGMENT_COLUMNS).to_csv(run_dir / SEGMENTS_FILE, index=False)
+    _first(limits, LIMIT_COLUMNS).to_csv(run_dir / LIMITS_FILE, index=False)
+    ecl[ECL_COLUMNS].to_csv(run_dir / ECL_FILE, index=False)
     terms_economics(table, draws, lgd, settings.economics, settings.terms, prob).to_csv(
-        run_dir / "terms.csv", index=False
+        run_dir / TERMS_FILE, index=False
     )
     if (run_dir / VALIDATION_SCORES_FILE).is_file():
         val = pd.read_parquet(run_dir / VALIDATION_SCORES_FILE)
         grade_calibration(
             val["default_12m"].to_numpy(), val["pd_mean"].to_numpy(), settings.grades, prob
-        ).to_csv(run_dir / "grade_calibration.csv", index=False)
+        ).to_csv(run_dir / GRADE_CALIBRATION_FILE, index=False)
     total = ecl_draws.sum(axis=1)
     lo, hi = interval(total, prob)
     summary["ecl_total"] = {"mean": float(total.mean()), "lo": float(lo), "hi": float(hi)}
@@ -196,14 +217,14 @@ def _first(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame[columns + [c for c in frame.columns if c not in columns]]
 
 
-def _lgd_labels(table: pd.DataFrame, settings: DecisionSettings) -> list[str]:
+def lgd_labels(table: pd.DataFrame, settings: DecisionSettings) -> list[str]:
     """Each customer's LGD prior label (its industry, risk, behaviour or value; or "default")."""
     if settings.lgd_by == "none":
         return ["default"] * len(table)
     return table[settings.lgd_by].astype(str).tolist()
 
 
-def _seed(run: Run, settings: DecisionSettings) -> int:
+def decision_seed(run: Run, settings: DecisionSettings) -> int:
     return settings.seed or run.params.seed
 
 
@@ -289,7 +310,32 @@ def _early_warnings(
     return alerts(now, before, shares, settings.alerts, arrears)
 
 
-def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class DecisionStage:
+    """The decisions stage; settings from the params' ``decisions:``."""
+
+    settings: DecisionSettings
+    name = "decide"
+    section = "decisions"
+    summary_file = DECISIONS_FILE
+    manifest_keys = ("enabled", "left_out", "previous_run", "alerts", "worklist")
+
+    def check(self, run: Run) -> None:
+        """LGD priors by industry must name industries of the ledger."""
+        if self.settings.enabled:
+            check_labels(self.settings, run.ledger.customers, f"{run.params.source}: decisions")
+
+    def compute(self, run: Run) -> dict[str, Any]:
+        """Compute every decision and write the files; returns the summary."""
+        return _decide(run, self.settings)
+
+
+def run_decision_stage(run: Run, settings: DecisionSettings | None = None) -> dict[str, Any]:
+    """Run the decisions stage on a prepared run (settings: the params' unless given)."""
+    return run_stage(DecisionStage(settings or run.params.decisions), run)
+
+
+def _decide(run: Run, settings: DecisionSettings) -> dict[str, Any]:
     """Compute every decision for the run and write the files; returns the summary."""
     summary: dict[str, Any] = {"enabled": settings.enabled, "left_out": []}
     if not settings.enabled:
@@ -306,10 +352,10 @@ def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
             ),
         }
     table = draws = lgd = None
-    if (run_dir / SCORES_FILE).is_file() and (run_dir / MODEL_FILE).is_file():
+    if (run_dir / SCORES_FILE).is_file() and (run_dir / PD_MODEL_FILE).is_file():
         with _timed(timings, "PD draws"):
             scores = pd.read_parquet(run_dir / SCORES_FILE)
-            draws = _pd_draws(run_dir, scores, settings.draws, _seed(run, settings))
+            draws = pd_draws(run_dir, scores, settings.draws, decision_seed(run, settings))
         with _timed(timings, "segments, limits, ECL, terms"):
             table, lgd = _customer_decisions(run, settings, views, draws, summary)
     else:
@@ -317,7 +363,7 @@ def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
             "grades, segments, limits, ECL, terms economics and scenarios: no PD model in this run"
         )
     with _timed(timings, "provision matrix"):
-        segment_of = _segment_label(table, led.customers, settings.provisions.segment_by)
+        segment_of = segment_label(table, led.customers, settings.provisions.segment_by)
         if segment_of is None and settings.provisions.segment_by not in ("none", "industry"):
             summary["left_out"].append(
                 f"provision matrix by {settings.provisions.segment_by}: needs the PD model; "
@@ -325,19 +371,19 @@ def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
             )
         pm = provision_matrix(
             led.invoices, led.events, as_of, settings.provisions, segment_of, settings.draws,
-            prob, _seed(run, settings),
+            prob, decision_seed(run, settings),
         )  # fmt: skip
-        _first(pm.matrix, PROVISION_COLUMNS).to_csv(run_dir / "provision_matrix.csv", index=False)
-        pm.roll_rates.to_csv(run_dir / "roll_rates.csv", index=False)
-        pm.totals.to_csv(run_dir / "provision_totals.csv", index=False)
+        _first(pm.matrix, PROVISION_COLUMNS).to_csv(run_dir / PROVISION_MATRIX_FILE, index=False)
+        pm.roll_rates.to_csv(run_dir / ROLL_RATES_FILE, index=False)
+        pm.totals.to_csv(run_dir / PROVISION_TOTALS_FILE, index=False)
     summary["allowance"] = pm.totals.to_dict(orient="records")
     summary["overlay"] = settings.provisions.overlay
-    forecast = read_forecast(run_dir)
+    forecast = RunFolder(run_dir).read_csv(FORECAST_FILE)
     with _timed(timings, "worklist"):
         work = _collections_worklist(
             run, settings, views, table, segment_of, pm.p_reach_90, forecast
         )
-        work.to_csv(run_dir / "worklist.csv", index=False)
+        work.to_csv(run_dir / WORKLIST_FILE, index=False)
     summary["worklist"] = {
         "items": len(work),
         "cash_at_risk": float(work["cash_at_risk"].sum()),
@@ -345,69 +391,13 @@ def run_decision_stage(run: Run, settings: DecisionSettings) -> dict[str, Any]:
     }
     with _timed(timings, "alerts"):
         found = _early_warnings(run, settings, views, table, summary, forecast)
-        found.to_csv(run_dir / "alerts.csv", index=False)
+        found.to_csv(run_dir / ALERTS_FILE, index=False)
     summary["alerts"] = found["severity"].value_counts().to_dict()
     if table is not None:
         with _timed(timings, "scenarios"):
             grid = scenario_grid(table, draws, lgd, pm, settings, prob)
-            grid.to_csv(run_dir / "scenarios.csv", index=False)
+            grid.to_csv(run_dir / SCENARIOS_FILE, index=False)
         table.to_parquet(run_dir / TABLE_FILE, index=False)
     summary["draws"] = None if draws is None else int(len(draws))
     summary["timings_s"] = timings
-    (run_dir / DECISIONS_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return summary
-
-
-def whatif_base(run_dir: str | Path) -> WhatIfBase:
-    """Load a finished run's decisions, draws and provision matrix for what-if analysis."""
-    run = open_run(run_dir)
-    settings = parse_decision_settings(run.params.decisions or {})
-    path = Path(run_dir) / TABLE_FILE
-    if not path.is_file():
-        raise ConfigError(
-            f"{run_dir}: no decisions in this run (it needs the PD model and the decisions stage)"
-        )
-    table = pd.read_parquet(path)
-    seed = _seed(run, settings)
-    draws = _pd_draws(Path(run_dir), table, settings.draws, seed)
-    lgd = lgd_draws(table[CUSTOMER_ID], _lgd_labels(table, settings), settings, len(draws), seed)
-    segment_of = _segment_label(table, run.ledger.customers, settings.provisions.segment_by)
-    pm = provision_matrix(
-        run.ledger.invoices, run.ledger.events, run.as_of, settings.provisions, segment_of,
-        settings.draws, run.params.interval_prob, seed,
-    )  # fmt: skip
-    return WhatIfBase(table, draws, lgd, pm, settings, run.params.interval_prob)
-
-
-def approve(run_dir: str | Path, customer_id: str, amount: float) -> OrderDecision:
-    """Check an order against a completed run's limits and risk appetite.
-
-    Raises
-    ------
-    ConfigError
-        The run has no decisions (no PD model), the customer is unknown, or the amount is not
-        positive.
-    """
-    run = open_run(run_dir)
-    settings = parse_decision_settings(run.params.decisions or {})
-    if not amount > 0:
-        raise ConfigError(f"the order amount must be positive, got {amount}")
-    path = Path(run_dir) / TABLE_FILE
-    if not path.is_file():
-        raise ConfigError(
-            f"{run_dir}: no decisions in this run (it needs the PD model and the decisions stage)"
-        )
-    table = pd.read_parquet(path)
-    rows = table.loc[table[CUSTOMER_ID].astype(str) == str(customer_id)]
-    if rows.empty:
-        raise ConfigError(
-            f"customer {customer_id!r} is not among the {len(table):,} scored customers of {run_dir}"
-        )
-    row = rows.iloc[0]
-    seed = _seed(run, settings)
-    one = rows[[CUSTOMER_ID, "in_default"]].reset_index(drop=True)
-    draws = _pd_draws(Path(run_dir), one, settings.draws, seed)[:, 0]
-    lgd = lgd_draws(
-        one[CUSTOMER_ID], _lgd_labels(rows.iloc[:1], settings), settings, len(draws), seed
-    )[:, 0]
-    return approve_order(row, amount, draws, lgd, settings.appetite, settings.economics.ccf)

@@ -2,7 +2,7 @@
 
 ``creditlab run weekly --params A.yaml --params B.yaml --workers 2`` (or ``--params folder/``, or
 ``--scheduler tcp://host:8786`` for an existing cluster) submits one task per portfolio. Each task
-runs :func:`creditlab.report.runner.run_report` into its own folder ``<out>/<name>/`` (``name`` =
+runs :func:`creditlab.run.orchestrate.run_report` into its own folder ``<out>/<name>/`` (``name`` =
 the params file's stem), so every portfolio has its own working folder, run folders, ``latest``
 link and notebook kernels. Then ``<out>/index.html`` (self-contained) and ``<out>/index.json``
 summarise the batch.
@@ -31,12 +31,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from creditlab.config import load_params
 from creditlab.deliver import SmtpSettings, deliver_outcome
 from creditlab.errors import ConfigError, CreditlabError, DeliveryError
 from creditlab.models.sampling import CORE_CAP_ENV
 from creditlab.report.index_page import INDEX_FILE, write_index
-from creditlab.report.runner import run_report
+from creditlab.run.folder import FAILED_DIR, MANIFEST_FILE
+from creditlab.run.orchestrate import run_report
+from creditlab.run.params import load_params
 
 __all__ = [
     "PortfolioJob",
@@ -135,7 +136,7 @@ def _restore(old: dict[str, str | None]) -> None:
 def _failed_runs(folder: Path, since: float) -> list[Path]:
     """Failed run folders of a portfolio written since ``since`` (this batch's failed attempts),
     oldest first."""
-    found = (folder / "failed").glob("*/manifest.json")
+    found = (folder / FAILED_DIR).glob(f"*/{MANIFEST_FILE}")
     return sorted(p.parent for p in found if p.stat().st_mtime >= since)
 
 

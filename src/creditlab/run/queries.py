@@ -1,0 +1,238 @@
+"""Questions asked of a finished run: approve an order, set up a what-if, a customer's PD history,
+the newest run with decisions, which customers to review, what a reader must be warned about.
+
+Everything here reads the run folder (and re-draws from the stored posteriors where it must); it
+never fits a model or changes a file of the run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from creditlab import kpi
+from creditlab.decisions.draws import lgd_draws
+from creditlab.decisions.limits import OrderDecision, approve_order
+from creditlab.decisions.provisions import provision_matrix
+from creditlab.decisions.whatif import WhatIfBase
+from creditlab.errors import ConfigError
+from creditlab.features import snapshot_features
+from creditlab.ledger.schema import CUSTOMER_ID, ISSUED_ON, PAID_ON
+from creditlab.models.pd import PDModel
+from creditlab.run.folder import (
+    ALERTS_FILE,
+    FORECAST_FILE,
+    MANIFEST_FILE,
+    PAYMENT_SUMMARY_FILE,
+    PD_MODEL_FILE,
+    PD_SUMMARY_FILE,
+    TABLE_FILE,
+    RunFolder,
+)
+from creditlab.run.prepare import Run, open_run
+from creditlab.run.stages.decisions import decision_seed, lgd_labels, pd_draws, segment_label
+
+__all__ = [
+    "approve",
+    "check_customer",
+    "customers_to_review",
+    "latest_decided_run",
+    "pd_history",
+    "read_forecast",
+    "run_warnings",
+    "whatif_base",
+]
+
+
+def _decision_table(run_dir: str | Path) -> pd.DataFrame:
+    path = Path(run_dir) / TABLE_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"{run_dir}: no decisions in this run (it needs the PD model and the decisions stage)"
+        )
+    return pd.read_parquet(path)
+
+
+def whatif_base(run_dir: str | Path) -> WhatIfBase:
+    """Load a finished run's decisions, draws and provision matrix for what-if analysis.
+
+    Raises
+    ------
+    ConfigError
+        The run has no decisions (no PD model in it).
+    """
+    run = open_run(run_dir)
+    settings = run.params.decisions
+    table = _decision_table(run_dir)
+    seed = decision_seed(run, settings)
+    draws = pd_draws(Path(run_dir), table, settings.draws, seed)
+    lgd = lgd_draws(table[CUSTOMER_ID], lgd_labels(table, settings), settings, len(draws), seed)
+    segment_of = segment_label(table, run.ledger.customers, settings.provisions.segment_by)
+    pm = provision_matrix(
+        run.ledger.invoices, run.ledger.events, run.as_of, settings.provisions, segment_of,
+        settings.draws, run.params.interval_prob, seed,
+    )  # fmt: skip
+    return WhatIfBase(table, draws, lgd, pm, settings, run.params.interval_prob)
+
+
+def approve(run_dir: str | Path, customer_id: str, amount: float) -> OrderDecision:
+    """Check an order against a completed run's limits and risk appetite.
+
+    Raises
+    ------
+    ConfigError
+        The run has no decisions (no PD model), the customer is unknown, or the amount is not
+        positive.
+    """
+    run = open_run(run_dir)
+    settings = run.params.decisions
+    if not amount > 0:
+        raise ConfigError(f"the order amount must be positive, got {amount}")
+    table = _decision_table(run_dir)
+    rows = table.loc[table[CUSTOMER_ID].astype(str) == str(customer_id)]
+    if rows.empty:
+        raise ConfigError(
+            f"customer {customer_id!r} is not among the {len(table):,} scored customers of {run_dir}"
+        )
+    row = rows.iloc[0]
+    seed = decision_seed(run, settings)
+    one = rows[[CUSTOMER_ID, "in_default"]].reset_index(drop=True)
+    draws = pd_draws(Path(run_dir), one, settings.draws, seed)[:, 0]
+    lgd = lgd_draws(
+        one[CUSTOMER_ID], lgd_labels(rows.iloc[:1], settings), settings, len(draws), seed
+    )[:, 0]
+    return approve_order(row, amount, draws, lgd, settings.appetite, settings.economics.ccf)
+
+
+def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:
+    """A customer's PD at the as-of date and at the previous quarter-ends, from the run's model.
+
+    Each point applies the fitted model to the features the customer had on that date (what the
+    model would have said then), with ``prob`` credible intervals; dates before onboarding or after
+    a default are left out. Returns ``date, pd_mean, pd_lo, pd_hi, in_default``.
+    """
+    model = PDModel.load(run.run_dir / PD_MODEL_FILE)
+    led, prob = run.ledger, run.params.interval_prob
+    customers = led.customers.loc[led.customers[CUSTOMER_ID].astype(str) == str(customer_id)]
+    invoices = led.invoices.loc[led.invoices[CUSTOMER_ID].astype(str) == str(customer_id)]
+    events = led.events.loc[led.events[CUSTOMER_ID].astype(str) == str(customer_id)]
+    rows = []
+    for k in range(quarters - 1, -1, -1):
+        day = (pd.Timestamp(run.as_of) - pd.DateOffset(months=3 * k)).date()
+        feats = snapshot_features(customers, invoices, events, day)
+        if feats.empty:
+            continue
+        if bool(feats["in_default"].iloc[0]):
+            rows.append(
+                {"date": day, "pd_mean": 1.0, "pd_lo": 1.0, "pd_hi": 1.0, "in_default": True}
+            )
+            continue
+        draws = model.predict_draws(feats)[:, 0]
+        lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2])
+        rows.append(
+            {
+                "date": day,
+                "pd_mean": float(draws.mean()),
+                "pd_lo": lo,
+                "pd_hi": hi,
+                "in_default": False,
+            }
+        )
+    return pd.DataFrame(rows, columns=["date", "pd_mean", "pd_lo", "pd_hi", "in_default"])
+
+
+def latest_decided_run(
+    out: str | Path, params_sha256: str, as_of: str | None = None
+) -> Path | None:
+    """The newest succeeded run under ``out`` made from the same params file (and as-of date),
+    with decisions in it; None when there is none."""
+    found = []
+    for path in Path(out).glob(f"*/{MANIFEST_FILE}"):
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if (
+            manifest.get("status") == "succeeded"
+            and manifest.get("params_sha256") == params_sha256
+            and (as_of is None or manifest.get("as_of") == as_of)
+            and (path.parent / TABLE_FILE).is_file()
+        ):
+            found.append((manifest.get("finished_at", ""), path.parent))
+    return max(found)[1] if found else None
+
+
+def check_customer(run: Run, customer_id: str) -> None:
+    """Raise :class:`ConfigError` unless ``customer_id`` is a customer of the run's ledger."""
+    known = run.ledger.customers[CUSTOMER_ID].astype(str)
+    if str(customer_id) not in set(known):
+        raise ConfigError(
+            f"customer {customer_id!r} is not in the ledger ({len(known):,} customers, "
+            f"e.g. {', '.join(known.head(3))})"
+        )
+
+
+def customers_to_review(run_dir: Path, n: int) -> list[str]:
+    """The ``n`` customers a weekly run reviews: alerted ones first (most severe, then largest
+    open AR), then the largest exposures."""
+    if n <= 0:
+        return []
+    run = open_run(run_dir)
+    exposure = kpi.customer_exposure(run.ledger.customers, run.ledger.invoices, run.as_of)
+    ar = exposure.set_index(CUSTOMER_ID)[kpi.OPEN_AR]
+    order: list[str] = []
+    found = RunFolder(Path(run_dir)).read_csv(ALERTS_FILE)
+    if found is not None:
+        found = found.dropna(subset=[CUSTOMER_ID])
+        found = found.loc[found[CUSTOMER_ID] != ""]
+        found["_sev"] = found["severity"].map({"high": 0, "medium": 1, "low": 2})
+        found["_ar"] = found[CUSTOMER_ID].map(ar).fillna(0)
+        order += list(found.sort_values(["_sev", "_ar"], ascending=[True, False])[CUSTOMER_ID])
+    order += list(ar.sort_values(ascending=False).index)
+    return list(dict.fromkeys(order))[:n]
+
+
+def run_warnings(run: Run) -> list[str]:
+    """What a reader must know before trusting the run: models not fitted or failing their gate,
+    many rejected rows, stale data."""
+    folder = RunFolder(run.run_dir)
+    out = []
+    pd_summary = folder.read_json(PD_SUMMARY_FILE)
+    if pd_summary is not None:
+        if pd_summary.get("skipped"):
+            out.append(f"The PD model was not fitted: {pd_summary['skipped']}.")
+        elif pd_summary.get("gate") and not pd_summary["gate"]["passed"]:
+            out.append("The PD model failed its convergence gate: treat every PD as unreliable.")
+    payment = folder.read_json(PAYMENT_SUMMARY_FILE)
+    if payment and payment.get("gate") and not payment["gate"]["passed"]:
+        out.append(
+            "The payment-timing model failed its convergence gate: treat payment forecasts, the "
+            "cash forecast and arrears alerts as unreliable."
+        )
+    counts = run.ledger.counts
+    share = counts["rejected"].sum() / max(counts["read"].sum(), 1)
+    if share > run.params.max_reject_share:
+        out.append(
+            f"{share * 100:.1f} % of input rows were rejected (more than "
+            f"{run.params.max_reject_share * 100:.1f} %); see Data quality."
+        )
+    t = pd.Timestamp(run.as_of)
+    inv = run.ledger.invoices
+    dates = pd.concat([inv[ISSUED_ON], inv[PAID_ON]]).dropna()
+    dates = dates.loc[dates <= t]
+    if dates.empty:
+        out.append("The ledger holds no activity on or before the as-of date.")
+    elif (t - dates.max()).days > run.params.stale_days:
+        out.append(
+            f"Stale data: the last invoice or payment is dated {dates.max():%d %B %Y}, "
+            f"{(t - dates.max()).days} days before the as-of date."
+        )
+    return out
+
+
+def read_forecast(run_dir: str | Path) -> pd.DataFrame | None:
+    """The run's payment forecast per open invoice (None when the run has none)."""
+    return RunFolder(Path(run_dir)).read_csv(FORECAST_FILE)

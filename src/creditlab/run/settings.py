@@ -1,0 +1,142 @@
+"""Typed settings of the model stages: the ``pd_model:`` and ``payment_model:`` params sections.
+
+They are parsed once, when the params file loads (:func:`creditlab.run.params.load_params`), so a
+mistake in any stage's settings stops the run before any data is read or any model sampled. (The
+``decisions:`` section's settings live with the decisions, in :mod:`creditlab.decisions.settings`.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from creditlab.config import parse_section, reject_unknown_keys
+from creditlab.errors import ConfigError
+from creditlab.features import FEATURES
+from creditlab.models.diagnostics import GateConfig
+from creditlab.models.payment import PaymentConfig
+from creditlab.models.pd import ModelConfig
+from creditlab.models.sampling import SamplerConfig
+
+__all__ = [
+    "PDSettings",
+    "PaymentSettings",
+    "parse_payment_settings",
+    "parse_pd_settings",
+]
+
+SEGMENT_BY = ("behaviour", "industry", "none")
+
+
+def _cache_key(*parts: Any) -> str:
+    """Same data, as-of date and settings give the same key, so the same fit."""
+    return hashlib.sha256(json.dumps(list(parts), default=str).encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class PDSettings:
+    """The ``pd_model:`` section of a params file."""
+
+    enabled: bool = True
+    predictors: tuple[str, ...] = FEATURES
+    snapshot_every_months: int = 3
+    cache: bool = True
+    model: ModelConfig = ModelConfig()
+    sampler: SamplerConfig = SamplerConfig()
+    gate: GateConfig = GateConfig()
+
+    def key(self, data_hash: str, as_of: dt.date) -> str:
+        """Cache key of the fit: same data, as-of date and settings give the same fit."""
+        return _cache_key(data_hash, as_of.isoformat(), dataclasses.asdict(self))
+
+
+@dataclasses.dataclass(frozen=True)
+class PaymentSettings:
+    """The ``payment_model:`` section of a params file."""
+
+    enabled: bool = True
+    cache: bool = True
+    weeks: int = 13
+    draws: int = 400
+    segment_by: str = "behaviour"
+    model: PaymentConfig = PaymentConfig()
+    sampler: SamplerConfig = SamplerConfig()
+    gate: GateConfig = GateConfig()
+
+    def key(self, data_hash: str, as_of: dt.date) -> str:
+        """Cache key of the fit: same data, as-of date and model/sampler settings."""
+        fit_part = [dataclasses.asdict(self.model), dataclasses.asdict(self.sampler)]
+        return _cache_key("payment", data_hash, as_of.isoformat(), fit_part)
+
+
+def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") -> PDSettings:
+    """Check the ``pd_model`` params section (``None``: the PD stage is off).
+
+    Raises
+    ------
+    ConfigError
+        Unknown keys (named), unknown predictors, or model, sampler or gate values out of range.
+    """
+    if raw is None:
+        return PDSettings(enabled=False)
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping")
+    reject_unknown_keys(raw, {f.name for f in dataclasses.fields(PDSettings)}, where)
+    predictors = tuple(raw.get("predictors") or FEATURES)
+    bad = sorted(set(predictors) - set(FEATURES))
+    if bad:
+        raise ConfigError(
+            f"{where}.predictors: unknown feature(s) {bad}; features: {list(FEATURES)}"
+        )
+    return PDSettings(
+        enabled=bool(raw.get("enabled", True)),
+        predictors=predictors,
+        snapshot_every_months=int(raw.get("snapshot_every_months", 3)),
+        cache=bool(raw.get("cache", True)),
+        model=parse_section(ModelConfig, raw.get("model"), f"{where}.model"),
+        sampler=parse_section(SamplerConfig, raw.get("sampler"), f"{where}.sampler"),
+        gate=parse_section(GateConfig, raw.get("gate"), f"{where}.gate"),
+    )
+
+
+def parse_payment_settings(
+    raw: Mapping[str, Any] | None, where: str = "payment_model"
+) -> PaymentSettings:
+    """Check the ``payment_model`` params section (``None``: the payment stage is off).
+
+    Raises
+    ------
+    ConfigError
+        Unknown keys (named), weeks outside 1-52, fewer than 50 draws, an unknown segment_by, or
+        model, sampler or gate values out of range.
+    """
+    if raw is None:
+        return PaymentSettings(enabled=False)
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping")
+    reject_unknown_keys(raw, {f.name for f in dataclasses.fields(PaymentSettings)}, where)
+    settings = PaymentSettings(
+        enabled=bool(raw.get("enabled", True)),
+        cache=bool(raw.get("cache", True)),
+        weeks=int(raw.get("weeks", 13)),
+        draws=int(raw.get("draws", 400)),
+        segment_by=str(raw.get("segment_by", "behaviour")),
+        model=parse_section(PaymentConfig, raw.get("model"), f"{where}.model"),
+        sampler=parse_section(
+            SamplerConfig,
+            {"draws": 500, "tune": 500, **(raw.get("sampler") or {})},
+            f"{where}.sampler",
+        ),  # fmt: skip
+        gate=parse_section(GateConfig, raw.get("gate"), f"{where}.gate"),
+    )
+    if not 1 <= settings.weeks <= 52:
+        raise ConfigError(f"{where}.weeks: between 1 and 52, got {settings.weeks}")
+    if settings.draws < 50:
+        raise ConfigError(f"{where}.draws: at least 50, got {settings.draws}")
+    if settings.segment_by not in SEGMENT_BY:
+        raise ConfigError(f"{where}.segment_by: one of {list(SEGMENT_BY)}")
+    return settings

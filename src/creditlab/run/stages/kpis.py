@@ -1,0 +1,52 @@
+"""The KPI stage of a run: the ledger's figures of the week, computed once and written as artifacts.
+
+Writes ``kpis.json`` (the headline: open and overdue AR, DSO and its variants, CEI, utilisation,
+breaches, concentration) and one Parquet table each for the aging, the monthly trend, the at-risk
+rates, the customer exposures and the industries (``KPI_TABLES``). The weekly report and the
+manifest read them; nothing downstream computes a KPI again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pandas as pd
+
+from creditlab import kpi
+from creditlab.run.folder import KPI_TABLES, KPIS_FILE, RunFolder
+from creditlab.run.prepare import Run
+
+__all__ = ["KpiStage", "kpi_tables"]
+
+
+@dataclasses.dataclass(frozen=True)
+class KpiStage:
+    """The KPI stage: always on, no settings beyond the params' periods."""
+
+    name = "kpis"
+    section = "kpis"
+    summary_file = KPIS_FILE
+    manifest_keys = None  # the manifest keeps the whole headline
+
+    def check(self, run: Run) -> None:
+        """Nothing to check: every ledger has KPIs."""
+
+    def compute(self, run: Run) -> dict[str, Any]:
+        """Write the KPI tables; return the headline."""
+        for key, frame in kpi_tables(run).items():
+            frame.to_parquet(RunFolder(run.run_dir) / KPI_TABLES[key], index=False)
+        led, p = run.ledger, run.params
+        return kpi.headline(led.customers, led.invoices, run.as_of, p.dso_period_days)
+
+
+def kpi_tables(run: Run) -> dict[str, pd.DataFrame]:
+    """The weekly KPI tables as of the run's date, keyed as in ``KPI_TABLES``."""
+    led, p = run.ledger, run.params
+    return {
+        "aging": kpi.aging(led.invoices, run.as_of),
+        "trend": kpi.monthly_trend(led.invoices, run.as_of, p.trend_months, p.dso_period_days),
+        "at_risk": kpi.at_risk_rates(led.invoices, run.as_of, p.trend_months),
+        "exposure": kpi.customer_exposure(led.customers, led.invoices, run.as_of),
+        "industries": kpi.industry_kpis(led.customers, led.invoices, run.as_of, p.dso_period_days),
+    }
