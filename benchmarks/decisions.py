@@ -23,11 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from creditlab.config import load_params
-from creditlab.decision_stage import run_decision_stage
-from creditlab.decisions.settings import parse_decision_settings
-from creditlab.pipeline import prepare_run
-from creditlab.scoring import parse_pd_settings, run_pd_stage
+from creditlab.run.params import load_params
+from creditlab.run.prepare import prepare_run
+from creditlab.run.stages.decisions import run_decision_stage
+from creditlab.run.stages.pd import run_pd_stage
 
 
 def main() -> None:
@@ -74,9 +73,9 @@ def main() -> None:
         run = prepare_run(p, Path(tmp) / "run")
         t_prepare = time.perf_counter() - t0
         t0 = time.perf_counter()
-        pd_summary = run_pd_stage(run, parse_pd_settings(p.pd_model))
+        pd_summary = run_pd_stage(run)
         t_fit = time.perf_counter() - t0
-        settings = parse_decision_settings(p.decisions)
+        settings = p.decisions
         runs = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()

@@ -30,7 +30,8 @@ import pandas as pd
 from creditlab import kpi
 from creditlab.ledger.load import load_ledger
 from creditlab.ledger.schema import TABLES
-from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio
+from creditlab.ledger.synth import SynthConfig, synthesize
+from creditlab.ledger.synth_files import write_portfolio
 
 AS_OF = "2026-11-20"
 _TRUE, _FALSE = {"true", "t", "yes", "y", "1"}, {"false", "f", "no", "n", "0"}

@@ -60,7 +60,8 @@ def fit_child(spec: str, save: str) -> None:
     """A full fit (``sampler:precision:customers:cells|rows:draws``), then the forecast."""
     import creditlab.models.payment as payment
     from creditlab.models.diagnostics import GateConfig
-    from creditlab.models.payment import PaymentConfig, PaymentModel, payment_frame
+    from creditlab.models.payment import PaymentModel
+    from creditlab.models.payment_data import PaymentConfig, payment_frame
     from creditlab.models.pd import SamplerConfig
 
     sampler, precision, customers, mode, draws = spec.split(":")
@@ -122,7 +123,8 @@ def scale_child(customers: int, fitted: str) -> None:
     """At full size: frame, exact aggregation, the cost of one log-density gradient (what bounds
     NUTS), and the forecast of every open invoice from a posterior fitted on a smaller portfolio
     (its customers are unknown here, so their effects are drawn from the population)."""
-    from creditlab.models.payment import PaymentModel, payment_frame
+    from creditlab.models.payment import PaymentModel
+    from creditlab.models.payment_data import payment_frame
 
     t = {}
     t0 = time.perf_counter()

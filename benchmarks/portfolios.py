@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from creditlab.portfolios import discover, run_portfolios
+from creditlab.run.batch import discover, run_portfolios
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,14 +24,14 @@ from importlib import metadata
 from pathlib import Path
 
 import yaml
+from creditlab.pipeline import prepare_run
+from creditlab.scoring import run_pd_stage
 
 from creditlab import widgets
-from creditlab.config import load_params
-from creditlab.decision_stage import run_decision_stage, whatif_base
-from creditlab.decisions.settings import parse_decision_settings
 from creditlab.decisions.whatif import Levers, evaluate
-from creditlab.pipeline import prepare_run
-from creditlab.scoring import parse_pd_settings, run_pd_stage
+from creditlab.run.params import load_params
+from creditlab.run.queries import whatif_base
+from creditlab.run.stages.decisions import run_decision_stage
 
 MOVES = {
     "pd_multiplier": [1.5, 2.0, 1.0],
@@ -56,9 +56,9 @@ def bench(customers: int, tmp: Path) -> list[str]:
     path.write_text(yaml.safe_dump(params))
     p = load_params(path)
     run = prepare_run(p, tmp / f"run{customers}")
-    run_pd_stage(run, parse_pd_settings(p.pd_model))
+    run_pd_stage(run)
     t0 = time.perf_counter()
-    run_decision_stage(run, parse_decision_settings(p.decisions))
+    run_decision_stage(run)
     t_stage = time.perf_counter() - t0
     t0 = time.perf_counter()
     base = whatif_base(run.run_dir)

@@ -1,4 +1,8 @@
-"""Shared fixtures: one small synthetic portfolio per session (fixed seed), real files on disk."""
+"""Shared fixtures: one small synthetic portfolio per session (fixed seed), real files on disk, and
+one CI-sized weekly run that every test which only reads a run shares.
+
+A test that uses a fixture costing a whole run (``weekly_run`` and what builds on it) is marked
+``slow`` here, so ``make test-fast`` (``-m "not slow"``) never starts one."""
 
 from __future__ import annotations
 
@@ -7,14 +11,18 @@ import shutil
 from pathlib import Path
 
 import matplotlib
+import pandas as pd
 import pytest
 
 matplotlib.use("Agg")
 
 from helpers import creditlab  # noqa: E402
 
+from creditlab import kpi  # noqa: E402
 from creditlab.ledger.load import load_ledger  # noqa: E402
-from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio  # noqa: E402
+from creditlab.ledger.synth import SynthConfig, synthesize  # noqa: E402
+from creditlab.ledger.synth_files import write_portfolio  # noqa: E402
+from creditlab.run.params import load_params  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("CREDITLAB_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -61,11 +69,45 @@ def german_credit_csv() -> Path:
     return path
 
 
+RUN_FIXTURES = {"weekly_run", "ci_ledger"}  # fixtures that cost a whole run (or feed one)
+HOSTILE_NAME = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if RUN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
-def weekly_run(tmp_path_factory) -> Path:
-    """One CI-sized weekly run (PD model, decisions, report) shared by the tests that read it."""
+def ci_ledger(tmp_path_factory) -> tuple[Path, str]:
+    """The CI params' synthetic portfolio written as a ledger folder, with a hostile name (script
+    and image tags) on the customer with the largest open AR; returns the folder and that id."""
+    params = load_params(ROOT / "params" / "ci.yaml")
+    spec = params.synthetic
+    cfg = SynthConfig(
+        customers=spec.customers, seed=spec.seed, years=spec.years,
+        regime_shift=spec.regime_shift, currency=params.currency,
+    )  # fmt: skip
+    folder = write_portfolio(synthesize(cfg), tmp_path_factory.mktemp("ci_ledger"))
+    led = load_ledger(folder, currency=params.currency)
+    exposure = kpi.customer_exposure(led.customers, led.invoices, params.as_of)
+    target = str(exposure.nlargest(1, kpi.OPEN_AR)["customer_id"].iloc[0])
+    customers = pd.read_csv(folder / "customers.csv", dtype=str, keep_default_na=False)
+    customers.loc[customers["customer_id"] == target, "name"] = HOSTILE_NAME
+    customers.to_csv(folder / "customers.csv", index=False)
+    return folder, target
+
+
+@pytest.fixture(scope="session")
+def weekly_run(ci_ledger, tmp_path_factory) -> Path:
+    """One CI-sized weekly run (KPIs, PD and payment models, decisions, the weekly, validation and
+    one review report) on the CI portfolio with a hostile customer name, shared by every test that
+    only reads a run (tests that change it work on a copy)."""
     out = tmp_path_factory.mktemp("runs")
-    result = creditlab("run", "weekly", "--params", "params/ci.yaml", "--out", str(out))
+    result = creditlab(
+        "run", "weekly", "--params", "params/ci.yaml", "--data", str(ci_ledger[0]), "--out", str(out)
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     run_dir = Path(result.stdout.strip().splitlines()[-1])
     assert run_dir.parent == out

@@ -12,9 +12,9 @@ from helpers import creditlab
 
 from creditlab import kpi
 from creditlab.cli import main
-from creditlab.ledger.load import REJECT_COLUMNS
-from creditlab.pipeline import open_run
+from creditlab.ledger.schema import REJECT_COLUMNS
 from creditlab.report.tables import fmt_money
+from creditlab.run.prepare import open_run
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,8 @@ from creditlab.decisions.limits import (
     loss_exceedance,
     recommend_limits,
 )
-from creditlab.decisions.settings import Appetite, Economics, parse_decision_settings
+from creditlab.decisions.params import parse_decision_settings
+from creditlab.decisions.settings import Appetite, Economics
 from creditlab.decisions.terms import discount_apr, factoring_apr, terms_economics
 from creditlab.errors import ConfigError
 

@@ -7,9 +7,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from creditlab.config import load_params
 from creditlab.errors import RejectsError, SchemaError
 from creditlab.ledger.load import load_ledger
+from creditlab.run.params import load_params
 
 CUSTOMERS = """customer_id,name,industry,country,credit_limit,payment_terms_days,onboarded_on
 C1,Alpha <b>GmbH</b>,retail,DE,10000,30,2020-01-01

@@ -59,31 +59,6 @@ def test_no_logic_in_report_notebooks():
                 )
 
 
-@pytest.mark.slow
-def test_weekly_notebook_runs_interactively_from_its_folder(tmp_path):
-    """The analyst's path: open the notebook in JupyterLab and run it with its defaults."""
-    folder = ROOT / "notebooks" / "reports"
-    out = tmp_path / "executed.ipynb"
-    papermill.execute_notebook(
-        str(folder / "weekly_portfolio.ipynb"),
-        str(out),
-        parameters={"out_dir": str(tmp_path / "runs")},
-        cwd=str(folder),
-        progress_bar=False,
-        kernel_name="python3",
-    )
-    nb = nbformat.read(out, as_version=4)
-    text = "".join(
-        str(o.get("data", {}).get("text/html", ""))
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-    )
-    assert "Open AR" in text and "Rows read" in text
-    run_dirs = list((tmp_path / "runs").iterdir())
-    assert len(run_dirs) == 1 and (run_dirs[0] / "rejects.csv").is_file()
-
-
 REPORT_PARAMETERS = {
     # what `creditlab run` injects, and what `open_or_prepare` takes for interactive use
     "weekly_portfolio": {"run_dir", "params_file", "data_dir", "as_of", "out_dir"},
@@ -94,7 +69,7 @@ REPORT_PARAMETERS = {
 
 def test_report_notebook_parameters_match_what_runs_can_set():
     from creditlab.cli import build_parser
-    from creditlab.report.runner import REPORTS, open_or_prepare
+    from creditlab.run.orchestrate import REPORTS, open_or_prepare
 
     assert set(REPORT_PARAMETERS) == set(REPORTS)
     interactive = set(

@@ -8,32 +8,13 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from test_architecture import module_layers, package_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "creditlab"
+LAYERS = module_layers()  # ARCHITECTURE.md's module map is the layer map
+_MODULES = set(package_modules())
 CONDA_NAMES = {"duckdb": "python-duckdb"}
-LAYERS = {
-    "errors": 0,
-    "provenance": 0,
-    "config": 0,
-    "ledger": 1,
-    "kpi": 2,
-    "features": 2,
-    "features_sql": 2,
-    "models": 2,
-    "segments": 3,
-    "decisions": 3,
-    "pipeline": 4,
-    "scoring": 4,
-    "decision_stage": 4,
-    "payment_stage": 4,
-    "portfolios": 5,
-    "report": 5,
-    "deliver": 5,
-    "schedule": 5,
-    "widgets": 5,
-    "cli": 6,
-}
 
 
 def _name(requirement: str) -> str:
@@ -54,24 +35,55 @@ def test_environment_yml_matches_pyproject():
 
 
 def _layer(module: str) -> int:
-    parts = module.split(".")
-    return LAYERS[parts[1]] if len(parts) > 1 and parts[1] in LAYERS else -1
+    """The layer of ``creditlab.<module>`` on ARCHITECTURE.md's module map: the module's own row,
+    or for a package the highest layer of its modules (``creditlab`` itself: -1, the API)."""
+    name = module.removeprefix("creditlab").removeprefix(".")
+    if not name:
+        return -1
+    if name in LAYERS:
+        return LAYERS[name]
+    inside = [layer for listed, layer in LAYERS.items() if listed.startswith(name + ".")]
+    assert inside, f"{module} is not on ARCHITECTURE.md's module map"
+    return max(inside)
+
+
+def _imported(node: ast.AST) -> list[str]:
+    """The creditlab modules an import statement brings in (``from creditlab import kpi`` brings
+    in ``creditlab.kpi``; ``from creditlab.ledger import Ledger`` the package ``creditlab.ledger``)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name.split(".")[0] == "creditlab"]
+    if (
+        isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.split(".")[0] == "creditlab"
+    ):
+        subs = [f"{node.module}.{a.name}" for a in node.names]
+        return [s for s in subs if s.removeprefix("creditlab.") in _MODULES] or [node.module]
+    return []
 
 
 def test_imports_only_go_downward():
+    checked = 0
     for path in PACKAGE.rglob("*.py"):
         if path.name == "__init__.py" and path.parent == PACKAGE:
             continue  # the public API re-exports every layer
         rel = path.relative_to(PACKAGE.parent).with_suffix("")
-        own = _layer(".".join(rel.parts))
+        own = _layer(".".join(p for p in rel.parts if p != "__init__"))
         for node in ast.walk(ast.parse(path.read_text())):
-            if (
-                isinstance(node, ast.ImportFrom)
-                and node.module
-                and node.module.startswith("creditlab")
-            ):
-                target = _layer(node.module)
-                assert target <= own, f"{rel} (layer {own}) imports {node.module} (layer {target})"
+            for target in _imported(node):
+                checked += 1
+                assert _layer(target) <= own, (
+                    f"{rel} (layer {own}) imports {target} (layer {_layer(target)})"
+                )
+    assert checked > 200
+
+
+def test_an_upward_import_is_caught():
+    # the check itself can fail: a report module is above the ledger, a CLI import above all
+    assert _layer("creditlab.ledger.load") < _layer("creditlab.report.weekly")
+    assert _layer("creditlab.cli") > _layer("creditlab.run.orchestrate") > _layer("creditlab.kpi")
+    node = ast.parse("from creditlab import widgets").body[0]
+    assert _imported(node) == ["creditlab.widgets"] and _layer("creditlab.widgets") == 5
 
 
 def test_every_public_name_exists():

@@ -11,7 +11,8 @@ import pytest
 
 from creditlab.errors import ConfigError
 from creditlab.ledger.synth import SynthConfig, synthesize
-from creditlab.models.payment import PaymentConfig, PaymentModel, payment_cells, payment_frame
+from creditlab.models.payment import PaymentModel
+from creditlab.models.payment_data import PaymentConfig, payment_cells, payment_frame
 from creditlab.models.payment_forecast import Conditional, cash_forecast
 from creditlab.models.payment_validation import backtest
 from creditlab.models.pd import SamplerConfig
@@ -195,9 +196,9 @@ def test_forecasts_are_calibrated_out_of_time(synthetic_backtest):
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_ibm_time_split_beats_the_baselines(ibm_ar_dir):
-    from creditlab.config import load_params
     from creditlab.ledger.load import load_ledger
     from creditlab.ledger.mapping import parse_mapping
+    from creditlab.run.params import load_params
 
     params = load_params("params/ibm_ar.yaml", data=ibm_ar_dir)
     led = load_ledger(params.data, parse_mapping(params.mapping), currency=params.currency)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from creditlab.decisions.settings import DEFAULT_SCALE, BehaviourRules, parse_decision_settings
+from creditlab.decisions.params import parse_decision_settings
+from creditlab.decisions.settings import DEFAULT_SCALE, BehaviourRules
 from creditlab.segments import (
     assign_grades,
     grade_calibration,

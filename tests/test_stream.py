@@ -14,7 +14,8 @@ from creditlab.errors import ConfigError
 from creditlab.features import snapshot_features, training_data
 from creditlab.features_sql import ledger_end, snapshot_features_sql, training_data_sql
 from creditlab.ledger.bulk import write_bulk_ledger
-from creditlab.ledger.load import REJECT_COLUMNS, load_ledger
+from creditlab.ledger.load import load_ledger
+from creditlab.ledger.schema import REJECT_COLUMNS
 from creditlab.ledger.stream import EngineLimits, connect, load_into_database
 
 AS_OF = dt.date(2026, 11, 20)

@@ -1,7 +1,8 @@
 """creditlab: a Jupyter-based research and decision-support workbook for trade-credit risk."""
 
 from creditlab import features, features_sql, kpi, report, segments
-from creditlab.decisions.settings import DecisionSettings, parse_decision_settings
+from creditlab.decisions.params import parse_decision_settings
+from creditlab.decisions.settings import DecisionSettings
 from creditlab.errors import (
     ConfigError,
     ConvergenceError,
@@ -25,7 +26,8 @@ from creditlab.ledger import (
 from creditlab.ledger.bulk import write_bulk_ledger
 from creditlab.ledger.stream import EngineLimits, LedgerDatabase, load_into_database
 from creditlab.models.diagnostics import GateConfig, convergence_gate
-from creditlab.models.payment import PaymentConfig, PaymentModel, payment_frame
+from creditlab.models.payment import PaymentModel
+from creditlab.models.payment_data import PaymentConfig, payment_frame
 from creditlab.models.payment_forecast import cash_forecast
 from creditlab.models.payment_validation import Backtest, backtest
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig

@@ -38,6 +38,7 @@ __all__ = [
     "ecl_by",
     "ecl_table",
     "fit_roll_rates",
+    "portfolio_roll_rates",
     "provision_matrix",
     "transition_counts",
 ]
@@ -340,3 +341,18 @@ def _p_reach_90(p: np.ndarray, labels: list[str]) -> dict[str, np.ndarray]:
     reach = np.linalg.solve(eye - q, bad[..., None])[..., 0].mean(axis=0)  # (segments, buckets<4)
     full = np.concatenate([reach, np.ones((len(labels), N_BUCKETS - bad_from))], axis=1)
     return {seg: full[i] for i, seg in enumerate(labels)}
+
+
+def portfolio_roll_rates(roll_rates: pd.DataFrame) -> pd.DataFrame:
+    """The monthly moves of the whole portfolio per bucket: each segment's posterior mean moves
+    weighted by the invoices it observed (``bucket, observed, paid, stayed, rolled_on, loss``)."""
+    moves = ("paid", "stayed", "rolled_on", "loss")
+    rows = [
+        {
+            "bucket": bucket,
+            "observed": group["observed"].sum(),
+            **{c: np.average(group[c], weights=group["observed"] + 1e-9) for c in moves},
+        }
+        for bucket, group in roll_rates.groupby("bucket", sort=False)
+    ]
+    return pd.DataFrame(rows, columns=["bucket", "observed", *moves])

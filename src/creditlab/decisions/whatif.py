@@ -14,18 +14,12 @@ import numpy as np
 import pandas as pd
 
 from creditlab.decisions.draws import interval
-from creditlab.decisions.limits import lgd_order, recommend_limits
+from creditlab.decisions.limits import lgd_order
 from creditlab.decisions.provisions import ProvisionMatrix
-from creditlab.decisions.scenarios import stress
-from creditlab.decisions.settings import (
-    DEFAULT_GRADE,
-    Appetite,
-    DecisionSettings,
-    Scenario,
-)
+from creditlab.decisions.scenarios import decide_under
+from creditlab.decisions.settings import Appetite, DecisionSettings, Scenario
 from creditlab.decisions.terms import discount_value
-from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
-from creditlab.segments import assign_grades
+from creditlab.ledger.schema import CUSTOMER_ID, NAME
 
 __all__ = ["Levers", "WhatIfBase", "evaluate"]
 
@@ -67,45 +61,33 @@ class WhatIfBase:
             self.reference = evaluate(self, Levers())
 
 
-def _rank(settings: DecisionSettings) -> dict[str, int]:
-    return {g.grade: i for i, g in enumerate(settings.grades)} | {
-        DEFAULT_GRADE: len(settings.grades)
-    }
-
-
 def evaluate(base: WhatIfBase, levers: Levers) -> dict:
     """Decide again under ``levers``: ``summary`` (dict), ``migration`` and ``affected`` (tables)."""
     s, t = base.settings, base.table
-    in_default = t["in_default"].to_numpy(dtype=bool)
     industries = {levers.industry: levers.industry_multiplier} if levers.industry else {}
     scenario = Scenario(
-        "what-if", pd_multiplier=levers.pd_multiplier, industry_multipliers=industries
+        "what-if",
+        pd_multiplier=levers.pd_multiplier,
+        industry_multipliers=industries,
+        provision_multiplier=levers.pd_multiplier,
     )
-    pd_s, lgd_s = stress(
-        scenario, base.pd_draws, base.lgd_draws, t[INDUSTRY].astype(str).to_numpy(), in_default
-    )
-    if levers.lgd_mean is not None:
-        lgd_s = np.clip(lgd_s * levers.lgd_mean / lgd_s.mean(), 0.0, 1.0)
     appetite = Appetite(
         levers.loss_threshold or s.appetite.loss_threshold,
         levers.max_probability or s.appetite.max_probability,
     )
     frame = t.assign(days_to_pay=(t["days_to_pay"] + levers.terms_shift_days).clip(lower=1))
-    limits = recommend_limits(
-        frame, pd_s, lgd_s, s.economics, appetite, base.prob, explain=False, order=base.order
-    )
-    grades, _ = assign_grades(pd_s.mean(axis=0), in_default, s.grades)
-    rank = _rank(s)
-    ranks = np.array([rank[g] for g in grades])
-    rec = limits["recommended_limit"].to_numpy().copy()
+    d = decide_under(
+        scenario, frame, base.pd_draws, base.lgd_draws, base.provisions, s, base.prob,
+        appetite=appetite, lgd_mean=levers.lgd_mean, order=base.order,
+    )  # fmt: skip
+    pd_s, lgd_s, grades = d.pd_draws, d.lgd_draws, d.grades
     refused = np.zeros(len(t), dtype=bool)
     if levers.max_grade is not None:
-        refused = ranks > rank[levers.max_grade]
-        rec[refused] = 0.0
+        refused = d.ranks > s.grade_rank[levers.max_grade]
+    rec = np.where(refused, 0.0, d.limits)
     ead = t["open_ar"].to_numpy(dtype=float)
-    ecl = (pd_s * lgd_s * ead[None, :]).sum(axis=1)
-    e_lo, e_hi = interval(ecl, base.prob)
-    allowance = base.provisions.allowance(levers.pd_multiplier, base.prob)
+    e_lo, e_hi = interval(d.ecl, base.prob)
+    allowance = d.allowance
     terms = (
         dataclasses.replace(s.terms, discount=levers.discount)
         if levers.discount is not None
@@ -123,7 +105,7 @@ def evaluate(base: WhatIfBase, levers: Levers) -> dict:
         "refused_by_cutoff": int(refused.sum()),
         "recommended_limits": float(np.nansum(rec)),
         "approved_exposure": float(np.minimum(ead, np.nan_to_num(rec)).sum()),
-        "ecl_mean": float(ecl.mean()),
+        "ecl_mean": float(d.ecl.mean()),
         "ecl_lo": float(e_lo),
         "ecl_hi": float(e_hi),
         "allowance_mean": allowance[0],

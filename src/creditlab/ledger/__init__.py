@@ -3,7 +3,8 @@
 from creditlab.ledger.load import Ledger, load_ledger
 from creditlab.ledger.mapping import LedgerMapping, parse_mapping
 from creditlab.ledger.store import IngestResult, ingest, read_store
-from creditlab.ledger.synth import Portfolio, SynthConfig, synthesize, write_portfolio
+from creditlab.ledger.synth import Portfolio, SynthConfig, synthesize
+from creditlab.ledger.synth_files import write_portfolio
 
 __all__ = [
     "IngestResult",

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 
 __all__ = [
+    "COUNT_COLUMNS",
+    "REJECT_COLUMNS",
     "AMOUNT",
     "AMOUNT_PAID",
     "ANNUAL_REVENUE",
@@ -149,3 +151,7 @@ EVENTS = TableSpec(
 )
 
 TABLES: dict[str, TableSpec] = {t.name: t for t in (CUSTOMERS, INVOICES, EVENTS)}
+
+# the rejects file (one row per rejected input row) and the per-file counts of a validated ledger
+REJECT_COLUMNS = ["file", "row", "record_id", "column", "value", "reason"]
+COUNT_COLUMNS = ["table", "file", "sha256", "read", "loaded", "rejected"]

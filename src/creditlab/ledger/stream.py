@@ -19,17 +19,11 @@ import duckdb
 import pandas as pd
 
 from creditlab.errors import ConfigError, RejectsError
-from creditlab.ledger.load import (
-    COUNT_COLUMNS,
-    REJECT_COLUMNS,
-    _Accounted,
-    _ident,
-    _lit,
-    _Loader,
-    validate_tables,
-)
+from creditlab.ledger.checks import ident, literal
+from creditlab.ledger.load import Accounted
 from creditlab.ledger.mapping import LedgerMapping, parse_mapping
-from creditlab.ledger.schema import TABLES, TableSpec
+from creditlab.ledger.schema import COUNT_COLUMNS, REJECT_COLUMNS, TABLES, TableSpec
+from creditlab.ledger.staging import Loader, validate_tables
 
 __all__ = ["EngineLimits", "LedgerDatabase", "connect", "load_into_database"]
 
@@ -57,10 +51,10 @@ def connect(
     spill = limits.temp_directory or database.with_name(database.name + ".tmp")
     try:
         con = duckdb.connect(str(database), read_only=read_only)
-        con.execute(f"SET memory_limit = {_lit(limits.memory_limit)}")
+        con.execute(f"SET memory_limit = {literal(limits.memory_limit)}")
     except duckdb.Error as exc:
         raise ConfigError(f"{database}: cannot open it with {limits}: {exc}") from exc
-    con.execute(f"SET temp_directory = {_lit(str(spill))}")
+    con.execute(f"SET temp_directory = {literal(str(spill))}")
     con.execute("SET preserve_insertion_order = false")  # lets big scans stream
     if limits.threads:
         con.execute(f"SET threads = {int(limits.threads)}")
@@ -68,7 +62,7 @@ def connect(
 
 
 @dataclasses.dataclass
-class LedgerDatabase(_Accounted):
+class LedgerDatabase(Accounted):
     """A validated ledger in a DuckDB file: where it is and how every input row was accounted for.
 
     ``counts`` has one row per input file (``read = loaded + rejected``), like ``Ledger.counts``.
@@ -95,10 +89,10 @@ _SQL_TYPES = {"date": "DATE", "decimal": "DOUBLE", "number": "DOUBLE", "int": "B
 
 def _columns_sql(spec: TableSpec) -> str:
     """Column definitions of an empty canonical table (events, when the ledger has none)."""
-    return ", ".join(f"{_ident(c.name)} {_SQL_TYPES.get(c.kind, 'VARCHAR')}" for c in spec.columns)
+    return ", ".join(f"{ident(c.name)} {_SQL_TYPES.get(c.kind, 'VARCHAR')}" for c in spec.columns)
 
 
-def _persist(loader: _Loader):
+def _persist(loader: Loader):
     """A ``collect`` for :func:`validate_tables` that writes tables into the database."""
     loader.con.execute(
         f"CREATE OR REPLACE TABLE {REJECTS_TABLE} (file VARCHAR, row BIGINT, record_id VARCHAR, "
@@ -106,7 +100,7 @@ def _persist(loader: _Loader):
     )
 
     def collect(name, spec, staged, keep):
-        cols = ", ".join(_ident(c) for c in [*spec.names, *keep])
+        cols = ", ".join(ident(c) for c in [*spec.names, *keep])
         loader.con.execute(
             f"CREATE OR REPLACE TABLE {spec.name} AS "
             f"SELECT {cols} FROM {name} WHERE len(__problems) = 0"
@@ -157,7 +151,7 @@ def load_into_database(
         raise ConfigError(f"{database}: the database to write must not be the ledger it reads")
     con = connect(database, limits)
     try:
-        loader = _Loader(Path(source), mapping, currency, con=con)
+        loader = Loader(Path(source), mapping, currency, con=con)
         _, _, counts = validate_tables(loader, _persist(loader))
         if "events" not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}:
             con.execute(f"CREATE TABLE events ({_columns_sql(TABLES['events'])})")
@@ -165,7 +159,7 @@ def load_into_database(
         if rejects_file is not None:
             con.execute(
                 f"COPY (SELECT * FROM {REJECTS_TABLE} ORDER BY file, row) "
-                f"TO {_lit(str(rejects_file))} (HEADER, DELIMITER ',')"
+                f"TO {literal(str(rejects_file))} (HEADER, DELIMITER ',')"
             )
     except duckdb.OutOfMemoryException as exc:
         raise ConfigError(

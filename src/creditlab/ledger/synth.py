@@ -28,14 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from creditlab.ledger.schema import (
     AMOUNT,
@@ -59,7 +55,7 @@ from creditlab.ledger.schema import (
     PAYMENT_TERMS_DAYS,
 )
 
-__all__ = ["SynthConfig", "Portfolio", "synthesize", "write_portfolio"]
+__all__ = ["SynthConfig", "Portfolio", "synthesize"]
 
 log = logging.getLogger(__name__)
 
@@ -394,30 +390,3 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     return Portfolio(
         customers, invoices, events, truth_customers, truth_coefficients, cfg, truth_payment
     )
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    arrays = {
-        col: pa.array(values.to_numpy().astype("datetime64[D]"), type=pa.date32())
-        if pd.api.types.is_datetime64_any_dtype(values)
-        else pa.array(values.to_numpy())
-        for col, values in frame.items()
-    }
-    table = pa.table(arrays)
-    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
-
-
-def write_portfolio(portfolio: Portfolio, out: str | Path) -> Path:
-    """Write ``customers.csv``, ``invoices.csv``, ``events.csv`` and ``truth/`` into ``out``."""
-    out = Path(out)
-    (out / "truth").mkdir(parents=True, exist_ok=True)
-    _write_csv(portfolio.customers, out / "customers.csv")
-    _write_csv(portfolio.invoices, out / "invoices.csv")
-    _write_csv(portfolio.events, out / "events.csv")
-    _write_csv(portfolio.truth_customers, out / "truth" / "customers.csv")
-    _write_csv(portfolio.truth_coefficients, out / "truth" / "coefficients.csv")
-    _write_csv(portfolio.truth_payment, out / "truth" / "payment.csv")
-    cfg = dataclasses.asdict(portfolio.config)
-    cfg["end"] = portfolio.config.end.isoformat()
-    (out / "truth" / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-    return out

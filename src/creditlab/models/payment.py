@@ -35,7 +35,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import arviz as az
@@ -43,160 +42,18 @@ import numpy as np
 import pandas as pd
 
 from creditlab.errors import ConfigError
-from creditlab.kpi import as_timestamp
-from creditlab.ledger.schema import (
-    AMOUNT,
-    CUSTOMER_ID,
-    DISPUTED,
-    DUE_ON,
-    INVOICE_ID,
-    ISSUED_ON,
-    PAID_ON,
-    PAPERLESS,
-)
+from creditlab.ledger.schema import CUSTOMER_ID
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
+from creditlab.models.payment_data import PaymentConfig, payment_cells
 from creditlab.models.payment_forecast import Conditional
 from creditlab.models.pd import _codes
 from creditlab.models.sampling import SamplerConfig, read_posterior, sample, write_posterior
 
-__all__ = [
-    "COVARIATES",
-    "DEFAULT_EDGES",
-    "PaymentConfig",
-    "PaymentModel",
-    "payment_cells",
-    "payment_frame",
-]
+__all__ = ["PaymentModel"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EDGES = (-21, -14, -10, -7, -4, -2, 0, 2, 4, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 365)
-COVARIATES = ("disputed", "amount_low", "amount_high", "paperless")
 _BIG = 50.0  # stands in for an infinite cutpoint (exp(+-_BIG) stays finite in float32: JAX)
-_TRUE_TEXT = {"true", "yes", "y", "1", "electronic", "paperless", "e-invoice", "email"}
-
-
-@dataclasses.dataclass(frozen=True)
-class PaymentConfig:
-    """Buckets, covariates and priors of the payment-timing model (printed in the report)."""
-
-    edges: tuple[int, ...] = DEFAULT_EDGES
-    covariates: tuple[str, ...] = COVARIATES
-    group: str | None = "industry"
-    amount_low: float = 0.5
-    amount_high: float = 2.0
-    prior_cut_sigma: float = 5.0
-    prior_gap_days: float = 4.0
-    prior_beta_sigma: float = 2.5
-    prior_customer_sigma: float = 3.0
-    prior_group_sigma: float = 1.5
-    centred_min_invoices: int = 8
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "edges", tuple(int(e) for e in self.edges))
-        object.__setattr__(self, "covariates", tuple(self.covariates))
-        e = np.asarray(self.edges)
-        if len(e) < 5 or np.any(np.diff(e) <= 0) or 0 not in e:
-            raise ConfigError("edges must be >= 5 strictly increasing whole days including 0")
-        for needed in (30, 60, 90):
-            if needed not in e:
-                raise ConfigError(f"edges must include {needed} (P(> {needed} DPD) is reported)")
-        bad = sorted(set(self.covariates) - set(COVARIATES))
-        if bad:
-            raise ConfigError(f"unknown covariate(s) {bad}; known: {list(COVARIATES)}")
-        if not 0 < self.amount_low < 1 < self.amount_high:
-            raise ConfigError("need 0 < amount_low < 1 < amount_high")
-
-
-def _flag(values: pd.Series) -> np.ndarray:
-    if pd.api.types.is_bool_dtype(values):
-        return values.fillna(False).to_numpy(dtype=bool)
-    text = values.astype("string").str.strip().str.lower()
-    return text.isin(_TRUE_TEXT).fillna(False).to_numpy(dtype=bool)
-
-
-def payment_frame(
-    invoices: pd.DataFrame,
-    customers: pd.DataFrame,
-    as_of,
-    config: PaymentConfig | None = None,
-    group: str | None = "industry",
-    usual: pd.Series | None = None,
-) -> pd.DataFrame:
-    """Invoices issued by ``as_of`` with what the model needs, as known on ``as_of``.
-
-    Returns ``invoice_id, customer_id, <group>, issued_on, due_on, amount, terms, paid,
-    days_late`` (``paid_on - due_on`` where paid by ``as_of``), ``dpd_now`` (``as_of - due_on``)
-    and the 0/1 covariates. The amount covariates compare an invoice with its customer's usual
-    amount: ``usual`` (customer_id -> amount, e.g. medians from a training period) or else the
-    median of the customer's invoices in the frame.
-    """
-    cfg = config or PaymentConfig()
-    t = as_timestamp(as_of)
-    inv = invoices.loc[invoices[ISSUED_ON] <= t]
-    paid = inv[PAID_ON].notna().to_numpy() & (inv[PAID_ON] <= t).fillna(False).to_numpy()
-    frame = pd.DataFrame(
-        {
-            INVOICE_ID: inv[INVOICE_ID].to_numpy(),
-            CUSTOMER_ID: inv[CUSTOMER_ID].astype(str).to_numpy(),
-            ISSUED_ON: inv[ISSUED_ON].to_numpy(),
-            DUE_ON: inv[DUE_ON].to_numpy(),
-            AMOUNT: inv[AMOUNT].to_numpy(dtype=float),
-            "terms": (inv[DUE_ON] - inv[ISSUED_ON]).dt.days.to_numpy(),
-            "paid": paid,
-            "days_late": np.where(paid, (inv[PAID_ON] - inv[DUE_ON]).dt.days, np.nan),
-            "dpd_now": (t - inv[DUE_ON]).dt.days.to_numpy(),
-        }
-    )
-    if group:
-        levels = customers.set_index(customers[CUSTOMER_ID].astype(str))[group].astype(str)
-        frame[group] = frame[CUSTOMER_ID].map(levels).fillna("unknown").to_numpy()
-    median = frame.groupby(CUSTOMER_ID)[AMOUNT].transform("median")
-    if usual is not None:
-        median = frame[CUSTOMER_ID].map(usual).fillna(median)
-    ratio = frame[AMOUNT].to_numpy() / median.to_numpy()
-    frame["disputed"] = _flag(inv[DISPUTED]) if DISPUTED in inv else False
-    frame["amount_low"] = ratio < cfg.amount_low
-    frame["amount_high"] = ratio > cfg.amount_high
-    frame["paperless"] = _flag(inv[PAPERLESS]) if PAPERLESS in inv else False
-    return frame
-
-
-def _bucket(days: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Bucket index of whole days: ``D <= edges[0]`` is 0, past the last edge ``len(edges)``."""
-    return np.searchsorted(edges, days, side="left").astype(np.int64)
-
-
-def payment_cells(frame: pd.DataFrame, edges: Sequence[int], covariates: Sequence[str]):
-    """Aggregate invoices into likelihood cells (exact: every term depends only on the cell).
-
-    Returns ``(cells, patterns)``: cells hold ``customer, pattern, lo`` (bucket, or first possible
-    bucket of a censored invoice), ``censored``, ``trunc`` (bucket of the issue date) and ``n``;
-    patterns is the 0/1 covariate matrix of each pattern.
-    """
-    e = np.asarray(edges)
-    paid = frame["paid"].to_numpy()
-    late = frame["days_late"].to_numpy()
-    # open invoice: D > dpd_now, i.e. D >= dpd_now + 1
-    lo = np.where(
-        paid,
-        _bucket(np.nan_to_num(late).astype(np.int64), e),
-        _bucket(frame["dpd_now"].to_numpy() + 1, e),
-    )
-    trunc = _bucket(-frame["terms"].to_numpy(), e)
-    x = frame[list(covariates)].to_numpy(dtype=np.int8) if covariates else np.zeros((len(frame), 0))
-    patterns, pattern = np.unique(x, axis=0, return_inverse=True)
-    keys = pd.DataFrame(
-        {
-            "customer": frame["_customer"].to_numpy(),
-            "pattern": pattern.ravel(),
-            "lo": lo,
-            "censored": ~paid,
-            "trunc": trunc,
-        }
-    )
-    cells = keys.groupby(list(keys.columns), sort=False).size().rename("n").reset_index()
-    return cells, patterns.astype(float)
 
 
 def _log_sigmoid(x):

@@ -22,7 +22,8 @@ import pandas as pd
 
 from creditlab.kpi import as_timestamp
 from creditlab.ledger.schema import AMOUNT, CUSTOMER_ID, DUE_ON, ISSUED_ON, PAID_ON
-from creditlab.models.payment import PaymentConfig, PaymentModel, payment_frame
+from creditlab.models.payment import PaymentModel
+from creditlab.models.payment_data import PaymentConfig, payment_frame
 from creditlab.models.payment_forecast import cash_forecast
 from creditlab.models.pd import SamplerConfig
 from creditlab.models.validation import auc, baseline_scores, brier, calibration

@@ -4,10 +4,12 @@ a batch and the headline rows of e-mails. Executing and rendering notebooks is t
 
 from creditlab.report import (
     appendix,
+    collections_section,
     customer_section,
     decisions_section,
     payment_section,
     pd_section,
+    provisions_section,
     validation_section,
     weekly,
 )
@@ -16,10 +18,12 @@ from creditlab.report.tables import table
 
 __all__ = [
     "appendix",
+    "collections_section",
     "customer_section",
     "decisions_section",
     "payment_section",
     "pd_section",
+    "provisions_section",
     "table",
     "validation_section",
     "to_image",

@@ -1,13 +1,15 @@
-"""The decision sections of a report: grades and segments, credit limits, ECL, the provision matrix,
-the collections worklist, alerts, terms economics and the scenario grid.
+"""The credit decision sections of a report: grades and segments, credit limits, ECL and terms
+economics, and the helpers every decision section shares (the stage's summary, its files, the
+sentence that replaces a section the run left out).
 
 Each function reads the files the decisions stage wrote into the run folder (nothing is recomputed)
-and returns display objects; a part the run left out says so, and why.
+and returns display objects; a part the run left out says so, and why. The provision matrix and
+scenarios are in :mod:`creditlab.report.provisions_section`, the worklist and alerts in
+:mod:`creditlab.report.collections_section`.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
@@ -16,47 +18,43 @@ from creditlab.ledger.schema import CUSTOMER_ID, NAME
 from creditlab.report.figures import bar_chart, interval_chart, to_image
 from creditlab.report.tables import fmt_money, fmt_pct, md_escape, table
 from creditlab.run.folder import (
-    ALERTS_FILE,
     DECISIONS_FILE,
     ECL_BY_GROUP_FILE,
     ECL_FILE,
     GRADE_CALIBRATION_FILE,
     LIMITS_FILE,
-    PROVISION_MATRIX_FILE,
-    PROVISION_TOTALS_FILE,
-    ROLL_RATES_FILE,
-    SCENARIOS_FILE,
     SEGMENTS_FILE,
     TERMS_FILE,
-    WORKLIST_FILE,
     RunFolder,
 )
 from creditlab.run.prepare import Run
 
 __all__ = [
-    "alerts_section",
+    "decisions_summary",
     "ecl_section",
     "grades_section",
+    "interval_text",
     "limits_section",
-    "provisions_section",
-    "scenarios_section",
+    "not_in_run",
+    "read_artifact",
     "segments_section",
     "terms_section",
-    "worklist_section",
 ]
 
 
-def _summary(run: Run) -> dict | None:
+def decisions_summary(run: Run) -> dict | None:
+    """The decisions stage's summary (``decisions.json``), or None when it did not run."""
     return RunFolder(run.run_dir).read_json(DECISIONS_FILE)
 
 
-def _read(run: Run, name: str) -> pd.DataFrame | None:
+def read_artifact(run: Run, name: str) -> pd.DataFrame | None:
+    """A CSV file of the run folder (ids as text), or None when the run has none."""
     return RunFolder(run.run_dir).read_csv(name)
 
 
-def _missing(run: Run, name: str) -> list | None:
+def not_in_run(run: Run, name: str) -> list | None:
     """A sentence instead of the section when the run has no ``name``."""
-    s = _summary(run)
+    s = decisions_summary(run)
     if s is None:
         why = (
             "decisions are not enabled in the params"
@@ -70,15 +68,16 @@ def _missing(run: Run, name: str) -> list | None:
     return None
 
 
-def _interval_text(mean: float, lo: float, hi: float, prob: float) -> str:
+def interval_text(mean: float, lo: float, hi: float, prob: float) -> str:
+    """An amount with its credible interval, for a sentence."""
     return f"**{fmt_money(mean)}** ({prob:.0%} interval {fmt_money(lo)} to {fmt_money(hi)})"
 
 
 def grades_section(run: Run) -> list:
     """The master scale: customers and AR per grade and each grade's calibration."""
-    if (missing := _missing(run, SEGMENTS_FILE)) is not None:
+    if (missing := not_in_run(run, SEGMENTS_FILE)) is not None:
         return missing
-    seg = _read(run, SEGMENTS_FILE)
+    seg = read_artifact(run, SEGMENTS_FILE)
     prob, cur = run.params.interval_prob, run.params.currency
     per = (
         seg.groupby("grade", sort=False)
@@ -122,7 +121,7 @@ def grades_section(run: Run) -> list:
             },
         ),
     ]
-    cal = _read(run, GRADE_CALIBRATION_FILE)
+    cal = read_artifact(run, GRADE_CALIBRATION_FILE)
     if cal is not None and len(cal):
         cal["consistent"] = cal["consistent"].map({True: "yes", False: "no"})
         out += [
@@ -167,9 +166,9 @@ def grades_section(run: Run) -> list:
 
 def segments_section(run: Run) -> list:
     """Customers per segment and the policies that apply to them."""
-    if (missing := _missing(run, SEGMENTS_FILE)) is not None:
+    if (missing := not_in_run(run, SEGMENTS_FILE)) is not None:
         return missing
-    seg = _read(run, SEGMENTS_FILE)
+    seg = read_artifact(run, SEGMENTS_FILE)
     pivot = seg.pivot_table(
         index=["risk", "behaviour"],
         columns="value",
@@ -228,11 +227,11 @@ def _grade_key(grade: str):
 
 def limits_section(run: Run) -> list:
     """How limits are set, the totals, and the largest recommended changes with their reasons."""
-    if (missing := _missing(run, LIMITS_FILE)) is not None:
+    if (missing := not_in_run(run, LIMITS_FILE)) is not None:
         return missing
-    lim, seg = _read(run, LIMITS_FILE), _read(run, SEGMENTS_FILE)
+    lim, seg = read_artifact(run, LIMITS_FILE), read_artifact(run, SEGMENTS_FILE)
     d = run.params.decisions
-    s = _summary(run)["limits"]
+    s = decisions_summary(run)["limits"]
     lim = lim.merge(seg[[CUSTOMER_ID, NAME, "grade"]], on=CUSTOMER_ID, how="left")
     big = lim.reindex(lim["change"].abs().sort_values(ascending=False).index).head(run.params.top_n)
     e, a = d.economics, d.appetite
@@ -283,10 +282,10 @@ def limits_section(run: Run) -> list:
 
 def ecl_section(run: Run) -> list:
     """12-month expected credit loss, total and by grade and industry, with credible intervals."""
-    if (missing := _missing(run, ECL_FILE)) is not None:
+    if (missing := not_in_run(run, ECL_FILE)) is not None:
         return missing
-    s, prob, cur = _summary(run), run.params.interval_prob, run.params.currency
-    by = _read(run, ECL_BY_GROUP_FILE)
+    s, prob, cur = decisions_summary(run), run.params.interval_prob, run.params.currency
+    by = read_artifact(run, ECL_BY_GROUP_FILE)
     d = run.params.decisions
     lgd_text = ", ".join(f"{md_escape(k)} {v.mean:.0%} (sd {v.sd:.0%})" for k, v in d.lgd.items())
     t = s["ecl_total"]
@@ -305,7 +304,7 @@ def ecl_section(run: Run) -> list:
     return [
         Markdown(
             f"Expected credit loss over 12 months = PD x LGD x EAD (EAD = open AR), per posterior "
-            f"draw: {_interval_text(t['mean'], t['lo'], t['hi'], prob)} {cur}. LGD priors (Beta, "
+            f"draw: {interval_text(t['mean'], t['lo'], t['hi'], prob)} {cur}. LGD priors (Beta, "
             f"by {md_escape(d.lgd_by)}): {lgd_text}. Per customer in `ecl.csv`. (The provision "
             "matrix below measures losses directly, as balances never collected, over the "
             "receivables' lifetime; the two answer different questions and differ.)"
@@ -334,199 +333,12 @@ def ecl_section(run: Run) -> list:
     ]
 
 
-def provisions_section(run: Run) -> list:
-    """The IFRS 9 provision matrix as a heat table, the allowance by scenario and the roll rates."""
-    if (missing := _missing(run, PROVISION_MATRIX_FILE)) is not None:
-        return missing
-    m, totals, roll = (
-        _read(run, PROVISION_MATRIX_FILE),
-        _read(run, PROVISION_TOTALS_FILE),
-        _read(run, ROLL_RATES_FILE),
-    )
-    prob, cur = run.params.interval_prob, run.params.currency
-    d = run.params.decisions.provisions
-    order = list(dict.fromkeys(m["bucket"]))
-    heat = m.pivot_table(
-        index="bucket", columns="segment", values="loss_rate_mean", sort=False
-    ).reindex(order)
-    heat_style = (
-        heat.style.format(lambda v: fmt_pct(v, 2), escape="html")
-        .background_gradient(cmap="OrRd", axis=None, vmin=0, vmax=1)
-        .set_table_attributes('class="cl-table"')
-    )
-    heat_style = heat_style.relabel_index([md_escape(c) for c in heat.columns], axis="columns")
-    by_bucket = (
-        m.groupby("bucket", sort=False)[["balance", "allowance_historical", "allowance_mean"]]
-        .sum()
-        .reset_index()
-    )
-    by_bucket["rate"] = np.where(
-        by_bucket["balance"] > 0, by_bucket["allowance_mean"] / by_bucket["balance"], np.nan
-    )
-    portfolio_roll = (
-        roll.groupby("bucket", sort=False)
-        .apply(
-            lambda g: pd.Series(
-                {
-                    "observed": g["observed"].sum(),
-                    **{
-                        c: np.average(g[c], weights=g["observed"] + 1e-9)
-                        for c in ("paid", "stayed", "rolled_on", "loss")
-                    },
-                }
-            ),
-            include_groups=False,
-        )
-        .reset_index()
-    )
-    scen = ", ".join(
-        f"{k} weight {v['weight']:.0%} x{v['multiplier']:g}" for k, v in d.scenarios.items()
-    )
-    return [
-        Markdown(
-            "Simplified approach for trade receivables: a lifetime loss rate per aging bucket"
-            + ("" if d.segment_by == "none" else f" and {md_escape(d.segment_by)}")
-            + f", from how invoices moved between the last {d.history_months} month-end aging "
-            f"snapshots (paid, stayed, rolled on, or became a loss: unpaid {d.loss_dpd} days or "
-            "written off / insolvent). Each bucket's monthly moves have a Dirichlet posterior "
-            f"(segments borrow {d.prior_strength:g} invoices' worth from the portfolio), and its "
-            "loss rate is the chance of ending as a loss. Invoices already credit-impaired are "
-            f"provided in full. Forward-looking overlay: {scen} (weighted multiplier "
-            f"{d.overlay:.2f}). Loss rates are posterior means:"
-        ),
-        heat_style,
-        table(
-            totals,
-            money=["allowance_mean", "allowance_lo", "allowance_hi"],
-            labels={
-                "scenario": "Loss rates",
-                "allowance_mean": f"Allowance ({cur})",
-                "allowance_lo": f"{prob:.0%} interval from",
-                "allowance_hi": "to",
-            },
-        ),
-        Markdown(
-            "By bucket, all segments together (the allowance to book is the forward-looking one):"
-        ),
-        table(
-            by_bucket,
-            money=["balance", "allowance_historical", "allowance_mean"],
-            pct=["rate"],
-            labels={
-                "bucket": "Bucket",
-                "balance": f"Open balance ({cur})",
-                "allowance_historical": "Allowance, historical rates",
-                "allowance_mean": "Allowance, forward-looking",
-                "rate": "Effective rate",
-            },
-        ),
-        Markdown(
-            "Monthly moves behind the rates (posterior means, all segments; `roll_rates.csv` per segment):"
-        ),
-        table(
-            portfolio_roll,
-            ints=["observed"],
-            pct=["paid", "stayed", "rolled_on", "loss"],
-            labels={
-                "bucket": "From bucket",
-                "observed": "Invoice-months observed",
-                "paid": "Paid",
-                "stayed": "Stayed",
-                "rolled_on": "Rolled on",
-                "loss": "Loss",
-            },
-        ),
-    ]
-
-
-def worklist_section(run: Run) -> list:
-    """The top of the collections worklist."""
-    if (missing := _missing(run, WORKLIST_FILE)) is not None:
-        return missing
-    w, s = _read(run, WORKLIST_FILE), _summary(run)
-    cur = run.params.currency
-    top = w.head(max(run.params.top_n, 10))
-    return [
-        Markdown(
-            f"{len(w):,} open invoices call for an action under their customer's dunning cadence, "
-            f"with {fmt_money(s['worklist']['cash_at_risk'])} {cur} of expected cash at risk in "
-            "all (open amount x the chance the invoice reaches 90+ days past due or the customer "
-            "defaults). Contact day = the weekday the customer usually pays on. The full list is "
-            "`worklist.csv`."
-        ),
-        table(
-            top[
-                [
-                    "rank",
-                    "invoice_id",
-                    CUSTOMER_ID,
-                    NAME,
-                    "open_amount",
-                    "dpd",
-                    "p_at_risk",
-                    "cash_at_risk",
-                    "action",
-                    "contact_day",
-                    "approval",
-                ]
-            ],
-            money=["open_amount", "cash_at_risk"],
-            pct=["p_at_risk"],
-            ints=["rank", "dpd"],
-            labels={
-                "rank": "#",
-                "invoice_id": "Invoice",
-                CUSTOMER_ID: "Customer",
-                NAME: "Name",
-                "open_amount": "Open",
-                "dpd": "DPD",
-                "p_at_risk": "P(90+ DPD or default)",
-                "cash_at_risk": "Cash at risk",
-                "action": "Action",
-                "contact_day": "Contact on",
-                "approval": "Owner",
-            },
-        ),
-    ]
-
-
-def alerts_section(run: Run) -> list:
-    """Early warnings: changes since the previous run and states over thresholds."""
-    if (missing := _missing(run, ALERTS_FILE)) is not None:
-        return missing
-    a, s = _read(run, ALERTS_FILE), _summary(run)
-    prev = s.get("previous_run")
-    head = (
-        f"Compared with run {md_escape(prev['run_id'])} (as of {prev['as_of']})."
-        if prev
-        else "There is no previous run to compare with, so changes (PD up, downgrades, new "
-        "days past due, new disputes) appear from the next run on; only states over a threshold "
-        "are listed."
-    )
-    if a.empty:
-        return [Markdown(head + " No alerts.")]
-    counts = ", ".join(f"{n} {k}" for k, n in a["severity"].value_counts().items())
-    return [
-        Markdown(f"{head} {len(a):,} alerts ({counts}); all in `alerts.csv`."),
-        table(
-            a.head(40),
-            labels={
-                CUSTOMER_ID: "Customer",
-                NAME: "Name",
-                "alert": "Alert",
-                "severity": "Severity",
-                "detail": "Detail",
-            },
-        ),
-    ]
-
-
 def terms_section(run: Run) -> list:
     """Early-payment discount and factoring: annualised cost and value per customer."""
-    if (missing := _missing(run, TERMS_FILE)) is not None:
+    if (missing := not_in_run(run, TERMS_FILE)) is not None:
         return missing
-    t = _read(run, TERMS_FILE).merge(
-        _read(run, SEGMENTS_FILE)[[CUSTOMER_ID, NAME]], on=CUSTOMER_ID, how="left"
+    t = read_artifact(run, TERMS_FILE).merge(
+        read_artifact(run, SEGMENTS_FILE)[[CUSTOMER_ID, NAME]], on=CUSTOMER_ID, how="left"
     )
     cfg, econ = run.params.decisions.terms, run.params.decisions.economics
     cur = run.params.currency
@@ -579,76 +391,4 @@ def terms_section(run: Run) -> list:
         )
         if len(best)
         else Markdown("For no customer does either offer pay off."),
-    ]
-
-
-def scenarios_section(run: Run) -> list:
-    """The scenario grid: ECL, allowance, limits and grade migration under each stress."""
-    if (missing := _missing(run, SCENARIOS_FILE)) is not None:
-        return missing
-    g = _read(run, SCENARIOS_FILE)
-    prob, cur = run.params.interval_prob, run.params.currency
-    g["stress"] = [
-        ", ".join(
-            x
-            for x in (
-                f"PD x{r.pd_multiplier:g}" if r.pd_multiplier != 1 else "",
-                str(r.industry_multipliers) if isinstance(r.industry_multipliers, str) else "",
-                f"LGD {r.lgd_shock:+.0%}" if r.lgd_shock else "",
-                f"loss rates x{r.provision_multiplier:g}" if r.provision_multiplier != 1 else "",
-            )
-            if x
-        )
-        or "none"
-        for r in g.itertuples()
-    ]
-    chart = g.rename(columns={"ecl_mean": "mean", "ecl_lo": "lo", "ecl_hi": "hi"})
-    return [
-        Markdown(
-            "Each scenario re-runs the decisions on stressed posterior draws (no re-fitting): "
-            "PD multiplied (overall and by industry), LGD shifted, provision loss rates "
-            "multiplied. Limits cut and customers downgraded are counted against the base."
-        ),
-        table(
-            g[
-                [
-                    "scenario",
-                    "stress",
-                    "mean_pd",
-                    "ecl_mean",
-                    "ecl_lo",
-                    "ecl_hi",
-                    "allowance_mean",
-                    "recommended_limits",
-                    "limits_cut",
-                    "downgraded",
-                    "high_risk",
-                ]
-            ],
-            money=["ecl_mean", "ecl_lo", "ecl_hi", "allowance_mean", "recommended_limits"],
-            pct=["mean_pd"],
-            ints=["limits_cut", "downgraded", "high_risk"],
-            labels={
-                "scenario": "Scenario",
-                "stress": "Stress",
-                "mean_pd": "Mean PD",
-                "ecl_mean": f"ECL ({cur})",
-                "ecl_lo": f"{prob:.0%} from",
-                "ecl_hi": "to",
-                "allowance_mean": "Allowance",
-                "recommended_limits": "Recommended limits",
-                "limits_cut": "Limits cut",
-                "downgraded": "Downgraded",
-                "high_risk": "High-risk customers",
-            },
-        ),
-        to_image(
-            interval_chart(
-                chart,
-                "scenario",
-                "12-month ECL by scenario",
-                f"ECL ({cur}; dots: mean, bars: {prob:.0%} interval)",
-                percent=False,
-            )
-        ),
     ]

@@ -3,17 +3,15 @@ credible intervals, movers since the previous run, out-of-time validation and di
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
-from creditlab.models.pd import PDModel
 from creditlab.report.figures import interval_chart, to_image
 from creditlab.report.tables import gate_report, md_escape, table
 from creditlab.run.folder import (
-    FEATURES_FILE,
-    PD_MODEL_FILE,
+    PD_BY_INDUSTRY_FILE,
+    PD_EFFECTS_FILE,
     PD_SUMMARY_FILE,
     SCORES_FILE,
     RunFolder,
@@ -86,21 +84,9 @@ def pd_overview(run: Run) -> list:
 
 def _effects(run: Run) -> list:
     """Coefficients of the standardised predictors and binned effects, with intervals."""
-    import arviz as az
-
-    model, prob = PDModel.load(run.run_dir / PD_MODEL_FILE), run.params.interval_prob
-    beta = az.summary(model.idata, var_names=["beta"], hdi_prob=prob, kind="stats")
-    frame = pd.DataFrame(
-        {
-            "predictor": model.standardizer.names,
-            "mean": beta["mean"].to_numpy(),
-            "lo": beta.iloc[:, 2].to_numpy(),
-            "hi": beta.iloc[:, 3].to_numpy(),
-        }
-    )
-    frame["reading"] = np.where(
-        frame["lo"] > 0, "higher PD", np.where(frame["hi"] < 0, "lower PD", "unclear")
-    )
+    prob = run.params.interval_prob
+    effects = RunFolder(run.run_dir).read_csv(PD_EFFECTS_FILE).fillna({"bin": ""})
+    linear = effects.loc[effects["bin"] == ""].drop(columns="bin")
     out = [
         Markdown(
             f"What drives the PD: change in log-odds of default per standard deviation of "
@@ -108,7 +94,7 @@ def _effects(run: Run) -> list:
             "above zero."
         ),
         table(
-            frame,
+            linear,
             decimals=["mean", "lo", "hi"],
             labels={
                 "predictor": "Predictor",
@@ -119,20 +105,12 @@ def _effects(run: Run) -> list:
             },
         ),
     ]
-    for name in model.bins:
-        b = az.summary(model.idata, var_names=[f"bins_{name}"], hdi_prob=prob, kind="stats")
-        bins = pd.DataFrame(
-            {
-                "bin": model.idata.posterior[f"bins_{name}"].coords[f"bin_{name}"].to_numpy(),
-                "mean": b["mean"].to_numpy(),
-                "lo": b.iloc[:, 2].to_numpy(),
-                "hi": b.iloc[:, 3].to_numpy(),
-            }
-        )
+    binned = effects.loc[effects["bin"] != ""]
+    for name, bins in binned.groupby("predictor", sort=False):
         out += [
             Markdown(f"Binned effect of **{md_escape(name)}** (log-odds, centred on zero):"),
             table(
-                bins,
+                bins[["bin", "mean", "lo", "hi"]],
                 decimals=["mean", "lo", "hi"],
                 labels={"bin": "Bin", "mean": "Effect", "lo": "from", "hi": "to"},
             ),
@@ -140,24 +118,12 @@ def _effects(run: Run) -> list:
     return out
 
 
-def _draws(run: Run) -> tuple[pd.DataFrame, np.ndarray]:
-    features = pd.read_parquet(run.run_dir / FEATURES_FILE)
-    alive = features.loc[~features["in_default"]].reset_index(drop=True)
-    return alive, PDModel.load(run.run_dir / PD_MODEL_FILE).predict_draws(alive)
-
-
 def pd_by_industry(run: Run) -> list:
     """Average PD per industry with its credible interval (from the posterior draws)."""
     if (missing := _not_available(run)) is not None:
         return missing
-    alive, draws = _draws(run)
+    frame = RunFolder(run.run_dir).read_csv(PD_BY_INDUSTRY_FILE)
     prob = run.params.interval_prob
-    rows = []
-    for name, idx in alive.groupby(INDUSTRY).indices.items():
-        avg = draws[:, idx].mean(axis=1)
-        lo, hi = np.quantile(avg, [(1 - prob) / 2, (1 + prob) / 2])
-        rows.append({INDUSTRY: name, "customers": len(idx), "mean": avg.mean(), "lo": lo, "hi": hi})
-    frame = pd.DataFrame(rows).sort_values("mean", ascending=False)
     labels = {
         INDUSTRY: "Industry",
         "customers": "Customers",

@@ -4,25 +4,25 @@ priors, effects and out-of-time metrics come from :mod:`creditlab.report.pd_sect
 
 from __future__ import annotations
 
-import json
-
 import arviz as az
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
-from creditlab.features import FEATURES, SNAPSHOT, TARGET, training_data
+from creditlab.features import SNAPSHOT
 from creditlab.ledger.schema import INDUSTRY
 from creditlab.models.pd import PDModel
-from creditlab.models.validation import psi
 from creditlab.report.figures import interval_chart, to_image
 from creditlab.report.tables import fmt_pct, table
 from creditlab.run.folder import (
+    GRADE_CALIBRATION_FILE,
+    PD_FEATURES_FILE,
     PD_MODEL_FILE,
+    PD_PREDICTIVE_FILE,
+    PD_SNAPSHOTS_FILE,
     PD_SUMMARY_FILE,
-    SCORES_FILE,
-    VALIDATION_SCORES_FILE,
+    RunFolder,
 )
 from creditlab.run.prepare import Run
 
@@ -36,54 +36,22 @@ __all__ = [
 
 
 def _fitted(run: Run) -> bool:
-    path = run.run_dir / PD_SUMMARY_FILE
-    return (
-        path.is_file()
-        and not json.loads(path.read_text()).get("skipped")
-        and (run.run_dir / PD_MODEL_FILE).is_file()
-    )
-
-
-def _training(run: Run):
-    settings = run.params.pd_model
-    led = run.ledger
-    return training_data(
-        led.customers,
-        led.invoices,
-        led.events,
-        run.as_of,
-        every_months=settings.snapshot_every_months,
-    )
+    summary = RunFolder(run.run_dir).read_json(PD_SUMMARY_FILE)
+    return summary is not None and not summary.get("skipped")
 
 
 def data_and_features(run: Run) -> list:
     """Rows and defaults per training snapshot, and each feature's coverage and mean."""
     if not _fitted(run):
         return [Markdown("No PD model in this run: nothing to validate.")]
-    data = _training(run)
-    per = (
-        data.train.groupby(SNAPSHOT)
-        .agg(rows=(TARGET, "size"), defaults=(TARGET, "sum"))
-        .reset_index()
-        .assign(
-            rate=lambda f: f["defaults"] / f["rows"], **{SNAPSHOT: lambda f: f[SNAPSHOT].dt.date}
-        )
-    )
-    feats = pd.DataFrame(
-        {
-            "feature": list(FEATURES),
-            "missing": [data.train[f].isna().mean() for f in FEATURES],
-            "mean_train": [data.train[f].mean() for f in FEATURES],
-            "mean_defaulters": [
-                data.train.loc[data.train[TARGET] == 1, f].mean() for f in FEATURES
-            ],
-        }
-    )
+    folder = RunFolder(run.run_dir)
+    per, feats = folder.read_csv(PD_SNAPSHOTS_FILE), folder.read_csv(PD_FEATURES_FILE)
+    summary = folder.read_json(PD_SUMMARY_FILE)
     return [
         Markdown(
             f"Training rows are customer-snapshots every few months, each labelled with default in "
-            f"the next 12 months; {len(data.validation):,} customers at {data.validation_snapshot} "
-            "are held out for the out-of-time test."
+            f"the next 12 months; {summary['validation_rows']:,} customers at "
+            f"{summary['validation_snapshot']} are held out for the out-of-time test."
         ),
         table(per, ints=["rows", "defaults"], pct=["rate"],
               labels={SNAPSHOT: "Snapshot", "rows": "Customers", "defaults": "Defaults in 12 months", "rate": "Default rate"}),
@@ -118,22 +86,8 @@ def predictive_checks(run: Run) -> list:
     """Observed defaults in training against the model's posterior predictive distribution."""
     if not _fitted(run):
         return []
-    data = _training(run)
-    model = PDModel.load(run.run_dir / PD_MODEL_FILE)
-    draws = model.predict_draws(data.train)
-    rng = np.random.default_rng(run.params.seed)
-    sims = rng.random(draws.shape) < draws  # one replicated data set per posterior draw
+    frame = RunFolder(run.run_dir).read_csv(PD_PREDICTIVE_FILE)
     prob = run.params.interval_prob
-    rows = []
-    for by in (SNAPSHOT, INDUSTRY):
-        for name, idx in data.train.groupby(by).indices.items():
-            counts = sims[:, idx].sum(axis=1)
-            lo, hi = np.quantile(counts, [(1 - prob) / 2, (1 + prob) / 2])
-            observed = int(data.train[TARGET].to_numpy()[idx].sum())
-            label = name.date() if by == SNAPSHOT else name
-            rows.append({"by": by, "group": str(label), "observed": observed, "mean": counts.mean(),
-                         "lo": lo, "hi": hi, "inside": "yes" if lo <= observed <= hi else "no"})  # fmt: skip
-    frame = pd.DataFrame(rows)
     share = (frame["inside"] == "yes").mean()
     ind = frame.loc[frame["by"] == INDUSTRY]
     return [
@@ -153,10 +107,10 @@ def predictive_checks(run: Run) -> list:
 
 def calibration_by_grade(run: Run) -> list:
     """Each grade's out-of-time default rate against its mean PD (Jeffreys test)."""
-    path = run.run_dir / "grade_calibration.csv"
-    if not path.is_file():
+    cal = RunFolder(run.run_dir).read_csv(GRADE_CALIBRATION_FILE)
+    if cal is None:
         return [Markdown("No grades in this run (the decisions stage needs the PD model).")]
-    cal = pd.read_csv(path, dtype={"grade": "string"})
+    cal["grade"] = cal["grade"].astype("string")
     cal["consistent"] = cal["consistent"].map({True: "yes", False: "no"})
     prob = run.params.interval_prob
     return [
@@ -176,16 +130,10 @@ def calibration_by_grade(run: Run) -> list:
 def stability(run: Run) -> list:
     """Population stability of today's scores against the validation window's (and the previous
     run's, when there is one)."""
-    if not _fitted(run) or not (run.run_dir / VALIDATION_SCORES_FILE).is_file():
+    if not _fitted(run):
         return []
-    scores = pd.read_parquet(run.run_dir / SCORES_FILE)
-    alive = scores.loc[~scores["in_default"], "pd_mean"].to_numpy()
-    base = pd.read_parquet(run.run_dir / VALIDATION_SCORES_FILE)["pd_mean"].to_numpy()
-    rows = [("validation window (12 months ago)", *psi(base, alive))]
-    summary = json.loads((run.run_dir / PD_SUMMARY_FILE).read_text())
-    if summary.get("psi"):
-        rows.append((f"previous run {summary['previous_run']}", *summary["psi"]))
-    frame = pd.DataFrame(rows, columns=["against", "psi", "reading"])
+    summary = RunFolder(run.run_dir).read_json(PD_SUMMARY_FILE)
+    frame = pd.DataFrame(summary["stability"], columns=["against", "psi", "reading"])
     return [
         Markdown(
             "PSI = sum (a - e) ln(a / e) over deciles of the reference scores; < 0.10 stable, 0.10-0.25 shift, > 0.25 rebuild."

@@ -47,6 +47,12 @@ __all__ = [
     "PD_SUMMARY_FILE",
     "FEATURES_FILE",
     "VALIDATION_SCORES_FILE",
+    "PD_EFFECTS_FILE",
+    "PD_BY_INDUSTRY_FILE",
+    "PD_SNAPSHOTS_FILE",
+    "PD_FEATURES_FILE",
+    "PD_PREDICTIVE_FILE",
+    "PORTFOLIO_ROLL_RATES_FILE",
     "FORECAST_FILE",
     "CASH_FILE",
     "PAYMENT_MODEL_FILE",
@@ -81,12 +87,16 @@ KPI_TABLES = {  # the weekly KPIs' tables, one Parquet file each
 SCORES_FILE, PD_MODEL_FILE = "scores.parquet", "pd_model.nc"
 PD_SUMMARY_FILE, FEATURES_FILE = "pd_validation.json", "score_features.parquet"
 VALIDATION_SCORES_FILE = "pd_validation_scores.parquet"
+PD_EFFECTS_FILE, PD_BY_INDUSTRY_FILE = "pd_effects.csv", "pd_by_industry.csv"
+PD_SNAPSHOTS_FILE, PD_FEATURES_FILE = "pd_snapshots.csv", "pd_features.csv"
+PD_PREDICTIVE_FILE = "pd_predictive_checks.csv"
 FORECAST_FILE, CASH_FILE = "payment_forecast.csv", "cash_forecast.csv"
 PAYMENT_MODEL_FILE, PAYMENT_SUMMARY_FILE = "payment_model.nc", "payment.json"
 DECISIONS_FILE, TABLE_FILE = "decisions.json", "decision_table.parquet"
 SEGMENTS_FILE, LIMITS_FILE, ECL_FILE = "segments.csv", "limits.csv", "ecl.csv"
 ECL_BY_GROUP_FILE, PROVISION_MATRIX_FILE = "ecl_by_group.csv", "provision_matrix.csv"
 ROLL_RATES_FILE, PROVISION_TOTALS_FILE = "roll_rates.csv", "provision_totals.csv"
+PORTFOLIO_ROLL_RATES_FILE = "roll_rates_portfolio.csv"
 WORKLIST_FILE, ALERTS_FILE, TERMS_FILE = "worklist.csv", "alerts.csv", "terms.csv"
 SCENARIOS_FILE, GRADE_CALIBRATION_FILE = "scenarios.csv", "grade_calibration.csv"
 LOCK_FILE = ".lock"
@@ -130,6 +140,16 @@ FILES = (
              "the as-of features the portfolio was scored on"),
     Artifact(VALIDATION_SCORES_FILE, "run.stages.pd", "run.stages.decisions, report",
              "customer_id, default_12m, pd_mean: out-of-time outcomes and PDs"),
+    Artifact(PD_EFFECTS_FILE, "run.stages.pd", "report.pd_section",
+             "predictor, bin, mean, lo, hi, reading: log-odds effects with intervals"),
+    Artifact(PD_BY_INDUSTRY_FILE, "run.stages.pd", "report.pd_section",
+             "industry, customers, mean, lo, hi: average PD per industry from the draws"),
+    Artifact(PD_SNAPSHOTS_FILE, "run.stages.pd", "report.validation_section",
+             "snapshot, rows, defaults, rate: the training data per snapshot"),
+    Artifact(PD_FEATURES_FILE, "run.stages.pd", "report.validation_section",
+             "feature, missing, mean_train, mean_defaulters"),
+    Artifact(PD_PREDICTIVE_FILE, "run.stages.pd", "report.validation_section",
+             "by, group, observed, mean, lo, hi, inside: posterior predictive checks"),
     Artifact(FORECAST_FILE, "run.stages.payment", "run.stages.decisions, report.payment_section",
              "invoice_id, customer_id, p_paid_by_due, p_dpd30/60/90, expected_paid_on, paid_on_lo/hi"),
     Artifact(CASH_FILE, "run.stages.payment", "report.payment_section",
@@ -141,31 +161,34 @@ FILES = (
     Artifact(DECISIONS_FILE, "run.stages.decisions", "report.decisions_section",
              "decision totals, notes, what was left out and why, timings"),
     Artifact(TABLE_FILE, "run.stages.decisions", "run.queries (approve, what-if), widgets",
-             "everything per customer"),
+             "everything per customer: segments, PD interval, exposure, limits, ECL"),
     Artifact(SEGMENTS_FILE, "run.stages.decisions", "report.decisions_section",
-             "customer_id, grade, risk, behaviour, value, segment, policy, ..."),
+             "customer_id, grade, segment, policy, then risk, behaviour, value, terms, limit policy"),
     Artifact(LIMITS_FILE, "run.stages.decisions", "report.decisions_section",
-             "customer_id, current_limit, recommended_limit, change, reason, ..."),
+             "customer_id, current_limit, recommended_limit, rationale, change, ..."),
     Artifact(ECL_FILE, "run.stages.decisions", "report.decisions_section",
-             "customer_id, ead, lgd, ecl_mean, ecl_lo, ecl_hi"),
+             "customer_id, ead, pd_mean, lgd, ecl_mean, ecl_lo, ecl_hi"),
     Artifact(ECL_BY_GROUP_FILE, "run.stages.decisions", "report.decisions_section",
-             "ECL by grade, industry and segment with intervals"),
+             "group_by, group, customers, ead, ecl_mean, ecl_lo, ecl_hi"),
     Artifact(PROVISION_MATRIX_FILE, "run.stages.decisions", "report.decisions_section",
-             "segment, bucket, open AR, loss rate with interval, allowance"),
+             "segment, bucket, balance, loss_rate_mean/lo/hi, allowance_mean/lo/hi"),
     Artifact(ROLL_RATES_FILE, "run.stages.decisions", "report.decisions_section",
-             "roll rates between aging buckets"),
+             "segment, bucket, observed, paid, stayed, rolled_on, loss"),
+    Artifact(PORTFOLIO_ROLL_RATES_FILE, "run.stages.decisions", "report.decisions_section",
+             "bucket, observed, paid, stayed, rolled_on, loss: all segments, weighted by invoices"),
     Artifact(PROVISION_TOTALS_FILE, "run.stages.decisions", "report.decisions_section",
-             "allowance totals with intervals"),
+             "scenario, allowance_mean, allowance_lo, allowance_hi"),
     Artifact(WORKLIST_FILE, "run.stages.decisions", "report.decisions_section, widgets",
-             "collections worklist: invoice, customer, action, contact day, cash at risk"),
+             "rank, invoice_id, customer_id, name, policy, open_amount, dpd, ..., p_invoice_90dpd, "
+             "cash_at_risk, action, contact_day, contact_on, approval"),
     Artifact(ALERTS_FILE, "run.stages.decisions", "report, run.queries.customers_to_review",
-             "customer_id, alert, severity, reason"),
+             "customer_id, name, alert, severity, detail"),
     Artifact(TERMS_FILE, "run.stages.decisions", "report.decisions_section",
-             "terms economics per customer"),
+             "customer_id, annual_sales, days_to_pay, discount_* and factoring_* values, suggestion"),
     Artifact(SCENARIOS_FILE, "run.stages.decisions", "report.decisions_section",
-             "scenario, ECL, allowance, limits under stress"),
+             "scenario, multipliers, mean_pd, ecl_*, allowance_*, recommended_limits, limits_cut, ..."),
     Artifact(GRADE_CALIBRATION_FILE, "run.stages.decisions", "report.validation_section",
-             "grade, observed vs predicted default rate"),
+             "grade, band, n, defaults, mean_pd, observed_rate, rate_lo, rate_hi, p_value, consistent"),
 )  # fmt: skip
 
 _ID_DTYPES = {CUSTOMER_ID: "string", INVOICE_ID: "string", "segment": "string"}

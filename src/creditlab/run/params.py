@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from creditlab.config import parse_date, parse_section, read_yaml, reject_unknown_keys
-from creditlab.decisions.settings import DecisionSettings, parse_decision_settings
+from creditlab.decisions.params import parse_decision_settings
+from creditlab.decisions.settings import DecisionSettings
 from creditlab.errors import ConfigError
 from creditlab.run.settings import (
     PaymentSettings,

@@ -17,11 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 from creditlab.errors import ConfigError
-from creditlab.ledger.load import REJECT_COLUMNS, Ledger, load_ledger
+from creditlab.ledger.load import Ledger, load_ledger
 from creditlab.ledger.mapping import parse_mapping
-from creditlab.ledger.schema import ISSUED_ON, PAID_ON
+from creditlab.ledger.schema import ISSUED_ON, PAID_ON, REJECT_COLUMNS
 from creditlab.ledger.store import ingest, read_store
-from creditlab.ledger.synth import SynthConfig, synthesize, write_portfolio
+from creditlab.ledger.synth import SynthConfig, synthesize
+from creditlab.ledger.synth_files import write_portfolio
 from creditlab.run.folder import INPUTS_FILE, LEDGER_DIR, REJECTS_FILE
 from creditlab.run.params import RunParams, load_params
 

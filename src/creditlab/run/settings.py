@@ -18,7 +18,7 @@ from creditlab.config import parse_section, reject_unknown_keys
 from creditlab.errors import ConfigError
 from creditlab.features import FEATURES
 from creditlab.models.diagnostics import GateConfig
-from creditlab.models.payment import PaymentConfig
+from creditlab.models.payment_data import PaymentConfig
 from creditlab.models.pd import ModelConfig
 from creditlab.models.sampling import SamplerConfig
 

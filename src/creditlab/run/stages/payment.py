@@ -21,7 +21,8 @@ import pandas as pd
 from creditlab import kpi
 from creditlab.decisions.settings import BehaviourRules
 from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON, INDUSTRY, INVOICE_ID
-from creditlab.models.payment import PaymentModel, payment_frame
+from creditlab.models.payment import PaymentModel
+from creditlab.models.payment_data import payment_frame
 from creditlab.models.payment_forecast import cash_forecast
 from creditlab.run.fit_cache import cached_fit, save_fit_of_run
 from creditlab.run.folder import (

@@ -12,13 +12,28 @@ import dataclasses
 import logging
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from creditlab.features import TARGET, snapshot_features, training_data
+from creditlab.features import (
+    FEATURES,
+    SNAPSHOT,
+    TARGET,
+    TrainingData,
+    snapshot_features,
+    training_data,
+)
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
 from creditlab.ledger.store import append_scores, previous_scores
 from creditlab.models.diagnostics import convergence_gate
 from creditlab.models.pd import PDModel
+from creditlab.models.pd_checks import (
+    effects_table,
+    feature_table,
+    pd_by_group,
+    predictive_checks,
+    snapshot_table,
+)
 from creditlab.models.validation import (
     baseline_scores,
     calibration,
@@ -29,10 +44,16 @@ from creditlab.models.validation import (
 from creditlab.run.fit_cache import cached_fit, save_fit_of_run
 from creditlab.run.folder import (
     FEATURES_FILE,
+    PD_BY_INDUSTRY_FILE,
+    PD_EFFECTS_FILE,
+    PD_FEATURES_FILE,
     PD_MODEL_FILE,
+    PD_PREDICTIVE_FILE,
+    PD_SNAPSHOTS_FILE,
     PD_SUMMARY_FILE,
     SCORES_FILE,
     VALIDATION_SCORES_FILE,
+    RunFolder,
 )
 from creditlab.run.prepare import Run
 from creditlab.run.settings import PDSettings
@@ -70,6 +91,40 @@ def run_pd_stage(run: Run, settings: PDSettings | None = None) -> dict[str, Any]
         The fit failed the convergence gate and ``settings.gate.fatal`` is set.
     """
     return run_stage(PDStage(settings or run.params.pd_model), run)
+
+
+def _write_checks(
+    run: Run,
+    model: PDModel,
+    data: TrainingData,
+    current: pd.DataFrame,
+    scores: pd.DataFrame,
+    p_valid: np.ndarray,
+    summary: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Write the tables a reviewer checks the model with (effects, PD by industry, training data,
+    predictive checks); return the score stability rows (PSI against the validation window's
+    scores and the previous run's)."""
+    folder, prob = RunFolder(run.run_dir), run.params.interval_prob
+    effects_table(model, prob).to_csv(folder / PD_EFFECTS_FILE, index=False)
+    alive = current.loc[~current["in_default"]].reset_index(drop=True)
+    by_industry = pd_by_group(model.predict_draws(alive), alive[INDUSTRY], prob)
+    by_industry.rename(columns={"group": INDUSTRY}).to_csv(
+        folder / PD_BY_INDUSTRY_FILE, index=False
+    )
+    snapshot_table(data.train, SNAPSHOT, TARGET).to_csv(folder / PD_SNAPSHOTS_FILE, index=False)
+    feature_table(data.train, FEATURES, TARGET).to_csv(folder / PD_FEATURES_FILE, index=False)
+    groups = {SNAPSHOT: data.train[SNAPSHOT], INDUSTRY: data.train[INDUSTRY]}
+    checks = predictive_checks(
+        model.predict_draws(data.train), data.train[TARGET].to_numpy(), groups, prob,
+        run.params.seed,
+    )  # fmt: skip
+    checks.to_csv(folder / PD_PREDICTIVE_FILE, index=False)
+    today = scores.loc[~scores["in_default"], "pd_mean"].to_numpy()
+    rows = [("validation window (12 months ago)", *psi(p_valid, today))]
+    if summary.get("psi"):
+        rows.append((f"previous run {summary['previous_run']}", *summary["psi"]))
+    return [{"against": a, "psi": value, "reading": reading} for a, value, reading in rows]
 
 
 def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
@@ -141,6 +196,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     current.to_parquet(run_dir / FEATURES_FILE, index=False)
     if run.params.store is not None:
         append_scores(run.params.store, scores.loc[~scores["in_default"]], run.as_of, run.run_id)
+    summary["stability"] = _write_checks(run, model, data, current, scores, p_valid, summary)
 
     summary.update(
         gate=gate.to_dict(),

@@ -15,10 +15,10 @@ import yaml
 from helpers import creditlab
 
 from creditlab import kpi
-from creditlab.decision_stage import approve, run_decision_stage
-from creditlab.decisions.settings import parse_decision_settings
 from creditlab.ledger.store import append_scores
-from creditlab.pipeline import open_run
+from creditlab.run.prepare import open_run
+from creditlab.run.queries import approve
+from creditlab.run.stages.decisions import run_decision_stage
 
 CONTRACTS = {
     "limits.csv": ["customer_id", "current_limit", "recommended_limit", "rationale"],
@@ -111,7 +111,7 @@ def test_alerts_compare_with_the_previous_run_in_the_store(weekly_run, tmp_path)
     run = dataclasses.replace(
         run, ledger=ledger, params=dataclasses.replace(run.params, store=store)
     )
-    summary = run_decision_stage(run, parse_decision_settings(run.params.decisions))
+    summary = run_decision_stage(run)
     assert summary["previous_run"] == {"run_id": "older-run", "as_of": "2026-10-16"}
     found = pd.read_csv(run_dir / "alerts.csv")
     mine = set(found.loc[found["customer_id"] == riser, "alert"])

@@ -10,8 +10,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from creditlab.pipeline import open_run
-from creditlab.report.appendix import appendix, banner, run_warnings
+from creditlab.report.appendix import appendix, banner
+from creditlab.run.prepare import open_run
+from creditlab.run.queries import run_warnings
 
 pytestmark = pytest.mark.slow
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
-from creditlab.config import RunParams, load_params
+from creditlab.decisions.settings import DecisionSettings
 from creditlab.errors import ConfigError
 from creditlab.ledger.mapping import parse_mapping
+from creditlab.run.params import RunParams, load_params
+from creditlab.run.settings import PaymentSettings, PDSettings
 
 
 def write(tmp_path, text):
@@ -34,6 +37,41 @@ def test_paths_are_relative_to_the_file_and_overrides_win(tmp_path):
 def test_round_trip_through_a_run_folder(tmp_path):
     params = load_params(write(tmp_path, "synthetic: {customers: 9}\nas_of: 2024-01-31\n"))
     assert RunParams.from_dict(params.to_dict()) == params
+    ci = load_params("params/ci.yaml")  # every stage section set, typed settings included
+    again = RunParams.from_dict(json.loads(json.dumps(ci.to_dict())))
+    assert again == ci and again.pd_model == ci.pd_model and again.decisions == ci.decisions
+    assert again.payment_model.sampler.draws == 300
+
+
+def test_stage_sections_are_typed_when_the_params_load(tmp_path):
+    ci = load_params("params/ci.yaml")
+    assert isinstance(ci.pd_model, PDSettings) and ci.pd_model.enabled
+    assert ci.pd_model.sampler.draws == 400 and ci.pd_model.gate.max_rhat == 1.05
+    assert isinstance(ci.payment_model, PaymentSettings) and ci.payment_model.draws == 200
+    assert isinstance(ci.decisions, DecisionSettings) and ci.decisions.draws == 400
+    assert [s.name for s in ci.decisions.scenarios] == ["downturn", "construction crisis"]
+    # a missing section is a stage that does not run; the manifest records the file's sections
+    bare = load_params(write(tmp_path, "data: x\n"))
+    assert not (bare.pd_model.enabled or bare.payment_model.enabled or bare.decisions.enabled)
+    assert bare.to_dict()["pd_model"] is None and ci.to_dict()["pd_model"]["enabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (
+            "pd_model: {sampler: {draw: 10}}",
+            r"p.yaml: pd_model.sampler: unknown key\(s\) \['draw'\]",
+        ),
+        ("pd_model: {predictors: [shoe_size]}", "pd_model.predictors: unknown feature"),
+        ("payment_model: {weeks: 99}", "payment_model.weeks: between 1 and 52"),
+        ("decisions: {lgd: {default: {mean: 2, sd: 0.1}}}", "decisions.lgd.default"),
+        ("decisions: [1, 2]", "decisions: expected a mapping"),
+    ],
+)
+def test_a_mistake_in_any_stage_section_stops_the_load(tmp_path, section, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(write(tmp_path, f"data: x\n{section}\n"))
 
 
 @pytest.mark.parametrize(

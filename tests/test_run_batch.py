@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from helpers import Inbox, creditlab, free_port, visit
 
 from creditlab.errors import ConfigError, ReportError
-from creditlab.portfolios import discover, is_transient, run_portfolios
+from creditlab.run.batch import discover, is_transient, run_portfolios
 
 TINY = """\
 title: "Weekly report: {name} & <Co>"

@@ -10,14 +10,15 @@ import pytest
 import yaml
 
 from creditlab.errors import ConfigError, ConvergenceError
-from creditlab.report.runner import run_report
-from creditlab.scoring import parse_pd_settings
+from creditlab.run.orchestrate import run_report
+from creditlab.run.settings import parse_pd_settings
 
 
 @pytest.mark.slow
 def test_two_runs_share_a_cached_fit_and_build_score_history(tmp_path):
     params = yaml.safe_load(open("params/ci.yaml"))
     params["store"] = str(tmp_path / "store.duckdb")
+    params["reports"] = {}  # the weekly report only: the PD sections are what this reads
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(params))
     first = run_report(path, out=tmp_path / "runs")
@@ -37,6 +38,11 @@ def test_two_runs_share_a_cached_fit_and_build_score_history(tmp_path):
     assert summary["psi"][0] == pytest.approx(0.0, abs=1e-9)
     html = (second.run_dir / "weekly_portfolio.html").read_text()
     assert "Biggest movers" in html and "PD model validation" in html
+    # the payment model's fit is cached the same way
+    assert first.manifest["payment_model"]["reused_cached_fit"] is False
+    assert second.manifest["payment_model"]["reused_cached_fit"] is True
+    forecast = [pd.read_csv(r.run_dir / "payment_forecast.csv") for r in (first, second)]
+    pd.testing.assert_frame_equal(*forecast)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +65,7 @@ def test_pd_settings_are_checked_before_sampling(raw, message):
 def test_a_fatal_convergence_failure_fails_the_run_before_any_report(tmp_path):
     params = yaml.safe_load(open("params/ci.yaml"))
     params["pd_model"]["gate"] = {"min_ess_bulk": 1e9, "fatal": True}
+    params["pd_model"]["sampler"].update(draws=100, tune=100)  # it fails whatever the draws
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(params))
     with pytest.raises(ConvergenceError, match="min bulk ESS") as info:

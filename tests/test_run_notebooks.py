@@ -7,7 +7,7 @@ import re
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 
-from creditlab.report.render import cell_options, front_matter, render_html
+from creditlab.run.notebooks import cell_options, front_matter, render_html
 
 
 def test_cell_options_are_parsed_and_stripped():

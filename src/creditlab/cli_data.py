@@ -1,0 +1,210 @@
+"""The ``creditlab`` commands that work on ledgers and tables rather than runs: ``synth``,
+``validate``, ``ingest``, ``features`` (DuckDB, larger than memory) and ``pd fit`` / ``pd score``
+(the PD model on a table of one's own). :mod:`creditlab.cli` parses the command line and calls them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from creditlab.config import read_yaml
+from creditlab.errors import SchemaError
+from creditlab.features import FEATURES, TARGET
+from creditlab.features_sql import ledger_end, snapshot_features_sql, training_data_sql
+from creditlab.ledger.load import load_ledger
+from creditlab.ledger.mapping import parse_mapping
+from creditlab.ledger.schema import COUNTRY, INDUSTRY, REJECT_COLUMNS
+from creditlab.ledger.staging import file_sha256
+from creditlab.ledger.store import ingest
+from creditlab.ledger.stream import EngineLimits, connect, load_into_database
+from creditlab.ledger.synth import SynthConfig, synthesize
+from creditlab.ledger.synth_files import write_portfolio
+from creditlab.models.diagnostics import GateConfig
+from creditlab.models.pd import PDModel, SamplerConfig
+from creditlab.models.table import MODEL_FILE, fit_table, read_table, save_fit, score_table
+from creditlab.provenance import git_sha, versions
+
+__all__ = [
+    "cmd_features",
+    "cmd_ingest",
+    "cmd_pd_fit",
+    "cmd_pd_score",
+    "cmd_synth",
+    "cmd_validate",
+]
+
+
+def _mapping_and_currency(path: str | None, currency: str | None):
+    """A mapping file may be a mapping of its own or a params file with a ``mapping:`` section."""
+    if path is None:
+        return parse_mapping(None), currency
+    content = read_yaml(Path(path))
+    mapping = content.get("mapping", content)
+    return parse_mapping(mapping, where=str(path)), currency or content.get("currency")
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    cfg = SynthConfig(
+        customers=args.customers,
+        seed=args.seed,
+        years=args.years,
+        end=args.end,
+        regime_shift=not args.no_shift,
+        currency=args.currency,
+    )
+    portfolio = synthesize(cfg)
+    out = write_portfolio(portfolio, args.out)
+    print(
+        f"customers: {len(portfolio.customers):,}  invoices: {len(portfolio.invoices):,}  "
+        f"events: {len(portfolio.events):,}  defaults: "
+        f"{int(portfolio.truth_customers['defaulted'].sum()):,}"
+    )
+    print(out)
+    return 0
+
+
+def _load(args: argparse.Namespace):
+    mapping, currency = _mapping_and_currency(args.mapping, args.currency)
+    ledger = load_ledger(args.data, mapping, currency=currency)
+    print(ledger.summary())
+    total = ledger.counts[["read", "loaded", "rejected"]].sum()
+    print(
+        f"total: read {total['read']:,} = loaded {total['loaded']:,} + rejected "
+        f"{total['rejected']:,}"
+    )
+    for note in ledger.notes:
+        print(f"note: {note}")
+    if getattr(args, "rejects", None):
+        ledger.rejects.reindex(columns=REJECT_COLUMNS).to_csv(args.rejects, index=False)
+        print(f"rejects written to {args.rejects}")
+    elif len(ledger.rejects):
+        for r in ledger.rejects.head(5).itertuples():
+            print(f"rejected: {r.file} row {r.row} [{r.column}] {r.reason}")
+        if len(ledger.rejects) > 5:
+            print(f"... and {len(ledger.rejects) - 5:,} more (use --rejects FILE for all)")
+    if args.strict:
+        ledger.raise_if_rejects()
+    return ledger
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    _load(args)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    ledger = _load(args)
+    result = ingest(ledger, args.store)
+    for table in result.inserted:
+        print(
+            f"{table}: inserted {result.inserted[table]:,}, updated {result.updated[table]:,}, "
+            f"unchanged {result.unchanged[table]:,}"
+        )
+    print(args.store)
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    mapping, currency = _mapping_and_currency(args.mapping, args.currency)
+    limits = EngineLimits(args.memory_limit, args.temp_dir and Path(args.temp_dir), args.threads)
+    loaded = load_into_database(
+        args.data,
+        args.database,
+        mapping,
+        currency=currency,
+        limits=limits,
+        rejects_file=args.rejects,
+    )
+    print(loaded.summary())
+    total = loaded.counts[["read", "loaded", "rejected"]].sum()
+    print(
+        f"total: read {total['read']:,} = loaded {total['loaded']:,} + rejected "
+        f"{total['rejected']:,}" + (f" (rejects in {args.rejects})" if args.rejects else "")
+    )
+    for note in loaded.notes:
+        print(f"note: {note}")
+    if args.strict:
+        loaded.raise_if_rejects()
+    con = connect(args.database, limits, read_only=True)
+    try:
+        as_of = args.as_of or ledger_end(con)
+        features = snapshot_features_sql(con, as_of)
+        _write_table(features, args.out)
+        print(f"features of {len(features):,} customers as of {as_of}: {args.out}")
+        if args.training:
+            try:
+                data = training_data_sql(con, as_of)
+            except ValueError as exc:
+                raise SchemaError(f"{args.data}: {exc}") from exc
+            _write_table(data.train[[INDUSTRY, COUNTRY, *FEATURES, TARGET]], args.training)
+            print(
+                f"training data: {len(data.train):,} rows ({int(data.train[TARGET].sum()):,} "
+                f"defaults) from {len(data.snapshots)} snapshots, "
+                f"{data.snapshots[0]} to {data.snapshots[-1]}: {args.training} "
+                f"(fit it with: creditlab pd fit --table {args.training} --target {TARGET} "
+                f"--group {INDUSTRY})"
+            )
+    finally:
+        con.close()
+    return 0
+
+
+def _write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a table as Parquet (``.parquet``) or CSV."""
+    if Path(path).suffix.lower() == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+
+
+def cmd_pd_fit(args: argparse.Namespace) -> int:
+    frame = read_table(args.table)
+    sampler = SamplerConfig(
+        sampler=args.sampler,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        cores=args.chains,
+        seed=args.seed,
+    )
+    model, gate = fit_table(
+        frame,
+        args.target,
+        groups=args.group or (),
+        positive=args.positive,
+        sampler=sampler,
+        gate=GateConfig(fatal=not args.allow_unconverged),
+        where=str(args.table),
+    )
+    out = save_fit(
+        model,
+        gate,
+        args.out,
+        {
+            "table": str(args.table),
+            "target": args.target,
+            "table_sha256": file_sha256(Path(args.table)),
+            "git_sha": git_sha(),
+            "versions": versions(),
+        },
+    )
+    print(
+        f"fitted on {model.n_rows:,} rows ({model.n_events:,} defaults) in "
+        f"{model.timings['fit_s']:.1f} s; convergence gate "
+        f"{'passed' if gate.passed else 'FAILED: ' + '; '.join(gate.failures)}"
+    )
+    print(out)
+    return 0
+
+
+def cmd_pd_score(args: argparse.Namespace) -> int:
+    model = PDModel.load(Path(args.model) / MODEL_FILE if Path(args.model).is_dir() else args.model)
+    scored = score_table(model, read_table(args.table), args.prob, where=str(args.table))
+    out = Path(args.out)
+    _write_table(scored, out)
+    print(f"scored {len(scored):,} rows: mean PD {scored['pd_mean'].mean():.2%}")
+    print(out)
+    return 0

@@ -1,0 +1,289 @@
+"""The SQL side of staging a ledger: each canonical column's expression over the staged text (mapped,
+parsed with its format), the rules every table obeys (ids, codes, dates, amounts, references), and
+the rejects those rules produce, with their file, row, column, value and reason."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+import duckdb
+import pandas as pd
+
+from creditlab.errors import SchemaError
+from creditlab.ledger.mapping import ISO_DATE, LedgerMapping
+from creditlab.ledger.schema import (
+    AMOUNT,
+    AMOUNT_PAID,
+    CURRENCY,
+    CUSTOMER_ID,
+    DUE_ON,
+    EVENT_KINDS,
+    ISSUED_ON,
+    PAID_ON,
+    PAYMENT_TERMS_DAYS,
+    Column,
+    TableSpec,
+)
+
+__all__ = ["Checks", "Staged", "clean", "ident", "literal"]
+
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+_DESCRIBE = {
+    "date": "a date",
+    "decimal": "a number",
+    "number": "a number",
+    "int": "a whole number",
+    "bool": "yes/no (true/false, 1/0)",
+    "country": "an ISO 3166 alpha-2 country code (two capital letters)",
+    "currency": "an ISO 4217 currency code (three capital letters)",
+    "event_kind": "an event kind",
+}
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def clean(expr: str) -> str:
+    """Text without surrounding spaces, NULL when empty (only trims values that need it: fast)."""
+    return (
+        f"NULLIF(CASE WHEN starts_with({expr}, ' ') OR ends_with({expr}, ' ') "
+        f"THEN trim({expr}) ELSE {expr} END, '')"
+    )
+
+
+@dataclasses.dataclass
+class Staged:
+    """A source table read into DuckDB as text, with its row numbers in ``__row``."""
+
+    table: str
+    relation: str
+    label: str
+    sha256: str
+    columns: list[str]
+    read: int
+    early_rejects: pd.DataFrame
+
+
+class Checks:
+    """Column expressions, rule checks and rejects over staged tables (mixed into
+    :class:`creditlab.ledger.staging.Loader`, which holds the connection and the mapping)."""
+
+    con: duckdb.DuckDBPyConnection
+    mapping: LedgerMapping
+    currency: str | None
+    notes: list[str]
+
+    # -- mapping, parsing and checking ----------------------------------------------------
+    def source_expr(self, staged: Staged, column: Column) -> str:
+        table = staged.table
+        constants = self.mapping.constants.get(table, {})
+        if column.name in constants:
+            return literal(constants[column.name])
+        src = self.mapping.source_column(table, column.name)
+        if src in staged.columns:
+            return f"CAST({ident(src)} AS VARCHAR)"
+        if column.name == CURRENCY and self.currency:
+            note = f"{staged.label} has no currency column: amounts are taken to be in {self.currency}."
+            if note not in self.notes:  # the column is read once per pass over the file
+                self.notes.append(note)
+            return literal(self.currency)
+        mapped = column.name in self.mapping.columns.get(table, {})
+        if column.optional and not mapped:
+            return "NULL"
+        raise SchemaError(
+            f"{staged.label}: required column {src!r} (canonical {table}.{column.name}) is missing; "
+            f"the file has columns {[c for c in staged.columns if c != '__row']}"
+        )
+
+    def text_expr(self, staged: Staged, column: Column) -> str:
+        expr = clean(self.source_expr(staged, column))
+        codes = self.mapping.values.get(staged.table, {}).get(column.name)
+        if codes:
+            cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in codes.items())
+            expr = f"(CASE {expr} {cases} ELSE {expr} END)"
+        return expr
+
+    def parse_expr(self, table: str, column: Column) -> str:
+        r = ident(f"__r_{column.name}")
+        kind = column.kind
+        if kind == "date":
+            fmt = self.mapping.date_format_for(table, column.name)
+            if fmt == ISO_DATE:
+                return f"try_cast({r} AS DATE)"
+            return f"coalesce(try_strptime({r}, {literal(fmt)})::DATE, try_cast({r} AS DATE))"
+        if kind in ("decimal", "number"):
+            return f"(CASE WHEN isfinite(try_cast({r} AS DOUBLE)) THEN try_cast({r} AS DOUBLE) END)"
+        if kind == "int":
+            return f"(CASE WHEN regexp_full_match({r}, '[+-]?[0-9]+') THEN try_cast({r} AS BIGINT) END)"
+        if kind == "bool":
+            t, f = ", ".join(map(literal, _TRUE)), ", ".join(map(literal, _FALSE))
+            return (
+                f"(CASE WHEN lower({r}) IN ({t}) THEN true WHEN lower({r}) IN ({f}) THEN false END)"
+            )
+        if kind == "country":
+            return f"(CASE WHEN regexp_full_match({r}, '[A-Z]{{2}}') THEN {r} END)"
+        if kind == "currency":
+            return f"(CASE WHEN regexp_full_match({r}, '[A-Z]{{3}}') THEN {r} END)"
+        if kind == "event_kind":
+            kinds = ", ".join(map(literal, EVENT_KINDS))
+            return f"(CASE WHEN {r} IN ({kinds}) THEN {r} END)"
+        return r
+
+    def checks(self, spec: TableSpec) -> list[tuple[str, str]]:
+        """(condition, struct(col, val, reason)) pairs in SQL, one per rule a row can break."""
+        out = []
+
+        def problem(cond: str, col: str, reason: str, val: str | None = None) -> None:
+            val = val or f"CAST({ident('__r_' + col)} AS VARCHAR)"
+            out.append(
+                (cond, f"struct_pack(col := {literal(col)}, val := {val}, reason := {reason})")
+            )
+
+        for c in spec.columns:
+            r, p = ident(f"__r_{c.name}"), ident(c.name)
+            if not c.nullable:
+                problem(f"{r} IS NULL", c.name, literal(f"missing {c.name}"))
+            describe = _DESCRIBE.get(c.kind)
+            if describe:
+                if c.kind == "date":
+                    describe += f" ({self.mapping.date_format_for(spec.name, c.name)})"
+                problem(
+                    f"{r} IS NOT NULL AND {p} IS NULL",
+                    c.name,
+                    literal(f"{c.name} is not {describe}"),
+                )
+            if c.min is not None:
+                op, word = ("<=", ">") if c.min_exclusive else ("<", ">=")
+                problem(f"{p} {op} {c.min}", c.name, literal(f"{c.name} must be {word} {c.min:g}"))
+        if spec.name == "invoices":
+            problem(
+                f"{ident(DUE_ON)} < {ident(ISSUED_ON)}",
+                DUE_ON,
+                literal(f"{DUE_ON} is before {ISSUED_ON}"),
+            )
+            problem(
+                f"{ident(PAID_ON)} < {ident(ISSUED_ON)}",
+                PAID_ON,
+                literal(f"{PAID_ON} is before {ISSUED_ON}"),
+            )
+            problem(
+                f"{ident(AMOUNT_PAID)} > {ident(AMOUNT)}",
+                AMOUNT_PAID,
+                literal(f"{AMOUNT_PAID} is more than {AMOUNT}"),
+            )
+            if self.currency:
+                problem(
+                    f"{ident(CURRENCY)} <> {literal(self.currency)}",
+                    CURRENCY,
+                    literal(
+                        f"currency differs from the portfolio currency {self.currency} "
+                        "(no FX table is given)"
+                    ),
+                )
+        problem(
+            f"{ident('__first')} IS NOT NULL AND __row > {ident('__first')}",
+            spec.key[0],
+            f"'duplicate {'/'.join(spec.key)} (first at row ' || {ident('__first')} || ')'",
+        )
+        return out
+
+    def typed_sql(self, staged: Staged, spec: TableSpec, extra: dict[str, str]) -> str:
+        """A query of the staged rows: ``__row``, raw text ``__r_<col>``, typed columns, extras."""
+        raw_cols = ", ".join(
+            f"{self.text_expr(staged, c)} AS {ident('__r_' + c.name)}" for c in spec.columns
+        )
+        extra_cols = "".join(f", {expr} AS {ident(name)}" for name, expr in extra.items())
+        typed = ", ".join(
+            f"{self.parse_expr(spec.name, c)} AS {ident(c.name)}" for c in spec.columns
+        )
+        return (
+            f"SELECT *, {typed} FROM (SELECT __row, {raw_cols}{extra_cols} FROM {staged.relation})"
+        )
+
+    def check(
+        self, staged: Staged, spec: TableSpec, extra: dict[str, str], parent: Staged | None = None
+    ) -> str:
+        """Create ``chk_<table>``: typed columns, extras and the list of each row's problems.
+
+        Duplicate keys are found with a grouped join; with ``parent`` (the checked customers),
+        rows whose customer_id was not loaded are rejected too.
+        """
+        keys = [ident(k) for k in spec.key]
+        on = " AND ".join(f"t.{k} = d.{ident('__k' + str(i))}" for i, k in enumerate(keys))
+        dup_keys = ", ".join(f"{k} AS {ident('__k' + str(i))}" for i, k in enumerate(keys))
+        problems = self.checks(spec)
+        joins = f"LEFT JOIN dups d ON {on}"
+        ctes = [
+            f"typed AS ({self.typed_sql(staged, spec, extra)})",
+            f"dups AS (SELECT {dup_keys}, min(__row) AS __first FROM typed "
+            f"WHERE {' AND '.join(f'{k} IS NOT NULL' for k in keys)} "
+            f"GROUP BY ALL HAVING count(*) > 1)",
+        ]
+        if parent is not None:
+            cid = ident(CUSTOMER_ID)
+            ctes.append(
+                f"ok AS (SELECT DISTINCT {cid} AS __ok FROM chk_customers "
+                "WHERE len(__problems) = 0)"
+            )
+            ctes.append(
+                f"bad AS (SELECT {cid} AS __bad, min(__row) AS __bad_row FROM chk_customers "
+                "WHERE len(__problems) > 0 GROUP BY ALL)"
+            )
+            joins += f" LEFT JOIN ok ON t.{cid} = ok.__ok LEFT JOIN bad ON t.{cid} = bad.__bad"
+            problems.append(
+                (
+                    f"t.{cid} IS NOT NULL AND __ok IS NULL",
+                    f"struct_pack(col := {literal(CUSTOMER_ID)}, val := t.{cid}, reason := CASE WHEN "
+                    "__bad_row IS NULL THEN 'unknown customer_id (not in customers)' ELSE "
+                    f"'customer_id was rejected in ' || {literal(parent.label)} || ' row ' || __bad_row END)",
+                )
+            )
+        columns = ", ".join(f"t.{ident(c)}" for c in [*spec.names, *extra])
+        # the list of problems is only built for rows that break a rule (most rows break none)
+        any_bad = " OR ".join(f"({cond})" for cond, _ in problems)
+        listed = ", ".join(f"CASE WHEN {cond} THEN {struct} END" for cond, struct in problems)
+        name = f"chk_{spec.name}"
+        self.con.execute(f"""
+            CREATE TEMP TABLE {name} AS WITH {", ".join(ctes)}
+            SELECT t.__row, {columns},
+                   CASE WHEN {any_bad} THEN list_filter([{listed}], lambda x: x IS NOT NULL)
+                        ELSE CAST([] AS STRUCT(col VARCHAR, val VARCHAR, reason VARCHAR)[])
+                   END AS __problems
+            FROM typed t {joins}
+        """)
+        return name
+
+    def results(self, name: str, spec: TableSpec, staged: Staged, keep: Iterable[str]):
+        cols = ", ".join(ident(c) for c in [*spec.names, *keep])
+        loaded = (
+            self.con.sql(f"SELECT {cols} FROM {name} WHERE len(__problems) = 0 ORDER BY __row")
+            .to_arrow_table()
+            .to_pandas(date_as_object=False)
+        )
+        rejects = self.con.execute(self.rejects_sql(name, spec, staged)).df()
+        rejects = pd.concat([staged.early_rejects, rejects], ignore_index=True)
+        if spec.name == "customers" and len(loaded):
+            loaded[PAYMENT_TERMS_DAYS] = loaded[PAYMENT_TERMS_DAYS].astype("int64")
+        count = [spec.name, staged.label, staged.sha256, staged.read, len(loaded), len(rejects)]
+        return loaded, rejects, count
+
+    def rejects_sql(self, name: str, spec: TableSpec, staged: Staged) -> str:
+        """The rejected rows of the checked table ``name`` as ``REJECT_COLUMNS``."""
+        key = ident(spec.key[0])
+        return f"""
+            SELECT {literal(staged.label)} AS file, __row AS row, CAST({key} AS VARCHAR) AS record_id,
+                   array_to_string(list_transform(__problems, lambda x: x.col), '; ') AS "column",
+                   array_to_string(list_transform(__problems, lambda x: coalesce(x.val, '')), '; ')
+                       AS value,
+                   array_to_string(list_transform(__problems, lambda x: x.reason), '; ') AS reason
+            FROM {name} WHERE len(__problems) > 0 ORDER BY __row
+        """

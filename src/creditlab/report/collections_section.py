@@ -1,0 +1,103 @@
+"""The collections sections of the weekly report: the worklist and the early-warning alerts, from
+the decisions stage's files."""
+
+from __future__ import annotations
+
+from IPython.display import Markdown
+
+from creditlab.ledger.schema import CUSTOMER_ID, NAME
+from creditlab.report.decisions_section import (
+    decisions_summary,
+    not_in_run,
+    read_artifact,
+)
+from creditlab.report.tables import fmt_money, md_escape, table
+from creditlab.run.folder import (
+    ALERTS_FILE,
+    WORKLIST_FILE,
+)
+from creditlab.run.prepare import Run
+
+__all__ = ["alerts_section", "worklist_section"]
+
+
+def worklist_section(run: Run) -> list:
+    """The top of the collections worklist."""
+    if (missing := not_in_run(run, WORKLIST_FILE)) is not None:
+        return missing
+    w, s = read_artifact(run, WORKLIST_FILE), decisions_summary(run)
+    cur = run.params.currency
+    top = w.head(max(run.params.top_n, 10))
+    return [
+        Markdown(
+            f"{len(w):,} open invoices call for an action under their customer's dunning cadence, "
+            f"with {fmt_money(s['worklist']['cash_at_risk'])} {cur} of expected cash at risk in "
+            "all (open amount x the chance the invoice reaches 90+ days past due or the customer "
+            "defaults). Contact day = the weekday the customer usually pays on. The full list is "
+            "`worklist.csv`."
+        ),
+        table(
+            top[
+                [
+                    "rank",
+                    "invoice_id",
+                    CUSTOMER_ID,
+                    NAME,
+                    "open_amount",
+                    "dpd",
+                    "p_at_risk",
+                    "cash_at_risk",
+                    "action",
+                    "contact_day",
+                    "approval",
+                ]
+            ],
+            money=["open_amount", "cash_at_risk"],
+            pct=["p_at_risk"],
+            ints=["rank", "dpd"],
+            labels={
+                "rank": "#",
+                "invoice_id": "Invoice",
+                CUSTOMER_ID: "Customer",
+                NAME: "Name",
+                "open_amount": "Open",
+                "dpd": "DPD",
+                "p_at_risk": "P(90+ DPD or default)",
+                "cash_at_risk": "Cash at risk",
+                "action": "Action",
+                "contact_day": "Contact on",
+                "approval": "Owner",
+            },
+        ),
+    ]
+
+
+def alerts_section(run: Run) -> list:
+    """Early warnings: changes since the previous run and states over thresholds."""
+    if (missing := not_in_run(run, ALERTS_FILE)) is not None:
+        return missing
+    a, s = read_artifact(run, ALERTS_FILE), decisions_summary(run)
+    prev = s.get("previous_run")
+    head = (
+        f"Compared with run {md_escape(prev['run_id'])} (as of {prev['as_of']})."
+        if prev
+        else "There is no previous run to compare with, so changes (PD up, downgrades, new "
+        "days past due, new disputes) appear from the next run on; only states over a threshold "
+        "are listed."
+    )
+    if a.empty:
+        return [Markdown(head + " No alerts.")]
+    counts = ", ".join(f"{n} {k}" for k, n in a["severity"].value_counts().items())
+    return [
+        Markdown(f"{head} {len(a):,} alerts ({counts}); all in `alerts.csv`."),
+        table(
+            a.head(40),
+            labels={
+                CUSTOMER_ID: "Customer",
+                NAME: "Name",
+                "alert": "Alert",
+                "severity": "Severity",
+                "detail": "Detail",
+            },
+        ),
+    ]

@@ -1,0 +1,124 @@
+"""The collections part of the decisions stage: the worklist of open invoices and the early-warning
+alerts (against the previous run's scores in the store, and from the payment-timing forecast)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from creditlab import kpi
+from creditlab.decisions.settings import DecisionSettings
+from creditlab.decisions.worklist import alerts, p_invoice_from_matrix, worklist
+from creditlab.ledger.schema import (
+    CREDIT_LIMIT,
+    CUSTOMER_ID,
+    DISPUTED,
+    EVENT_ON,
+    INVOICE_ID,
+    ISSUED_ON,
+    KIND,
+    NAME,
+)
+from creditlab.ledger.store import previous_scores
+from creditlab.run.prepare import Run
+from creditlab.segments import assign_grades
+
+__all__ = ["collections_worklist", "early_warnings"]
+
+
+def collections_worklist(
+    run: Run,
+    settings: DecisionSettings,
+    views: dict[str, pd.DataFrame],
+    table: pd.DataFrame | None,
+    segment_of: pd.Series | None,
+    p_reach: dict[str, np.ndarray],
+    forecast: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The collections worklist: every open invoice with its chance of reaching 90+ DPD (from the
+    payment-timing model where the run has one, else the roll rates), ranked by cash at risk."""
+    led = run.ledger
+    items = kpi.open_items(led.invoices, run.as_of)
+    seg_items = (
+        pd.Series("all", index=items.index)
+        if segment_of is None
+        else items[CUSTOMER_ID].map(segment_of).fillna("unknown").astype(str)
+    )
+    if table is not None:
+        who = table[[CUSTOMER_ID, NAME, "policy", "dunning", "approval", "pd_mean"]]
+    else:
+        cadence = "standard" if "standard" in settings.dunning else next(iter(settings.dunning))
+        who = led.customers[[CUSTOMER_ID, NAME]].assign(
+            policy="(no PD model)", dunning=cadence, approval="credit analyst", pd_mean=np.nan
+        )
+    who = who.merge(views["behaviour"][[CUSTOMER_ID, "usual_weekday"]], on=CUSTOMER_ID, how="left")
+    p_invoice = p_invoice_from_matrix(items, seg_items, p_reach)
+    if forecast is not None:  # the payment-timing model's probability where it has one
+        p90 = items[INVOICE_ID].astype(str).map(forecast.set_index(INVOICE_ID)["p_dpd90"])
+        p_invoice = np.where(p90.notna(), p90.to_numpy(dtype=float), p_invoice)
+    return worklist(items, who, settings.dunning, run.as_of, p_invoice)
+
+
+def early_warnings(
+    run: Run,
+    settings: DecisionSettings,
+    views: dict[str, pd.DataFrame],
+    table: pd.DataFrame | None,
+    summary: dict[str, Any],
+    forecast: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Alerts against the previous run's scores in the store (none on a first run), and from the
+    payment-timing forecast where the run has one."""
+    led = run.ledger
+    now = views["exposure"][
+        [CUSTOMER_ID, NAME, CREDIT_LIMIT, kpi.OPEN_AR, kpi.MAX_DPD, kpi.UTILISATION]
+    ].copy()
+    rank = settings.grade_rank
+    if table is not None:
+        now = now.merge(table[[CUSTOMER_ID, "pd_mean", "grade"]], on=CUSTOMER_ID, how="left")
+        now["grade_rank"] = now["grade"].map(rank)
+    previous = (
+        previous_scores(run.params.store, run.as_of, run.run_id) if table is not None else None
+    )
+    before, summary["previous_run"] = None, None
+    now["new_disputes"] = 0
+    if previous is not None:
+        prev_as_of = pd.Timestamp(previous["as_of"].iloc[0])
+        before = previous[[CUSTOMER_ID, "pd_mean"]].copy()
+        before["grade"], _ = assign_grades(
+            before["pd_mean"].to_numpy(), np.zeros(len(before), bool), settings.grades
+        )
+        before["grade_rank"] = before["grade"].map(rank)
+        then = kpi.customer_exposure(led.customers, led.invoices, prev_as_of.date())
+        before = before.merge(then[[CUSTOMER_ID, kpi.MAX_DPD]], on=CUSTOMER_ID, how="left")
+        now["new_disputes"] = now[CUSTOMER_ID].map(_new_disputes(run, prev_as_of)).fillna(0)
+        summary["previous_run"] = {
+            "run_id": str(previous["run_id"].iloc[0]),
+            "as_of": prev_as_of.date().isoformat(),
+        }
+    total = now[kpi.OPEN_AR].sum()
+    shares = (
+        now.set_index(CUSTOMER_ID)[kpi.OPEN_AR] / total if total > 0 else pd.Series(dtype=float)
+    )
+    arrears = (
+        None
+        if forecast is None
+        else forecast.rename(columns={"days_past_due": kpi.DPD})[
+            [CUSTOMER_ID, kpi.DPD, "open_amount", "p_dpd30"]
+        ]
+    )
+    return alerts(now, before, shares, settings.alerts, arrears)
+
+
+def _new_disputes(run: Run, since: pd.Timestamp) -> pd.Series:
+    led, t = run.ledger, pd.Timestamp(run.as_of)
+    inv = led.invoices
+    new = inv.loc[inv[DISPUTED].astype(bool) & (inv[ISSUED_ON] > since) & (inv[ISSUED_ON] <= t)]
+    ev = led.events.loc[
+        (led.events[KIND] == "dispute_opened")
+        & (led.events[EVENT_ON] > since)
+        & (led.events[EVENT_ON] <= t)
+    ]
+    return pd.concat([new[CUSTOMER_ID], ev[CUSTOMER_ID]]).value_counts()

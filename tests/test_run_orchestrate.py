@@ -1,0 +1,78 @@
+"""One run end to end, the pipeline's own failures: an as-of date outside the ledger, a run killed
+mid-way (shown as interrupted, cleaned up by the next run), the manifest's steps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import ROOT, creditlab
+
+from creditlab.run.folder import Outputs, RunLock
+from creditlab.schedule import list_runs
+
+
+@pytest.fixture()
+def light_params(tmp_path) -> Path:
+    """The CI portfolio without models or extra reports: a whole run in seconds."""
+    params = yaml.safe_load((ROOT / "params" / "ci.yaml").read_text())
+    params.update(pd_model=None, payment_model=None, reports={})
+    path = tmp_path / "light.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_an_as_of_before_the_first_invoice_is_one_clear_error(light_params, tmp_path):
+    out = tmp_path / "runs"
+    result = creditlab("run", "weekly", "--params", str(light_params), "--as-of", "2001-01-31",
+                       "--out", str(out))  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "as-of date 2001-01-31 is before the ledger's first invoice" in result.stderr
+    failed = next((out / "failed").iterdir())
+    manifest = json.loads((failed / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["failed_step"] == "prepare"
+
+
+@pytest.mark.slow
+def test_a_killed_run_shows_as_interrupted_and_the_next_run_cleans_it_up(light_params, tmp_path):
+    out = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "creditlab.cli", "-q", "run", "weekly", "--params",
+         str(light_params), "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".work/*/manifest.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    work = next(out.glob(".work/*"))
+    assert RunLock.held(work) and proc.poll() is None  # running, and its lock is held
+    os.kill(proc.pid, signal.SIGKILL)  # as a power loss would
+    proc.wait()
+    assert json.loads((work / "manifest.json").read_text())["status"] == "running"
+    assert Outputs(out).interrupted() == [work]
+    runs = list_runs(out)
+    assert list(runs["status"]) == ["interrupted"] and runs["failed_step"].iloc[0]
+    listed = creditlab("runs", "--out", str(out))
+    assert "interrupted" in listed.stdout
+    # the next run of this folder moves it to failed/, marked interrupted, and runs (late as-of:
+    # one warning line, the run goes on)
+    result = creditlab("run", "weekly", "--params", str(light_params), "--as-of", "2027-03-01",
+                       "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "days after the ledger's last date" in result.stderr
+    assert "interrupted" in result.stderr and not list((out / ".work").iterdir())
+    kept = json.loads((out / "failed" / work.name / "manifest.json").read_text())
+    assert kept["status"] == "interrupted" and "interrupted" in kept["error"]
+    assert not list((out / "failed" / work.name).glob("*.html"))
+    finished = Path(result.stdout.strip().splitlines()[-1])
+    manifest = json.loads((finished / "manifest.json").read_text())
+    assert manifest["status"] == "succeeded" and "step" not in manifest
+    assert any(w.startswith("Stale data") for w in manifest["warnings"])
+    assert set(list_runs(out)["status"]) == {"interrupted", "succeeded"}
