@@ -107,6 +107,7 @@ def test_weekly_run_writes_a_complete_run_folder(weekly_run):
     assert manifest["renderer"].startswith(("nbconvert", "quarto"))
     assert set(manifest["timings_s"]) == {
         "prepare",
+        "kpis",
         "model",
         "payments",
         "decide",

@@ -69,7 +69,8 @@ REPORT_PARAMETERS = {
 
 def test_report_notebook_parameters_match_what_runs_can_set():
     from creditlab.cli import build_parser
-    from creditlab.run.orchestrate import REPORTS, open_or_prepare
+    from creditlab.run.folder import REPORTS
+    from creditlab.run.orchestrate import open_or_prepare
 
     assert set(REPORT_PARAMETERS) == set(REPORTS)
     interactive = set(

@@ -1,54 +1,86 @@
-"""creditlab: a Jupyter-based research and decision-support workbook for trade-credit risk."""
+"""creditlab: a Jupyter-based research and decision-support workbook for trade-credit risk.
 
-from creditlab import features, features_sql, kpi, report, segments
-from creditlab.decisions.params import parse_decision_settings
-from creditlab.decisions.settings import DecisionSettings
-from creditlab.errors import (
-    ConfigError,
-    ConvergenceError,
-    CreditlabError,
-    DeliveryError,
-    RejectsError,
-    ReportError,
-    SchemaError,
-)
-from creditlab.ledger import (
-    Ledger,
-    LedgerMapping,
-    SynthConfig,
-    ingest,
-    load_ledger,
-    parse_mapping,
-    read_store,
-    synthesize,
-    write_portfolio,
-)
-from creditlab.ledger.bulk import write_bulk_ledger
-from creditlab.ledger.stream import EngineLimits, LedgerDatabase, load_into_database
-from creditlab.models.diagnostics import GateConfig, convergence_gate
-from creditlab.models.payment import PaymentModel
-from creditlab.models.payment_data import PaymentConfig, payment_frame
-from creditlab.models.payment_forecast import cash_forecast
-from creditlab.models.payment_validation import Backtest, backtest
-from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
-from creditlab.models.table import fit_table, score_table
-from creditlab.run.batch import PortfolioJob, discover, run_portfolios
-from creditlab.run.folder import Outputs, RunFolder
-from creditlab.run.orchestrate import RunOutcome, open_or_prepare, render_review, run_report
-from creditlab.run.params import RunParams, load_params
-from creditlab.run.prepare import Run, open_run, prepare_run
-from creditlab.run.queries import approve, pd_history, read_forecast, whatif_base
-from creditlab.run.settings import (
-    PaymentSettings,
-    PDSettings,
-    parse_payment_settings,
-    parse_pd_settings,
-)
-from creditlab.run.stages.decisions import run_decision_stage
-from creditlab.run.stages.payment import run_payment_stage
-from creditlab.run.stages.pd import run_pd_stage
+Every public name below is imported on first use (``creditlab.open_or_prepare``,
+``from creditlab import PDModel``): ``import creditlab`` and the console script stay quick, and only
+what a command or notebook uses (PyMC, papermill, Dask, ...) is loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+# public name -> the module that defines it (a module itself where the two are the same)
+_EXPORTS = {
+    "features": "creditlab.features",
+    "features_sql": "creditlab.features_sql",
+    "kpi": "creditlab.kpi",
+    "report": "creditlab.report",
+    "segments": "creditlab.segments",
+    "parse_decision_settings": "creditlab.decisions.params",
+    "DecisionSettings": "creditlab.decisions.settings",
+    "ConfigError": "creditlab.errors",
+    "ConvergenceError": "creditlab.errors",
+    "CreditlabError": "creditlab.errors",
+    "DeliveryError": "creditlab.errors",
+    "RejectsError": "creditlab.errors",
+    "ReportError": "creditlab.errors",
+    "SchemaError": "creditlab.errors",
+    "Ledger": "creditlab.ledger",
+    "LedgerMapping": "creditlab.ledger",
+    "SynthConfig": "creditlab.ledger",
+    "ingest": "creditlab.ledger",
+    "load_ledger": "creditlab.ledger",
+    "parse_mapping": "creditlab.ledger",
+    "read_store": "creditlab.ledger",
+    "synthesize": "creditlab.ledger",
+    "write_portfolio": "creditlab.ledger",
+    "write_bulk_ledger": "creditlab.ledger.bulk",
+    "EngineLimits": "creditlab.ledger.stream",
+    "LedgerDatabase": "creditlab.ledger.stream",
+    "load_into_database": "creditlab.ledger.stream",
+    "GateConfig": "creditlab.models.diagnostics",
+    "convergence_gate": "creditlab.models.diagnostics",
+    "PaymentModel": "creditlab.models.payment",
+    "PaymentConfig": "creditlab.models.payment_data",
+    "payment_frame": "creditlab.models.payment_data",
+    "cash_forecast": "creditlab.models.payment_forecast",
+    "Backtest": "creditlab.models.payment_validation",
+    "backtest": "creditlab.models.payment_validation",
+    "ModelConfig": "creditlab.models.pd",
+    "PDModel": "creditlab.models.pd",
+    "SamplerConfig": "creditlab.models.pd",
+    "fit_table": "creditlab.models.table",
+    "score_table": "creditlab.models.table",
+    "PortfolioJob": "creditlab.run.batch",
+    "discover": "creditlab.run.batch",
+    "run_portfolios": "creditlab.run.batch",
+    "Outputs": "creditlab.run.folder",
+    "RunFolder": "creditlab.run.folder",
+    "RunOutcome": "creditlab.run.orchestrate",
+    "open_or_prepare": "creditlab.run.orchestrate",
+    "render_review": "creditlab.run.orchestrate",
+    "run_report": "creditlab.run.orchestrate",
+    "RunParams": "creditlab.run.params",
+    "load_params": "creditlab.run.params",
+    "Run": "creditlab.run.prepare",
+    "open_run": "creditlab.run.prepare",
+    "prepare_run": "creditlab.run.prepare",
+    "approve": "creditlab.run.queries",
+    "pd_history": "creditlab.run.queries",
+    "read_forecast": "creditlab.run.queries",
+    "whatif_base": "creditlab.run.queries",
+    "PaymentSettings": "creditlab.run.settings",
+    "PDSettings": "creditlab.run.settings",
+    "parse_payment_settings": "creditlab.run.settings",
+    "parse_pd_settings": "creditlab.run.settings",
+    "run_decision_stage": "creditlab.run.stages.decisions",
+    "run_payment_stage": "creditlab.run.stages.payment",
+    "run_pd_stage": "creditlab.run.stages.pd",
+}
+
 
 __all__ = [
     # errors, params
@@ -124,3 +156,19 @@ __all__ = [
     "discover",
     "run_portfolios",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'creditlab' has no attribute {name!r}")
+    value = importlib.import_module(module)
+    if module != f"creditlab.{name}":
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

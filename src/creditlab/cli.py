@@ -22,12 +22,11 @@ from creditlab.deliver import SmtpSettings, deliver_outcome, deliver_run
 from creditlab.errors import ConfigError, CreditlabError, DeliveryError
 from creditlab.features import TARGET
 from creditlab.ledger.synth import SynthConfig
-from creditlab.report.index_page import INDEX_FILE
-from creditlab.run.batch import discover, run_portfolios
-from creditlab.run.orchestrate import REPORTS, open_or_prepare, run_report
-from creditlab.run.params import load_params
-from creditlab.run.queries import approve, latest_decided_run
+from creditlab.run.folder import INDEX_FILE, REPORTS
 from creditlab.schedule import ScheduleSpec, cron_line, install, list_runs, systemd_units
+
+# The run commands import the pipeline (PyMC, papermill, Dask) when they run, not at start-up:
+# `creditlab validate`, `creditlab runs` or a mistake in the arguments answer in a second.
 
 log = logging.getLogger("creditlab")
 
@@ -55,6 +54,9 @@ def _project_file(*parts: str) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from creditlab.run.orchestrate import run_report
+    from creditlab.run.params import load_params
+
     report = _REPORT_ALIASES.get(args.report)
     if report is None:
         raise ConfigError(f"unknown report {args.report!r}; reports: {sorted(_REPORT_ALIASES)}")
@@ -100,6 +102,8 @@ def _run_batch(args: argparse.Namespace, report: str) -> int:
         raise ConfigError("--customer reviews one customer of one portfolio: give one --params")
     if args.workers is not None and args.workers < 0:
         raise ConfigError(f"--workers must be 0 (sequential) or more, got {args.workers}")
+    from creditlab.run.batch import discover, run_portfolios
+
     jobs = discover(args.params)
     import distributed  # noqa: F401  (its import sets its loggers' levels: quieten them after)
 
@@ -168,6 +172,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from creditlab.run.orchestrate import run_report
+
     outcome = run_report(_project_file("params", "weekly.yaml"), out=args.out)
     print(f"run folder: {outcome.run_dir}")
     print(outcome.html)
@@ -175,6 +181,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
+    from creditlab.run.orchestrate import open_or_prepare
+    from creditlab.run.params import load_params
+    from creditlab.run.queries import approve, latest_decided_run
+
     params = load_params(args.params, data=args.data, as_of=args.as_of)
     as_of = args.as_of.isoformat() if args.as_of else None
     run_dir = Path(args.run) if args.run else latest_decided_run(args.out, params.sha256, as_of)

@@ -22,9 +22,6 @@ from creditlab.ledger.store import ingest
 from creditlab.ledger.stream import EngineLimits, connect, load_into_database
 from creditlab.ledger.synth import SynthConfig, synthesize
 from creditlab.ledger.synth_files import write_portfolio
-from creditlab.models.diagnostics import GateConfig
-from creditlab.models.pd import PDModel, SamplerConfig
-from creditlab.models.table import MODEL_FILE, fit_table, read_table, save_fit, score_table
 from creditlab.provenance import git_sha, versions
 
 __all__ = [
@@ -161,6 +158,10 @@ def _write_table(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 def cmd_pd_fit(args: argparse.Namespace) -> int:
+    from creditlab.models.diagnostics import GateConfig  # PyMC and ArviZ load for model commands
+    from creditlab.models.pd import SamplerConfig
+    from creditlab.models.table import fit_table, read_table, save_fit
+
     frame = read_table(args.table)
     sampler = SamplerConfig(
         sampler=args.sampler,
@@ -201,6 +202,9 @@ def cmd_pd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_pd_score(args: argparse.Namespace) -> int:
+    from creditlab.models.pd import PDModel
+    from creditlab.models.table import MODEL_FILE, read_table, score_table
+
     model = PDModel.load(Path(args.model) / MODEL_FILE if Path(args.model).is_dir() else args.model)
     scored = score_table(model, read_table(args.table), args.prob, where=str(args.table))
     out = Path(args.out)

@@ -26,10 +26,12 @@ from creditlab.ledger.schema import (
     DUE_ON,
     EVENT_ON,
     EXTERNAL_SCORE,
+    IN_DEFAULT,
     INDUSTRY,
     ISSUED_ON,
     KIND,
     ONBOARDED_ON,
+    OPEN_AR,
     PAID_ON,
 )
 
@@ -128,7 +130,7 @@ def snapshot_features(
             "max_dpd_3m": g["max_dpd_3m"].max(),
             "max_dpd_6m": g["max_dpd_6m"].max(),
             "max_dpd_12m": g["max_dpd_12m"].max(),
-            "open_ar": g["_open_ar"].sum(),
+            OPEN_AR: g["_open_ar"].sum(),
             "invoices_12m": g["_n_12"].sum(),
             "dispute_share_12m": g["_disputed_12"].mean(),
         }
@@ -136,12 +138,12 @@ def snapshot_features(
     onboarded = customers[ONBOARDED_ON] <= pd.Timestamp(s)
     cust = customers.loc[onboarded].set_index(CUSTOMER_ID)
     out = cust[[INDUSTRY, COUNTRY]].join(per, how="left")
-    out[["max_dpd_3m", "max_dpd_6m", "max_dpd_12m", "open_ar", "invoices_12m"]] = out[
-        ["max_dpd_3m", "max_dpd_6m", "max_dpd_12m", "open_ar", "invoices_12m"]
+    out[["max_dpd_3m", "max_dpd_6m", "max_dpd_12m", OPEN_AR, "invoices_12m"]] = out[
+        ["max_dpd_3m", "max_dpd_6m", "max_dpd_12m", OPEN_AR, "invoices_12m"]
     ].fillna(0.0)
     limit = cust[CREDIT_LIMIT].astype(float)
-    out["utilisation"] = np.where(limit > 0, out["open_ar"] / limit, np.nan)
-    out["log_open_ar"] = np.log1p(out["open_ar"])
+    out["utilisation"] = np.where(limit > 0, out[OPEN_AR] / limit, np.nan)
+    out["log_open_ar"] = np.log1p(out[OPEN_AR])
     out["tenure_years"] = _days(cust[ONBOARDED_ON].to_numpy(dtype="datetime64[D]"), s) / 365.25
     out["log_invoices_12m"] = np.log1p(out["invoices_12m"])
     out["external_score"] = cust[EXTERNAL_SCORE].astype(float) if EXTERNAL_SCORE in cust else np.nan
@@ -149,10 +151,10 @@ def snapshot_features(
         np.log1p(cust[ANNUAL_REVENUE].astype(float)) if ANNUAL_REVENUE in cust else np.nan
     )
     defaults = default_dates(invoices, events, snapshot)
-    out["in_default"] = out.index.isin(defaults.index)
+    out[IN_DEFAULT] = out.index.isin(defaults.index)
     out[SNAPSHOT] = pd.Timestamp(s)
     out = out.reset_index()
-    return out[[CUSTOMER_ID, INDUSTRY, COUNTRY, SNAPSHOT, "in_default", *FEATURES]]
+    return out[[CUSTOMER_ID, INDUSTRY, COUNTRY, SNAPSHOT, IN_DEFAULT, *FEATURES]]
 
 
 @dataclasses.dataclass
@@ -169,7 +171,7 @@ def _labelled(
     customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame, s: dt.date, t: dt.date
 ) -> pd.DataFrame:
     rows = snapshot_features(customers, invoices, events, s)
-    rows = rows.loc[~rows["in_default"]].drop(columns="in_default")
+    rows = rows.loc[~rows[IN_DEFAULT]].drop(columns=IN_DEFAULT)
     defaults = default_dates(invoices, events, t)
     horizon = pd.Timestamp(s) + pd.Timedelta(days=HORIZON_DAYS)
     when = rows[CUSTOMER_ID].map(defaults)

@@ -19,14 +19,21 @@ import pandas as pd
 from creditlab.ledger.schema import (
     AMOUNT,
     AMOUNT_PAID,
+    BREACH,
+    BUCKET,
     CREDIT_LIMIT,
     CUSTOMER_ID,
     DISPUTED,
+    DPD,
     DUE_ON,
     INDUSTRY,
     ISSUED_ON,
+    MAX_DPD,
     NAME,
+    OPEN_AR,
+    OVERDUE_AR,
     PAID_ON,
+    UTILISATION,
 )
 
 __all__ = [
@@ -50,8 +57,6 @@ __all__ = [
 
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", "180+")
 _EDGES = np.array([0, 30, 60, 90, 180])  # DPD upper edges of the buckets after "current"
-OPEN_AR, OVERDUE_AR, DPD, BUCKET, MAX_DPD = "open_ar", "overdue_ar", "dpd", "bucket", "max_dpd"
-UTILISATION, BREACH = "utilisation", "limit_breach"
 
 
 def as_timestamp(value: dt.date | str | pd.Timestamp) -> pd.Timestamp:
@@ -248,9 +253,9 @@ def monthly_trend(
         rows.append(
             {
                 "period_end": end.date(),
-                "open_ar": ar,
+                OPEN_AR: ar,
                 "current_ar": current,
-                "overdue_ar": ar - current,
+                OVERDUE_AR: ar - current,
                 "sales": sales,
                 "dso": dso,
                 "dso_countback": dso_countback(ar, cb_sales, cb_days),
@@ -332,8 +337,8 @@ def headline(
         "customers": int(len(customers)),
         "customers_with_open_ar": int((exposure[OPEN_AR] > 0).sum()),
         "open_invoices": int(exposure["open_invoices"].sum()),
-        "open_ar": float(exposure[OPEN_AR].sum()),
-        "overdue_ar": float(exposure[OVERDUE_AR].sum()),
+        OPEN_AR: float(exposure[OPEN_AR].sum()),
+        OVERDUE_AR: float(exposure[OVERDUE_AR].sum()),
         "overdue_share": float(exposure[OVERDUE_AR].sum() / exposure[OPEN_AR].sum())
         if exposure[OPEN_AR].sum() > 0
         else float("nan"),

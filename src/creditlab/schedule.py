@@ -10,7 +10,6 @@ was off happens at the next boot.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shlex
 import shutil
 import subprocess
@@ -20,7 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from creditlab.errors import ConfigError
+from creditlab.ledger.schema import OPEN_AR
 from creditlab.run.folder import MANIFEST_FILE, WORK_DIR, RunLock, interrupted_manifest
+from creditlab.run.manifest import read_manifest
 
 __all__ = ["ScheduleSpec", "cron_line", "install", "list_runs", "systemd_units"]
 
@@ -142,8 +143,8 @@ def list_runs(out: Path) -> pd.DataFrame:
         if any(p == "latest" or (p.startswith(".") and p != WORK_DIR) for p in parts):
             continue
         try:
-            m = json.loads(path.read_text())
-        except (OSError, ValueError):
+            m = read_manifest(path.parent)
+        except ConfigError:
             continue
         if in_work and m.get("status") == "running" and not RunLock.held(path.parent):
             m.update(interrupted_manifest(m, path.parent))
@@ -156,7 +157,7 @@ def list_runs(out: Path) -> pd.DataFrame:
                 "status": m.get("status"),
                 "as_of": m.get("as_of"),
                 "portfolio": (m.get("params") or {}).get("portfolio"),
-                "open_ar": k.get("open_ar"),
+                OPEN_AR: k.get(OPEN_AR),
                 "dso": k.get("dso"),
                 "alerts": None  # not computed (no decisions stage in that run)
                 if (alerts := (m.get("decisions") or {}).get("alerts")) is None
@@ -165,6 +166,6 @@ def list_runs(out: Path) -> pd.DataFrame:
                 "failed_step": m.get("failed_step", ""),
             }
         )
-    frame = pd.DataFrame(rows, columns=["run_id", "report", "status", "as_of", "portfolio", "open_ar",
+    frame = pd.DataFrame(rows, columns=["run_id", "report", "status", "as_of", "portfolio", OPEN_AR,
                                         "dso", "alerts", "delivery", "failed_step"])  # fmt: skip
     return frame.sort_values("run_id", ascending=False).reset_index(drop=True)

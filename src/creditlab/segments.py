@@ -32,11 +32,13 @@ from creditlab.ledger.schema import (
     AMOUNT,
     CUSTOMER_ID,
     DUE_ON,
+    IN_DEFAULT,
     INDUSTRY,
     ISSUED_ON,
     NAME,
     PAID_ON,
     PAYMENT_TERMS_DAYS,
+    PD_MEAN,
 )
 from creditlab.models.validation import calibration
 
@@ -189,14 +191,14 @@ def segment_customers(
 
     ``scores`` holds ``customer_id, name, industry, pd_mean, in_default`` (the PD stage's output).
     """
-    out = scores[[CUSTOMER_ID, NAME, INDUSTRY, "pd_mean", "in_default"]].merge(
+    out = scores[[CUSTOMER_ID, NAME, INDUSTRY, PD_MEAN, IN_DEFAULT]].merge(
         behaviour, on=CUSTOMER_ID, how="left"
     )
     out = out.merge(value, on=CUSTOMER_ID, how="left")
     out["behaviour"] = out["behaviour"].fillna("new")
     out["value"] = out["value"].fillna("low")
     out["grade"], out["risk"] = assign_grades(
-        out["pd_mean"].to_numpy(), out["in_default"].to_numpy(), settings.grades
+        out[PD_MEAN].to_numpy(), out[IN_DEFAULT].to_numpy(), settings.grades
     )
     out["segment"] = out["risk"] + " risk / " + out["behaviour"] + " / " + out["value"] + " value"
     rows = []

@@ -25,7 +25,7 @@ from scipy import stats
 
 from creditlab.decisions.draws import interval
 from creditlab.decisions.settings import Appetite, Economics
-from creditlab.ledger.schema import CREDIT_LIMIT, CUSTOMER_ID
+from creditlab.ledger.schema import CREDIT_LIMIT, CUSTOMER_ID, IN_DEFAULT, MAX_DPD, OPEN_AR
 
 __all__ = [
     "LIMIT_COLUMNS",
@@ -270,7 +270,7 @@ def approve_order(
     current_limit, recommended_limit, appetite_cap, in_default, limit_policy, policy, approval,
     max_dpd, pd_mean``); ``pd_draws`` and ``lgd_draws`` are its draws (1-d).
     """
-    exposure = float(customer["open_ar"]) + float(amount)
+    exposure = float(customer[OPEN_AR]) + float(amount)
     limit = float(customer["current_limit"])
     rec = float(customer["recommended_limit"])
     p_exceed = float(
@@ -284,7 +284,7 @@ def approve_order(
     )
     reasons: list[str] = []
     decision = "approve"
-    if bool(customer["in_default"]):
+    if bool(customer[IN_DEFAULT]):
         decision = "decline"
         reasons.append(
             "the customer is in default (an invoice 90+ days past due or a default event)"
@@ -296,7 +296,7 @@ def approve_order(
         decision = "decline"
         reasons.append(f"outside the risk appetite: {appetite_text}")
     if decision != "decline":
-        if float(customer["max_dpd"]) > 60:
+        if float(customer[MAX_DPD]) > 60:
             decision = "refer"
             reasons.append(f"an open invoice is {int(customer['max_dpd'])} days past due")
         if np.isnan(limit) or exposure > limit:

@@ -26,7 +26,7 @@ import pandas as pd
 from creditlab.decisions.draws import interval
 from creditlab.decisions.settings import ProvisionSettings
 from creditlab.kpi import AGING_BUCKETS, OPEN_AR, bucket_codes, open_items
-from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON, EVENT_ON, ISSUED_ON, KIND, PAID_ON
+from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON, EVENT_ON, ISSUED_ON, KIND, PAID_ON, PD_MEAN
 
 __all__ = [
     "ECL_COLUMNS",
@@ -43,7 +43,7 @@ __all__ = [
     "transition_counts",
 ]
 
-ECL_COLUMNS = [CUSTOMER_ID, "ead", "pd_mean", "lgd", "ecl_mean", "ecl_lo", "ecl_hi"]
+ECL_COLUMNS = [CUSTOMER_ID, "ead", PD_MEAN, "lgd", "ecl_mean", "ecl_lo", "ecl_hi"]
 PROVISION_COLUMNS = [
     "segment",
     "bucket",
@@ -74,7 +74,7 @@ def ecl_table(
         {
             CUSTOMER_ID: customer_ids,
             "ead": ead,
-            "pd_mean": pd_draws.mean(axis=0),
+            PD_MEAN: pd_draws.mean(axis=0),
             "lgd": lgd_draws.mean(axis=0),
             "ecl_mean": draws.mean(axis=0),
             "ecl_lo": lo,

@@ -18,7 +18,7 @@ from creditlab.decisions.draws import interval
 from creditlab.decisions.limits import lgd_order, recommend_limits
 from creditlab.decisions.provisions import ProvisionMatrix
 from creditlab.decisions.settings import Appetite, DecisionSettings, Scenario
-from creditlab.ledger.schema import INDUSTRY
+from creditlab.ledger.schema import IN_DEFAULT, INDUSTRY, OPEN_AR
 from creditlab.segments import assign_grades
 
 __all__ = ["Decided", "decide_under", "scenario_grid", "stress"]
@@ -97,12 +97,12 @@ def decide_under(
     Decided
         Stressed draws, grades and their ranks, recommended limits, ECL per draw, allowance.
     """
-    in_default = frame["in_default"].to_numpy(dtype=bool)
+    in_default = frame[IN_DEFAULT].to_numpy(dtype=bool)
     industry = frame[INDUSTRY].astype(str).to_numpy()
     pd_s, lgd_s = stress(scenario, pd_draws, lgd_draws, industry, in_default)
     if lgd_mean is not None:
         lgd_s = np.clip(lgd_s * lgd_mean / lgd_s.mean(), 0.0, 1.0)
-    ead = frame["open_ar"].to_numpy(dtype=float)
+    ead = frame[OPEN_AR].to_numpy(dtype=float)
     grades, _ = assign_grades(pd_s.mean(axis=0), in_default, settings.grades)
     rank = settings.grade_rank
     limits = recommend_limits(
@@ -133,7 +133,7 @@ def scenario_grid(
     ``frame`` is the decisions table (``industry, in_default, open_ar`` and the columns
     :func:`recommend_limits` needs), one row per draw column.
     """
-    in_default = frame["in_default"].to_numpy(dtype=bool)
+    in_default = frame[IN_DEFAULT].to_numpy(dtype=bool)
     rows, base = [], None
     order = lgd_order(lgd_draws)  # an LGD shock shifts every draw: the order stays
     for scenario in (Scenario("base"), *settings.scenarios):

@@ -19,7 +19,7 @@ from creditlab.decisions.provisions import ProvisionMatrix
 from creditlab.decisions.scenarios import decide_under
 from creditlab.decisions.settings import Appetite, DecisionSettings, Scenario
 from creditlab.decisions.terms import discount_value
-from creditlab.ledger.schema import CUSTOMER_ID, NAME
+from creditlab.ledger.schema import CUSTOMER_ID, NAME, OPEN_AR
 
 __all__ = ["Levers", "WhatIfBase", "evaluate"]
 
@@ -85,7 +85,7 @@ def evaluate(base: WhatIfBase, levers: Levers) -> dict:
     if levers.max_grade is not None:
         refused = d.ranks > s.grade_rank[levers.max_grade]
     rec = np.where(refused, 0.0, d.limits)
-    ead = t["open_ar"].to_numpy(dtype=float)
+    ead = t[OPEN_AR].to_numpy(dtype=float)
     e_lo, e_hi = interval(d.ecl, base.prob)
     allowance = d.allowance
     terms = (

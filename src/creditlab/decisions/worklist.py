@@ -22,8 +22,18 @@ import numpy as np
 import pandas as pd
 
 from creditlab.decisions.settings import DUNNING_STEPS, AlertSettings
-from creditlab.kpi import AGING_BUCKETS, BUCKET, DPD, OPEN_AR
-from creditlab.ledger.schema import CREDIT_LIMIT, CUSTOMER_ID, DISPUTED, DUE_ON, INVOICE_ID, NAME
+from creditlab.kpi import AGING_BUCKETS, BUCKET, DPD
+from creditlab.ledger.schema import (
+    CREDIT_LIMIT,
+    CUSTOMER_ID,
+    DISPUTED,
+    DUE_ON,
+    INVOICE_ID,
+    MAX_DPD,
+    NAME,
+    OPEN_AR,
+    PD_MEAN,
+)
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -105,7 +115,7 @@ def worklist(
     frame["signed_dpd"] = (t - items[DUE_ON]).dt.days.to_numpy()
     frame = frame.merge(customers, on=CUSTOMER_ID, how="left")
     frame["p_invoice_90dpd"] = np.asarray(p_invoice, dtype=float)
-    frame["pd_customer"] = frame["pd_mean"].astype(float)
+    frame["pd_customer"] = frame[PD_MEAN].astype(float)
     frame["p_at_risk"] = 1 - (1 - frame["p_invoice_90dpd"]) * (1 - frame["pd_customer"].fillna(0.0))
     frame["cash_at_risk"] = frame[OPEN_AR] * frame["p_at_risk"]
     frame["action"] = [
@@ -168,7 +178,7 @@ def alerts(
 
     if before is not None:
         both = now.merge(before, on=CUSTOMER_ID, how="inner", suffixes=("", "_prev"))
-        rise = both["pd_mean"] - both["pd_mean_prev"]
+        rise = both[PD_MEAN] - both["pd_mean_prev"]
         for severity, sel in (
             ("high", rise >= 2 * settings.pd_increase),
             ("medium", (rise >= settings.pd_increase) & (rise < 2 * settings.pd_increase)),
@@ -184,7 +194,7 @@ def alerts(
         down = both.loc[both["grade_rank"] > both["grade_rank_prev"]]
         add(down, "grade downgrade", "medium", lambda r: f"grade {r['grade_prev']} -> {r['grade']}")
         for days, severity in ((90, "high"), (60, "medium"), (30, "medium")):
-            new = both.loc[(both["max_dpd"] >= days) & (both["max_dpd_prev"] < days)]
+            new = both.loc[(both[MAX_DPD] >= days) & (both["max_dpd_prev"] < days)]
             both = both.loc[~both[CUSTOMER_ID].isin(new[CUSTOMER_ID])]
             add(
                 new,
@@ -213,7 +223,7 @@ def alerts(
                 f"open, likely to reach 30+ DPD (P up to {per.at[r[CUSTOMER_ID], 'p']:.0%})"
             ),
         )
-    over = now.loc[now[CREDIT_LIMIT].notna() & (now["open_ar"] > now[CREDIT_LIMIT])]
+    over = now.loc[now[CREDIT_LIMIT].notna() & (now[OPEN_AR] > now[CREDIT_LIMIT])]
     add(
         over,
         "over limit",

@@ -35,6 +35,17 @@ __all__ = [
     "Column",
     "TableSpec",
     "DEFAULT_EVENTS",
+    "OPEN_AR",
+    "OVERDUE_AR",
+    "DPD",
+    "BUCKET",
+    "MAX_DPD",
+    "UTILISATION",
+    "BREACH",
+    "PD_MEAN",
+    "PD_LO",
+    "PD_HI",
+    "IN_DEFAULT",
 ]
 
 # customers
@@ -70,6 +81,10 @@ EVENT_KINDS = (
     "complaint",
 )
 DEFAULT_EVENTS = ("write_off", "insolvency", "collections_agency")
+# derived columns every layer shares: exposure (kpi) and PD estimates (models, decisions, reports)
+OPEN_AR, OVERDUE_AR, DPD, BUCKET, MAX_DPD = "open_ar", "overdue_ar", "dpd", "bucket", "max_dpd"
+UTILISATION, BREACH = "utilisation", "limit_breach"
+PD_MEAN, PD_LO, PD_HI, IN_DEFAULT = "pd_mean", "pd_lo", "pd_hi", "in_default"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from creditlab.errors import SchemaError
 from creditlab.ledger.load import Ledger
-from creditlab.ledger.schema import CUSTOMER_ID, TABLES, TableSpec
+from creditlab.ledger.schema import CUSTOMER_ID, PD_HI, PD_LO, PD_MEAN, TABLES, TableSpec
 
 __all__ = [
     "IngestResult",
@@ -172,7 +172,7 @@ def previous_scores(store: Path | None, as_of: dt.date, run_id: str) -> pd.DataF
 
 def append_scores(store: Path, scores: pd.DataFrame, as_of: dt.date, run_id: str) -> None:
     """Record a run's scores (``customer_id, pd_mean, pd_lo, pd_hi``); a re-run replaces them."""
-    rows = scores[[CUSTOMER_ID, "pd_mean", "pd_lo", "pd_hi"]].copy()
+    rows = scores[[CUSTOMER_ID, PD_MEAN, PD_LO, PD_HI]].copy()
     rows.insert(1, "as_of", pd.Timestamp(as_of))
     rows.insert(2, "run_id", run_id)
     with _connect(Path(store)) as con:

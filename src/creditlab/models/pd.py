@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from creditlab.errors import ConfigError
+from creditlab.ledger.schema import PD_HI, PD_LO, PD_MEAN
 from creditlab.models.sampling import SamplerConfig, read_posterior, sample, write_posterior
 
 __all__ = ["ModelConfig", "PDModel", "SamplerConfig", "Standardizer"]
@@ -351,7 +352,7 @@ class PDModel:
             lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
             parts.append(np.column_stack([draws.mean(axis=0), lo, hi]))
         values = np.concatenate(parts) if parts else np.empty((0, 3))
-        return pd.DataFrame(values, columns=["pd_mean", "pd_lo", "pd_hi"], index=frame.index)
+        return pd.DataFrame(values, columns=[PD_MEAN, PD_LO, PD_HI], index=frame.index)
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | Path, provenance: dict | None = None) -> Path:

@@ -1,31 +1,40 @@
 """Reports: sections that format what a run folder holds (tables, figures, text), the index page of
 a batch and the headline rows of e-mails. Executing and rendering notebooks is the run's job
-(:mod:`creditlab.run.notebooks`)."""
+(:mod:`creditlab.run.notebooks`).
 
-from creditlab.report import (
-    appendix,
-    collections_section,
-    customer_section,
-    decisions_section,
-    payment_section,
-    pd_section,
-    provisions_section,
-    validation_section,
-    weekly,
-)
-from creditlab.report.figures import to_image
-from creditlab.report.tables import table
+The sections load on first use (``from creditlab.report import weekly``), so the e-mail and index
+code that needs only the formatting helpers does not import the models behind the sections.
+"""
 
-__all__ = [
-    "appendix",
-    "collections_section",
-    "customer_section",
-    "decisions_section",
-    "payment_section",
-    "pd_section",
-    "provisions_section",
-    "table",
-    "validation_section",
-    "to_image",
-    "weekly",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "appendix": "creditlab.report.appendix",
+    "collections_section": "creditlab.report.collections_section",
+    "customer_section": "creditlab.report.customer_section",
+    "decisions_section": "creditlab.report.decisions_section",
+    "payment_section": "creditlab.report.payment_section",
+    "pd_section": "creditlab.report.pd_section",
+    "provisions_section": "creditlab.report.provisions_section",
+    "validation_section": "creditlab.report.validation_section",
+    "weekly": "creditlab.report.weekly",
+    "table": "creditlab.report.tables",
+    "to_image": "creditlab.report.figures",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a section (or a formatting helper) on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'creditlab.report' has no attribute {name!r}")
+    value = importlib.import_module(module)
+    if module != f"creditlab.report.{name}":
+        value = getattr(value, name)
+    globals()[name] = value
+    return value

@@ -17,6 +17,7 @@ from creditlab.ledger.schema import (
     DISPUTED,
     DUE_ON,
     EVENT_ON,
+    IN_DEFAULT,
     INDUSTRY,
     INVOICE_ID,
     ISSUED_ON,
@@ -25,6 +26,9 @@ from creditlab.ledger.schema import (
     ONBOARDED_ON,
     PAID_ON,
     PAYMENT_TERMS_DAYS,
+    PD_HI,
+    PD_LO,
+    PD_MEAN,
 )
 from creditlab.report.figures import band_chart, payment_chart, to_image
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
@@ -230,20 +234,20 @@ def pd_path(run: Run, customer_id: str) -> list:
     prob = run.params.interval_prob
     now = hist.iloc[-1]
     head = (
-        "The customer is in default." if now["in_default"]
+        "The customer is in default." if now[IN_DEFAULT]
         else f"PD over the next 12 months: **{fmt_pct(now['pd_mean'])}** ({prob:.0%} interval "
         f"{fmt_pct(now['pd_lo'])} to {fmt_pct(now['pd_hi'])})."
     )  # fmt: skip
-    chart = hist.rename(columns={"pd_mean": "mean", "pd_lo": "lo", "pd_hi": "hi"})
+    chart = hist.rename(columns={PD_MEAN: "mean", PD_LO: "lo", PD_HI: "hi"})
     return [
         Markdown(
             head + " Earlier points apply the same model to the features the customer had on "
             "each quarter-end (what the model would have said then)."
         ),
         table(
-            hist.drop(columns=["in_default"]),
-            pct=["pd_mean", "pd_lo", "pd_hi"],
-            labels={"date": "Date", "pd_mean": "PD", "pd_lo": f"{prob:.0%} from", "pd_hi": "to"},
+            hist.drop(columns=[IN_DEFAULT]),
+            pct=[PD_MEAN, PD_LO, PD_HI],
+            labels={"date": "Date", PD_MEAN: "PD", PD_LO: f"{prob:.0%} from", PD_HI: "to"},
         ),
         to_image(band_chart(chart, "date", "12-month PD over time", "PD")),
     ]

@@ -14,7 +14,7 @@ import pandas as pd
 from IPython.display import Markdown
 
 from creditlab.decisions.settings import DEFAULT_SCALE
-from creditlab.ledger.schema import CUSTOMER_ID, NAME
+from creditlab.ledger.schema import CUSTOMER_ID, NAME, OPEN_AR, PD_MEAN
 from creditlab.report.figures import bar_chart, interval_chart, to_image
 from creditlab.report.tables import fmt_money, fmt_pct, md_escape, table
 from creditlab.run.folder import (
@@ -84,8 +84,8 @@ def grades_section(run: Run) -> list:
         .agg(
             risk=("risk", "first"),
             customers=(CUSTOMER_ID, "size"),
-            open_ar=("open_ar", "sum"),
-            mean_pd=("pd_mean", "mean"),
+            open_ar=(OPEN_AR, "sum"),
+            mean_pd=(PD_MEAN, "mean"),
         )
         .reset_index()
     )
@@ -109,14 +109,14 @@ def grades_section(run: Run) -> list:
         ),
         table(
             per,
-            money=["open_ar"],
+            money=[OPEN_AR],
             pct=["mean_pd"],
             ints=["customers"],
             labels={
                 "grade": "Grade",
                 "risk": "Risk class",
                 "customers": "Customers",
-                "open_ar": f"Open AR ({cur})",
+                OPEN_AR: f"Open AR ({cur})",
                 "mean_pd": "Mean PD",
             },
         ),
@@ -159,7 +159,7 @@ def grades_section(run: Run) -> list:
     return [
         *out,
         to_image(
-            bar_chart(per, "grade", "customers", "open_ar", "Customers and open AR by grade", cur)
+            bar_chart(per, "grade", "customers", OPEN_AR, "Customers and open AR by grade", cur)
         ),
     ]
 

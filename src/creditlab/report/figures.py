@@ -9,6 +9,8 @@ from IPython.display import Image
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from creditlab.ledger.schema import OPEN_AR
+
 __all__ = [
     "aging_chart",
     "band_chart",
@@ -46,7 +48,7 @@ def aging_chart(aging: pd.DataFrame, currency: str) -> Figure:
     fig = Figure(figsize=(7, 3.2))
     ax = fig.add_subplot()
     colors = ["#4c9f70", "#a6c36f", "#f2c14e", "#f08a4b", "#d8572a", "#a4161a"]
-    ax.bar(aging["bucket"], aging["open_ar"], color=colors[: len(aging)])
+    ax.bar(aging["bucket"], aging[OPEN_AR], color=colors[: len(aging)])
     ax.set_xlabel("Days past due")
     ax.set_ylabel(f"Open AR ({currency})")
     ax.yaxis.set_major_formatter(_THOUSANDS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from creditlab.ledger.schema import OPEN_AR
+
 __all__ = ["headline_rows"]
 
 
@@ -11,7 +13,7 @@ def headline_rows(manifest: dict) -> list[tuple[str, str]]:
     decisions = manifest.get("decisions") or {}
     gate = (manifest.get("pd_model") or {}).get("gate")
     return [
-        ("Open AR", f"{k['open_ar']:,.0f} {cur}" if "open_ar" in k else "–"),
+        ("Open AR", f"{k['open_ar']:,.0f} {cur}" if OPEN_AR in k else "–"),
         ("Overdue share", f"{k['overdue_share']:.1%}" if "overdue_share" in k else "–"),
         ("DSO", f"{k['dso']:.1f} days" if "dso" in k else "–"),
         ("Limit breaches", f"{k.get('limit_breaches', '–')}"),

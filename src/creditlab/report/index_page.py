@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from creditlab.errors import ConfigError
 from creditlab.report.headline import headline_rows
-from creditlab.run.manifest import write_manifest
+from creditlab.run.folder import INDEX_FILE, INDEX_JSON, MANIFEST_FILE
+from creditlab.run.manifest import read_manifest, write_manifest
 
-__all__ = ["INDEX_FILE", "INDEX_JSON", "index_table", "write_index"]
+__all__ = ["index_table", "write_index"]
 
-INDEX_FILE, INDEX_JSON = "index.html", "index.json"
 
 _CSS = """
 body{font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#1d2733;margin:24px}
@@ -36,13 +37,12 @@ td.num{text-align:right;white-space:nowrap}
 
 
 def _manifest(result: dict) -> dict:
-    run_dir = result.get("run_dir")
-    path = Path(run_dir) / "manifest.json" if run_dir else None
-    if path is None or not path.is_file():
+    """The manifest of a portfolio's run ({} when the run never started or left none)."""
+    if not result.get("run_dir"):
         return {}
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return read_manifest(result["run_dir"])
+    except ConfigError:
         return {}
 
 
@@ -86,7 +86,7 @@ def _row(entry: dict, columns: list[str]) -> str:
         for page in entry["reports"]
     ]
     if folder and entry["status"] != "succeeded":
-        links.append(f"<a href='{e(folder + '/manifest.json')}'>manifest (failed run)</a>")
+        links.append(f"<a href='{e(folder + '/' + MANIFEST_FILE)}'>manifest (failed run)</a>")
     figures = "".join(f"<td class='num'>{e(entry['headline'].get(c, '–'))}</td>" for c in columns)
     return (
         f"<tr><td>{name}</td><td>{status}</td><td>{e(entry.get('as_of') or '–')}</td>{figures}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown
 
-from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
+from creditlab.ledger.schema import CUSTOMER_ID, IN_DEFAULT, INDUSTRY, NAME, PD_HI, PD_LO, PD_MEAN
 from creditlab.report.figures import interval_chart, to_image
 from creditlab.report.tables import gate_report, md_escape, table
 from creditlab.run.folder import (
@@ -150,15 +150,15 @@ def pd_customers(run: Run) -> list:
         return missing
     scores = pd.read_parquet(run.run_dir / SCORES_FILE)
     prob, n = run.params.interval_prob, run.params.top_n
-    alive = scores.loc[~scores["in_default"]]
-    cols = [CUSTOMER_ID, NAME, INDUSTRY, "pd_mean", "pd_lo", "pd_hi"]
+    alive = scores.loc[~scores[IN_DEFAULT]]
+    cols = [CUSTOMER_ID, NAME, INDUSTRY, PD_MEAN, PD_LO, PD_HI]
     labels = {
         CUSTOMER_ID: "Customer",
         NAME: "Name",
         INDUSTRY: "Industry",
-        "pd_mean": "PD",
-        "pd_lo": f"{prob:.0%} interval from",
-        "pd_hi": "to",
+        PD_MEAN: "PD",
+        PD_LO: f"{prob:.0%} interval from",
+        PD_HI: "to",
         "pd_previous": "Previous PD",
         "pd_change": "Change",
     }
@@ -167,7 +167,7 @@ def pd_customers(run: Run) -> list:
             f"**Highest PD** ({len(alive):,} customers scored; "
             f"{int(scores['in_default'].sum()):,} already in default are not scored):"
         ),
-        table(alive.nlargest(n, "pd_mean")[cols], pct=["pd_mean", "pd_lo", "pd_hi"], labels=labels),
+        table(alive.nlargest(n, PD_MEAN)[cols], pct=[PD_MEAN, PD_LO, PD_HI], labels=labels),
     ]
     if "pd_change" in scores:
         movers = alive.dropna(subset=["pd_change"])
@@ -181,7 +181,7 @@ def pd_customers(run: Run) -> list:
             ),
             table(
                 movers.head(n)[[*cols, "pd_previous", "pd_change"]],
-                pct=["pd_mean", "pd_lo", "pd_hi", "pd_previous", "pd_change"],
+                pct=[PD_MEAN, PD_LO, PD_HI, "pd_previous", "pd_change"],
                 labels=labels,
             ),
         ]

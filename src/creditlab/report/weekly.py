@@ -11,7 +11,15 @@ from IPython.display import Markdown
 
 from creditlab import kpi
 from creditlab.errors import ConfigError
-from creditlab.ledger.schema import CREDIT_LIMIT, CUSTOMER_ID, INDUSTRY, NAME
+from creditlab.ledger.schema import (
+    CREDIT_LIMIT,
+    CUSTOMER_ID,
+    INDUSTRY,
+    MAX_DPD,
+    NAME,
+    OPEN_AR,
+    OVERDUE_AR,
+)
 from creditlab.report.figures import aging_chart, to_image, trend_chart
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
 from creditlab.run.folder import KPI_TABLES, KPIS_FILE, RunFolder
@@ -71,7 +79,7 @@ def overview(run: Run, k: WeeklyKpis) -> list:
     rows = [
         ("Customers", f"{h['customers']:,}", "customers in the ledger"),
         ("Open invoices", f"{h['open_invoices']:,}", "issued and unpaid at the as-of date"),
-        ("Open AR", fmt_money(h["open_ar"]), f"total open receivables ({cur})"),
+        ("Open AR", fmt_money(h[OPEN_AR]), f"total open receivables ({cur})"),
         (
             "Overdue AR",
             f"{fmt_money(h['overdue_ar'])} ({fmt_pct(h['overdue_share'])})",
@@ -119,13 +127,13 @@ def aging_section(run: Run, k: WeeklyKpis) -> list:
     return [
         table(
             k.aging,
-            money=["open_ar"],
+            money=[OPEN_AR],
             pct=["share"],
             ints=["invoices"],
             labels={
                 "bucket": "Days past due",
                 "invoices": "Open invoices",
-                "open_ar": f"Open AR ({run.params.currency})",
+                OPEN_AR: f"Open AR ({run.params.currency})",
                 "share": "Share",
             },
         ),
@@ -136,8 +144,8 @@ def aging_section(run: Run, k: WeeklyKpis) -> list:
 def trend_section(run: Run, k: WeeklyKpis) -> list:
     cols = [
         "period_end",
-        "open_ar",
-        "overdue_ar",
+        OPEN_AR,
+        OVERDUE_AR,
         "sales",
         "dso",
         "dso_countback",
@@ -147,8 +155,8 @@ def trend_section(run: Run, k: WeeklyKpis) -> list:
     ]
     labels = {
         "period_end": "Period end",
-        "open_ar": "Open AR",
-        "overdue_ar": "Overdue AR",
+        OPEN_AR: "Open AR",
+        OVERDUE_AR: "Overdue AR",
         "sales": "Credit sales in period",
         "dso": "DSO",
         "dso_countback": "DSO countback",
@@ -159,7 +167,7 @@ def trend_section(run: Run, k: WeeklyKpis) -> list:
     return [
         table(
             k.trend[cols],
-            money=["open_ar", "overdue_ar", "sales"],
+            money=[OPEN_AR, OVERDUE_AR, "sales"],
             days=["dso", "dso_countback", "bpdso", "add", "cei"],
             labels=labels,
         ),
@@ -188,9 +196,9 @@ _EXPOSURE_LABELS = {
     NAME: "Name",
     INDUSTRY: "Industry",
     CREDIT_LIMIT: "Credit limit",
-    "open_ar": "Open AR",
-    "overdue_ar": "Overdue AR",
-    "max_dpd": "Max DPD",
+    OPEN_AR: "Open AR",
+    OVERDUE_AR: "Overdue AR",
+    MAX_DPD: "Max DPD",
     "open_invoices": "Open invoices",
     "open_disputes": "Open disputes",
     "utilisation": "Utilisation",
@@ -204,9 +212,9 @@ def exposures_section(run: Run, k: WeeklyKpis) -> list:
         CUSTOMER_ID,
         NAME,
         INDUSTRY,
-        "open_ar",
-        "overdue_ar",
-        "max_dpd",
+        OPEN_AR,
+        OVERDUE_AR,
+        MAX_DPD,
         "open_disputes",
         CREDIT_LIMIT,
         "utilisation",
@@ -214,9 +222,9 @@ def exposures_section(run: Run, k: WeeklyKpis) -> list:
     return [
         table(
             top[cols],
-            money=["open_ar", "overdue_ar", CREDIT_LIMIT],
+            money=[OPEN_AR, OVERDUE_AR, CREDIT_LIMIT],
             pct=["utilisation"],
-            ints=["max_dpd", "open_disputes"],
+            ints=[MAX_DPD, "open_disputes"],
             labels=_EXPOSURE_LABELS,
         )
     ]
@@ -233,18 +241,18 @@ def breaches_section(run: Run, k: WeeklyKpis) -> list:
         NAME,
         INDUSTRY,
         CREDIT_LIMIT,
-        "open_ar",
+        OPEN_AR,
         "excess",
         "utilisation",
-        "max_dpd",
+        MAX_DPD,
     ]
     return [
         Markdown(f"{len(breaches):,} customer(s) exceed their credit limit, largest excess first."),
         table(
             breaches[cols],
-            money=[CREDIT_LIMIT, "open_ar", "excess"],
+            money=[CREDIT_LIMIT, OPEN_AR, "excess"],
             pct=["utilisation"],
-            ints=["max_dpd"],
+            ints=[MAX_DPD],
             labels=_EXPOSURE_LABELS,
         ),
     ]
@@ -255,7 +263,7 @@ def industry_section(run: Run, k: WeeklyKpis) -> list:
     cols = [
         INDUSTRY,
         "customers",
-        "open_ar",
+        OPEN_AR,
         "share_of_ar",
         "overdue_share",
         "dso",
@@ -270,7 +278,7 @@ def industry_section(run: Run, k: WeeklyKpis) -> list:
     labels = {
         INDUSTRY: "Industry",
         "customers": "Customers",
-        "open_ar": "Open AR",
+        OPEN_AR: "Open AR",
         "share_of_ar": "Share of AR",
         "overdue_share": "Overdue share",
         "dso": "DSO",
@@ -286,7 +294,7 @@ def industry_section(run: Run, k: WeeklyKpis) -> list:
     return [
         table(
             ind[cols],
-            money=["open_ar"],
+            money=[OPEN_AR],
             days=["dso", "bpdso", "add", "cei"],
             pct=["share_of_ar", "overdue_share", "utilisation", "at_risk_rate", "top10_share"],
             ints=["customers", "limit_breaches"],

@@ -34,8 +34,8 @@ from pathlib import Path
 from creditlab.deliver import SmtpSettings, deliver_outcome
 from creditlab.errors import ConfigError, CreditlabError, DeliveryError
 from creditlab.models.sampling import CORE_CAP_ENV
-from creditlab.report.index_page import INDEX_FILE, write_index
-from creditlab.run.folder import FAILED_DIR, MANIFEST_FILE
+from creditlab.report.index_page import write_index
+from creditlab.run.folder import FAILED_DIR, INDEX_FILE, MANIFEST_FILE
 from creditlab.run.orchestrate import run_report
 from creditlab.run.params import load_params
 

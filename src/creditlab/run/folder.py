@@ -32,6 +32,9 @@ __all__ = [
     "RunFolder",
     "RunLock",
     "WORK_DIR",
+    "REPORTS",
+    "INDEX_FILE",
+    "INDEX_JSON",
     "FAILED_DIR",
     "LATEST",
     "interrupted_manifest",
@@ -101,8 +104,12 @@ WORKLIST_FILE, ALERTS_FILE, TERMS_FILE = "worklist.csv", "alerts.csv", "terms.cs
 SCENARIOS_FILE, GRADE_CALIBRATION_FILE = "scenarios.csv", "grade_calibration.csv"
 LOCK_FILE = ".lock"
 
+# --- the reports a run renders (notebooks/reports/<name>.ipynb -> <name>.html) ----------------
+REPORTS = ("weekly_portfolio", "model_validation", "customer_review")
+
 # --- the output folder's layout ---------------------------------------------------------------
 WORK_DIR, FAILED_DIR, LATEST = ".work", "failed", "latest"
+INDEX_FILE, INDEX_JSON = "index.html", "index.json"  # a batch's index page and its data
 
 
 @dataclasses.dataclass(frozen=True)

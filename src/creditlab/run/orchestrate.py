@@ -24,7 +24,14 @@ import time
 from pathlib import Path
 
 from creditlab.errors import ConfigError
-from creditlab.run.folder import MANIFEST_FILE, REJECTS_FILE, Outputs, RunLock, new_run_dir
+from creditlab.run.folder import (
+    MANIFEST_FILE,
+    REJECTS_FILE,
+    REPORTS,
+    Outputs,
+    RunLock,
+    new_run_dir,
+)
 from creditlab.run.manifest import new_manifest, read_manifest, utcnow, write_manifest
 from creditlab.run.notebooks import execute_notebook, render_html
 from creditlab.run.params import load_params
@@ -33,7 +40,6 @@ from creditlab.run.queries import check_customer, customers_to_review, run_warni
 from creditlab.run.stages import run_stage, run_stages, weekly_stages
 
 __all__ = [
-    "REPORTS",
     "RunOutcome",
     "notebook_path",
     "open_or_prepare",
@@ -43,8 +49,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-REPORTS = ("weekly_portfolio", "model_validation", "customer_review")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,6 @@ never fits a model or changes a file of the run.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,15 @@ from creditlab.decisions.provisions import provision_matrix
 from creditlab.decisions.whatif import WhatIfBase
 from creditlab.errors import ConfigError
 from creditlab.features import snapshot_features
-from creditlab.ledger.schema import CUSTOMER_ID, ISSUED_ON, PAID_ON
+from creditlab.ledger.schema import (
+    CUSTOMER_ID,
+    IN_DEFAULT,
+    ISSUED_ON,
+    PAID_ON,
+    PD_HI,
+    PD_LO,
+    PD_MEAN,
+)
 from creditlab.models.pd import PDModel
 from creditlab.run.folder import (
     ALERTS_FILE,
@@ -32,6 +39,7 @@ from creditlab.run.folder import (
     TABLE_FILE,
     RunFolder,
 )
+from creditlab.run.manifest import read_manifest
 from creditlab.run.prepare import Run, open_run
 from creditlab.run.stages.decisions import decision_seed, lgd_labels, pd_draws, segment_label
 
@@ -99,7 +107,7 @@ def approve(run_dir: str | Path, customer_id: str, amount: float) -> OrderDecisi
         )
     row = rows.iloc[0]
     seed = decision_seed(run, settings)
-    one = rows[[CUSTOMER_ID, "in_default"]].reset_index(drop=True)
+    one = rows[[CUSTOMER_ID, IN_DEFAULT]].reset_index(drop=True)
     draws = pd_draws(Path(run_dir), one, settings.draws, seed)[:, 0]
     lgd = lgd_draws(
         one[CUSTOMER_ID], lgd_labels(rows.iloc[:1], settings), settings, len(draws), seed
@@ -125,23 +133,21 @@ def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:
         feats = snapshot_features(customers, invoices, events, day)
         if feats.empty:
             continue
-        if bool(feats["in_default"].iloc[0]):
-            rows.append(
-                {"date": day, "pd_mean": 1.0, "pd_lo": 1.0, "pd_hi": 1.0, "in_default": True}
-            )
+        if bool(feats[IN_DEFAULT].iloc[0]):
+            rows.append({"date": day, PD_MEAN: 1.0, PD_LO: 1.0, PD_HI: 1.0, IN_DEFAULT: True})
             continue
         draws = model.predict_draws(feats)[:, 0]
         lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2])
         rows.append(
             {
                 "date": day,
-                "pd_mean": float(draws.mean()),
-                "pd_lo": lo,
-                "pd_hi": hi,
-                "in_default": False,
+                PD_MEAN: float(draws.mean()),
+                PD_LO: lo,
+                PD_HI: hi,
+                IN_DEFAULT: False,
             }
         )
-    return pd.DataFrame(rows, columns=["date", "pd_mean", "pd_lo", "pd_hi", "in_default"])
+    return pd.DataFrame(rows, columns=["date", PD_MEAN, PD_LO, PD_HI, IN_DEFAULT])
 
 
 def latest_decided_run(
@@ -152,8 +158,8 @@ def latest_decided_run(
     found = []
     for path in Path(out).glob(f"*/{MANIFEST_FILE}"):
         try:
-            manifest = json.loads(path.read_text())
-        except (OSError, ValueError):
+            manifest = read_manifest(path.parent)
+        except ConfigError:
             continue
         if (
             manifest.get("status") == "succeeded"

@@ -20,6 +20,7 @@ from creditlab.ledger.schema import (
     ISSUED_ON,
     KIND,
     NAME,
+    PD_MEAN,
 )
 from creditlab.ledger.store import previous_scores
 from creditlab.run.prepare import Run
@@ -47,7 +48,7 @@ def collections_worklist(
         else items[CUSTOMER_ID].map(segment_of).fillna("unknown").astype(str)
     )
     if table is not None:
-        who = table[[CUSTOMER_ID, NAME, "policy", "dunning", "approval", "pd_mean"]]
+        who = table[[CUSTOMER_ID, NAME, "policy", "dunning", "approval", PD_MEAN]]
     else:
         cadence = "standard" if "standard" in settings.dunning else next(iter(settings.dunning))
         who = led.customers[[CUSTOMER_ID, NAME]].assign(
@@ -77,7 +78,7 @@ def early_warnings(
     ].copy()
     rank = settings.grade_rank
     if table is not None:
-        now = now.merge(table[[CUSTOMER_ID, "pd_mean", "grade"]], on=CUSTOMER_ID, how="left")
+        now = now.merge(table[[CUSTOMER_ID, PD_MEAN, "grade"]], on=CUSTOMER_ID, how="left")
         now["grade_rank"] = now["grade"].map(rank)
     previous = (
         previous_scores(run.params.store, run.as_of, run.run_id) if table is not None else None
@@ -86,9 +87,9 @@ def early_warnings(
     now["new_disputes"] = 0
     if previous is not None:
         prev_as_of = pd.Timestamp(previous["as_of"].iloc[0])
-        before = previous[[CUSTOMER_ID, "pd_mean"]].copy()
+        before = previous[[CUSTOMER_ID, PD_MEAN]].copy()
         before["grade"], _ = assign_grades(
-            before["pd_mean"].to_numpy(), np.zeros(len(before), bool), settings.grades
+            before[PD_MEAN].to_numpy(), np.zeros(len(before), bool), settings.grades
         )
         before["grade_rank"] = before["grade"].map(rank)
         then = kpi.customer_exposure(led.customers, led.invoices, prev_as_of.date())

@@ -43,8 +43,12 @@ from creditlab.errors import ConfigError
 from creditlab.ledger.schema import (
     CREDIT_LIMIT,
     CUSTOMER_ID,
+    IN_DEFAULT,
     INDUSTRY,
     PAYMENT_TERMS_DAYS,
+    PD_HI,
+    PD_LO,
+    PD_MEAN,
 )
 from creditlab.models.pd import PDModel
 from creditlab.run.folder import (
@@ -114,7 +118,7 @@ def pd_draws(run_dir: Path, scores: pd.DataFrame, n: int, seed: int) -> np.ndarr
     draws = thin(model.predict_draws(features, seed=seed), n)
     pos = pd.Index(features[CUSTOMER_ID]).get_indexer(scores[CUSTOMER_ID])
     draws = draws[:, pos]
-    draws[:, scores["in_default"].to_numpy(dtype=bool)] = 1.0
+    draws[:, scores[IN_DEFAULT].to_numpy(dtype=bool)] = 1.0
     return draws
 
 
@@ -150,7 +154,7 @@ def _customer_decisions(
     ]
     table = (
         segment_customers(scores, views["behaviour"], views["value"], settings)
-        .merge(scores[[CUSTOMER_ID, "pd_lo", "pd_hi"]], on=CUSTOMER_ID, how="left")
+        .merge(scores[[CUSTOMER_ID, PD_LO, PD_HI]], on=CUSTOMER_ID, how="left")
         .merge(exposure, on=CUSTOMER_ID, how="left")
         .merge(led.customers[[CUSTOMER_ID, PAYMENT_TERMS_DAYS]], on=CUSTOMER_ID, how="left")
     )
@@ -178,7 +182,7 @@ def _customer_decisions(
     if (run_dir / VALIDATION_SCORES_FILE).is_file():
         val = pd.read_parquet(run_dir / VALIDATION_SCORES_FILE)
         grade_calibration(
-            val["default_12m"].to_numpy(), val["pd_mean"].to_numpy(), settings.grades, prob
+            val["default_12m"].to_numpy(), val[PD_MEAN].to_numpy(), settings.grades, prob
         ).to_csv(run_dir / GRADE_CALIBRATION_FILE, index=False)
     total = ecl_draws.sum(axis=1)
     lo, hi = interval(total, prob)

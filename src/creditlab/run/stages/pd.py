@@ -23,7 +23,7 @@ from creditlab.features import (
     snapshot_features,
     training_data,
 )
-from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
+from creditlab.ledger.schema import CUSTOMER_ID, IN_DEFAULT, INDUSTRY, NAME, PD_HI, PD_LO, PD_MEAN
 from creditlab.ledger.store import append_scores, previous_scores
 from creditlab.models.diagnostics import convergence_gate
 from creditlab.models.pd import PDModel
@@ -107,7 +107,7 @@ def _write_checks(
     scores and the previous run's)."""
     folder, prob = RunFolder(run.run_dir), run.params.interval_prob
     effects_table(model, prob).to_csv(folder / PD_EFFECTS_FILE, index=False)
-    alive = current.loc[~current["in_default"]].reset_index(drop=True)
+    alive = current.loc[~current[IN_DEFAULT]].reset_index(drop=True)
     by_industry = pd_by_group(model.predict_draws(alive), alive[INDUSTRY], prob)
     by_industry.rename(columns={"group": INDUSTRY}).to_csv(
         folder / PD_BY_INDUSTRY_FILE, index=False
@@ -120,7 +120,7 @@ def _write_checks(
         run.params.seed,
     )  # fmt: skip
     checks.to_csv(folder / PD_PREDICTIVE_FILE, index=False)
-    today = scores.loc[~scores["in_default"], "pd_mean"].to_numpy()
+    today = scores.loc[~scores[IN_DEFAULT], PD_MEAN].to_numpy()
     rows = [("validation window (12 months ago)", *psi(p_valid, today))]
     if summary.get("psi"):
         rows.append((f"previous run {summary['previous_run']}", *summary["psi"]))
@@ -166,7 +166,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
 
     # out-of-time validation, with baselines on the same split and features
     y_valid = data.validation[TARGET].to_numpy()
-    p_valid = model.predict(data.validation, prob)["pd_mean"].to_numpy()
+    p_valid = model.predict(data.validation, prob)[PD_MEAN].to_numpy()
     data.validation[[CUSTOMER_ID, TARGET]].assign(pd_mean=p_valid).to_parquet(
         run_dir / VALIDATION_SCORES_FILE, index=False
     )
@@ -181,21 +181,21 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     # score the portfolio as of the run date
     current = snapshot_features(led.customers, led.invoices, led.events, run.as_of)
     scores = model.predict(current, prob)
-    scores = pd.concat([current[[CUSTOMER_ID, INDUSTRY, "in_default"]], scores], axis=1)
-    scores.loc[scores["in_default"], ["pd_mean", "pd_lo", "pd_hi"]] = 1.0
+    scores = pd.concat([current[[CUSTOMER_ID, INDUSTRY, IN_DEFAULT]], scores], axis=1)
+    scores.loc[scores[IN_DEFAULT], [PD_MEAN, PD_LO, PD_HI]] = 1.0
     scores = scores.merge(led.customers[[CUSTOMER_ID, NAME]], on=CUSTOMER_ID, how="left")
     previous = previous_scores(run.params.store, run.as_of, run.run_id)
     if previous is not None:
-        prev = previous.set_index(CUSTOMER_ID)["pd_mean"]
+        prev = previous.set_index(CUSTOMER_ID)[PD_MEAN]
         scores["pd_previous"] = scores[CUSTOMER_ID].map(prev)
-        scores["pd_change"] = scores["pd_mean"] - scores["pd_previous"]
-        alive = ~scores["in_default"]
-        summary["psi"] = psi(prev.to_numpy(), scores.loc[alive, "pd_mean"].to_numpy())
+        scores["pd_change"] = scores[PD_MEAN] - scores["pd_previous"]
+        alive = ~scores[IN_DEFAULT]
+        summary["psi"] = psi(prev.to_numpy(), scores.loc[alive, PD_MEAN].to_numpy())
         summary["previous_run"] = str(previous["run_id"].iloc[0])
     scores.to_parquet(run_dir / SCORES_FILE, index=False)
     current.to_parquet(run_dir / FEATURES_FILE, index=False)
     if run.params.store is not None:
-        append_scores(run.params.store, scores.loc[~scores["in_default"]], run.as_of, run.run_id)
+        append_scores(run.params.store, scores.loc[~scores[IN_DEFAULT]], run.as_of, run.run_id)
     summary["stability"] = _write_checks(run, model, data, current, scores, p_valid, summary)
 
     summary.update(
@@ -214,7 +214,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         metrics=metrics_table(y_valid, p_valid, prob=prob).to_dict(orient="records"),
         comparison=comparison,
         calibration=calibration(y_valid, p_valid, prob=prob).to_dict(orient="records"),
-        scored=int((~scores["in_default"]).sum()),
-        in_default=int(scores["in_default"].sum()),
+        scored=int((~scores[IN_DEFAULT]).sum()),
+        in_default=int(scores[IN_DEFAULT].sum()),
     )
     return summary
