@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import shutil
 import subprocess
 import sys
@@ -93,21 +94,69 @@ def test_report_notebook_parameters_match_what_runs_can_set():
     assert "customer" in run_options and "as_of" in run_options and "data" in run_options
 
 
+# run with their defaults, as an analyst opens them: the weekly report prepares its own run from the
+# CI params (the interactive path every report and explore notebook shares), data_quality
+# validates a ledger, large_ledger works on a database
+WITH_DEFAULTS = {"weekly_portfolio.ipynb", "data_quality.ipynb", "large_ledger.ipynb"}
+
+
 @pytest.mark.slow
-def test_all_notebooks_pass_nbval_lax_with_ci_params(tmp_path):
-    """Every notebook (reports and explore) runs top to bottom with its defaults (CI params)."""
+def test_notebooks_with_their_defaults_pass_nbval_lax(tmp_path):
+    """These notebooks run top to bottom with their defaults (CI params) under nbval."""
     for folder in ("notebooks", "params"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
-    ci = yaml.safe_load((tmp_path / "params" / "ci.yaml").read_text())
-    ci["store"] = "../reports/nbval.duckdb"  # notebooks after the first reuse the cached PD fit
-    (tmp_path / "params" / "ci.yaml").write_text(yaml.safe_dump(ci))
+    paths = [str(p.relative_to(ROOT)) for p in NOTEBOOKS if p.name in WITH_DEFAULTS]
+    assert len(paths) == len(WITH_DEFAULTS)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", "notebooks"],
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", *paths],
         cwd=tmp_path, capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:]
     cells = sum(
-        c.cell_type == "code" for path in NOTEBOOKS for c in nbformat.read(path, as_version=4).cells
+        c.cell_type == "code"
+        for path in NOTEBOOKS
+        if path.name in WITH_DEFAULTS
+        for c in nbformat.read(path, as_version=4).cells
     )
     assert f"{cells} passed" in result.stdout, result.stdout[-2000:]  # every code cell ran
     assert len(list((tmp_path / "reports").glob("*"))) >= 2  # run folders landed beside the copy
+
+
+@pytest.mark.slow
+def test_the_batch_notebook_runs_a_batch(tmp_path):
+    """The batch notebook on a light portfolio (no models: the batch is what it shows)."""
+    params = yaml.safe_load((ROOT / "params" / "ci.yaml").read_text())
+    params.update(pd_model=None, payment_model=None, reports={})
+    (tmp_path / "light.yaml").write_text(yaml.safe_dump(params))
+    path = ROOT / "notebooks" / "explore" / "portfolios.ipynb"
+    out = tmp_path / "executed.ipynb"
+    papermill.execute_notebook(
+        str(path), str(out), parameters={"params": str(tmp_path / "light.yaml"),
+                                         "out_dir": str(tmp_path / "batch")},
+        cwd=str(path.parent), progress_bar=False, kernel_name="python3",
+    )  # fmt: skip
+    index = json.loads((tmp_path / "batch" / "index.json").read_text())
+    assert [p["status"] for p in index["portfolios"]] == ["succeeded"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path",
+    [p for p in NOTEBOOKS if p.name not in {*WITH_DEFAULTS, "portfolios.ipynb"}],
+    ids=lambda p: p.name,
+)
+def test_notebooks_run_on_a_finished_run(path, weekly_run, ci_ledger, tmp_path):
+    """Every other notebook runs top to bottom on the shared run folder (``run_dir`` set, as an
+    analyst does for a run the schedule made)."""
+    extra = {"customer_id": ci_ledger[1]} if path.name == "customer_review.ipynb" else {}
+    run_dir = tmp_path / weekly_run.name
+    shutil.copytree(weekly_run, run_dir)  # a notebook may render into it (customer 360)
+    out = tmp_path / "executed.ipynb"
+    papermill.execute_notebook(
+        str(path), str(out), parameters={"run_dir": str(run_dir), **extra},
+        cwd=str(path.parent), progress_bar=False, kernel_name="python3",
+    )  # fmt: skip
+    nb = nbformat.read(out, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code)  # every code cell ran
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -111,3 +112,21 @@ def test_missing_params_file():
 def test_bad_mappings_are_config_errors(mapping, message):
     with pytest.raises(ConfigError, match=message):
         parse_mapping(mapping)
+
+
+def test_cache_keys_change_with_what_changes_the_fit():
+    ci = load_params("params/ci.yaml")
+    day = dt.date(2026, 11, 20)
+    pd_key, pay_key = ci.pd_model.key("abc", day), ci.payment_model.key("abc", day)
+    assert pd_key == load_params("params/ci.yaml").pd_model.key("abc", day)  # stable
+    assert pd_key != pay_key and len(pay_key) == 64
+    for other in (
+        ci.payment_model.key("abd", day),  # other data
+        ci.payment_model.key("abc", dt.date(2026, 11, 27)),  # other date
+        dataclasses.replace(
+            ci.payment_model, sampler=dataclasses.replace(ci.payment_model.sampler, seed=4)
+        ).key("abc", day),
+    ):
+        assert other != pay_key
+    # forecast-only settings reuse the fit: more weeks or draws need no new sampling
+    assert dataclasses.replace(ci.payment_model, weeks=26, draws=500).key("abc", day) == pay_key

@@ -136,7 +136,9 @@ def list_runs(out: Path) -> pd.DataFrame:
     mid-way; the next run of that folder moves it to ``failed/``)."""
     rows = []
     patterns = ("*/", "*/*/", "*/failed/*/", f"{WORK_DIR}/*/", f"*/{WORK_DIR}/*/")
-    found = [path for pattern in patterns for path in Path(out).glob(pattern + MANIFEST_FILE)]
+    found = sorted(
+        {path for pattern in patterns for path in Path(out).glob(pattern + MANIFEST_FILE)}
+    )
     for path in found:
         parts = path.relative_to(out).parts[:-1]
         in_work = WORK_DIR in parts

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from creditlab.errors import ConfigError
@@ -38,6 +38,7 @@ from creditlab.run.params import load_params
 from creditlab.run.prepare import Run, open_run, prepare_run
 from creditlab.run.queries import check_customer, customers_to_review, run_warnings
 from creditlab.run.stages import run_stage, run_stages, weekly_stages
+from creditlab.run.stages.base import timed
 
 __all__ = [
     "RunOutcome",
@@ -137,6 +138,29 @@ def _report_jobs(report: str, customer_id: str | None, run: Run) -> list[tuple[s
     return jobs
 
 
+def _render_reports(
+    jobs: list[tuple[str, dict, str]], work: Path, manifest: dict, save: Callable[[], None]
+) -> str:
+    """Execute and render each report notebook into ``work``, recording its step and timings in
+    the manifest; returns the main report's HTML file name."""
+    manifest["reports"] = {}
+    for number, (name, extra, stem) in enumerate(jobs):
+        where = "" if number == 0 else f" {stem}"
+        executed, timings = work / f"{stem}.ipynb", {}
+        manifest["step"] = f"execute{where}"
+        save()
+        with timed(timings, "execute_s"):
+            execute_notebook(notebook_path(name), executed, {"run_dir": ".", **extra}, cwd=work)
+        manifest["step"] = f"render{where}"
+        with timed(timings, "render_s"):
+            manifest["renderer"] = render_html(executed, work / f"{stem}.html")
+        manifest["reports"][stem] = {"html": f"{stem}.html", "notebook": executed.name, **timings}
+        if number == 0:
+            manifest["timings_s"].update(execute=timings["execute_s"], render=timings["render_s"])
+            manifest["outputs"].update(notebook=executed.name, html=f"{stem}.html")
+    return jobs[0][2] + ".html"
+
+
 def run_report(
     params_file: str | Path,
     *,
@@ -174,11 +198,9 @@ def run_report(
         write_manifest(manifest_path, manifest)
 
     save()
-    main_html = ""
     try:
-        t0 = time.perf_counter()
-        run = prepare_run(params, work)
-        manifest["timings_s"]["prepare"] = round(time.perf_counter() - t0, 3)
+        with timed(manifest["timings_s"], "prepare"):
+            run = prepare_run(params, work)
         manifest.update(
             as_of=run.as_of.isoformat(),
             data_hash=run.ledger.data_hash,
@@ -191,29 +213,7 @@ def run_report(
             check_customer(run, customer_id)
         run_stages(run, weekly_stages(params), manifest, save)
         manifest["warnings"] = run_warnings(run)
-        manifest["reports"] = {}
-        for number, (name, extra, stem) in enumerate(_report_jobs(report, customer_id, run)):
-            where = "" if number == 0 else f" {stem}"
-            manifest["step"] = f"execute{where}"
-            save()
-            t0 = time.perf_counter()
-            executed = work / f"{stem}.ipynb"
-            execute_notebook(notebook_path(name), executed, {"run_dir": ".", **extra}, cwd=work)
-            t_exec = round(time.perf_counter() - t0, 3)
-            manifest["step"] = f"render{where}"
-            t0 = time.perf_counter()
-            manifest["renderer"] = render_html(executed, work / f"{stem}.html")
-            t_render = round(time.perf_counter() - t0, 3)
-            manifest["reports"][stem] = {
-                "html": f"{stem}.html",
-                "notebook": executed.name,
-                "execute_s": t_exec,
-                "render_s": t_render,
-            }
-            if number == 0:
-                main_html = f"{stem}.html"
-                manifest["timings_s"].update(execute=t_exec, render=t_render)
-                manifest["outputs"].update(notebook=executed.name, html=main_html)
+        main_html = _render_reports(_report_jobs(report, customer_id, run), work, manifest, save)
     except Exception as exc:
         for path in work.glob("*.html"):
             path.unlink()

@@ -10,15 +10,16 @@ timing and summary in the manifest as it goes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from creditlab.run.folder import RunFolder
 from creditlab.run.prepare import Run
 
-__all__ = ["Stage", "run_stage", "run_stages"]
+__all__ = ["Stage", "run_stage", "run_stages", "timed"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,14 @@ class Stage(Protocol):
 
     def compute(self, run: Run) -> dict[str, Any]:
         """Write the stage's artifacts into the run folder; return its summary."""
+
+
+@contextlib.contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Record the seconds the ``with`` block takes as ``timings[name]`` (milliseconds kept)."""
+    t0 = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - t0, 3)
 
 
 def run_stage(stage: Stage, run: Run) -> dict[str, Any]:
@@ -59,9 +68,8 @@ def run_stages(
     for stage in stages:
         manifest["step"] = stage.name
         save()
-        t0 = time.perf_counter()
-        summary = run_stage(stage, run)
-        manifest["timings_s"][stage.name] = round(time.perf_counter() - t0, 3)
+        with timed(manifest["timings_s"], stage.name):
+            summary = run_stage(stage, run)
         keys = stage.manifest_keys
         manifest[stage.section] = summary if keys is None else {k: summary.get(k) for k in keys}
         log.info("stage %s done in %.1f s", stage.name, manifest["timings_s"][stage.name])

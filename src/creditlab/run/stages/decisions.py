@@ -14,11 +14,8 @@ Without a PD model (disabled, or too few defaults to fit one) the PD-based parts
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +72,7 @@ from creditlab.run.folder import (
     RunFolder,
 )
 from creditlab.run.prepare import Run
-from creditlab.run.stages.base import run_stage
+from creditlab.run.stages.base import run_stage, timed
 from creditlab.run.stages.collections import collections_worklist, early_warnings
 from creditlab.segments import (
     SEGMENT_COLUMNS,
@@ -130,13 +127,6 @@ def segment_label(table: pd.DataFrame | None, customers: pd.DataFrame, by: str) 
     if table is None:
         return None
     return table.set_index(CUSTOMER_ID)[by].astype(str)
-
-
-@contextlib.contextmanager
-def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
-    t0 = time.perf_counter()
-    yield
-    timings[name] = round(time.perf_counter() - t0, 3)
 
 
 def _customer_decisions(
@@ -247,7 +237,7 @@ def _decide(run: Run, settings: DecisionSettings) -> dict[str, Any]:
     led, as_of, prob, run_dir = run.ledger, run.as_of, run.params.interval_prob, run.run_dir
     check_labels(settings, led.customers)
     timings: dict[str, float] = {}
-    with _timed(timings, "ledger views"):
+    with timed(timings, "ledger views"):
         views = {
             "exposure": kpi.customer_exposure(led.customers, led.invoices, as_of),
             "behaviour": payment_behaviour(led.customers, led.invoices, as_of, settings.behaviour),
@@ -257,16 +247,16 @@ def _decide(run: Run, settings: DecisionSettings) -> dict[str, Any]:
         }
     table = draws = lgd = None
     if (run_dir / SCORES_FILE).is_file() and (run_dir / PD_MODEL_FILE).is_file():
-        with _timed(timings, "PD draws"):
+        with timed(timings, "PD draws"):
             scores = pd.read_parquet(run_dir / SCORES_FILE)
             draws = pd_draws(run_dir, scores, settings.draws, decision_seed(run, settings))
-        with _timed(timings, "segments, limits, ECL, terms"):
+        with timed(timings, "segments, limits, ECL, terms"):
             table, lgd = _customer_decisions(run, settings, views, draws, summary)
     else:
         summary["left_out"].append(
             "grades, segments, limits, ECL, terms economics and scenarios: no PD model in this run"
         )
-    with _timed(timings, "provision matrix"):
+    with timed(timings, "provision matrix"):
         segment_of = segment_label(table, led.customers, settings.provisions.segment_by)
         if segment_of is None and settings.provisions.segment_by not in ("none", "industry"):
             summary["left_out"].append(
@@ -284,7 +274,7 @@ def _decide(run: Run, settings: DecisionSettings) -> dict[str, Any]:
     summary["allowance"] = pm.totals.to_dict(orient="records")
     summary["overlay"] = settings.provisions.overlay
     forecast = RunFolder(run_dir).read_csv(FORECAST_FILE)
-    with _timed(timings, "worklist"):
+    with timed(timings, "worklist"):
         work = collections_worklist(
             run, settings, views, table, segment_of, pm.p_reach_90, forecast
         )
@@ -294,12 +284,12 @@ def _decide(run: Run, settings: DecisionSettings) -> dict[str, Any]:
         "cash_at_risk": float(work["cash_at_risk"].sum()),
         "p_invoice_source": "roll rates" if forecast is None else "payment-timing model",
     }
-    with _timed(timings, "alerts"):
+    with timed(timings, "alerts"):
         found = early_warnings(run, settings, views, table, summary, forecast)
         found.to_csv(run_dir / ALERTS_FILE, index=False)
     summary["alerts"] = found["severity"].value_counts().to_dict()
     if table is not None:
-        with _timed(timings, "scenarios"):
+        with timed(timings, "scenarios"):
             grid = scenario_grid(table, draws, lgd, pm, settings, prob)
             grid.to_csv(run_dir / SCENARIOS_FILE, index=False)
         table.to_parquet(run_dir / TABLE_FILE, index=False)
