@@ -124,14 +124,15 @@ def test_notebooks_with_their_defaults_pass_nbval_lax(tmp_path):
 
 @pytest.mark.slow
 def test_the_batch_notebook_runs_a_batch(tmp_path):
-    """The batch notebook on a light portfolio (no models: the batch is what it shows)."""
+    """The batch notebook on a light portfolio, in sequence (no models, no Dask start-up: the
+    batch on a real Dask cluster is tests/test_run_batch.py's)."""
     params = yaml.safe_load((ROOT / "params" / "ci.yaml").read_text())
     params.update(pd_model=None, payment_model=None, reports={})
     (tmp_path / "light.yaml").write_text(yaml.safe_dump(params))
     path = ROOT / "notebooks" / "explore" / "portfolios.ipynb"
     out = tmp_path / "executed.ipynb"
     papermill.execute_notebook(
-        str(path), str(out), parameters={"params": str(tmp_path / "light.yaml"),
+        str(path), str(out), parameters={"params": str(tmp_path / "light.yaml"), "workers": 0,
                                          "out_dir": str(tmp_path / "batch")},
         cwd=str(path.parent), progress_bar=False, kernel_name="python3",
     )  # fmt: skip

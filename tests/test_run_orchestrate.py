@@ -1,9 +1,11 @@
 """One run end to end, the pipeline's own failures: an as-of date outside the ledger, a run killed
-mid-way (shown as interrupted, cleaned up by the next run), the manifest's steps."""
+mid-way (shown as interrupted, cleaned up by the next run)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -15,7 +17,10 @@ import pytest
 import yaml
 from helpers import ROOT, creditlab
 
+from creditlab.errors import ConfigError
 from creditlab.run.folder import Outputs, RunLock
+from creditlab.run.params import load_params
+from creditlab.run.prepare import check_as_of, prepare_run
 from creditlab.schedule import list_runs
 
 
@@ -29,15 +34,16 @@ def light_params(tmp_path) -> Path:
     return path
 
 
-def test_an_as_of_before_the_first_invoice_is_one_clear_error(light_params, tmp_path):
-    out = tmp_path / "runs"
-    result = creditlab("run", "weekly", "--params", str(light_params), "--as-of", "2001-01-31",
-                       "--out", str(out))  # fmt: skip
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "as-of date 2001-01-31 is before the ledger's first invoice" in result.stderr
-    failed = next((out / "failed").iterdir())
-    manifest = json.loads((failed / "manifest.json").read_text())
-    assert manifest["status"] == "failed" and manifest["failed_step"] == "prepare"
+def test_an_as_of_after_the_ledger_is_one_warning_line(portfolio_dir, tmp_path, caplog):
+    params = load_params(ROOT / "params" / "ci.yaml", data=portfolio_dir, as_of="2027-06-30")
+    with caplog.at_level(logging.WARNING, logger="creditlab.run.prepare"):
+        run = prepare_run(params, tmp_path / "run")
+    lines = [r.getMessage() for r in caplog.records if r.name == "creditlab.run.prepare"]
+    last = check_as_of(dt.date(2027, 6, 30), run.ledger)
+    assert lines == [last] and "days after the ledger's last date" in last
+    assert check_as_of(dt.date(2026, 1, 31), run.ledger) is None  # inside the ledger: silent
+    with pytest.raises(ConfigError, match="before the ledger's first invoice"):
+        check_as_of(dt.date(2001, 1, 31), run.ledger)
 
 
 @pytest.mark.slow
@@ -61,18 +67,17 @@ def test_a_killed_run_shows_as_interrupted_and_the_next_run_cleans_it_up(light_p
     assert list(runs["status"]) == ["interrupted"] and runs["failed_step"].iloc[0]
     listed = creditlab("runs", "--out", str(out))
     assert "interrupted" in listed.stdout
-    # the next run of this folder moves it to failed/, marked interrupted, and runs (late as-of:
-    # one warning line, the run goes on)
-    result = creditlab("run", "weekly", "--params", str(light_params), "--as-of", "2027-03-01",
+    # the next run of this folder moves it to failed/, marked interrupted; this one asks for an
+    # as-of date before the ledger's first invoice: one clear line, exit 2, kept as failed
+    result = creditlab("run", "weekly", "--params", str(light_params), "--as-of", "2001-01-31",
                        "--out", str(out))  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "days after the ledger's last date" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "as-of date 2001-01-31 is before the ledger's first invoice" in result.stderr
     assert "interrupted" in result.stderr and not list((out / ".work").iterdir())
     kept = json.loads((out / "failed" / work.name / "manifest.json").read_text())
     assert kept["status"] == "interrupted" and "interrupted" in kept["error"]
     assert not list((out / "failed" / work.name).glob("*.html"))
-    finished = Path(result.stdout.strip().splitlines()[-1])
-    manifest = json.loads((finished / "manifest.json").read_text())
-    assert manifest["status"] == "succeeded" and "step" not in manifest
-    assert any(w.startswith("Stale data") for w in manifest["warnings"])
-    assert set(list_runs(out)["status"]) == {"interrupted", "succeeded"}
+    runs = list_runs(out).set_index("run_id")
+    assert runs.loc[work.name, "status"] == "interrupted" and len(runs) == 2
+    failed = runs.loc[runs.index != work.name].iloc[0]
+    assert failed["status"] == "failed" and failed["failed_step"] == "prepare"

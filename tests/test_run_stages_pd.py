@@ -14,16 +14,18 @@ from creditlab.run.orchestrate import run_report
 from creditlab.run.settings import parse_pd_settings
 
 
-@pytest.mark.slow
-def test_two_runs_share_a_cached_fit_and_build_score_history(tmp_path):
+def test_two_runs_share_a_cached_fit_and_build_score_history(weekly_run, ci_ledger, tmp_path):
+    """The shared run's params and data again, twice, with a store: the first run fits again and
+    gives the shared run's numbers exactly (another process, same seeds); the second reuses the
+    fit and compares with the first."""
     params = yaml.safe_load(open("params/ci.yaml"))
     params["store"] = str(tmp_path / "store.duckdb")
     params["reports"] = {}  # the weekly report only: the PD sections are what this reads
     params["payment_model"] = None  # its fits go through the same cache (key: test_run_params)
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(params))
-    first = run_report(path, out=tmp_path / "runs")
-    second = run_report(path, out=tmp_path / "runs")
+    first = run_report(path, data=ci_ledger[0], out=tmp_path / "runs")
+    second = run_report(path, data=ci_ledger[0], out=tmp_path / "runs")
     assert first.manifest["pd_model"]["reused_cached_fit"] is False
     assert second.manifest["pd_model"]["reused_cached_fit"] is True
     s1 = pd.read_parquet(first.run_dir / "scores.parquet")
@@ -31,6 +33,12 @@ def test_two_runs_share_a_cached_fit_and_build_score_history(tmp_path):
     assert {"customer_id", "pd_mean", "pd_lo", "pd_hi"} <= set(s1.columns)
     assert ((s1["pd_lo"] <= s1["pd_mean"]) & (s1["pd_mean"] <= s1["pd_hi"])).all()
     pd.testing.assert_series_equal(s1["pd_mean"], s2["pd_mean"])  # same data, same fit
+    # reproducible: the same params and data give the same numbers as the shared run's
+    pd.testing.assert_frame_equal(s1, pd.read_parquet(weekly_run / "scores.parquet"))
+    for name in ("limits.csv", "ecl.csv", "provision_matrix.csv"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(first.run_dir / name), pd.read_csv(weekly_run / name), obj=name
+        )
     assert "pd_change" in s2 and s2.loc[~s2["in_default"], "pd_change"].abs().max() < 1e-12
     with duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True) as con:
         runs = con.execute("SELECT count(DISTINCT run_id) FROM score_history").fetchone()[0]

@@ -70,38 +70,38 @@ def test_schedule_command_prints_both_forms(tmp_path):
     assert bad.returncode == 2 and "HH:MM" in bad.stderr
 
 
-def test_runs_are_atomic_reproducible_and_do_not_collide(weekly_run, ci_ledger, tmp_path):
-    """Two runs started at the same moment into one folder: the shared run's params and data
-    again (full models) and another portfolio (light: no models). Neither collides with the other,
-    nothing is left half-built, and the repeat gives the shared run's numbers exactly."""
+def test_runs_are_atomic_reproducible_and_do_not_collide(tmp_path):
+    """Three runs started at the same moment into one folder, two of them of the same params (light
+    ones: no models; the PD stage's reproducibility is tests/test_run_stages_pd.py's): none
+    collides with another, nothing is left half-built, the same params give the same numbers."""
     out = tmp_path / "runs"
-    other = tmp_path / "other.yaml"
     params = yaml.safe_load((ROOT / "params" / "ci.yaml").read_text())
-    params.update(portfolio="ci-b", pd_model=None, payment_model=None, reports={})
+    params.update(pd_model=None, payment_model=None, reports={})
+    same = tmp_path / "ci.yaml"
+    same.write_text(yaml.safe_dump(params))
+    params["portfolio"] = "ci-b"
     params["synthetic"]["seed"] = 12
+    other = tmp_path / "other.yaml"
     other.write_text(yaml.safe_dump(params))
     args = ["run", "weekly", "--out", str(out)]
     procs = [
-        subprocess.Popen([sys.executable, "-m", "creditlab.cli", "-q", *args, *extra],
+        subprocess.Popen([sys.executable, "-m", "creditlab.cli", "-q", *args, "--params", str(p)],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for extra in (["--params", "params/ci.yaml", "--data", str(ci_ledger[0])],
-                      ["--params", str(other)])
+        for p in (same, other, same)
     ]  # fmt: skip
     results = [p.communicate(timeout=900) for p in procs]
     assert all(p.returncode == 0 for p in procs), [r[1][-2000:] for r in results]
     dirs = [Path(r[0].strip().splitlines()[-1]) for r in results]
-    assert len(set(dirs)) == 2 and all(d.parent == out for d in dirs)
+    assert len(set(dirs)) == 3 and all(d.parent == out for d in dirs)
     assert not list((out / ".work").iterdir())  # nothing left half-built
     assert (out / "latest").resolve() in {d.resolve() for d in dirs}
-    # the same params on the same data give the same numbers, in another process
-    again = dirs[0]
-    pd.testing.assert_frame_equal(
-        pd.read_parquet(weekly_run / "scores.parquet"), pd.read_parquet(again / "scores.parquet")
-    )
-    for name in ("limits.csv", "ecl.csv", "provision_matrix.csv", "worklist.csv"):
-        pd.testing.assert_frame_equal(pd.read_csv(weekly_run / name), pd.read_csv(again / name))
+    first, _, again = dirs
+    for name in ("kpi_aging.parquet", "kpi_exposure.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(first / name), pd.read_parquet(again / name))
+    for name in ("provision_matrix.csv", "worklist.csv", "alerts.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(first / name), pd.read_csv(again / name))
     runs = list_runs(out)
-    assert len(runs) == 2 and set(runs["status"]) == {"succeeded"}
+    assert len(runs) == 3 and set(runs["status"]) == {"succeeded"}
     assert set(runs["portfolio"]) == {"ci", "ci-b"} and (runs["delivery"] == "not sent").all()
     listed = creditlab("runs", "--out", str(out))
     assert listed.returncode == 0 and all(d.name in listed.stdout for d in dirs)

@@ -54,6 +54,7 @@ def _project_file(*parts: str) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """``creditlab run REPORT``: one run, or a batch when several params (or --workers) are given."""
     from creditlab.run.orchestrate import run_report
     from creditlab.run.params import load_params
 
@@ -136,12 +137,14 @@ def _run_batch(args: argparse.Namespace, report: str) -> int:
 
 
 def cmd_deliver(args: argparse.Namespace) -> int:
+    """``creditlab deliver``: (re-)send a finished run's report."""
     sent = deliver_run(args.run, to=args.to)
     print(f"sent to {', '.join(sent['to'])}: {sent['message_id']} at {sent['sent_at']}")
     return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    """``creditlab runs``: past runs with status, KPIs and delivery, newest first."""
     runs = list_runs(Path(args.out))
     if runs.empty:
         print(f"no runs under {args.out}")
@@ -151,6 +154,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
+    """``creditlab schedule``: print (or install) the cron line or systemd units."""
     spec = ScheduleSpec(
         Path(args.params).resolve(),
         Path(args.out).resolve(),
@@ -172,6 +176,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """``creditlab demo``: the demo weekly run; prints the HTML path last."""
     from creditlab.run.orchestrate import run_report
 
     outcome = run_report(_project_file("params", "weekly.yaml"), out=args.out)
@@ -181,6 +186,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
+    """``creditlab approve``: APPROVE / REFER / DECLINE an order from the newest decided run."""
     from creditlab.run.orchestrate import open_or_prepare
     from creditlab.run.params import load_params
     from creditlab.run.queries import approve, latest_decided_run
@@ -206,6 +212,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (its help is the command line's reference)."""
     parser = argparse.ArgumentParser(prog="creditlab", description=__doc__.split("\n")[0])
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -357,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; map a :class:`CreditlabError` to its exit code and a one-line message."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,

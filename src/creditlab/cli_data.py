@@ -44,6 +44,7 @@ def _mapping_and_currency(path: str | None, currency: str | None):
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    """``creditlab synth``: write a synthetic ledger with its ground truth."""
     cfg = SynthConfig(
         customers=args.customers,
         seed=args.seed,
@@ -88,11 +89,13 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """``creditlab validate``: load and check a ledger; print the counts, write the rejects."""
     _load(args)
     return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """``creditlab ingest``: validate a ledger and upsert it into a DuckDB store."""
     ledger = _load(args)
     result = ingest(ledger, args.store)
     for table in result.inserted:
@@ -105,6 +108,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_features(args: argparse.Namespace) -> int:
+    """``creditlab features``: validate into DuckDB and write features (and training rows) with SQL."""
     mapping, currency = _mapping_and_currency(args.mapping, args.currency)
     limits = EngineLimits(args.memory_limit, args.temp_dir and Path(args.temp_dir), args.threads)
     loaded = load_into_database(
@@ -158,6 +162,7 @@ def _write_table(frame: pd.DataFrame, path: str | Path) -> None:
 
 
 def cmd_pd_fit(args: argparse.Namespace) -> int:
+    """``creditlab pd fit``: fit the PD model on a table of one's own."""
     from creditlab.models.diagnostics import GateConfig  # PyMC and ArviZ load for model commands
     from creditlab.models.pd import SamplerConfig
     from creditlab.models.table import fit_table, read_table, save_fit
@@ -202,6 +207,7 @@ def cmd_pd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_pd_score(args: argparse.Namespace) -> int:
+    """``creditlab pd score``: score a table with a fitted model, with intervals."""
     from creditlab.models.pd import PDModel
     from creditlab.models.table import MODEL_FILE, read_table, score_table
 

@@ -243,6 +243,7 @@ def snapshot_schedule(
 def log_training(
     train: pd.DataFrame, valid: pd.DataFrame, snaps: list[dt.date], validation: dt.date
 ) -> None:
+    """Log the modelling choice: how many snapshots, rows and defaults the PD model learns from."""
     log.info(
         "training data: %s snapshots, %s rows, %s defaults; out-of-time validation at %s: "
         "%s rows, %s defaults",

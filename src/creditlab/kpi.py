@@ -60,6 +60,7 @@ _EDGES = np.array([0, 30, 60, 90, 180])  # DPD upper edges of the buckets after 
 
 
 def as_timestamp(value: dt.date | str | pd.Timestamp) -> pd.Timestamp:
+    """A date (or text) as a midnight :class:`pandas.Timestamp`."""
     return pd.Timestamp(value).normalize()
 
 

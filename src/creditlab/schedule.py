@@ -49,10 +49,12 @@ class ScheduleSpec:
 
     @property
     def lock(self) -> Path:
+        """The lock file that keeps two scheduled runs of these params apart."""
         return self.out / ".creditlab-weekly.lock"
 
     @property
     def log(self) -> Path:
+        """The log file scheduled runs append to."""
         return self.out / "creditlab-weekly.log"
 
     def command(self) -> list[str]:

@@ -250,6 +250,7 @@ class OrderDecision:
     p_loss_exceeds: float
 
     def to_text(self) -> str:
+        """The decision and its reasons as the lines ``creditlab approve`` prints."""
         lines = [
             f"{self.decision.upper()}: order of {_money(self.amount)} for customer {self.customer_id}"
         ]

@@ -134,6 +134,7 @@ class Policy:
     approval: str = "credit analyst"
 
     def matches(self, risk: str, behaviour: str, value: str) -> bool:
+        """Whether this policy applies to a segment (risk class, behaviour, value tier)."""
         got = {"risk": risk, "behaviour": behaviour, "value": value}
         return all(got[k] in v for k, v in self.when.items())
 
@@ -277,7 +278,9 @@ class DecisionSettings:
 
     @property
     def risk_classes(self) -> tuple[str, ...]:
+        """The master scale's risk classes in order, then the default class."""
         return tuple(dict.fromkeys(g.risk for g in self.grades)) + (DEFAULT_RISK,)
 
     def lgd_prior(self, label: str) -> LgdPrior:
+        """The LGD prior of a label (an industry, risk class, ...), else the default prior."""
         return self.lgd.get(label, self.lgd["default"])

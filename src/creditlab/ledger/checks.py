@@ -43,10 +43,12 @@ _DESCRIBE = {
 
 
 def ident(name: str) -> str:
+    """A quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
 def literal(value: object) -> str:
+    """A quoted SQL literal (``NULL`` for None)."""
     if value is None:
         return "NULL"
     return "'" + str(value).replace("'", "''") + "'"
@@ -84,6 +86,7 @@ class Checks:
 
     # -- mapping, parsing and checking ----------------------------------------------------
     def source_expr(self, staged: Staged, column: Column) -> str:
+        """The SQL expression of a canonical column over the staged text (mapped, or a constant)."""
         table = staged.table
         constants = self.mapping.constants.get(table, {})
         if column.name in constants:
@@ -105,6 +108,7 @@ class Checks:
         )
 
     def text_expr(self, staged: Staged, column: Column) -> str:
+        """The column's text, trimmed and with empty as NULL."""
         expr = clean(self.source_expr(staged, column))
         codes = self.mapping.values.get(staged.table, {}).get(column.name)
         if codes:
@@ -113,6 +117,7 @@ class Checks:
         return expr
 
     def parse_expr(self, table: str, column: Column) -> str:
+        """The column's typed value parsed from its text (dates with their format, yes/no, numbers)."""
         r = ident(f"__r_{column.name}")
         kind = column.kind
         if kind == "date":
@@ -263,6 +268,7 @@ class Checks:
         return name
 
     def results(self, name: str, spec: TableSpec, staged: Staged, keep: Iterable[str]):
+        """The loaded rows, the rejects and the count row of a checked table (pandas)."""
         cols = ", ".join(ident(c) for c in [*spec.names, *keep])
         loaded = (
             self.con.sql(f"SELECT {cols} FROM {name} WHERE len(__problems) = 0 ORDER BY __row")

@@ -61,6 +61,7 @@ class LedgerMapping:
         return self.columns.get(table, {}).get(column, column)
 
     def date_format_for(self, table: str, column: str) -> str:
+        """The date format of a table's column (the mapping's, or ISO)."""
         return self.date_formats.get(table, {}).get(column, self.date_format)
 
 

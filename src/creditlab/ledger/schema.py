@@ -116,9 +116,11 @@ class TableSpec:
 
     @property
     def names(self) -> list[str]:
+        """The table's canonical column names, in order."""
         return [c.name for c in self.columns]
 
     def column(self, name: str) -> Column:
+        """The canonical column called ``name``."""
         return next(c for c in self.columns if c.name == name)
 
 

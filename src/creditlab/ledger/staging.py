@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 
 def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -49,6 +50,8 @@ def file_sha256(path: Path) -> str:
 
 
 class Loader(Checks):
+    """Reads a ledger's source files (or database) into DuckDB and checks them (:class:`Checks`)."""
+
     def __init__(
         self,
         source: Path,
@@ -106,6 +109,7 @@ class Loader(Checks):
         return None
 
     def stage(self, spec: TableSpec, where: Path | str) -> Staged:
+        """Read one source table into DuckDB as text with its spreadsheet row numbers."""
         relation = f"raw_{spec.name}"
         early = pd.DataFrame(columns=REJECT_COLUMNS)
         if isinstance(where, str):
@@ -205,6 +209,7 @@ class Loader(Checks):
         )
 
     def derive_customers(self, staged_invoices: Staged) -> Staged:
+        """A customers table derived from the invoices, for exports that have none."""
         derive = self.mapping.derive_customers
         cols = {
             CUSTOMER_ID: f"{ident(CUSTOMER_ID)}",
@@ -250,6 +255,7 @@ class Loader(Checks):
 
 
 def empty_table(spec: TableSpec) -> pd.DataFrame:
+    """An empty table with the spec's canonical columns."""
     return pd.DataFrame({c: pd.Series(dtype="object") for c in spec.names})
 
 

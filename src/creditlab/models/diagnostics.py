@@ -38,10 +38,12 @@ class GateResult:
 
     @property
     def failures(self) -> list[str]:
+        """The checks that failed, as sentences."""
         bad = self.table.loc[~self.table["passed"]]
         return [f"{r.check} = {r.value:g} (needs {r.rule})" for r in bad.itertuples()]
 
     def to_dict(self) -> dict:
+        """The gate as JSON: passed, and every check."""
         return {"passed": self.passed, "checks": self.table.to_dict(orient="records")}
 
 

@@ -89,6 +89,7 @@ class Standardizer:
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, columns: Sequence[str]) -> Standardizer:
+        """Learn each predictor's median (for imputation), mean and standard deviation."""
         usable = [c for c in columns if frame[c].notna().any() and frame[c].nunique() > 1]
         dropped = sorted(set(columns) - set(usable))
         if dropped:
@@ -106,9 +107,11 @@ class Standardizer:
 
     @property
     def names(self) -> list[str]:
+        """The model's columns: the predictors and their missing-value indicators."""
         return [*self.columns, *(f"{c}_missing" for c in self.indicators)]
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """Impute, flag and standardise ``frame``'s predictors as learnt by :meth:`fit`."""
         x = frame[self.columns].astype(float)
         flags = [x[c].isna().to_numpy(dtype=float) for c in self.indicators]
         x = x.fillna(self.medians)

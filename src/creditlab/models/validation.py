@@ -42,10 +42,12 @@ def ks(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def brier(y: np.ndarray, p: np.ndarray) -> float:
+    """The Brier score: mean squared error of the probabilities."""
     return float(np.mean((np.asarray(p) - np.asarray(y)) ** 2))
 
 
 def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """AUC, Gini, KS and Brier of probabilities ``p`` against outcomes ``y``."""
     a = auc(y, p)
     return {"auc": a, "gini": 2 * a - 1, "ks": ks(y, p), "brier": brier(y, p)}
 

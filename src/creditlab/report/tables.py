@@ -30,6 +30,7 @@ def fmt_pct(value: float, digits: int = 1) -> str:
 
 
 def fmt_days(value: float) -> str:
+    """A number of days with one decimal (``–`` when missing)."""
     return (
         "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
     )

@@ -124,6 +124,7 @@ def overview(run: Run, k: WeeklyKpis) -> list:
 
 
 def aging_section(run: Run, k: WeeklyKpis) -> list:
+    """Open AR by aging bucket: table and chart."""
     return [
         table(
             k.aging,
@@ -142,6 +143,7 @@ def aging_section(run: Run, k: WeeklyKpis) -> list:
 
 
 def trend_section(run: Run, k: WeeklyKpis) -> list:
+    """DSO, countback DSO, best possible DSO and CEI over the trend months."""
     cols = [
         "period_end",
         OPEN_AR,
@@ -176,6 +178,7 @@ def trend_section(run: Run, k: WeeklyKpis) -> list:
 
 
 def at_risk_section(run: Run, k: WeeklyKpis) -> list:
+    """The share of each month's billing still unpaid 90 days after month-end."""
     return [
         table(
             k.at_risk,
@@ -207,6 +210,7 @@ _EXPOSURE_LABELS = {
 
 
 def exposures_section(run: Run, k: WeeklyKpis) -> list:
+    """The largest exposures with their limits and utilisation."""
     top = kpi.top_exposures(k.exposure, run.params.top_n)
     cols = [
         CUSTOMER_ID,
@@ -231,6 +235,7 @@ def exposures_section(run: Run, k: WeeklyKpis) -> list:
 
 
 def breaches_section(run: Run, k: WeeklyKpis) -> list:
+    """Customers over their credit limit, largest excess first."""
     if k.headline["customers_with_limit"] == 0:
         return [Markdown("The ledger has no credit limits, so limit breaches cannot be computed.")]
     breaches = kpi.limit_breaches(k.exposure)
@@ -259,6 +264,7 @@ def breaches_section(run: Run, k: WeeklyKpis) -> list:
 
 
 def industry_section(run: Run, k: WeeklyKpis) -> list:
+    """Open AR, DSO, overdue share and aging per industry."""
     ind = k.industries
     cols = [
         INDUSTRY,

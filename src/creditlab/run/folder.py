@@ -279,14 +279,17 @@ class Outputs:
 
     @property
     def work(self) -> Path:
+        """Where runs work until they finish (``.work``)."""
         return self.root / WORK_DIR
 
     @property
     def failed(self) -> Path:
+        """Where failed and interrupted runs are kept (``failed``)."""
         return self.root / FAILED_DIR
 
     @property
     def latest(self) -> Path:
+        """The link to the newest finished run (``latest``)."""
         return self.root / LATEST
 
     def new_run(self, report: str) -> Path:

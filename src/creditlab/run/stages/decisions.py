@@ -120,6 +120,7 @@ def pd_draws(run_dir: Path, scores: pd.DataFrame, n: int, seed: int) -> np.ndarr
 
 
 def segment_label(table: pd.DataFrame | None, customers: pd.DataFrame, by: str) -> pd.Series | None:
+    """Each customer's provision segment (industry or a segment column), or None for one segment."""
     if by == "none":
         return None
     if by == "industry":
@@ -201,6 +202,7 @@ def lgd_labels(table: pd.DataFrame, settings: DecisionSettings) -> list[str]:
 
 
 def decision_seed(run: Run, settings: DecisionSettings) -> int:
+    """The decisions' seed: their own, else the run's."""
     return settings.seed or run.params.seed
 
 
