@@ -1,5 +1,6 @@
 """Shared fixtures: one small synthetic portfolio per session (fixed seed), real files on disk, and
-one CI-sized weekly run that every test which only reads a run shares.
+one CI-sized weekly run that every test which only reads a run shares (on one pytest-xdist
+worker: they are grouped, so the run is made once).
 
 A test that uses a fixture costing a whole run (``weekly_run`` and what builds on it) is marked
 ``slow`` here, so ``make test-fast`` (``-m "not slow"``) never starts one."""
@@ -77,6 +78,7 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if RUN_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group("shared_run"))  # one worker makes it once
 
 
 @pytest.fixture(scope="session")

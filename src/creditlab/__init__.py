@@ -7,8 +7,7 @@ what a command or notebook uses (PyMC, papermill, Dask, ...) is loaded.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from creditlab.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -158,17 +157,9 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name on first use (PEP 562)."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'creditlab' has no attribute {name!r}")
-    value = importlib.import_module(module)
-    if module != f"creditlab.{name}":
-        value = getattr(value, name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("creditlab", _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:
+    """Every public name, imported or not (for completion in JupyterLab)."""
     return sorted([*globals(), *__all__])

@@ -8,8 +8,7 @@ code that needs only the formatting helpers does not import the models behind th
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from creditlab.lazy import lazy_getattr
 
 _EXPORTS = {
     "appendix": "creditlab.report.appendix",
@@ -28,13 +27,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    """Import a section (or a formatting helper) on first use (PEP 562)."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'creditlab.report' has no attribute {name!r}")
-    value = importlib.import_module(module)
-    if module != f"creditlab.report.{name}":
-        value = getattr(value, name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("creditlab.report", _EXPORTS, globals())
