@@ -21,7 +21,7 @@ test: $(VENV)/.installed
 
 # unit tests only: no whole runs, no sampling, no papermill (tests marked slow are left out)
 test-fast: $(VENV)/.installed
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n 0
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks

@@ -1,12 +1,14 @@
 """Shared fixtures: one small synthetic portfolio per session (fixed seed), real files on disk, and
-one CI-sized weekly run that every test which only reads a run shares (on one pytest-xdist
-worker: they are grouped, so the run is made once).
+one CI-sized weekly run that every test which only reads a run shares (made once per session, by
+whichever pytest-xdist worker needs it first).
 
 A test that uses a fixture costing a whole run (``weekly_run`` and what builds on it) is marked
 ``slow`` here, so ``make test-fast`` (``-m "not slow"``) never starts one."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 from pathlib import Path
@@ -78,7 +80,17 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if RUN_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-            item.add_marker(pytest.mark.xdist_group("shared_run"))  # one worker makes it once
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """Hold an exclusive lock on ``path`` (the pytest-xdist workers of one session take turns)."""
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
@@ -102,15 +114,24 @@ def ci_ledger(tmp_path_factory) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="session")
-def weekly_run(ci_ledger, tmp_path_factory) -> Path:
+def weekly_run(ci_ledger, tmp_path_factory, worker_id) -> Path:
     """One CI-sized weekly run (KPIs, PD and payment models, decisions, the weekly, validation and
     one review report) on the CI portfolio with a hostile customer name, shared by every test that
-    only reads a run (tests that change it work on a copy)."""
-    out = tmp_path_factory.mktemp("runs")
-    result = creditlab(
-        "run", "weekly", "--params", "params/ci.yaml", "--data", str(ci_ledger[0]), "--out", str(out)
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    run_dir = Path(result.stdout.strip().splitlines()[-1])
-    assert run_dir.parent == out
-    return run_dir
+    only reads a run (tests that change it work on a copy). Made once per session: the first
+    pytest-xdist worker that needs it makes it, the other waits for it and reads the same folder."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent  # this session's folder either way
+    with _exclusive(shared / "weekly_run.lock"):
+        made = shared / "weekly_run.txt"
+        if made.is_file():
+            return Path(made.read_text())
+        out = shared / "shared_runs"
+        result = creditlab(
+            "run", "weekly", "--params", "params/ci.yaml", "--data", str(ci_ledger[0]),
+            "--out", str(out),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        run_dir = Path(result.stdout.strip().splitlines()[-1])
+        assert run_dir.parent == out
+        made.write_text(str(run_dir))
+        return run_dir
