@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
+import pytest
 import yaml
 from helpers import ROOT, creditlab
 
@@ -70,6 +71,7 @@ def test_schedule_command_prints_both_forms(tmp_path):
     assert bad.returncode == 2 and "HH:MM" in bad.stderr
 
 
+@pytest.mark.slow
 def test_runs_are_atomic_reproducible_and_do_not_collide(tmp_path):
     """Three runs started at the same moment into one folder, two of them of the same params (light
     ones: no models; the PD stage's reproducibility is tests/test_run_stages_pd.py's): none
