@@ -29,6 +29,10 @@ __all__ = ["cell_options", "execute_notebook", "front_matter", "render_html"]
 
 log = logging.getLogger(__name__)
 
+# A report notebook only formats what the stages wrote: a cell still running after this long is
+# stuck (a kernel that lost a message), and the run fails instead of hanging its schedule.
+CELL_TIMEOUT_S = 1200
+
 _OPTION = re.compile(r"^#\|\s*([\w-]+)\s*:\s*(.*?)\s*$")
 
 
@@ -43,6 +47,7 @@ def execute_notebook(source: Path, executed: Path, parameters: dict, cwd: Path) 
             progress_bar=False,
             kernel_name="python3",
             log_output=False,
+            execution_timeout=CELL_TIMEOUT_S,
         )
     except papermill.PapermillExecutionError as exc:
         raise ReportError(
