@@ -1,7 +1,7 @@
 """Benchmark: portfolios per hour, one after the other versus on a local Dask cluster.
 
 N CI-sized portfolios (synthetic, each its own seed; PD model, payment model, decisions and the
-weekly report, no cached fits) run as one batch (``creditlab.portfolios.run_portfolios``):
+weekly report, no cached fits) run as one batch (``creditlab.run.batch.run_portfolios``):
 sequentially in one process without Dask (what a loop over ``creditlab run weekly`` does, minus
 the process start-ups), then on a LocalCluster of 1, 2 and 2 x cores worker processes. Every
 configuration runs the same portfolios into a fresh folder, after one untimed warm-up run that

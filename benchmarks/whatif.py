@@ -24,14 +24,14 @@ from importlib import metadata
 from pathlib import Path
 
 import yaml
-from creditlab.pipeline import prepare_run
-from creditlab.scoring import run_pd_stage
 
 from creditlab import widgets
 from creditlab.decisions.whatif import Levers, evaluate
 from creditlab.run.params import load_params
+from creditlab.run.prepare import prepare_run
 from creditlab.run.queries import whatif_base
 from creditlab.run.stages.decisions import run_decision_stage
+from creditlab.run.stages.pd import run_pd_stage
 
 MOVES = {
     "pd_multiplier": [1.5, 2.0, 1.0],

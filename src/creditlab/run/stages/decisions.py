@@ -4,7 +4,8 @@ Runs after the PD stage, from its stored posterior (``pd_model.nc``) and as-of f
 re-sampling, and writes into the run folder (names other parts rely on):
 
 ``segments.csv``, ``limits.csv``, ``ecl.csv``, ``provision_matrix.csv``, ``worklist.csv``,
-``alerts.csv``, plus ``grade_calibration.csv``, ``roll_rates.csv``, ``provision_totals.csv``,
+``alerts.csv``, plus ``grade_calibration.csv``, ``roll_rates.csv`` (and the portfolio's,
+``roll_rates_portfolio.csv``), ``provision_totals.csv``,
 ``terms.csv``, ``scenarios.csv``, ``decision_table.parquet`` (everything per customer, for order
 checks and widgets) and ``decisions.json`` (totals, notes and what was left out, and why).
 

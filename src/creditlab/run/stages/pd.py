@@ -2,7 +2,9 @@
 
 Writes into the run folder ``scores.parquet`` (``customer_id, pd_mean, pd_lo, pd_hi`` and more),
 ``pd_model.nc`` (posterior with provenance), ``score_features.parquet`` (the as-of features, so
-decisions can draw PDs again without re-fitting) and ``pd_validation.json``; appends the scores to
+decisions can draw PDs again without re-fitting), ``pd_validation.json`` (the summary, with score
+stability) and the tables the reports show (``pd_effects.csv``, ``pd_by_industry.csv``,
+``pd_snapshots.csv``, ``pd_features.csv``, ``pd_predictive_checks.csv``); appends the scores to
 the store's ``score_history`` and caches the fit in its ``pd_fits`` table.
 """
 
