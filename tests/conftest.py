@@ -98,12 +98,9 @@ def ci_ledger(tmp_path_factory) -> tuple[Path, str]:
     """The CI params' synthetic portfolio written as a ledger folder, with a hostile name (script
     and image tags) on the customer with the largest open AR; returns the folder and that id."""
     params = load_params(ROOT / "params" / "ci.yaml")
-    spec = params.synthetic
-    cfg = SynthConfig(
-        customers=spec.customers, seed=spec.seed, years=spec.years,
-        regime_shift=spec.regime_shift, currency=params.currency,
-    )  # fmt: skip
-    folder = write_portfolio(synthesize(cfg), tmp_path_factory.mktemp("ci_ledger"))
+    folder = write_portfolio(
+        synthesize(params.synth_config()), tmp_path_factory.mktemp("ci_ledger")
+    )
     led = load_ledger(folder, currency=params.currency)
     exposure = kpi.customer_exposure(led.customers, led.invoices, params.as_of)
     target = str(exposure.nlargest(1, kpi.OPEN_AR)["customer_id"].iloc[0])

@@ -37,7 +37,7 @@ from creditlab.run.notebooks import execute_notebook, render_html
 from creditlab.run.params import load_params
 from creditlab.run.prepare import Run, open_run, prepare_run
 from creditlab.run.queries import check_customer, customers_to_review, run_warnings
-from creditlab.run.stages import run_stage, run_stages, weekly_stages
+from creditlab.run.stages import run_stages, weekly_stages
 from creditlab.run.stages.base import timed
 
 __all__ = [
@@ -97,11 +97,7 @@ def open_or_prepare(
         raise ConfigError("give a run folder or a params file")
     params = load_params(params_file, data=data or None, as_of=as_of or None)
     run = prepare_run(params, new_run_dir(out, "interactive"))
-    stages = weekly_stages(params)
-    for stage in stages:
-        stage.check(run)
-    for stage in stages:
-        run_stage(stage, run)
+    run_stages(run, weekly_stages(params), {"timings_s": {}}, lambda: None)  # no manifest here
     return run
 
 

@@ -21,6 +21,7 @@ from creditlab.config import parse_date, parse_section, read_yaml, reject_unknow
 from creditlab.decisions.params import parse_decision_settings
 from creditlab.decisions.settings import DecisionSettings
 from creditlab.errors import ConfigError
+from creditlab.ledger.synth import SynthConfig
 from creditlab.run.settings import (
     PaymentSettings,
     PDSettings,
@@ -109,6 +110,18 @@ class RunParams:
     raw_sections: Mapping[str, Any] = dataclasses.field(
         default_factory=dict, repr=False, compare=False
     )
+
+    def synth_config(self) -> SynthConfig:
+        """The generator settings of the run's synthetic portfolio (its ``synthetic:`` spec, or
+        the generator's defaults, in the run's currency)."""
+        spec = self.synthetic or SyntheticSpec()
+        return SynthConfig(
+            customers=spec.customers,
+            seed=spec.seed,
+            years=spec.years,
+            regime_shift=spec.regime_shift,
+            currency=self.currency,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved parameters as plain JSON-able values (for the run manifest)."""

@@ -21,12 +21,12 @@ from creditlab.ledger.load import Ledger, load_ledger
 from creditlab.ledger.mapping import parse_mapping
 from creditlab.ledger.schema import ISSUED_ON, PAID_ON, REJECT_COLUMNS
 from creditlab.ledger.store import ingest, read_store
-from creditlab.ledger.synth import SynthConfig, synthesize
+from creditlab.ledger.synth import synthesize
 from creditlab.ledger.synth_files import write_portfolio
 from creditlab.run.folder import INPUTS_FILE, LEDGER_DIR, REJECTS_FILE
 from creditlab.run.params import RunParams, load_params
 
-__all__ = ["Run", "check_as_of", "open_run", "prepare_run"]
+__all__ = ["Run", "check_as_of", "ledger_dates", "open_run", "prepare_run"]
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,15 @@ class Run:
         return int((self.ledger.invoices[ISSUED_ON] > pd.Timestamp(self.as_of)).sum())
 
 
-def _ledger_dates(ledger: Ledger) -> pd.Series:
+def ledger_dates(ledger: Ledger) -> pd.Series:
+    """Every invoice and payment date of the ledger (its activity)."""
     return pd.concat([ledger.invoices[ISSUED_ON], ledger.invoices[PAID_ON]]).dropna()
 
 
 def _resolve_as_of(params: RunParams, ledger: Ledger) -> dt.date:
     if params.as_of is not None:
         return params.as_of
-    dates = _ledger_dates(ledger)
+    dates = ledger_dates(ledger)
     if dates.empty:
         raise ConfigError("as_of is not set and the ledger has no dates to take it from")
     return dates.max().date()
@@ -75,7 +76,7 @@ def check_as_of(as_of: dt.date, ledger: Ledger) -> str | None:
     issued = ledger.invoices[ISSUED_ON].dropna()
     if issued.empty:
         return None
-    first, last = issued.min().date(), _ledger_dates(ledger).max().date()
+    first, last = issued.min().date(), ledger_dates(ledger).max().date()
     if as_of < first:
         raise ConfigError(
             f"as-of date {as_of} is before the ledger's first invoice ({first}; the ledger runs "
@@ -113,16 +114,9 @@ def prepare_run(
     run_dir.mkdir(parents=True, exist_ok=True)
     source = params.data
     if source is None:
-        spec = params.synthetic or SynthConfig()
-        cfg = SynthConfig(
-            customers=spec.customers,
-            seed=spec.seed,
-            years=spec.years,
-            regime_shift=spec.regime_shift,
-            currency=params.currency,
-        )
+        cfg = params.synth_config()
         source = write_portfolio(synthesize(cfg), run_dir / "data")
-        log.info("generated a synthetic portfolio of %s customers in %s", spec.customers, source)
+        log.info("generated a synthetic portfolio of %s customers in %s", cfg.customers, source)
     ledger = load_ledger(source, parse_mapping(params.mapping), currency=params.currency)
     rejects = ledger.rejects if len(ledger.rejects) else pd.DataFrame(columns=REJECT_COLUMNS)
     rejects.to_csv(run_dir / REJECTS_FILE, index=False)

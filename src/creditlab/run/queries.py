@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from creditlab import kpi
 from creditlab.decisions.draws import lgd_draws
 from creditlab.decisions.limits import OrderDecision, approve_order
 from creditlab.decisions.provisions import provision_matrix
@@ -22,8 +21,7 @@ from creditlab.features import snapshot_features
 from creditlab.ledger.schema import (
     CUSTOMER_ID,
     IN_DEFAULT,
-    ISSUED_ON,
-    PAID_ON,
+    OPEN_AR,
     PD_HI,
     PD_LO,
     PD_MEAN,
@@ -32,6 +30,7 @@ from creditlab.models.pd import PDModel
 from creditlab.run.folder import (
     ALERTS_FILE,
     FORECAST_FILE,
+    KPI_TABLES,
     MANIFEST_FILE,
     PAYMENT_SUMMARY_FILE,
     PD_MODEL_FILE,
@@ -40,7 +39,7 @@ from creditlab.run.folder import (
     RunFolder,
 )
 from creditlab.run.manifest import read_manifest
-from creditlab.run.prepare import Run, open_run
+from creditlab.run.prepare import Run, ledger_dates, open_run
 from creditlab.run.stages.decisions import decision_seed, lgd_labels, pd_draws, segment_label
 
 __all__ = [
@@ -183,14 +182,14 @@ def check_customer(run: Run, customer_id: str) -> None:
 
 def customers_to_review(run_dir: Path, n: int) -> list[str]:
     """The ``n`` customers a weekly run reviews: alerted ones first (most severe, then largest
-    open AR), then the largest exposures."""
+    open AR), then the largest exposures (from the run's stages: KPIs and alerts)."""
     if n <= 0:
         return []
-    run = open_run(run_dir)
-    exposure = kpi.customer_exposure(run.ledger.customers, run.ledger.invoices, run.as_of)
-    ar = exposure.set_index(CUSTOMER_ID)[kpi.OPEN_AR]
+    folder = RunFolder(Path(run_dir))
+    exposure = folder.read_parquet(KPI_TABLES["exposure"])  # the KPI stage's, as of the run date
+    ar = exposure.set_index(CUSTOMER_ID)[OPEN_AR]
     order: list[str] = []
-    found = RunFolder(Path(run_dir)).read_csv(ALERTS_FILE)
+    found = folder.read_csv(ALERTS_FILE)
     if found is not None:
         found = found.dropna(subset=[CUSTOMER_ID])
         found = found.loc[found[CUSTOMER_ID] != ""]
@@ -226,8 +225,7 @@ def run_warnings(run: Run) -> list[str]:
             f"{run.params.max_reject_share * 100:.1f} %); see Data quality."
         )
     t = pd.Timestamp(run.as_of)
-    inv = run.ledger.invoices
-    dates = pd.concat([inv[ISSUED_ON], inv[PAID_ON]]).dropna()
+    dates = ledger_dates(run.ledger)
     dates = dates.loc[dates <= t]
     if dates.empty:
         out.append("The ledger holds no activity on or before the as-of date.")
