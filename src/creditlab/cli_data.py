@@ -14,6 +14,7 @@ from creditlab.config import read_yaml
 from creditlab.errors import SchemaError
 from creditlab.features import FEATURES, TARGET
 from creditlab.features_sql import ledger_end, snapshot_features_sql, training_data_sql
+from creditlab.ledger.fx import load_fx
 from creditlab.ledger.load import load_ledger
 from creditlab.ledger.mapping import parse_mapping
 from creditlab.ledger.schema import COUNTRY, INDUSTRY, REJECT_COLUMNS
@@ -35,12 +36,18 @@ __all__ = [
 
 
 def _mapping_and_currency(path: str | None, currency: str | None):
-    """A mapping file may be a mapping of its own or a params file with a ``mapping:`` section."""
+    """A mapping file may be a mapping of its own or a params file with a ``mapping:`` section
+    (and then its ``currency`` and ``fx`` apply too)."""
     if path is None:
-        return parse_mapping(None), currency
+        return parse_mapping(None), currency, None
     content = read_yaml(Path(path))
     mapping = content.get("mapping", content)
-    return parse_mapping(mapping, where=str(path)), currency or content.get("currency")
+    fx = (
+        load_fx(content.get("fx"), Path(path).parent, f"{path}: fx")
+        if "mapping" in content
+        else None
+    )
+    return parse_mapping(mapping, where=str(path)), currency or content.get("currency"), fx
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -65,8 +72,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace):
-    mapping, currency = _mapping_and_currency(args.mapping, args.currency)
-    ledger = load_ledger(args.data, mapping, currency=currency)
+    mapping, currency, fx = _mapping_and_currency(args.mapping, args.currency)
+    ledger = load_ledger(args.data, mapping, currency=currency, fx=fx)
     print(ledger.summary())
     total = ledger.counts[["read", "loaded", "rejected"]].sum()
     print(
@@ -109,13 +116,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_features(args: argparse.Namespace) -> int:
     """``creditlab features``: validate into DuckDB and write features (and training rows) with SQL."""
-    mapping, currency = _mapping_and_currency(args.mapping, args.currency)
+    mapping, currency, fx = _mapping_and_currency(args.mapping, args.currency)
     limits = EngineLimits(args.memory_limit, args.temp_dir and Path(args.temp_dir), args.threads)
     loaded = load_into_database(
         args.data,
         args.database,
         mapping,
         currency=currency,
+        fx=fx,
         limits=limits,
         rejects_file=args.rejects,
     )

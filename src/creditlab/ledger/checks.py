@@ -5,13 +5,21 @@ the rejects those rules produce, with their file, row, column, value and reason.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Iterable
 
 import duckdb
 import pandas as pd
 
-from creditlab.errors import SchemaError
-from creditlab.ledger.mapping import ISO_DATE, LedgerMapping
+from creditlab.errors import ConfigError, SchemaError
+from creditlab.ledger.fx import (
+    AMOUNT_ORIGINAL,
+    CURRENCY_ORIGINAL,
+    FX_RATE,
+    HOW_TO_GIVE_RATES,
+    FxRates,
+)
+from creditlab.ledger.mapping import ID_RULES, ISO_DATE, LedgerMapping
 from creditlab.ledger.schema import (
     AMOUNT,
     AMOUNT_PAID,
@@ -82,9 +90,42 @@ class Checks:
     con: duckdb.DuckDBPyConnection
     mapping: LedgerMapping
     currency: str | None
+    fx: FxRates | None
     notes: list[str]
 
+    def _note(self, text: str) -> None:
+        if text not in self.notes:  # a column is read once per pass over the file
+            self.notes.append(text)
+
     # -- mapping, parsing and checking ----------------------------------------------------
+    def missing(self, staged: Staged, spec: TableSpec) -> list[str]:
+        """One line per required column the staged file lacks, with the closest names it has."""
+        have = [c for c in staged.columns if not c.startswith("__")]
+        out = []
+        for column in spec.columns:
+            if self._provided(staged, column):
+                continue
+            src = self.mapping.source_column(spec.name, column.name)
+            close = difflib.get_close_matches(src, have, n=3, cutoff=0.5)
+            hint = f" (closest: {', '.join(close)})" if close else ""
+            out.append(f"{staged.label}: no column {src!r} for {spec.name}.{column.name}{hint}")
+        if out:
+            out.append(f"{staged.label} has columns {have}")
+        return out
+
+    def _provided(self, staged: Staged, column: Column) -> bool:
+        """Whether the column comes from the file, a constant, an expression or a default."""
+        table = staged.table
+        if column.name in self.mapping.constants.get(table, {}):
+            return True
+        if column.name in self.mapping.derive.get(table, {}):
+            return True
+        if self.mapping.source_column(table, column.name) in staged.columns:
+            return True
+        if column.name == CURRENCY and self.currency:
+            return True
+        return column.optional and column.name not in self.mapping.columns.get(table, {})
+
     def source_expr(self, staged: Staged, column: Column) -> str:
         """The SQL expression of a canonical column over the staged text (mapped, or a constant)."""
         table = staged.table
@@ -95,26 +136,50 @@ class Checks:
         if src in staged.columns:
             return f"CAST({ident(src)} AS VARCHAR)"
         if column.name == CURRENCY and self.currency:
-            note = f"{staged.label} has no currency column: amounts are taken to be in {self.currency}."
-            if note not in self.notes:  # the column is read once per pass over the file
-                self.notes.append(note)
+            self._note(
+                f"{staged.label} has no currency column: amounts are taken to be in {self.currency}."
+            )
             return literal(self.currency)
-        mapped = column.name in self.mapping.columns.get(table, {})
-        if column.optional and not mapped:
-            return "NULL"
-        raise SchemaError(
-            f"{staged.label}: required column {src!r} (canonical {table}.{column.name}) is missing; "
-            f"the file has columns {[c for c in staged.columns if c != '__row']}"
-        )
+        if not self._provided(staged, column):
+            raise SchemaError("; ".join(self.missing(staged, TableSpec(table, (column,), ()))))
+        if column.absent:
+            self._note(f"{staged.label}: {column.absent}.")
+        return literal(column.default)
 
     def text_expr(self, staged: Staged, column: Column) -> str:
-        """The column's text, trimmed and with empty as NULL."""
+        """The column's text: trimmed, empty as NULL, ids normalised, values recoded, codes looked up."""
         expr = clean(self.source_expr(staged, column))
-        codes = self.mapping.values.get(staged.table, {}).get(column.name)
-        if codes:
-            cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in codes.items())
+        for rule in self.mapping.normalize.get(column.name, ()):
+            expr = ID_RULES[rule].format(x=expr)
+        if column.name in self.mapping.normalize:
+            expr = f"NULLIF({expr}, '')"
+        recode = self.mapping.values.get(staged.table, {}).get(column.name)
+        if recode:
+            cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in recode.items())
             expr = f"(CASE {expr} {cases} ELSE {expr} END)"
+        table = self._coded(staged.table, column.name)
+        if table:  # a complete code table: a code it does not list gives NULL (and a reject)
+            cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in table.items())
+            expr = f"(CASE {expr} {cases} END)"
         return expr
+
+    def execute(self, sql: str, table: str) -> None:
+        """Run a statement over a table's typed rows; a derive expression that fails on a value
+        (a CAST of text that is no number) becomes one clear error naming it."""
+        try:
+            self.con.execute(sql)
+        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+            derive = self.mapping.derive.get(table)
+            if not derive:
+                raise
+            raise ConfigError(
+                f"mapping.derive.{table}: an expression failed on a value ({str(exc).splitlines()[0]}); "
+                f"expressions {dict(derive)}: use TRY_CAST(x AS type) so that a bad value rejects "
+                "its row instead"
+            ) from exc
+
+    def _coded(self, table: str, column: str) -> dict | None:
+        return self.mapping.codes.get(table, {}).get(column)
 
     def parse_expr(self, table: str, column: Column) -> str:
         """The column's typed value parsed from its text (dates with their format, yes/no, numbers)."""
@@ -155,8 +220,23 @@ class Checks:
 
         for c in spec.columns:
             r, p = ident(f"__r_{c.name}"), ident(c.name)
+            derived = self.mapping.derive.get(spec.name, {}).get(c.name)
+            if self._coded(spec.name, c.name):
+                code = ident(f"__c_{c.name}")
+                problem(
+                    f"{code} IS NOT NULL AND {r} IS NULL",
+                    c.name,
+                    literal(f"code not in mapping.codes.{spec.name}.{c.name}"),
+                    val=code,
+                )
+                r_missing = f"{r} IS NULL AND {code} IS NULL"
+            else:
+                r_missing = f"{r} IS NULL"
             if not c.nullable:
-                problem(f"{r} IS NULL", c.name, literal(f"missing {c.name}"))
+                reason = f"missing {c.name}" + (
+                    f" (derive: {derived} gave no value)" if derived else ""
+                )
+                problem(r_missing, c.name, literal(reason))
             describe = _DESCRIBE.get(c.kind)
             if describe:
                 if c.kind == "date":
@@ -186,33 +266,62 @@ class Checks:
                 literal(f"{AMOUNT_PAID} is more than {AMOUNT}"),
             )
             if self.currency:
-                problem(
-                    f"{ident(CURRENCY)} <> {literal(self.currency)}",
-                    CURRENCY,
-                    literal(
-                        f"currency differs from the portfolio currency {self.currency} "
-                        "(no FX table is given)"
-                    ),
-                )
+                if self.fx is None:
+                    why = literal(
+                        f" differs from the portfolio currency {self.currency} and no FX rates "
+                        f"are given: {HOW_TO_GIVE_RATES}"
+                    )
+                    reason = f"'currency ' || {ident(CURRENCY)} || {why}"
+                else:
+                    source = literal(f" in the FX rates ({self.fx.source})")
+                    reason = (
+                        f"'no ' || {ident(CURRENCY)} || ' rate on or before ' || "
+                        f"coalesce(CAST({ident(ISSUED_ON)} AS VARCHAR), 'the issue date') || {source}"
+                    )
+                problem(f"{ident(CURRENCY)} <> {literal(self.currency)}", CURRENCY, reason)
+        key = "/".join(spec.key)
+        first = ident("__first")
         problem(
-            f"{ident('__first')} IS NOT NULL AND __row > {ident('__first')}",
+            f"{first} IS NOT NULL AND __row > {first}",
             spec.key[0],
-            f"'duplicate {'/'.join(spec.key)} (first at row ' || {ident('__first')} || ')'",
+            f"CASE WHEN __h = __first_h THEN 'exact duplicate of row ' || {first} "
+            f"ELSE 'conflicting duplicate {key}: row ' || {first} || ' has the same {key} with "
+            f"different values (row ' || {first} || ' is kept, check which is right)' END",
         )
         return out
 
     def typed_sql(self, staged: Staged, spec: TableSpec, extra: dict[str, str]) -> str:
-        """A query of the staged rows: ``__row``, raw text ``__r_<col>``, typed columns, extras."""
-        raw_cols = ", ".join(
-            f"{self.text_expr(staged, c)} AS {ident('__r_' + c.name)}" for c in spec.columns
-        )
-        extra_cols = "".join(f", {expr} AS {ident(name)}" for name, expr in extra.items())
-        typed = ", ".join(
-            f"{self.parse_expr(spec.name, c)} AS {ident(c.name)}" for c in spec.columns
-        )
-        return (
-            f"SELECT *, {typed} FROM (SELECT __row, {raw_cols}{extra_cols} FROM {staged.relation})"
-        )
+        """A query of the staged rows: ``__row``, raw text ``__r_<col>``, typed columns, extras.
+
+        Derived columns (``mapping.derive``) come last, one after another, each from the typed
+        columns, the export's other columns and the derived columns before it.
+        """
+        derive = self.mapping.derive.get(spec.name, {})
+        direct = [c for c in spec.columns if c.name not in derive]
+        parts = [f"{self.text_expr(staged, c)} AS {ident('__r_' + c.name)}" for c in direct]
+        for c in direct:
+            if self._coded(spec.name, c.name):
+                parts.append(f"{clean(self.source_expr(staged, c))} AS {ident('__c_' + c.name)}")
+        parts += [f"{expr} AS {ident(name)}" for name, expr in extra.items()]
+        taken = {*spec.names, *extra}
+        if derive:  # expressions may name the export's own columns
+            parts += [ident(c) for c in staged.columns if c not in taken and not c.startswith("__")]
+        typed = ", ".join(f"{self.parse_expr(spec.name, c)} AS {ident(c.name)}" for c in direct)
+        query = f"SELECT *, {typed} FROM (SELECT __row, {', '.join(parts)} FROM {staged.relation})"
+        for column, expr in derive.items():
+            query = (
+                f"SELECT *, CAST(({expr}) AS VARCHAR) AS {ident('__r_' + column)} FROM ({query})"
+            )
+            try:
+                self.con.execute(f"SELECT * FROM ({query}) LIMIT 0")
+            except duckdb.Error as exc:
+                raise ConfigError(
+                    f"mapping.derive.{spec.name}.{column}: cannot evaluate {expr!r}: "
+                    f"{str(exc).splitlines()[0]}"
+                ) from exc
+            parsed = self.parse_expr(spec.name, spec.column(column))
+            query = f"SELECT *, {parsed} AS {ident(column)} FROM ({query})"
+        return query
 
     def check(
         self, staged: Staged, spec: TableSpec, extra: dict[str, str], parent: Staged | None = None
@@ -227,12 +336,19 @@ class Checks:
         dup_keys = ", ".join(f"{k} AS {ident('__k' + str(i))}" for i, k in enumerate(keys))
         problems = self.checks(spec)
         joins = f"LEFT JOIN dups d ON {on}"
-        ctes = [
-            f"typed AS ({self.typed_sql(staged, spec, extra)})",
-            f"dups AS (SELECT {dup_keys}, min(__row) AS __first FROM typed "
-            f"WHERE {' AND '.join(f'{k} IS NOT NULL' for k in keys)} "
-            f"GROUP BY ALL HAVING count(*) > 1)",
-        ]
+        # a row's hash over every loaded value tells an exact duplicate from a conflicting one
+        row_hash = "hash(" + ", ".join(ident(c) for c in [*spec.names, *extra]) + ")"
+        typed = f"SELECT *, {row_hash} AS __h FROM ({self.typed_sql(staged, spec, extra)})"
+        ctes = [f"typed AS ({typed})"]
+        fx_cols: list[str] = []
+        if spec.name == "invoices" and self.fx is not None and self.currency:
+            ctes = [f"unconverted AS ({typed})", f"typed AS ({self._convert_sql()})"]
+            fx_cols = [CURRENCY_ORIGINAL, AMOUNT_ORIGINAL, FX_RATE]
+        ctes.append(
+            f"dups AS (SELECT {dup_keys}, min(__row) AS __first, arg_min(__h, __row) AS __first_h "
+            f"FROM typed WHERE {' AND '.join(f'{k} IS NOT NULL' for k in keys)} "
+            f"GROUP BY ALL HAVING count(*) > 1)"
+        )
         if parent is not None:
             cid = ident(CUSTOMER_ID)
             ctes.append(
@@ -252,20 +368,40 @@ class Checks:
                     f"'customer_id was rejected in ' || {literal(parent.label)} || ' row ' || __bad_row END)",
                 )
             )
-        columns = ", ".join(f"t.{ident(c)}" for c in [*spec.names, *extra])
+        columns = ", ".join(f"t.{ident(c)}" for c in [*spec.names, *extra, *fx_cols])
         # the list of problems is only built for rows that break a rule (most rows break none)
         any_bad = " OR ".join(f"({cond})" for cond, _ in problems)
         listed = ", ".join(f"CASE WHEN {cond} THEN {struct} END" for cond, struct in problems)
         name = f"chk_{spec.name}"
-        self.con.execute(f"""
+        self.execute(
+            f"""
             CREATE TEMP TABLE {name} AS WITH {", ".join(ctes)}
             SELECT t.__row, {columns},
                    CASE WHEN {any_bad} THEN list_filter([{listed}], lambda x: x IS NOT NULL)
                         ELSE CAST([] AS STRUCT(col VARCHAR, val VARCHAR, reason VARCHAR)[])
                    END AS __problems
             FROM typed t {joins}
-        """)
+        """,
+            spec.name,
+        )
         return name
+
+    def _convert_sql(self) -> str:
+        """The invoices in the portfolio currency at their issue date's rate (see ``ledger.fx``);
+        an invoice without a rate keeps its currency, and the currency rule rejects it."""
+        cur, amount, paid = ident(CURRENCY), ident(AMOUNT), ident(AMOUNT_PAID)
+        home = literal(self.currency)
+        rate = f"(CASE WHEN t.{cur} = {home} THEN 1.0 ELSE f.rate END)"
+        return f"""
+            SELECT t.* REPLACE (
+                       CASE WHEN {rate} IS NULL THEN t.{cur} ELSE {home} END AS {cur},
+                       round(t.{amount} * coalesce({rate}, 1.0), 2) AS {amount},
+                       round(t.{paid} * coalesce({rate}, 1.0), 2) AS {paid}),
+                   t.{cur} AS {ident(CURRENCY_ORIGINAL)}, t.{amount} AS {ident(AMOUNT_ORIGINAL)},
+                   {rate} AS {ident(FX_RATE)}
+            FROM unconverted t ASOF LEFT JOIN __fx f
+              ON t.{cur} = f.currency AND t.{ident(ISSUED_ON)} >= f.valid_from
+        """
 
     def results(self, name: str, spec: TableSpec, staged: Staged, keep: Iterable[str]):
         """The loaded rows, the rejects and the count row of a checked table (pandas)."""

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from creditlab.errors import RejectsError
+from creditlab.ledger.fx import FxRates
 from creditlab.ledger.mapping import LedgerMapping, parse_mapping
 from creditlab.ledger.schema import COUNT_COLUMNS, REJECT_COLUMNS, TABLES
 from creditlab.ledger.staging import Loader, empty_table, validate_tables
@@ -87,6 +88,7 @@ def load_ledger(
     mapping: LedgerMapping | dict | None = None,
     *,
     currency: str | None = None,
+    fx: FxRates | None = None,
 ) -> Ledger:
     """Load and validate a ledger.
 
@@ -98,8 +100,11 @@ def load_ledger(
     mapping
         A :class:`LedgerMapping` or its YAML content; None when the files use canonical names.
     currency
-        The portfolio currency: invoices in another currency are rejected; a missing currency
-        column is filled with it (and a note says so).
+        The portfolio currency: invoices in another currency are converted with ``fx`` or, without
+        a rate, rejected; a missing currency column is filled with it (and a note says so).
+    fx
+        Exchange rates to ``currency`` (:func:`creditlab.ledger.fx.load_fx`): converted invoices
+        keep ``currency_original``, ``amount_original`` and ``fx_rate``.
 
     Returns
     -------
@@ -120,7 +125,7 @@ def load_ledger(
     """
     if not isinstance(mapping, LedgerMapping):
         mapping = parse_mapping(mapping)
-    loader = Loader(Path(source), mapping, currency)
+    loader = Loader(Path(source), mapping, currency, fx=fx)
     tables, rejects, counts = validate_tables(loader, loader.results)
     loader.con.close()
     customers, invoices = tables["customers"], tables["invoices"]

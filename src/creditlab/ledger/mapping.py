@@ -8,8 +8,17 @@ ledger. A mapping is YAML, either a file of its own or the ``mapping:`` section 
       values:    {invoices: {disputed: {"Yes": "true", "No": "false"}}}
       constants: {customers: {industry: unknown}}
       keep:      {invoices: {paperless_bill: PaperlessBill}}   # extra columns carried through
+      derive:    {invoices: {issued_on: "due_on - 15"}}         # SQL over the table's columns
+      codes:     {customers: {payment_terms_days: {NAA8: 15, NAH4: 30}}}  # a code not listed: reject
+      normalize: {customer_id: [trim, strip_leading_zeros]}     # id rules, in every table
       derive_customers: {columns: {country: countryCode}}
       notes: ["what the export lacks and what was assumed"]
+
+``values`` recode what they list and pass everything else through; ``codes`` are a complete code
+table: a value they do not list is rejected. ``derive`` expressions are DuckDB SQL evaluated per row
+after the table's other columns are mapped and typed; they may name those canonical columns, any
+other column of the export (as text), and derived columns listed before them. A row whose
+expression gives NULL or a value of the wrong type is rejected like a bad value in the file.
 """
 
 from __future__ import annotations
@@ -22,9 +31,17 @@ from creditlab.config import reject_unknown_keys
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import TABLES
 
-__all__ = ["LedgerMapping", "DeriveCustomers", "parse_mapping"]
+__all__ = ["ID_RULES", "LedgerMapping", "DeriveCustomers", "parse_mapping"]
 
 ISO_DATE = "%Y-%m-%d"
+# id normalisation rules, applied in the order given (SQL templates over the id's text ``{x}``)
+ID_RULES = {
+    "trim": "trim({x})",
+    "upper": "upper({x})",
+    "lower": "lower({x})",
+    "remove_spaces": "regexp_replace({x}, '\\s+', '', 'g')",
+    "strip_leading_zeros": "(CASE WHEN ltrim({x}, '0') = '' THEN '0' ELSE ltrim({x}, '0') END)",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +71,9 @@ class LedgerMapping:
     encoding: str = "utf-8"
     delimiter: str = ","
     derive_customers: DeriveCustomers | None = None
+    derive: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    codes: Mapping[str, Mapping[str, Mapping[str, Any]]] = dataclasses.field(default_factory=dict)
+    normalize: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
     def source_column(self, table: str, column: str) -> str:
@@ -116,6 +136,22 @@ def parse_mapping(raw: Mapping[str, Any] | None, where: str = "mapping") -> Ledg
         bad = sorted((set(derive.columns) | set(derive.constants)) - set(TABLES["customers"].names))
         if bad:
             raise ConfigError(f"{where}.derive_customers: unknown customer column(s) {bad}")
+    derived = _table_section(raw, "derive", where, nested=False)
+    for table, entries in derived.items():
+        for column, expr in entries.items():
+            if not isinstance(expr, str | int | float) or ";" in str(expr) or not str(expr).strip():
+                raise ConfigError(
+                    f"{where}.derive.{table}.{column}: expected one SQL expression, got {expr!r}"
+                )
+            others = [
+                k for k in ("columns", "constants") if column in (raw.get(k) or {}).get(table, {})
+            ]
+            if others:
+                raise ConfigError(
+                    f"{where}.derive.{table}.{column}: also given in {where}.{others[0]}; "
+                    "a column is mapped, constant or derived, not two of these"
+                )
+    normalize = _normalize(raw.get("normalize"), where)
     notes = raw.get("notes") or ()
     if isinstance(notes, str):
         notes = (notes,)
@@ -133,5 +169,33 @@ def parse_mapping(raw: Mapping[str, Any] | None, where: str = "mapping") -> Ledg
         encoding=str(raw.get("encoding", "utf-8")),
         delimiter=delimiter,
         derive_customers=derive,
+        derive={t: {c: str(e) for c, e in cols.items()} for t, cols in derived.items()},
+        codes=_table_section(raw, "codes", where, nested=True),
+        normalize=normalize,
         notes=tuple(str(n) for n in notes),
     )
+
+
+def _normalize(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
+    """``normalize:``: canonical id column -> its rules (checked against :data:`ID_RULES`)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}.normalize: expected id column -> list of rules")
+    ids = {c.name for t in TABLES.values() for c in t.columns if c.kind == "id"}
+    out = {}
+    for column, rules in raw.items():
+        if column not in ids:
+            raise ConfigError(
+                f"{where}.normalize: {column!r} is not an id column; id columns: {sorted(ids)}"
+            )
+        rules = [rules] if isinstance(rules, str) else rules
+        if not isinstance(rules, list | tuple) or not rules:
+            raise ConfigError(f"{where}.normalize.{column}: expected a list of rules")
+        unknown = [r for r in rules if r not in ID_RULES]
+        if unknown:
+            raise ConfigError(
+                f"{where}.normalize.{column}: unknown rule(s) {unknown}; rules: {list(ID_RULES)}"
+            )
+        out[str(column)] = tuple(rules)
+    return out

@@ -94,7 +94,9 @@ class Column:
     ``kind`` is one of: ``id`` (non-empty text), ``text``, ``category`` (non-empty text),
     ``country`` (ISO 3166 alpha-2), ``currency`` (ISO 4217), ``date``, ``decimal``, ``int``,
     ``number``, ``bool``, ``event_kind``. ``optional`` columns may be absent from the file;
-    ``nullable`` ones may hold empty values. ``min``/``min_exclusive`` bound numbers.
+    ``nullable`` ones may hold empty values. ``min``/``min_exclusive`` bound numbers. An optional
+    column absent from the file takes ``default`` (NULL when None), and ``absent`` says what that
+    costs (a data-quality note of the run).
     """
 
     name: str
@@ -103,6 +105,8 @@ class Column:
     nullable: bool = False
     min: float | None = None
     min_exclusive: bool = False
+    default: str | None = None
+    absent: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,9 +133,28 @@ CUSTOMERS = TableSpec(
     (
         Column(CUSTOMER_ID, "id"),
         Column(NAME, "text", nullable=True),
-        Column(INDUSTRY, "category"),
-        Column(COUNTRY, "country"),
-        Column(CREDIT_LIMIT, "decimal", nullable=True, min=0),
+        Column(
+            INDUSTRY,
+            "category",
+            optional=True,
+            default="unknown",
+            absent="no industry: every customer is in industry 'unknown' (no pooling by industry)",
+        ),
+        Column(
+            COUNTRY,
+            "country",
+            optional=True,
+            default="ZZ",
+            absent="no country: every customer has the ISO code ZZ (unknown)",
+        ),
+        Column(
+            CREDIT_LIMIT,
+            "decimal",
+            optional=True,
+            nullable=True,
+            min=0,
+            absent="no credit limits: utilisation and limit-breach alerts are left out",
+        ),
         Column(PAYMENT_TERMS_DAYS, "int", min=0),
         Column(ONBOARDED_ON, "date"),
         Column(ANNUAL_REVENUE, "decimal", optional=True, nullable=True, min=0),
@@ -151,7 +174,14 @@ INVOICES = TableSpec(
         Column(CURRENCY, "currency"),
         Column(PAID_ON, "date", nullable=True),
         Column(AMOUNT_PAID, "decimal", optional=True, nullable=True, min=0),
-        Column(DISPUTED, "bool"),
+        Column(
+            DISPUTED,
+            "bool",
+            optional=True,
+            default="false",
+            absent="no dispute flag: every invoice is taken as undisputed, so dispute figures "
+            "and the dispute effect on payment timing say nothing",
+        ),
     ),
     key=(INVOICE_ID,),
 )

@@ -21,7 +21,8 @@ import pandas as pd
 
 from creditlab.errors import SchemaError
 from creditlab.ledger.checks import Checks, Staged, clean, ident, literal
-from creditlab.ledger.mapping import LedgerMapping
+from creditlab.ledger.fx import AMOUNT_ORIGINAL, CURRENCY_ORIGINAL, FX_RATE, FxRates
+from creditlab.ledger.mapping import ID_RULES, DeriveCustomers, LedgerMapping
 from creditlab.ledger.schema import (
     CREDIT_LIMIT,
     CUSTOMER_ID,
@@ -58,12 +59,21 @@ class Loader(Checks):
         mapping: LedgerMapping,
         currency: str | None,
         con: duckdb.DuckDBPyConnection | None = None,
+        fx: FxRates | None = None,
     ):
         self.source = source
         self.mapping = mapping
         self.currency = currency
+        self.fx = fx
         self.con = con if con is not None else duckdb.connect()
         self.con.execute("SET enable_progress_bar = false")
+        if fx is not None:
+            self.con.register("__fx_frame", fx.table)
+            self.con.execute(
+                "CREATE TEMP TABLE __fx AS SELECT currency, CAST(valid_from AS DATE) AS valid_from, "
+                "rate FROM __fx_frame"
+            )
+            self.con.unregister("__fx_frame")
         self.notes: list[str] = list(mapping.notes)
         self.is_database = source.is_file()
         if not source.exists():
@@ -77,9 +87,12 @@ class Loader(Checks):
     # -- locating and staging -------------------------------------------------------------
     def locate(self, spec: TableSpec) -> Path | str | None:
         """The file (or database table) holding ``spec``, or None when it is legitimately absent."""
-        derive = spec.name == "customers" and self.mapping.derive_customers is not None
         named = spec.name in self.mapping.files
         name = self.mapping.files.get(spec.name)
+        # customers can be derived from the invoices: asked for, or their file is null
+        derive = spec.name == "customers" and (
+            self.mapping.derive_customers is not None or (named and name is None)
+        )
         if named and name is None:
             if spec.required and not derive:
                 raise SchemaError(f"mapping: files.{spec.name} is null but {spec.name} is required")
@@ -105,7 +118,14 @@ class Loader(Checks):
                     return path
             wanted = ", ".join(p.name for p in candidates)
         if named or (spec.required and not derive):
-            raise SchemaError(f"{self.source}: {spec.name} table not found (looked for {wanted})")
+            hint = (
+                "; set mapping.files.customers: null to derive the customers from the invoices"
+                if spec.name == "customers"
+                else ""
+            )
+            raise SchemaError(
+                f"{self.source}: {spec.name} table not found (looked for {wanted}){hint}"
+            )
         return None
 
     def stage(self, spec: TableSpec, where: Path | str) -> Staged:
@@ -210,7 +230,7 @@ class Loader(Checks):
 
     def derive_customers(self, staged_invoices: Staged) -> Staged:
         """A customers table derived from the invoices, for exports that have none."""
-        derive = self.mapping.derive_customers
+        derive = self.mapping.derive_customers or DeriveCustomers()
         cols = {
             CUSTOMER_ID: f"{ident(CUSTOMER_ID)}",
             NAME: f"{ident(CUSTOMER_ID)}",
@@ -235,17 +255,25 @@ class Loader(Checks):
             for col, src in derive.columns.items()
         }
         typed = self.typed_sql(staged_invoices, TABLES["invoices"], sources)
-        self.con.execute(f"""
+        self.execute(
+            f"""
             CREATE TEMP TABLE raw_customers AS
             SELECT min(__row) AS __row, {select}
             FROM ({typed}) WHERE {ident(CUSTOMER_ID)} IS NOT NULL
             GROUP BY {ident(CUSTOMER_ID)}
-        """)
+        """,
+            "invoices",
+        )
         columns = [r[0] for r in self.con.execute("DESCRIBE raw_customers").fetchall()]
         read = self.con.execute("SELECT count(*) FROM raw_customers").fetchone()[0]
+        name = (
+            f"name = most frequent {derive.columns[NAME]}"
+            if NAME in derive.columns
+            else "name = customer id"
+        )
         self.notes.append(
             f"There is no customers file: {read:,} customers were derived from the invoices "
-            "(name = customer id, onboarded = first invoice, terms = median days to due date); "
+            f"({name}, onboarded = first invoice, terms = median days to due date); "
             "credit limits are unknown, so utilisation and limit breaches are not computed."
         )
         empty = pd.DataFrame(columns=REJECT_COLUMNS)
@@ -257,6 +285,44 @@ class Loader(Checks):
 def empty_table(spec: TableSpec) -> pd.DataFrame:
     """An empty table with the spec's canonical columns."""
     return pd.DataFrame({c: pd.Series(dtype="object") for c in spec.names})
+
+
+def _note_merged_ids(loader: Loader, staged: Staged, spec: TableSpec) -> None:
+    """Say how many ids the ``normalize`` rules merged in a staged table."""
+    for column in spec.columns:
+        rules = loader.mapping.normalize.get(column.name)
+        src = loader.mapping.source_column(spec.name, column.name)
+        if not rules or src not in staged.columns:
+            continue
+        raw = clean(f"CAST({ident(src)} AS VARCHAR)")
+        normal = raw
+        for rule in rules:
+            normal = ID_RULES[rule].format(x=normal)
+        before, after = loader.con.execute(
+            f"SELECT count(DISTINCT {raw}), count(DISTINCT NULLIF({normal}, '')) "
+            f"FROM {staged.relation}"
+        ).fetchone()
+        loader.notes.append(
+            f"{staged.label}: {column.name} normalised ({', '.join(rules)}): {before:,} spellings "
+            f"became {after:,} ids ({before - after:,} merged)."
+        )
+
+
+def _note_conversions(loader: Loader, checked: str) -> None:
+    """Say which currencies were converted, how many invoices and at which rates."""
+    rows = loader.con.execute(f"""
+        SELECT {ident(CURRENCY_ORIGINAL)}, count(*), min({ident(FX_RATE)}), max({ident(FX_RATE)}),
+               sum({ident(AMOUNT_ORIGINAL)})
+        FROM {checked} WHERE len(__problems) = 0 AND {ident(CURRENCY_ORIGINAL)} <> {literal(loader.currency)}
+        GROUP BY ALL ORDER BY 1
+    """).fetchall()
+    for currency, n, low, high, total in rows:
+        rates = f"{low:g}" if low == high else f"{low:g} to {high:g}"
+        loader.notes.append(
+            f"{n:,} invoices in {currency} ({total:,.2f} {currency}) were converted to "
+            f"{loader.currency} at the rate of each invoice's issue date ({rates}; "
+            f"{loader.fx.source})."
+        )
 
 
 def validate_tables(loader: Loader, collect: Callable) -> tuple[dict, list, list]:
@@ -277,10 +343,20 @@ def validate_tables(loader: Loader, collect: Callable) -> tuple[dict, list, list
                 f"{inv_staged.label}: column {src!r} named in mapping.keep is missing"
             )
     cust_where = loader.locate(cust_spec)
+    missing = loader.missing(inv_staged, inv_spec)
+    if cust_where is not None:
+        cust_staged = loader.stage(cust_spec, cust_where)
+        missing += loader.missing(cust_staged, cust_spec)
+    if missing:  # every missing column at once, not one run at a time
+        raise SchemaError(
+            "required column(s) missing (map them in mapping.columns, or give mapping.constants "
+            "or mapping.derive):\n  " + "\n  ".join(missing)
+        )
     if cust_where is None:
         cust_staged = loader.derive_customers(inv_staged)
-    else:
-        cust_staged = loader.stage(cust_spec, cust_where)
+    _note_merged_ids(loader, inv_staged, inv_spec)
+    if cust_where is not None:
+        _note_merged_ids(loader, cust_staged, cust_spec)
     cust_chk = loader.check(cust_staged, cust_spec, {})
     inv_chk = loader.check(
         inv_staged,
@@ -288,10 +364,14 @@ def validate_tables(loader: Loader, collect: Callable) -> tuple[dict, list, list
         {k: clean(ident(v)) for k, v in keep_inv.items()},
         parent=cust_staged,
     )
+    inv_keep = list(keep_inv)
+    if loader.fx is not None and loader.currency:
+        _note_conversions(loader, inv_chk)
+        inv_keep += [CURRENCY_ORIGINAL, AMOUNT_ORIGINAL, FX_RATE]
     tables, rejects, counts = {}, [], []
     for name, chk, spec, staged, keep in (
         ("customers", cust_chk, cust_spec, cust_staged, []),
-        ("invoices", inv_chk, inv_spec, inv_staged, keep_inv),
+        ("invoices", inv_chk, inv_spec, inv_staged, inv_keep),
     ):
         tables[name], bad, count = collect(chk, spec, staged, keep)
         rejects.append(bad)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from creditlab.errors import ConfigError, RejectsError
 from creditlab.ledger.checks import ident, literal
+from creditlab.ledger.fx import FxRates
 from creditlab.ledger.load import Accounted
 from creditlab.ledger.mapping import LedgerMapping, parse_mapping
 from creditlab.ledger.schema import COUNT_COLUMNS, REJECT_COLUMNS, TABLES, TableSpec
@@ -128,6 +129,7 @@ def load_into_database(
     mapping: LedgerMapping | dict | None = None,
     *,
     currency: str | None = None,
+    fx: FxRates | None = None,
     limits: EngineLimits = EngineLimits(),
     rejects_file: str | Path | None = None,
 ) -> LedgerDatabase:
@@ -151,7 +153,7 @@ def load_into_database(
         raise ConfigError(f"{database}: the database to write must not be the ledger it reads")
     con = connect(database, limits)
     try:
-        loader = Loader(Path(source), mapping, currency, con=con)
+        loader = Loader(Path(source), mapping, currency, con=con, fx=fx)
         _, _, counts = validate_tables(loader, _persist(loader))
         if "events" not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}:
             con.execute(f"CREATE TABLE events ({_columns_sql(TABLES['events'])})")

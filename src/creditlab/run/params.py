@@ -21,6 +21,7 @@ from creditlab.config import parse_date, parse_section, read_yaml, reject_unknow
 from creditlab.decisions.params import parse_decision_settings
 from creditlab.decisions.settings import DecisionSettings
 from creditlab.errors import ConfigError
+from creditlab.ledger.fx import load_fx
 from creditlab.ledger.synth import SynthConfig
 from creditlab.run.settings import (
     PaymentSettings,
@@ -90,6 +91,7 @@ class RunParams:
     mapping: Mapping[str, Any] | None = None
     as_of: dt.date | None = None
     currency: str = "EUR"
+    fx: Mapping[str, Any] | None = None  # the fx: section, its rates file made absolute
     strict: bool = False
     store: Path | None = None
     top_n: int = 10
@@ -251,6 +253,11 @@ def load_params(
             values[key] = parse_section(ReportsSpec, value, where)
         elif key == "delivery":
             values[key] = parse_section(DeliverySpec, value, where)
+        elif key == "fx":
+            load_fx(value, path.parent, where)  # checked now, read again when the run loads data
+            if value and value.get("rates"):
+                value = {**value, "rates": str((path.parent / str(value["rates"])).resolve())}
+            values[key] = value
         elif key == "mapping":
             if isinstance(value, str):
                 content = read_yaml((path.parent / value).resolve())

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from creditlab.errors import ConfigError
+from creditlab.ledger.fx import load_fx, revalue_open
 from creditlab.ledger.load import Ledger, load_ledger
 from creditlab.ledger.mapping import parse_mapping
 from creditlab.ledger.schema import ISSUED_ON, PAID_ON, REJECT_COLUMNS
@@ -117,7 +118,8 @@ def prepare_run(
         cfg = params.synth_config()
         source = write_portfolio(synthesize(cfg), run_dir / "data")
         log.info("generated a synthetic portfolio of %s customers in %s", cfg.customers, source)
-    ledger = load_ledger(source, parse_mapping(params.mapping), currency=params.currency)
+    fx = load_fx(params.fx, Path("/"))  # its rates file is already an absolute path
+    ledger = load_ledger(source, parse_mapping(params.mapping), currency=params.currency, fx=fx)
     rejects = ledger.rejects if len(ledger.rejects) else pd.DataFrame(columns=REJECT_COLUMNS)
     rejects.to_csv(run_dir / REJECTS_FILE, index=False)
     if params.strict:
@@ -132,6 +134,9 @@ def prepare_run(
     late = check_as_of(as_of_date, ledger)
     if late:
         log.warning("%s", late)
+    if fx is not None:
+        invoices, notes = revalue_open(ledger.invoices, fx, as_of_date)
+        ledger = dataclasses.replace(ledger, invoices=invoices, notes=[*ledger.notes, *notes])
     (run_dir / LEDGER_DIR).mkdir(exist_ok=True)
     for name in ("customers", "invoices", "events"):
         getattr(ledger, name).to_parquet(run_dir / LEDGER_DIR / f"{name}.parquet", index=False)

@@ -1,0 +1,192 @@
+"""Real exports in: derived columns, code tables, id normalisation, duplicates told apart, optional
+columns with their consequence noted, every missing column named at once."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from creditlab.errors import ConfigError, SchemaError
+from creditlab.ledger.load import load_ledger
+from creditlab.ledger.mapping import parse_mapping
+
+EXPORT = "doc,cust,name,due,paid,amt,terms\n"
+MAPPING = {
+    "files": {"invoices": "ar.csv", "customers": None},
+    "columns": {
+        "invoices": {
+            "invoice_id": "doc",
+            "customer_id": "cust",
+            "due_on": "due",
+            "paid_on": "paid",
+            "amount": "amt",
+        }
+    },
+    "derive": {"invoices": {"issued_on": "due_on - TRY_CAST(terms AS INTEGER)"}},
+    "derive_customers": {"columns": {"name": "name", "payment_terms_days": "terms"}},
+}
+
+
+def export(tmp_path, rows, header=EXPORT):
+    folder = tmp_path / "export"
+    folder.mkdir(exist_ok=True)
+    (folder / "ar.csv").write_text(header + "".join(rows))
+    return folder
+
+
+def rejects_by_id(ledger):
+    return ledger.rejects.set_index("record_id")
+
+
+def test_issue_dates_are_derived_from_due_dates_and_terms(tmp_path):
+    folder = export(
+        tmp_path,
+        [
+            "D1,C1,Acme,2024-02-15,2024-02-20,100,30\n",
+            "D2,C1,Acme,2024-03-15,,50,15\n",
+            "D3,C2,Beta,2024-03-01,,70,abc\n",  # the expression gives NULL: rejected, named
+        ],
+    )
+    ledger = load_ledger(folder, MAPPING, currency="EUR")
+    issued = ledger.invoices.set_index("invoice_id")["issued_on"]
+    assert issued["D1"] == pd.Timestamp("2024-01-16")
+    assert issued["D2"] == pd.Timestamp("2024-02-29")
+    bad = rejects_by_id(ledger).loc["D3"]
+    assert bad["column"].startswith("issued_on")
+    assert "derive: due_on - TRY_CAST(terms AS INTEGER) gave no value" in bad["reason"]
+    assert ledger.counts["read"].sum() == ledger.counts["loaded"].sum() + len(ledger.rejects)
+
+
+def test_a_derive_expression_that_does_not_evaluate_is_one_clear_error(tmp_path):
+    folder = export(tmp_path, ["D1,C1,Acme,2024-02-15,,100,30\n"])
+    mapping = {**MAPPING, "derive": {"invoices": {"issued_on": "due_on - termz"}}}
+    with pytest.raises(
+        ConfigError,
+        match=r"mapping.derive.invoices.issued_on: cannot evaluate 'due_on - termz'.*termz",
+    ):
+        load_ledger(folder, mapping, currency="EUR")
+    strict = {**MAPPING, "derive": {"invoices": {"issued_on": "due_on - CAST(terms AS INTEGER)"}}}
+    folder = export(tmp_path, ["D2,C1,Acme,2024-02-15,,100,abc\n"])
+    with pytest.raises(ConfigError, match=r"an expression failed on a value.*'abc'.*use TRY_CAST"):
+        load_ledger(folder, strict, currency="EUR")
+    with pytest.raises(ConfigError, match="one SQL expression"):
+        parse_mapping({"derive": {"invoices": {"issued_on": "1; DROP TABLE x"}}})
+    with pytest.raises(ConfigError, match="also given in mapping.columns"):
+        parse_mapping({**MAPPING, "derive": {"invoices": {"amount": "1"}}})
+
+
+def test_code_tables_translate_and_reject_unlisted_codes(tmp_path):
+    folder = export(
+        tmp_path,
+        [
+            "D1,C1,Acme,2024-02-15,,100,NT30\n",
+            "D2,C2,Beta,2024-02-15,,100,NT99\n",
+        ],
+    )
+    mapping = {
+        **MAPPING,
+        "derive": {"invoices": {"issued_on": "due_on - 30"}},
+        "codes": {"customers": {"payment_terms_days": {"NT30": 30, "NT15": 15}}},
+    }
+    ledger = load_ledger(folder, mapping, currency="EUR")
+    customers = ledger.customers.set_index("customer_id")
+    assert customers.loc["C1", "payment_terms_days"] == 30
+    bad = rejects_by_id(ledger).loc["C2"]
+    assert bad["column"] == "payment_terms_days" and bad["value"] == "NT99"
+    assert bad["reason"] == "code not in mapping.codes.customers.payment_terms_days"
+    # the customer's invoice is rejected too, pointing at the customer's row
+    assert "customer_id was rejected" in rejects_by_id(ledger).loc["D2", "reason"]
+
+
+def test_ids_are_normalised_before_keys_are_checked_and_merges_are_counted(tmp_path):
+    folder = export(
+        tmp_path,
+        [
+            "D1,0200769623,Wal,2024-02-15,,100,30\n",
+            "D2,200769623 ,Wal,2024-02-16,,100,30\n",
+            "d3,0000,Zero,2024-02-16,,100,30\n",
+        ],
+    )
+    mapping = {
+        **MAPPING,
+        "normalize": {"customer_id": ["trim", "strip_leading_zeros"], "invoice_id": ["upper"]},
+    }
+    ledger = load_ledger(folder, mapping, currency="EUR")
+    assert sorted(ledger.customers["customer_id"]) == ["0", "200769623"]
+    assert ledger.invoices["invoice_id"].tolist() == ["D1", "D2", "D3"]
+    assert any("3 spellings became 2 ids (1 merged)" in n for n in ledger.notes)
+    with pytest.raises(ConfigError, match="unknown rule"):
+        parse_mapping({"normalize": {"customer_id": ["strip_zeros"]}})
+    with pytest.raises(ConfigError, match="not an id column"):
+        parse_mapping({"normalize": {"amount": ["trim"]}})
+
+
+def test_a_normalisation_that_merges_two_customers_names_both_rows(tmp_path):
+    folder = tmp_path / "l"
+    folder.mkdir()
+    (folder / "customers.csv").write_text(
+        "customer_id,name,industry,country,credit_limit,payment_terms_days,onboarded_on\n"
+        "007,Alpha,retail,DE,100,30,2020-01-01\n"
+        "7,Beta,retail,DE,100,30,2020-01-01\n"
+        "8,Gamma,retail,DE,100,30,2020-01-01\n"
+        "8,Gamma,retail,DE,100,30,2020-01-01\n"
+    )
+    (folder / "invoices.csv").write_text(
+        "invoice_id,customer_id,issued_on,due_on,amount,currency,paid_on,disputed\n"
+        "I1,007,2024-01-01,2024-01-31,10,EUR,,no\n"
+    )
+    ledger = load_ledger(
+        folder, {"normalize": {"customer_id": ["strip_leading_zeros"]}}, currency="EUR"
+    )
+    rejects = ledger.rejects.set_index("row")
+    assert rejects.loc[3, "reason"] == (
+        "conflicting duplicate customer_id: row 2 has the same customer_id with different values "
+        "(row 2 is kept, check which is right)"
+    )
+    assert rejects.loc[5, "reason"] == "exact duplicate of row 4"
+    assert ledger.customers.set_index("customer_id").loc["7", "name"] == "Alpha"
+
+
+def test_missing_required_columns_are_all_named_at_once_with_close_names(tmp_path):
+    folder = export(
+        tmp_path,
+        ["D1,C1,Acme,2024-02-15,,100,30\n"],
+        header="doc,cust,nme,due_date,paid,amt,terms\n",
+    )
+    mapping = {
+        "files": {"invoices": "ar.csv", "customers": None},
+        "columns": {
+            "invoices": {
+                "invoice_id": "doc",
+                "customer_id": "cust",
+                "paid_on": "paid",
+                "amount": "amt",
+            }
+        },
+    }
+    with pytest.raises(SchemaError) as info:
+        load_ledger(folder, mapping, currency="EUR")
+    text = str(info.value)
+    assert "no column 'issued_on' for invoices.issued_on" in text
+    assert "no column 'due_on' for invoices.due_on (closest: due_date)" in text
+    assert "disputed" not in text  # optional now: its absence is a note, not an error
+
+
+def test_absent_optional_columns_take_their_default_and_say_what_it_costs(tmp_path):
+    folder = tmp_path / "l"
+    folder.mkdir()
+    (folder / "customers.csv").write_text(
+        "customer_id,name,payment_terms_days,onboarded_on\nC1,Alpha,30,2020-01-01\n"
+    )
+    (folder / "invoices.csv").write_text(
+        "invoice_id,customer_id,issued_on,due_on,amount,currency,paid_on\n"
+        "I1,C1,2024-01-01,2024-01-31,10,EUR,\n"
+    )
+    ledger = load_ledger(folder, currency="EUR")
+    row = ledger.customers.iloc[0]
+    assert (row["industry"], row["country"]) == ("unknown", "ZZ")
+    assert pd.isna(row["credit_limit"])
+    assert not ledger.invoices["disputed"].iloc[0]
+    notes = " ".join(ledger.notes)
+    assert "no credit limits: utilisation and limit-breach alerts are left out" in notes
+    assert "no dispute flag" in notes and "no industry" in notes
