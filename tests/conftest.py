@@ -65,6 +65,14 @@ def ibm_ar_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def highradius_dir() -> Path:
+    path = SHARED_DATA / "highradius_ar"
+    if not (path / "invoices.csv").is_file():
+        pytest.skip(f"real ledger not found at {path} (see shared/data/README.md)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def german_credit_csv() -> Path:
     path = SHARED_DATA / "german_credit" / "germancredit.csv"
     if not path.is_file():

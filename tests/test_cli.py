@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from helpers import creditlab
 
 from creditlab import kpi
@@ -207,6 +208,40 @@ def test_weekly_run_on_the_real_ibm_ledger(ibm_ar_dir, tmp_path):
     shifts = {e["covariate"]: e["shift_days"] for e in payment["effects"]}
     assert shifts["disputed"] > 5 and shifts["paperless"] < -3
     assert "Cash forecast" in html and (run_dir / "cash_forecast.csv").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_init_then_a_weekly_run_on_the_real_highradius_export(highradius_dir, tmp_path):
+    # a new user's path: init drafts the mapping from the file alone
+    draft = creditlab(
+        "init", "--data", str(highradius_dir / "invoices.csv"), "--out", str(tmp_path / "mine.yaml")
+    )
+    assert draft.returncode == 0, draft.stderr
+    assert draft.stdout.strip().splitlines()[-1] == str(tmp_path / "mine.yaml")
+    text = (tmp_path / "mine.yaml").read_text()
+    assert "customer_id: cust_no" in text and "constant: {CAD: TODO}" in text
+    # the shipped params, with the payment model off to keep this test short
+    params = yaml.safe_load(Path("params/highradius_ar.yaml").read_text())
+    params.pop("payment_model")
+    params["data"] = str(highradius_dir)
+    (tmp_path / "hr.yaml").write_text(yaml.safe_dump(params))
+    result = creditlab(
+        "run", "weekly", "--params", str(tmp_path / "hr.yaml"), "--out", str(tmp_path / "out")
+    )
+    assert result.returncode == 0, result.stderr
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    html = (run_dir / "weekly_portfolio.html").read_text()
+    assert "Exposure by currency" in html and "1 CAD = 0.7537 USD" in html
+    assert "exact duplicate of row N" in html  # reasons grouped, not one line per row
+    assert "300 merged" in html and "no credit limits" in html
+    run = open_run(run_dir)
+    inv = run.ledger.invoices
+    assert {"currency_original", "amount_original", "fx_rate"} <= set(inv.columns)
+    currencies = pd.read_parquet(run_dir / "kpi_currencies.parquet").set_index("currency")
+    open_ar = kpi.open_items(inv, run.as_of)["open_ar"].sum()
+    assert currencies["open_ar"].sum() == pytest.approx(open_ar)
+    assert set(currencies.index) == {"USD", "CAD"}
 
 
 @pytest.mark.slow

@@ -162,3 +162,25 @@ def test_industry_kpis_split_the_portfolio(ledger):
     )
     assert table.loc[name, "dso"] == pytest.approx(sub["dso"])
     assert table.loc[name, "cei"] == pytest.approx(sub["cei"])
+
+
+def test_currency_exposure_adds_up_to_open_ar_in_both_currencies():
+    inv = invoices(
+        [
+            ("A", "C1", "2024-05-01", "2024-05-31", 100.0, None, None, False),
+            ("B", "C1", "2024-05-01", "2024-05-31", 60.0, None, 20.0, False),
+            ("C", "C2", "2024-05-01", "2024-05-31", 50.0, "2024-06-01", None, False),  # paid
+        ]
+    )
+    inv["currency"] = "USD"
+    inv["currency_original"] = ["USD", "CAD", "CAD"]
+    inv["fx_rate"] = [1.0, 0.75, 0.75]
+    table = kpi.currency_exposure(inv, AS_OF).set_index("currency")
+    assert table.loc["USD", "open_ar"] == 100 and table.loc["CAD", "open_ar"] == 40
+    assert table.loc["CAD", "open_ar_original"] == pytest.approx(40 / 0.75)
+    assert table.loc["CAD", "rate"] == 0.75 and table.loc["CAD", "open_invoices"] == 1
+    assert table["share"].sum() == pytest.approx(1.0)
+    assert table["open_ar"].sum() == pytest.approx(kpi.open_items(inv, AS_OF)["open_ar"].sum())
+    # a ledger in one currency: one row at rate 1
+    single = kpi.currency_exposure(inv.drop(columns=["currency_original", "fx_rate"]), AS_OF)
+    assert single[["currency", "rate"]].values.tolist() == [["USD", 1.0]]

@@ -3,12 +3,17 @@ columns with their consequence noted, every missing column named at once."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from creditlab.errors import ConfigError, SchemaError
+from creditlab.ledger.fx import load_fx
+from creditlab.ledger.guess import draft_params, guess_export
 from creditlab.ledger.load import load_ledger
 from creditlab.ledger.mapping import parse_mapping
+from creditlab.run.params import load_params
 
 EXPORT = "doc,cust,name,due,paid,amt,terms\n"
 MAPPING = {
@@ -190,3 +195,61 @@ def test_absent_optional_columns_take_their_default_and_say_what_it_costs(tmp_pa
     notes = " ".join(ledger.notes)
     assert "no credit limits: utilisation and limit-breach alerts are left out" in notes
     assert "no dispute flag" in notes and "no industry" in notes
+
+
+@pytest.mark.realdata
+def test_the_highradius_export_loads_with_only_the_duplicate_copies_rejected(highradius_dir):
+    params = load_params("params/highradius_ar.yaml", data=highradius_dir)
+    fx = load_fx(params.fx, Path("/"))
+    ledger = load_ledger(params.data, params.mapping, currency=params.currency, fx=fx)
+    counts = ledger.counts.set_index("table")
+    assert counts.loc["invoices", "read"] == 34_989
+    assert counts.loc["invoices", "loaded"] == 34_224  # the README's distinct invoice ids
+    assert ledger.rejects["reason"].str.startswith("exact duplicate of row").all()
+    assert len(ledger.rejects) == 765
+    assert len(ledger.customers) == 976  # the README's customer keys: 1,276 spellings merged
+    assert any("1,276 spellings became 976 ids (300 merged)" in n for n in ledger.notes)
+    inv = ledger.invoices
+    cad = inv["currency_original"] == "CAD"
+    assert (inv["currency"] == "USD").all() and cad.sum() > 2_800
+    assert inv.loc[cad, "amount"].values == pytest.approx(
+        inv.loc[cad, "amount_original"].values * 0.7537, abs=0.006
+    )
+    assert (inv["issued_on"] <= inv["due_on"]).all() and (inv["paid_on"] >= inv["issued_on"]).all()
+
+
+def test_init_drafts_a_mapping_that_validates_after_its_todos(tmp_path):
+    folder = tmp_path / "erp"
+    folder.mkdir()
+    (folder / "AR_export.csv").write_text(
+        "Document Number;Customer No;Customer Name;Net Due Date;Clearing Date;Amount;Curr\n"
+        "90001;00042;Acme Ltd;15.03.2024;20.03.2024;1200.50;EUR\n"
+        + "90002;42;Acme Ltd;30.03.2024;;300;EUR\n"
+        + "90003;00077;Beta AG;30.03.2024;;80;CHF\n"
+    )
+    guess = guess_export(folder)
+    inv = guess.tables["invoices"]
+    assert inv.mapped == {
+        "invoice_id": "Document Number",
+        "customer_id": "Customer No",
+        "due_on": "Net Due Date",
+        "paid_on": "Clearing Date",
+        "amount": "Amount",
+        "currency": "Curr",
+    }
+    assert inv.date_format == "%d.%m.%Y" and inv.id_merges == 1
+    out = tmp_path / "params" / "mine.yaml"
+    text = draft_params(guess, out)
+    assert "customer_id: [trim, strip_leading_zeros]" in text and "constant: {CHF: TODO}" in text
+    out.parent.mkdir()
+    out.write_text(text)
+    with pytest.raises(ConfigError, match="fx.constant.CHF: a rate must be a positive number"):
+        load_params(out)
+    out.write_text(text.replace("CHF: TODO", "CHF: 1.05"))
+    params = load_params(out)
+    assert params.data == folder.resolve()
+    ledger = load_ledger(
+        params.data, params.mapping, currency=params.currency, fx=load_fx(params.fx, Path("/"))
+    )
+    assert ledger.rejects.empty and len(ledger.customers) == 2
+    assert ledger.invoices.set_index("invoice_id").loc["90003", "amount"] == pytest.approx(84.0)

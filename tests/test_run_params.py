@@ -22,7 +22,7 @@ def write(tmp_path, text):
 
 
 def test_shipped_params_load():
-    for name in ("weekly", "ci", "ibm_ar"):
+    for name in ("weekly", "ci", "ibm_ar", "highradius_ar"):
         params = load_params(f"params/{name}.yaml")
         assert params.as_of is not None and len(params.sha256) == 64
         parse_mapping(params.mapping)

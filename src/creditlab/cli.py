@@ -13,6 +13,7 @@ from pathlib import Path
 from creditlab.cli_data import (
     cmd_features,
     cmd_ingest,
+    cmd_init,
     cmd_pd_fit,
     cmd_pd_score,
     cmd_synth,
@@ -226,6 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-shift", action="store_true", help="no regime shift (downturn)")
     p.add_argument("--out", required=True, help="folder to write the ledger into")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser(
+        "init",
+        help="draft a params file (with a mapping) for an export from its columns and values",
+    )
+    p.add_argument(
+        "--data", required=True, help="the export: a CSV/Parquet file or a folder of them"
+    )
+    p.add_argument("--out", default="params/mine.yaml", help="params file to write")
+    p.add_argument("--force", action="store_true", help="overwrite --out when it exists")
+    p.set_defaults(func=cmd_init)
 
     for name, func, text in (
         ("validate", cmd_validate, "check a ledger and report rejects"),

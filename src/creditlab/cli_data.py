@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 
 from creditlab.config import read_yaml
-from creditlab.errors import SchemaError
+from creditlab.errors import ConfigError, SchemaError
 from creditlab.features import FEATURES, TARGET
 from creditlab.features_sql import ledger_end, snapshot_features_sql, training_data_sql
 from creditlab.ledger.fx import load_fx
+from creditlab.ledger.guess import draft_params, guess_export
 from creditlab.ledger.load import load_ledger
 from creditlab.ledger.mapping import parse_mapping
 from creditlab.ledger.schema import COUNTRY, INDUSTRY, REJECT_COLUMNS
@@ -28,6 +29,7 @@ from creditlab.provenance import git_sha, versions
 __all__ = [
     "cmd_features",
     "cmd_ingest",
+    "cmd_init",
     "cmd_pd_fit",
     "cmd_pd_score",
     "cmd_synth",
@@ -66,6 +68,29 @@ def cmd_synth(args: argparse.Namespace) -> int:
         f"customers: {len(portfolio.customers):,}  invoices: {len(portfolio.invoices):,}  "
         f"events: {len(portfolio.events):,}  defaults: "
         f"{int(portfolio.truth_customers['defaulted'].sum()):,}"
+    )
+    print(out)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """``creditlab init``: guess an export's mapping and write a draft params file (path last)."""
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise ConfigError(f"{out} exists: choose another --out or pass --force")
+    guess = guess_export(args.data)
+    for table, t in guess.tables.items():
+        found = ", ".join(f"{k} <- {v}" for k, v in t.mapped.items())
+        print(f"{t.path.name}: {table}, {t.rows:,} rows; {found}")
+        if t.missing:
+            print(f"  not found: {', '.join(t.missing)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = draft_params(guess, out)
+    out.write_text(text)
+    todo = sum("TODO" in line for line in text.splitlines())
+    print(
+        f"{todo} line(s) marked TODO to check; then: creditlab validate --data {guess.folder} "
+        f"--mapping {out}"
     )
     print(out)
     return 0

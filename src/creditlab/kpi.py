@@ -16,12 +16,14 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from creditlab.ledger.fx import CURRENCY_ORIGINAL, FX_RATE
 from creditlab.ledger.schema import (
     AMOUNT,
     AMOUNT_PAID,
     BREACH,
     BUCKET,
     CREDIT_LIMIT,
+    CURRENCY,
     CUSTOMER_ID,
     DISPUTED,
     DPD,
@@ -43,6 +45,7 @@ __all__ = [
     "at_risk_rates",
     "bucket_codes",
     "cei",
+    "currency_exposure",
     "concentration",
     "customer_exposure",
     "dso_countback",
@@ -160,6 +163,34 @@ def customer_exposure(
     out[UTILISATION] = np.where(limit > 0, out[OPEN_AR] / limit, np.nan)
     out[BREACH] = limit.notna() & (out[OPEN_AR] > limit)
     return out.reset_index(drop=True)
+
+
+def currency_exposure(invoices: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
+    """Open AR by the currency it was invoiced in: ``currency, open_invoices, open_ar_original``
+    (in that currency), ``rate`` (to the portfolio currency at the as-of date, 1 for the portfolio's
+    own), ``open_ar`` (portfolio currency) and ``share`` of open AR."""
+    items = open_items(invoices, as_of)
+    if CURRENCY_ORIGINAL in items.columns:
+        items["_currency"] = items[CURRENCY_ORIGINAL]
+        items["_rate"] = items[FX_RATE].astype(float)
+    else:
+        items["_currency"], items["_rate"] = items[CURRENCY], 1.0
+    items["_original"] = items[OPEN_AR] / items["_rate"]
+    table = (
+        items.groupby("_currency")
+        .agg(
+            open_invoices=(OPEN_AR, "size"),
+            open_ar_original=("_original", "sum"),
+            rate=("_rate", "max"),
+            open_ar=(OPEN_AR, "sum"),
+        )
+        .rename_axis(CURRENCY)
+        .reset_index()
+        .sort_values(OPEN_AR, ascending=False, ignore_index=True)
+    )
+    total = table[OPEN_AR].sum()
+    table["share"] = table[OPEN_AR] / total if total > 0 else 0.0
+    return table
 
 
 def top_exposures(exposure: pd.DataFrame, n: int = 10) -> pd.DataFrame:

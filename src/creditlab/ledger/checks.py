@@ -303,9 +303,13 @@ class Checks:
             if self._coded(spec.name, c.name):
                 parts.append(f"{clean(self.source_expr(staged, c))} AS {ident('__c_' + c.name)}")
         parts += [f"{expr} AS {ident(name)}" for name, expr in extra.items()]
-        taken = {*spec.names, *extra}
+        taken = {c.lower() for c in (*spec.names, *extra)}  # SQL names ignore case
         if derive:  # expressions may name the export's own columns
-            parts += [ident(c) for c in staged.columns if c not in taken and not c.startswith("__")]
+            parts += [
+                ident(c)
+                for c in staged.columns
+                if c.lower() not in taken and not c.startswith("__")
+            ]
         typed = ", ".join(f"{self.parse_expr(spec.name, c)} AS {ident(c.name)}" for c in direct)
         query = f"SELECT *, {typed} FROM (SELECT __row, {', '.join(parts)} FROM {staged.relation})"
         for column, expr in derive.items():

@@ -49,6 +49,7 @@ class WeeklyKpis:
     at_risk: pd.DataFrame
     exposure: pd.DataFrame
     industries: pd.DataFrame
+    currencies: pd.DataFrame
 
 
 def read_kpis(run: Run) -> WeeklyKpis:
@@ -120,7 +121,40 @@ def overview(run: Run, k: WeeklyKpis) -> list:
         ),
     ]
     frame = pd.DataFrame(rows, columns=["Measure", "Value", "What it means"])
-    return [intro, table(frame).set_properties(subset=["Value"], **{"text-align": "right"})]
+    out = [intro, table(frame).set_properties(subset=["Value"], **{"text-align": "right"})]
+    return out + currency_section(run, k)
+
+
+def currency_section(run: Run, k: WeeklyKpis) -> list:
+    """Open AR by invoice currency with the as-of rates, when more than one currency is open."""
+    cur = run.params.currency
+    by = k.currencies
+    if by is None or len(by) < 2:
+        return []
+    foreign = by.loc[by["currency"] != cur]
+    rates = ", ".join(f"1 {r.currency} = {r.rate:g} {cur}" for r in foreign.itertuples())
+    return [
+        Markdown(
+            f"Exposure by currency: open invoices in other currencies are valued in {cur} at the "
+            f"rate of the as-of date ({rates}); paid history was converted at each invoice's "
+            "issue date. The rates' source is under Data quality."
+        ),
+        table(
+            by,
+            money=["open_ar_original", OPEN_AR],
+            pct=["share"],
+            ints=["open_invoices"],
+            decimals=["rate"],
+            labels={
+                "currency": "Invoiced in",
+                "open_invoices": "Open invoices",
+                "open_ar_original": "Open AR (invoice currency)",
+                "rate": f"Rate to {cur}",
+                OPEN_AR: f"Open AR ({cur})",
+                "share": "Share of open AR",
+            },
+        ),
+    ]
 
 
 def aging_section(run: Run, k: WeeklyKpis) -> list:
@@ -351,6 +385,13 @@ def data_quality_section(run: Run) -> list:
         reasons = (
             led.rejects.assign(reason=led.rejects["reason"].str.split("; "))
             .explode("reason")
+            .assign(  # one line per kind of reason, not per row it points at
+                reason=lambda r: (
+                    r["reason"]
+                    .str.replace(r"\brows? \d+", "row N", regex=True)
+                    .str.replace(r"\d{4}-\d{2}-\d{2}", "a date", regex=True)
+                )
+            )
             .groupby(["file", "reason"])
             .size()
             .rename("rows")

@@ -86,6 +86,7 @@ KPI_TABLES = {  # the weekly KPIs' tables, one Parquet file each
     "at_risk": "kpi_at_risk.parquet",
     "exposure": "kpi_exposure.parquet",
     "industries": "kpi_industries.parquet",
+    "currencies": "kpi_currencies.parquet",
 }
 SCORES_FILE, PD_MODEL_FILE = "scores.parquet", "pd_model.nc"
 PD_SUMMARY_FILE, FEATURES_FILE = "pd_validation.json", "score_features.parquet"

@@ -2,7 +2,7 @@
 
 Writes ``kpis.json`` (the headline: open and overdue AR, DSO and its variants, CEI, utilisation,
 breaches, concentration) and one Parquet table each for the aging, the monthly trend, the at-risk
-rates, the customer exposures and the industries (``KPI_TABLES``). The weekly report and the
+rates, the customer exposures, the industries and the currencies (``KPI_TABLES``). The weekly report and the
 manifest read them; nothing downstream computes a KPI again.
 """
 
@@ -49,4 +49,5 @@ def kpi_tables(run: Run) -> dict[str, pd.DataFrame]:
         "at_risk": kpi.at_risk_rates(led.invoices, run.as_of, p.trend_months),
         "exposure": kpi.customer_exposure(led.customers, led.invoices, run.as_of),
         "industries": kpi.industry_kpis(led.customers, led.invoices, run.as_of, p.dso_period_days),
+        "currencies": kpi.currency_exposure(led.invoices, run.as_of),
     }
