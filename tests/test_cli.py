@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -242,6 +243,48 @@ def test_init_then_a_weekly_run_on_the_real_highradius_export(highradius_dir, tm
     open_ar = kpi.open_items(inv, run.as_of)["open_ar"].sum()
     assert currencies["open_ar"].sum() == pytest.approx(open_ar)
     assert set(currencies.index) == {"USD", "CAD"}
+
+
+@pytest.mark.slow
+def test_credit_notes_run_end_to_end_netted_and_reported(ci_ledger, tmp_path):
+    folder, target = ci_ledger
+    data = tmp_path / "ledger"
+    shutil.copytree(folder, data)
+    invoices = pd.read_csv(data / "invoices.csv", dtype=str, keep_default_na=False)
+    credits = pd.DataFrame(
+        {
+            "invoice_id": ["CN-1", "CN-2"],
+            "customer_id": [target, target],
+            "issued_on": ["2026-11-02", "2026-10-20"],
+            "due_on": ["2026-11-02", "2026-10-20"],
+            "amount": ["-1500.00", "-700.00"],
+            "currency": ["EUR", "EUR"],
+            "paid_on": ["", "2026-10-25"],  # CN-2 was applied before the as-of date
+            "disputed": ["false", "false"],
+        }
+    )
+    pd.concat([invoices, credits]).to_csv(data / "invoices.csv", index=False)
+    params = yaml.safe_load(Path("params/ci.yaml").read_text())
+    for section in ("pd_model", "payment_model", "decisions"):
+        params.pop(section)
+    params.pop("synthetic")
+    params["data"] = str(data)
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    result = creditlab(
+        "run", "weekly", "--params", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "out")
+    )
+    assert result.returncode == 0, result.stderr
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    run = open_run(run_dir)
+    assert sorted(run.ledger.credit_notes["invoice_id"]) == ["CN-1", "CN-2"]
+    gross = kpi.open_items(run.ledger.invoices, run.as_of)
+    gross = gross.loc[gross["customer_id"] == target, "open_ar"].sum()
+    exposure = pd.read_parquet(run_dir / "kpi_exposure.parquet").set_index("customer_id")
+    assert exposure.loc[target, "open_ar"] == pytest.approx(gross - 1500)
+    kpis = json.loads((run_dir / "kpis.json").read_text())
+    assert kpis["open_credits"] == 1500 and kpis["credit_notes_period"] == 2200
+    html = (run_dir / "weekly_portfolio.html").read_text()
+    assert ">Open credit notes<" in html and f">{fmt_money(1500)}<" in html and ">Dilution<" in html
 
 
 @pytest.mark.slow

@@ -184,3 +184,33 @@ def test_currency_exposure_adds_up_to_open_ar_in_both_currencies():
     # a ledger in one currency: one row at rate 1
     single = kpi.currency_exposure(inv.drop(columns=["currency_original", "fx_rate"]), AS_OF)
     assert single[["currency", "rate"]].values.tolist() == [["USD", 1.0]]
+
+
+def test_unapplied_credit_notes_reduce_open_ar_and_count_as_dilution():
+    cust = customers([("C1", "A", "retail", 1000.0), ("C2", "B", "retail", None)])
+    inv = invoices(
+        [
+            ("I1", "C1", "2024-05-01", "2024-05-31", 300.0, None, None, False),
+            ("I2", "C1", "2024-06-01", "2024-07-01", 100.0, None, None, False),
+            ("I3", "C2", "2024-06-10", "2024-07-10", 50.0, None, None, False),
+        ]
+    )
+    credits = invoices(
+        [
+            ("K1", "C1", "2024-06-05", "2024-06-05", 40.0, None, None, False),  # unapplied
+            ("K2", "C1", "2024-06-06", "2024-06-06", 10.0, "2024-06-07", None, False),  # applied
+            ("K3", "C2", "2024-06-20", "2024-06-20", 80.0, None, None, False),  # more than owed
+        ]
+    )
+    exp = kpi.customer_exposure(cust, inv, AS_OF, credits, period_days=90).set_index("customer_id")
+    assert exp.loc["C1", "open_credits"] == 40 and exp.loc["C1", "open_ar"] == 360
+    assert exp.loc["C1", "utilisation"] == pytest.approx(0.36)
+    assert exp.loc["C2", "open_ar"] == 0 and exp.loc["C2", "credit_balance"] == 30
+    assert exp.loc["C1", "dilution"] == pytest.approx(50 / 400)
+    head = kpi.headline(cust, inv, AS_OF, 90, credits)
+    assert head["open_credits"] == 120 and head["open_ar"] == 360
+    assert head["dilution"] == pytest.approx(130 / 450)
+    plain = kpi.headline(cust, inv, AS_OF, 90)
+    assert plain["open_ar"] == 450 and plain["open_credits"] == 0
+    ind = kpi.industry_kpis(cust, inv, AS_OF, 90, credits)
+    assert ind.loc[0, "dilution"] == pytest.approx(130 / 450)

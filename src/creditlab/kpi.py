@@ -142,10 +142,32 @@ def aging(invoices: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     return table
 
 
+def _credits(credit_notes: pd.DataFrame | None, as_of: dt.date | str, days: int) -> pd.DataFrame:
+    """Per customer: credit notes unapplied at ``as_of`` and those issued in the last ``days``."""
+    if credit_notes is None or credit_notes.empty:
+        return pd.DataFrame(columns=["open_credits", "credits_period"], dtype=float)
+    t = as_timestamp(as_of)
+    issued = credit_notes[ISSUED_ON] <= t
+    unapplied = issued & (credit_notes[PAID_ON].isna() | (credit_notes[PAID_ON] > t))
+    recent = issued & (credit_notes[ISSUED_ON] > t - pd.Timedelta(days=days))
+    frame = credit_notes.assign(
+        open_credits=np.where(unapplied, credit_notes[AMOUNT], 0.0),
+        credits_period=np.where(recent, credit_notes[AMOUNT], 0.0),
+    )
+    return frame.groupby(CUSTOMER_ID)[["open_credits", "credits_period"]].sum()
+
+
 def customer_exposure(
-    customers: pd.DataFrame, invoices: pd.DataFrame, as_of: dt.date | str
+    customers: pd.DataFrame,
+    invoices: pd.DataFrame,
+    as_of: dt.date | str,
+    credit_notes: pd.DataFrame | None = None,
+    period_days: int = 90,
 ) -> pd.DataFrame:
-    """Per customer: open and overdue AR, max DPD, open disputes, limit, utilisation, breach."""
+    """Per customer: open and overdue AR, max DPD, open disputes, limit, utilisation, breach; with
+    credit notes, also ``open_credits`` (unapplied at ``as_of``), which reduce ``open_ar`` (a
+    customer whose credits exceed its invoices holds a ``credit_balance`` and 0 open AR), and
+    ``dilution``: credit notes / sales issued in the last ``period_days``."""
     items = open_items(invoices, as_of)
     items["_overdue"] = np.where(items[DPD] > 0, items[OPEN_AR], 0.0)
     per = items.groupby(CUSTOMER_ID).agg(
@@ -155,10 +177,26 @@ def customer_exposure(
         open_invoices=(OPEN_AR, "size"),
         open_disputes=(DISPUTED, "sum"),
     )
+    t = as_timestamp(as_of)
+    recent = (invoices[ISSUED_ON] <= t) & (invoices[ISSUED_ON] > t - pd.Timedelta(days=period_days))
+    per = per.join(
+        [
+            invoices.loc[recent].groupby(CUSTOMER_ID)[AMOUNT].sum().rename("sales_period"),
+            _credits(credit_notes, as_of, period_days),
+        ],
+        how="outer",
+    )
     cols = [CUSTOMER_ID, NAME, INDUSTRY, CREDIT_LIMIT]
     out = customers[cols].merge(per, left_on=CUSTOMER_ID, right_index=True, how="left")
-    for col in (OPEN_AR, OVERDUE_AR, MAX_DPD, "open_invoices", "open_disputes"):
+    for col in (OPEN_AR, OVERDUE_AR, MAX_DPD, "open_invoices", "open_disputes", "sales_period"):
         out[col] = out[col].fillna(0)
+    for col in ("open_credits", "credits_period"):
+        out[col] = out[col].astype(float).fillna(0.0)
+    gross = out[OPEN_AR]
+    out[OPEN_AR] = np.maximum(gross - out["open_credits"], 0.0)
+    out["credit_balance"] = np.maximum(out["open_credits"] - gross, 0.0)
+    out[OVERDUE_AR] = np.minimum(out[OVERDUE_AR], out[OPEN_AR])
+    out["dilution"] = out["credits_period"] / out["sales_period"].where(out["sales_period"] > 0)
     limit = out[CREDIT_LIMIT].astype(float)
     out[UTILISATION] = np.where(limit > 0, out[OPEN_AR] / limit, np.nan)
     out[BREACH] = limit.notna() & (out[OPEN_AR] > limit)
@@ -329,15 +367,21 @@ def at_risk_rates(invoices: pd.DataFrame, as_of: dt.date | str, months: int = 12
 # ---------------------------------------------------------------------------------------------
 # summaries
 def industry_kpis(
-    customers: pd.DataFrame, invoices: pd.DataFrame, as_of: dt.date | str, dso_period_days: int = 90
+    customers: pd.DataFrame,
+    invoices: pd.DataFrame,
+    as_of: dt.date | str,
+    dso_period_days: int = 90,
+    credit_notes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The headline KPIs and the aging split (share of open AR per bucket) for each industry."""
     industry_of = customers.set_index(CUSTOMER_ID)[INDUSTRY]
     inv_industry = invoices[CUSTOMER_ID].map(industry_of)
+    cn_industry = None if credit_notes is None else credit_notes[CUSTOMER_ID].map(industry_of)
     rows = []
     for name, group in customers.groupby(INDUSTRY, sort=True):
         inv = invoices.loc[inv_industry == name]
-        head = headline(group, inv, as_of, dso_period_days)
+        credits = None if credit_notes is None else credit_notes.loc[cn_industry == name]
+        head = headline(group, inv, as_of, dso_period_days, credits)
         ag = aging(inv, as_of).set_index(BUCKET)["share"]
         rates = at_risk_rates(inv, as_of, months=1)["at_risk_rate"]
         rows.append(
@@ -359,10 +403,16 @@ def industry_kpis(
 
 
 def headline(
-    customers: pd.DataFrame, invoices: pd.DataFrame, as_of: dt.date | str, dso_period_days: int = 90
+    customers: pd.DataFrame,
+    invoices: pd.DataFrame,
+    as_of: dt.date | str,
+    dso_period_days: int = 90,
+    credit_notes: pd.DataFrame | None = None,
 ) -> dict[str, float]:
-    """The headline numbers of the weekly report, all as of ``as_of``."""
-    exposure = customer_exposure(customers, invoices, as_of)
+    """The headline numbers of the weekly report, all as of ``as_of`` (open AR net of unapplied
+    credit notes; dilution over the DSO period)."""
+    exposure = customer_exposure(customers, invoices, as_of, credit_notes, dso_period_days)
+    sales = exposure["sales_period"].sum()
     trend = monthly_trend(invoices, as_of, months=1, dso_period_days=dso_period_days).iloc[-1]
     has_limit = exposure[CREDIT_LIMIT].notna()
     return {
@@ -374,6 +424,9 @@ def headline(
         "overdue_share": float(exposure[OVERDUE_AR].sum() / exposure[OPEN_AR].sum())
         if exposure[OPEN_AR].sum() > 0
         else float("nan"),
+        "open_credits": float(exposure["open_credits"].sum()),
+        "credit_notes_period": float(exposure["credits_period"].sum()),
+        "dilution": float(exposure["credits_period"].sum() / sales) if sales > 0 else float("nan"),
         "dso": float(trend["dso"]),
         "dso_countback": float(trend["dso_countback"]),
         "bpdso": float(trend["bpdso"]),

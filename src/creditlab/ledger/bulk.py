@@ -6,7 +6,7 @@ regime shifts) in Python and is the portfolio to study; it takes minutes past a 
 DuckDB to CSV without holding them in memory: valid, plausible values (terms, lateness that grows
 with a customer's risk, open items near the end, disputes, a few insolvencies) but no model to
 recover. ``bad_share`` of the invoice rows break a rule on purpose (a due date before the issue
-date, a negative amount, an unknown customer) so the rejects path is exercised at scale.
+date, a zero amount, an unknown customer) so the rejects path is exercised at scale.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def write_bulk_ledger(
                    issued_on::DATE AS issued_on,
                    CASE WHEN {u("i", 12)} < {bad_share / 3} THEN issued_on - INTERVAL 3 DAY
                         ELSE due_on END::DATE AS due_on,
-                   CASE WHEN {u("i", 13)} < {bad_share / 3} THEN -amount ELSE amount END AS amount,
+                   CASE WHEN {u("i", 13)} < {bad_share / 3} THEN 0 ELSE amount END AS amount,
                    'EUR' AS currency,
                    CASE WHEN never OR due_on + INTERVAL (late) DAY > DATE '{end}' THEN NULL
                         ELSE greatest(issued_on, due_on + INTERVAL (late) DAY)::DATE END AS paid_on,

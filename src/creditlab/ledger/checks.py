@@ -178,6 +178,10 @@ class Checks:
                 "its row instead"
             ) from exc
 
+    def _credit_condition(self, spec: TableSpec) -> str | None:
+        """The condition that marks an invoice row as a credit note (None: no credit notes)."""
+        return self.mapping.credit_notes if spec.name == "invoices" else None
+
     def _coded(self, table: str, column: str) -> dict | None:
         return self.mapping.codes.get(table, {}).get(column)
 
@@ -211,6 +215,7 @@ class Checks:
     def checks(self, spec: TableSpec) -> list[tuple[str, str]]:
         """(condition, struct(col, val, reason)) pairs in SQL, one per rule a row can break."""
         out = []
+        credits = self._credit_condition(spec) is not None
 
         def problem(cond: str, col: str, reason: str, val: str | None = None) -> None:
             val = val or f"CAST({ident('__r_' + col)} AS VARCHAR)"
@@ -248,7 +253,16 @@ class Checks:
                 )
             if c.min is not None:
                 op, word = ("<=", ">") if c.min_exclusive else ("<", ">=")
-                problem(f"{p} {op} {c.min}", c.name, literal(f"{c.name} must be {word} {c.min:g}"))
+                cond = f"{p} {op} {c.min}"
+                if credits and c.name in (AMOUNT, AMOUNT_PAID):
+                    cond += " AND NOT __credit"  # a credit note's amounts are negative
+                problem(cond, c.name, literal(f"{c.name} must be {word} {c.min:g}"))
+        if credits:
+            problem(
+                f"__credit AND {ident(AMOUNT)} = 0",
+                AMOUNT,
+                literal("a credit note's amount must not be 0"),
+            )
         if spec.name == "invoices":
             problem(
                 f"{ident(DUE_ON)} < {ident(ISSUED_ON)}",
@@ -261,7 +275,8 @@ class Checks:
                 literal(f"{PAID_ON} is before {ISSUED_ON}"),
             )
             problem(
-                f"{ident(AMOUNT_PAID)} > {ident(AMOUNT)}",
+                f"{ident(AMOUNT_PAID)} > {ident(AMOUNT)}"
+                + (" AND NOT __credit" if credits else ""),
                 AMOUNT_PAID,
                 literal(f"{AMOUNT_PAID} is more than {AMOUNT}"),
             )
@@ -304,7 +319,7 @@ class Checks:
                 parts.append(f"{clean(self.source_expr(staged, c))} AS {ident('__c_' + c.name)}")
         parts += [f"{expr} AS {ident(name)}" for name, expr in extra.items()]
         taken = {c.lower() for c in (*spec.names, *extra)}  # SQL names ignore case
-        if derive:  # expressions may name the export's own columns
+        if derive or self._credit_condition(spec):  # expressions may name the export's columns
             parts += [
                 ident(c)
                 for c in staged.columns
@@ -343,6 +358,15 @@ class Checks:
         # a row's hash over every loaded value tells an exact duplicate from a conflicting one
         row_hash = "hash(" + ", ".join(ident(c) for c in [*spec.names, *extra]) + ")"
         typed = f"SELECT *, {row_hash} AS __h FROM ({self.typed_sql(staged, spec, extra)})"
+        credit = self._credit_condition(spec)
+        if credit:
+            typed = f"SELECT *, coalesce(({credit}), false) AS __credit FROM ({typed})"
+            try:
+                self.con.execute(f"SELECT * FROM ({typed}) LIMIT 0")
+            except duckdb.Error as exc:
+                raise ConfigError(
+                    f"mapping.credit_notes: cannot evaluate {credit!r}: {str(exc).splitlines()[0]}"
+                ) from exc
         ctes = [f"typed AS ({typed})"]
         fx_cols: list[str] = []
         if spec.name == "invoices" and self.fx is not None and self.currency:
@@ -372,7 +396,10 @@ class Checks:
                     f"'customer_id was rejected in ' || {literal(parent.label)} || ' row ' || __bad_row END)",
                 )
             )
-        columns = ", ".join(f"t.{ident(c)}" for c in [*spec.names, *extra, *fx_cols])
+        columns = ", ".join(
+            f"t.{ident(c)}"
+            for c in [*spec.names, *extra, *fx_cols, *(["__credit"] if credit else [])]
+        )
         # the list of problems is only built for rows that break a rule (most rows break none)
         any_bad = " OR ".join(f"({cond})" for cond, _ in problems)
         listed = ", ".join(f"CASE WHEN {cond} THEN {struct} END" for cond, struct in problems)

@@ -20,7 +20,7 @@ import pandas as pd
 from creditlab.errors import RejectsError
 from creditlab.ledger.fx import FxRates
 from creditlab.ledger.mapping import LedgerMapping, parse_mapping
-from creditlab.ledger.schema import COUNT_COLUMNS, REJECT_COLUMNS, TABLES
+from creditlab.ledger.schema import COUNT_COLUMNS, CREDIT_NOTES, REJECT_COLUMNS, TABLES
 from creditlab.ledger.staging import Loader, empty_table, validate_tables
 
 __all__ = ["Accounted", "Ledger", "load_ledger"]
@@ -63,6 +63,8 @@ class Ledger(Accounted):
         One row per input file: ``table, file, sha256, read, loaded, rejected``.
     notes
         Plain-language caveats (derived tables, assumed currency, mapping notes).
+    credit_notes
+        The invoice rows that are credit notes (``mapping.credit_notes``), amounts positive.
     """
 
     customers: pd.DataFrame
@@ -72,6 +74,9 @@ class Ledger(Accounted):
     counts: pd.DataFrame
     notes: list[str]
     source: str
+    credit_notes: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: empty_table(CREDIT_NOTES)
+    )
 
     def raise_if_rejects(self) -> None:
         """Raise :class:`RejectsError` when any row was rejected (``--strict``)."""
@@ -137,6 +142,15 @@ def load_ledger(
         else pd.DataFrame(columns=REJECT_COLUMNS)
     )
     counts_df = pd.DataFrame(counts, columns=COUNT_COLUMNS)
-    ledger = Ledger(customers, invoices, events, rejects_df, counts_df, loader.notes, str(source))
+    ledger = Ledger(
+        customers,
+        invoices,
+        events,
+        rejects_df,
+        counts_df,
+        loader.notes,
+        str(source),
+        credit_notes=tables.get("credit_notes", empty_table(CREDIT_NOTES)),
+    )
     log.info("loaded ledger from %s\n%s", source, ledger.summary())
     return ledger

@@ -11,9 +11,12 @@ ledger. A mapping is YAML, either a file of its own or the ``mapping:`` section 
       derive:    {invoices: {issued_on: "due_on - 15"}}         # SQL over the table's columns
       codes:     {customers: {payment_terms_days: {NAA8: 15, NAH4: 30}}}  # a code not listed: reject
       normalize: {customer_id: [trim, strip_leading_zeros]}     # id rules, in every table
+      credit_notes: "amount < 0"        # which invoice rows are credit notes (null: none)
       derive_customers: {columns: {country: countryCode}}
       notes: ["what the export lacks and what was assumed"]
 
+``credit_notes`` is a SQL condition over the invoice columns (and the export's) that marks a row
+as a credit note: it is loaded into the ledger's ``credit_notes`` with its amount made positive.
 ``values`` recode what they list and pass everything else through; ``codes`` are a complete code
 table: a value they do not list is rejected. ``derive`` expressions are DuckDB SQL evaluated per row
 after the table's other columns are mapped and typed; they may name those canonical columns, any
@@ -74,6 +77,7 @@ class LedgerMapping:
     derive: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
     codes: Mapping[str, Mapping[str, Mapping[str, Any]]] = dataclasses.field(default_factory=dict)
     normalize: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    credit_notes: str | None = "amount < 0"
     notes: tuple[str, ...] = ()
 
     def source_column(self, table: str, column: str) -> str:
@@ -152,6 +156,14 @@ def parse_mapping(raw: Mapping[str, Any] | None, where: str = "mapping") -> Ledg
                     "a column is mapped, constant or derived, not two of these"
                 )
     normalize = _normalize(raw.get("normalize"), where)
+    credit_notes = raw.get("credit_notes", "amount < 0")
+    if credit_notes is False:
+        credit_notes = None
+    if credit_notes is not None and (not isinstance(credit_notes, str) or ";" in credit_notes):
+        raise ConfigError(
+            f"{where}.credit_notes: expected one SQL condition over the invoice columns, e.g. "
+            f'"amount < 0" or "doc_type = \'CN\'" (null: no credit notes), got {credit_notes!r}'
+        )
     notes = raw.get("notes") or ()
     if isinstance(notes, str):
         notes = (notes,)
@@ -172,6 +184,7 @@ def parse_mapping(raw: Mapping[str, Any] | None, where: str = "mapping") -> Ledg
         derive={t: {c: str(e) for c, e in cols.items()} for t, cols in derived.items()},
         codes=_table_section(raw, "codes", where, nested=True),
         normalize=normalize,
+        credit_notes=credit_notes,
         notes=tuple(str(n) for n in notes),
     )
 

@@ -9,6 +9,7 @@ import dataclasses
 
 __all__ = [
     "COUNT_COLUMNS",
+    "CREDIT_NOTES",
     "REJECT_COLUMNS",
     "AMOUNT",
     "AMOUNT_PAID",
@@ -198,6 +199,11 @@ EVENTS = TableSpec(
 )
 
 TABLES: dict[str, TableSpec] = {t.name: t for t in (CUSTOMERS, INVOICES, EVENTS)}
+
+# Credit notes come in with the invoices (rows the mapping's ``credit_notes`` condition picks out,
+# by default a negative amount) and are kept apart: same columns, ``amount`` the credit's size
+# (positive), ``paid_on`` the day it was applied or refunded (empty: an open credit).
+CREDIT_NOTES = dataclasses.replace(INVOICES, name="credit_notes", required=False)
 
 # the rejects file (one row per rejected input row) and the per-file counts of a validated ledger
 REJECT_COLUMNS = ["file", "row", "record_id", "column", "value", "reason"]

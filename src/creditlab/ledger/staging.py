@@ -10,6 +10,7 @@ DuckDB file under a memory limit.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable
@@ -24,7 +25,10 @@ from creditlab.ledger.checks import Checks, Staged, clean, ident, literal
 from creditlab.ledger.fx import AMOUNT_ORIGINAL, CURRENCY_ORIGINAL, FX_RATE, FxRates
 from creditlab.ledger.mapping import ID_RULES, DeriveCustomers, LedgerMapping
 from creditlab.ledger.schema import (
+    AMOUNT,
+    AMOUNT_PAID,
     CREDIT_LIMIT,
+    CREDIT_NOTES,
     CUSTOMER_ID,
     DUE_ON,
     ISSUED_ON,
@@ -228,6 +232,29 @@ class Loader(Checks):
             columns=REJECT_COLUMNS,
         )
 
+    def split_credit_notes(self, checked: str, keep: list[str]) -> int:
+        """Move the loadable credit-note rows of the checked invoices into their own table, their
+        amounts made positive; returns how many (rejected ones stay with the invoices' rejects)."""
+        if not self.mapping.credit_notes:
+            return 0
+        where = "__credit AND len(__problems) = 0"
+        n = self.con.execute(f"SELECT count(*) FROM {checked} WHERE {where}").fetchall()[0][0]
+        if not n:
+            return 0
+        positive = [AMOUNT, AMOUNT_PAID] + ([AMOUNT_ORIGINAL] if AMOUNT_ORIGINAL in keep else [])
+        replace = ", ".join(f"abs({ident(c)}) AS {ident(c)}" for c in positive)
+        self.con.execute(
+            f"CREATE TEMP TABLE {CREDIT_NOTES_CHECKED} AS SELECT * REPLACE ({replace}) "
+            f"FROM {checked} WHERE {where}"
+        )
+        self.con.execute(f"DELETE FROM {checked} WHERE {where}")
+        self.notes.append(
+            f"{n:,} rows of the invoices are credit notes ({self.mapping.credit_notes}): they are "
+            "loaded as credit notes, reduce their customer's open AR while unapplied, and count "
+            "as dilution (credit notes / sales)."
+        )
+        return n
+
     def derive_customers(self, staged_invoices: Staged) -> Staged:
         """A customers table derived from the invoices, for exports that have none."""
         derive = self.mapping.derive_customers or DeriveCustomers()
@@ -280,6 +307,9 @@ class Loader(Checks):
         return Staged(
             "customers", "raw_customers", label, staged_invoices.sha256, columns, read, empty
         )
+
+
+CREDIT_NOTES_CHECKED = "chk_credit_notes"
 
 
 def empty_table(spec: TableSpec) -> pd.DataFrame:
@@ -368,11 +398,24 @@ def validate_tables(loader: Loader, collect: Callable) -> tuple[dict, list, list
     if loader.fx is not None and loader.currency:
         _note_conversions(loader, inv_chk)
         inv_keep += [CURRENCY_ORIGINAL, AMOUNT_ORIGINAL, FX_RATE]
+    credits = loader.split_credit_notes(inv_chk, inv_keep)
     tables, rejects, counts = {}, [], []
-    for name, chk, spec, staged, keep in (
+    # the invoices file's rows are counted once: as invoices (loaded or rejected) or credit notes
+    parts = [
         ("customers", cust_chk, cust_spec, cust_staged, []),
-        ("invoices", inv_chk, inv_spec, inv_staged, inv_keep),
-    ):
+        (
+            "invoices",
+            inv_chk,
+            inv_spec,
+            dataclasses.replace(inv_staged, read=inv_staged.read - credits),
+            inv_keep,
+        ),
+    ]
+    if credits:
+        empty = pd.DataFrame(columns=REJECT_COLUMNS)
+        cn_staged = dataclasses.replace(inv_staged, read=credits, early_rejects=empty)
+        parts.append(("credit_notes", CREDIT_NOTES_CHECKED, CREDIT_NOTES, cn_staged, inv_keep))
+    for name, chk, spec, staged, keep in parts:
         tables[name], bad, count = collect(chk, spec, staged, keep)
         rejects.append(bad)
         counts.append(count)

@@ -3,7 +3,7 @@
 :func:`load_ledger` hands the validated tables to pandas, which is right up to a few million
 invoices. For ledgers larger than memory, :func:`load_into_database` runs the same staging, mapping
 and checks (the same SQL) inside DuckDB with a memory limit and spilling to a temporary folder, and
-writes the loaded rows into tables ``customers``, ``invoices``, ``events`` and the rejected ones into
+writes the loaded rows into tables ``customers``, ``invoices``, ``events``, ``credit_notes`` and the rejected ones into
 ``rejects`` of a database file (and, when asked, a rejects CSV). Nothing row-level reaches Python;
 features are then built in SQL (:mod:`creditlab.features_sql`), so pandas only sees per-customer
 aggregates.
@@ -23,7 +23,7 @@ from creditlab.ledger.checks import ident, literal
 from creditlab.ledger.fx import FxRates
 from creditlab.ledger.load import Accounted
 from creditlab.ledger.mapping import LedgerMapping, parse_mapping
-from creditlab.ledger.schema import COUNT_COLUMNS, REJECT_COLUMNS, TABLES, TableSpec
+from creditlab.ledger.schema import COUNT_COLUMNS, CREDIT_NOTES, REJECT_COLUMNS, TABLES, TableSpec
 from creditlab.ledger.staging import Loader, validate_tables
 
 __all__ = ["EngineLimits", "LedgerDatabase", "connect", "load_into_database"]
@@ -155,8 +155,10 @@ def load_into_database(
     try:
         loader = Loader(Path(source), mapping, currency, con=con, fx=fx)
         _, _, counts = validate_tables(loader, _persist(loader))
-        if "events" not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}:
-            con.execute(f"CREATE TABLE events ({_columns_sql(TABLES['events'])})")
+        present = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+        for spec in (TABLES["events"], CREDIT_NOTES):
+            if spec.name not in present:
+                con.execute(f"CREATE TABLE {spec.name} ({_columns_sql(spec)})")
         rejected = con.execute(f"SELECT count(*) FROM {REJECTS_TABLE}").fetchone()[0]
         if rejects_file is not None:
             con.execute(

@@ -95,7 +95,12 @@ def exposure(run: Run, customer_id: str) -> list:
     """Open receivables against the limit, the open invoices, and the recommended limit."""
     c = _customer(run, customer_id)
     led = run.ledger
-    exp = _row(kpi.customer_exposure(led.customers, led.invoices, run.as_of), customer_id)
+    exp = _row(
+        kpi.customer_exposure(
+            led.customers, led.invoices, run.as_of, led.credit_notes, run.params.dso_period_days
+        ),
+        customer_id,
+    )
     items = kpi.open_items(led.invoices, run.as_of)
     items = items.loc[items[CUSTOMER_ID].astype(str) == str(customer_id)].sort_values(DUE_ON)
     util = exp[kpi.UTILISATION]
@@ -105,6 +110,13 @@ def exposure(run: Run, customer_id: str) -> list:
             f"({fmt_pct(util) if util == util else 'no limit'} used); overdue "
             f"{fmt_money(exp[kpi.OVERDUE_AR])}; oldest open invoice {int(exp[kpi.MAX_DPD])} days "
             f"past due; {int(exp['open_disputes'])} open invoice(s) disputed."
+            + (
+                f" Unapplied credit notes of {fmt_money(exp['open_credits'])} are netted in the "
+                f"open AR; dilution (credit notes / sales, last {run.params.dso_period_days} days) "
+                f"{fmt_pct(exp['dilution'])}."
+                if exp["open_credits"] > 0 or exp["credits_period"] > 0
+                else ""
+            )
         )
     ]
     if len(items):

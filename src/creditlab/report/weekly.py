@@ -80,11 +80,32 @@ def overview(run: Run, k: WeeklyKpis) -> list:
     rows = [
         ("Customers", f"{h['customers']:,}", "customers in the ledger"),
         ("Open invoices", f"{h['open_invoices']:,}", "issued and unpaid at the as-of date"),
-        ("Open AR", fmt_money(h[OPEN_AR]), f"total open receivables ({cur})"),
+        (
+            "Open AR",
+            fmt_money(h[OPEN_AR]),
+            f"total open receivables ({cur})"
+            + (", net of unapplied credit notes" if h.get("open_credits") else ""),
+        ),
         (
             "Overdue AR",
             f"{fmt_money(h['overdue_ar'])} ({fmt_pct(h['overdue_share'])})",
             "open receivables past their due date, and their share of open AR",
+        ),
+        *(
+            [
+                (
+                    "Open credit notes",
+                    fmt_money(h["open_credits"]),
+                    "credit notes not yet applied: netted in the open AR above",
+                ),
+                (
+                    "Dilution",
+                    fmt_pct(h["dilution"]),
+                    f"credit notes / sales issued in the last {run.params.dso_period_days} days",
+                ),
+            ]
+            if h.get("open_credits") or h.get("credit_notes_period")
+            else []
         ),
         (
             "DSO (standard)",
@@ -314,6 +335,7 @@ def industry_section(run: Run, k: WeeklyKpis) -> list:
         "limit_breaches",
         "at_risk_rate",
         "top10_share",
+        *(["dilution"] if "dilution" in ind and ind["credit_notes_period"].sum() > 0 else []),
     ]
     labels = {
         INDUSTRY: "Industry",
@@ -329,6 +351,7 @@ def industry_section(run: Run, k: WeeklyKpis) -> list:
         "limit_breaches": "Limit breaches",
         "at_risk_rate": "At-risk rate (latest month)",
         "top10_share": "Top-10 share",
+        "dilution": "Dilution",
     }
     aging_cols = [f"aging_{b}" for b in kpi.AGING_BUCKETS]
     return [
@@ -336,7 +359,14 @@ def industry_section(run: Run, k: WeeklyKpis) -> list:
             ind[cols],
             money=[OPEN_AR],
             days=["dso", "bpdso", "add", "cei"],
-            pct=["share_of_ar", "overdue_share", "utilisation", "at_risk_rate", "top10_share"],
+            pct=[
+                "share_of_ar",
+                "overdue_share",
+                "utilisation",
+                "at_risk_rate",
+                "top10_share",
+                "dilution",
+            ],
             ints=["customers", "limit_breaches"],
             labels=labels,
         ),

@@ -131,7 +131,7 @@ FILES = (
     Artifact(REJECTS_FILE, "run.prepare", "report.weekly (data quality)",
              "file, row, record_id, column, value, reason"),
     Artifact(LEDGER_DIR, "run.prepare", "run.prepare.open_run",
-             "customers/invoices/events.parquet: the validated ledger"),
+             "customers/invoices/events/credit_notes.parquet: the validated ledger"),
     Artifact(KPIS_FILE, "run.stages.kpis", "run.orchestrate (manifest), report.weekly",
              "headline KPIs: open AR, overdue, DSO, CEI, utilisation, concentration"),
     *(

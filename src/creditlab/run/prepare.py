@@ -31,6 +31,8 @@ __all__ = ["Run", "check_as_of", "ledger_dates", "open_run", "prepare_run"]
 
 log = logging.getLogger(__name__)
 
+LEDGER_TABLES = ("customers", "invoices", "events", "credit_notes")  # frozen under ledger/
+
 
 @dataclasses.dataclass
 class Run:
@@ -136,9 +138,15 @@ def prepare_run(
         log.warning("%s", late)
     if fx is not None:
         invoices, notes = revalue_open(ledger.invoices, fx, as_of_date)
-        ledger = dataclasses.replace(ledger, invoices=invoices, notes=[*ledger.notes, *notes])
+        credits, credit_notes = revalue_open(ledger.credit_notes, fx, as_of_date)
+        ledger = dataclasses.replace(
+            ledger,
+            invoices=invoices,
+            credit_notes=credits,
+            notes=[*ledger.notes, *notes, *(f"Credit notes: {n}" for n in credit_notes)],
+        )
     (run_dir / LEDGER_DIR).mkdir(exist_ok=True)
-    for name in ("customers", "invoices", "events"):
+    for name in LEDGER_TABLES:
         getattr(ledger, name).to_parquet(run_dir / LEDGER_DIR / f"{name}.parquet", index=False)
     inputs = {
         "run_id": run_dir.name,
@@ -168,7 +176,8 @@ def open_run(run_dir: str | Path) -> Run:
     params = RunParams.from_dict(inputs["params"])
     frames = {
         name: pd.read_parquet(run_dir / LEDGER_DIR / f"{name}.parquet")
-        for name in ("customers", "invoices", "events")
+        for name in LEDGER_TABLES
+        if (run_dir / LEDGER_DIR / f"{name}.parquet").is_file()  # older runs: no credit notes
     }
     rejects = pd.read_csv(run_dir / REJECTS_FILE, dtype={"record_id": "string"})
     ledger = Ledger(

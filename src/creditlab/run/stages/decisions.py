@@ -242,7 +242,9 @@ def _decide(run: Run, settings: DecisionSettings) -> dict[str, Any]:
     timings: dict[str, float] = {}
     with timed(timings, "ledger views"):
         views = {
-            "exposure": kpi.customer_exposure(led.customers, led.invoices, as_of),
+            "exposure": kpi.customer_exposure(
+                led.customers, led.invoices, as_of, led.credit_notes, run.params.dso_period_days
+            ),
             "behaviour": payment_behaviour(led.customers, led.invoices, as_of, settings.behaviour),
             "value": value_tiers(
                 led.customers, led.invoices, as_of, settings.economics.margin, settings.value_tiers

@@ -37,7 +37,9 @@ class KpiStage:
         for key, frame in kpi_tables(run).items():
             frame.to_parquet(RunFolder(run.run_dir) / KPI_TABLES[key], index=False)
         led, p = run.ledger, run.params
-        return kpi.headline(led.customers, led.invoices, run.as_of, p.dso_period_days)
+        return kpi.headline(
+            led.customers, led.invoices, run.as_of, p.dso_period_days, led.credit_notes
+        )
 
 
 def kpi_tables(run: Run) -> dict[str, pd.DataFrame]:
@@ -47,7 +49,11 @@ def kpi_tables(run: Run) -> dict[str, pd.DataFrame]:
         "aging": kpi.aging(led.invoices, run.as_of),
         "trend": kpi.monthly_trend(led.invoices, run.as_of, p.trend_months, p.dso_period_days),
         "at_risk": kpi.at_risk_rates(led.invoices, run.as_of, p.trend_months),
-        "exposure": kpi.customer_exposure(led.customers, led.invoices, run.as_of),
-        "industries": kpi.industry_kpis(led.customers, led.invoices, run.as_of, p.dso_period_days),
+        "exposure": kpi.customer_exposure(
+            led.customers, led.invoices, run.as_of, led.credit_notes, p.dso_period_days
+        ),
+        "industries": kpi.industry_kpis(
+            led.customers, led.invoices, run.as_of, p.dso_period_days, led.credit_notes
+        ),
         "currencies": kpi.currency_exposure(led.invoices, run.as_of),
     }
