@@ -6,6 +6,11 @@ compute the weekly KPIs (the same ``creditlab.kpi`` functions). creditlab valida
 the baseline is what a careful analyst would write with pandas alone. Each path runs in its own
 process so peak memory (max RSS) is its own.
 
+A third row loads the same ledger written as a messy export (``messy``): no issue date (each
+invoice's terms instead, ``issued_on`` derived as ``due_on - terms``), customer ids in lower case
+for half the rows (normalised), a tenth of the invoices in CAD (converted at a constant rate).
+Its open AR must equal the clean ledger's: mapping, derivation and conversion change nothing.
+
     python benchmarks/ingest.py                      # 100k customers, ~5M invoices
     python benchmarks/ingest.py --customers 20000    # a quicker look
 """
@@ -24,10 +29,12 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from creditlab import kpi
+from creditlab.ledger.fx import load_fx
 from creditlab.ledger.load import load_ledger
 from creditlab.ledger.schema import TABLES
 from creditlab.ledger.synth import SynthConfig, synthesize
@@ -128,9 +135,43 @@ def run_pandas(folder: Path) -> dict:
     }
 
 
-def run_creditlab(folder: Path) -> dict:
+CAD_RATE = 0.75
+MESSY_MAPPING = {
+    "files": {"invoices": "messy_invoices.csv"},
+    "derive": {"invoices": {"issued_on": "due_on - TRY_CAST(terms AS INTEGER)"}},
+    "normalize": {"customer_id": ["trim", "upper"]},
+}
+
+
+def write_messy(folder: Path) -> None:
+    """The clean invoices as a messy export (see the module docstring), written by DuckDB."""
+    src, out = folder / "invoices.csv", folder / "messy_invoices.csv"
+    duckdb.execute(f"""
+        COPY (
+            SELECT invoice_id,
+                   CASE WHEN hash(invoice_id) % 2 = 0 THEN lower(customer_id) ELSE customer_id END
+                       AS customer_id,
+                   date_diff('day', CAST(issued_on AS DATE), CAST(due_on AS DATE)) AS terms,
+                   due_on,
+                   CASE WHEN hash(invoice_id) % 10 = 0 THEN TRY_CAST(amount AS DOUBLE) / {CAD_RATE}
+                        ELSE TRY_CAST(amount AS DOUBLE) END AS amount,
+                   CASE WHEN hash(invoice_id) % 10 = 0 THEN 'CAD' ELSE currency END AS currency,
+                   paid_on,
+                   CASE WHEN hash(invoice_id) % 10 = 0 THEN TRY_CAST(amount_paid AS DOUBLE) / {CAD_RATE}
+                        ELSE TRY_CAST(amount_paid AS DOUBLE) END AS amount_paid,
+                   disputed
+            FROM read_csv('{src}', all_varchar = true)
+        ) TO '{out}' (HEADER)
+    """)
+
+
+def run_creditlab(folder: Path, messy: bool = False) -> dict:
     t0 = time.perf_counter()
-    ledger = load_ledger(folder, currency="EUR")
+    if messy:
+        fx = load_fx({"constant": {"CAD": CAD_RATE}}, folder)
+        ledger = load_ledger(folder, MESSY_MAPPING, currency="EUR", fx=fx)
+    else:
+        ledger = load_ledger(folder, currency="EUR")
     t_valid = time.perf_counter()
     head = kpis(ledger.customers, ledger.invoices)
     t_kpi = time.perf_counter()
@@ -145,7 +186,12 @@ def run_creditlab(folder: Path) -> dict:
 
 
 def child(path: str, folder: str) -> None:
-    result = {"creditlab": run_creditlab, "pandas": run_pandas}[path](Path(folder))
+    paths = {
+        "creditlab": run_creditlab,
+        "messy": lambda f: run_creditlab(f, messy=True),
+        "pandas": run_pandas,
+    }
+    result = paths[path](Path(folder))
     result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(json.dumps(result))
 
@@ -165,9 +211,13 @@ def main() -> None:
         t_gen = time.perf_counter() - t0
         write_portfolio(portfolio, tmp)
         t_write = time.perf_counter() - t0 - t_gen
-        size_mb = sum(f.stat().st_size for f in Path(tmp).glob("*.csv")) / 1e6
+        write_messy(Path(tmp))
+        size_mb = (
+            sum(f.stat().st_size for f in Path(tmp).glob("*.csv") if not f.name.startswith("messy"))
+            / 1e6
+        )
         results = {}
-        for path in ("creditlab", "pandas"):
+        for path in ("creditlab", "messy", "pandas"):
             runs = []
             for _ in range(args.repeat):
                 proc = subprocess.run(
@@ -196,7 +246,11 @@ def main() -> None:
     for path, r in results.items():
         total = r["validate_s"] + r["kpi_s"] + (0 if np.isnan(r["read_s"]) else r["read_s"])
         totals[path] = total
-        label = "load+check" if path == "creditlab" else "read+check"
+        label = {
+            "creditlab": "load+check",
+            "messy": "load+map+derive+convert+check",
+            "pandas": "read+check",
+        }[path]
         validate = r["validate_s"] + (0 if np.isnan(r["read_s"]) else r["read_s"])
         print(
             f"{path:<10} {r['rows']:>11,} {validate:>11.2f} {r['kpi_s']:>8.2f} {total:>8.2f} "
@@ -204,6 +258,10 @@ def main() -> None:
             f"{r['open_ar']:>16,.0f}  ({label})"
         )
     print(f"speed-up creditlab vs plain pandas: {totals['pandas'] / totals['creditlab']:.1f}x")
+    print(
+        f"messy export vs clean: {totals['messy'] / totals['creditlab']:.2f}x the time; open AR "
+        f"differs by {abs(results['messy']['open_ar'] - results['creditlab']['open_ar']):,.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from creditlab.ledger.fx import load_fx
 from creditlab.ledger.guess import draft_params, guess_export
 from creditlab.ledger.load import load_ledger
 from creditlab.ledger.mapping import parse_mapping
-from creditlab.ledger.schema import COUNTRY, INDUSTRY, REJECT_COLUMNS
+from creditlab.ledger.schema import COUNTRY, INDUSTRY, REJECT_COLUMNS, TABLES
 from creditlab.ledger.staging import file_sha256
 from creditlab.ledger.store import ingest
 from creditlab.ledger.stream import EngineLimits, connect, load_into_database
@@ -80,7 +80,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise ConfigError(f"{out} exists: choose another --out or pass --force")
     guess = guess_export(args.data)
     for table, t in guess.tables.items():
-        found = ", ".join(f"{k} <- {v}" for k, v in t.mapped.items())
+        order = TABLES[table].names
+        found = ", ".join(f"{k} <- {t.mapped[k]}" for k in order if k in t.mapped)
         print(f"{t.path.name}: {table}, {t.rows:,} rows; {found}")
         if t.missing:
             print(f"  not found: {', '.join(t.missing)}")

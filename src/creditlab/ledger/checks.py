@@ -157,9 +157,9 @@ class Checks:
         if recode:
             cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in recode.items())
             expr = f"(CASE {expr} {cases} ELSE {expr} END)"
-        table = self._coded(staged.table, column.name)
-        if table:  # a complete code table: a code it does not list gives NULL (and a reject)
-            cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in table.items())
+        code_table = self._coded(staged.table, column.name)
+        if code_table:  # a complete code table: a code it does not list gives NULL (and a reject)
+            cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in code_table.items())
             expr = f"(CASE {expr} {cases} END)"
         return expr
 
