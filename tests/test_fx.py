@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from creditlab.errors import ConfigError
@@ -46,10 +47,10 @@ def test_invoices_convert_at_the_issue_date_and_keep_their_originals(ledger_dir,
     assert inv.loc["I4", "fx_rate"] == 1.0 and inv.loc["I4", "amount"] == 80
     rejects = ledger.rejects.set_index("record_id")
     assert rejects.loc["I3", "reason"].startswith(
-        "no CAD rate on or before 2023-12-01 in the FX rates (rates.csv"
+        "no CAD rate in the 45 days up to 2023-12-01 in the FX rates (rates.csv"
     )
     assert "no CAD rate" not in rejects.loc["I5", "reason"]
-    assert rejects.loc["I5", "reason"].startswith("no GBP rate on or before 2024-02-10")
+    assert rejects.loc["I5", "reason"].startswith("no GBP rate in the 45 days up to 2024-02-10")
     assert any("2 invoices in CAD" in n and "0.68 to 0.7" in n for n in ledger.notes)
 
     revalued, notes = revalue_open(ledger.invoices, fx, dt.date(2024, 3, 5))
@@ -112,3 +113,18 @@ def test_fx_section_mistakes_are_named():
         load_fx({"rates": "nowhere.csv"}, Path("."))
     with pytest.raises(ConfigError, match="positive number"):
         load_fx({"constant": {"CAD": "zero"}}, Path("."))
+
+
+def test_a_rates_file_that_stops_early_is_no_rate_for_later_invoices(ledger_dir, tmp_path):
+    (tmp_path / "rates.csv").write_text("date,currency,rate\n2024-01-01,CAD,0.70\n")
+    fx = load_fx({"rates": "rates.csv", "max_age_days": 20}, tmp_path)
+    ledger = load_ledger(ledger_dir, currency="EUR", fx=fx)
+    rejects = ledger.rejects.set_index("record_id")
+    assert "I1" in set(ledger.invoices["invoice_id"])  # 9 days after the rate
+    assert rejects.loc["I2", "reason"].startswith("no CAD rate in the 20 days up to 2024-02-10")
+    assert fx.rate_on("CAD", dt.date(2024, 1, 21)) == 0.70
+    assert fx.rate_on("CAD", dt.date(2024, 1, 22)) is None
+    _, notes = revalue_open(ledger.invoices.assign(paid_on=pd.NaT), fx, dt.date(2024, 3, 1))
+    assert notes == ["No CAD rate within 20 days before 2024-03-01: the 1 open CAD invoices keep their issue dates' rates."]
+    with pytest.raises(ConfigError, match="max_age_days: expected a whole number"):
+        load_fx({"rates": "rates.csv", "max_age_days": "a month"}, tmp_path)

@@ -302,3 +302,24 @@ def test_credit_notes_by_document_type_or_none(tmp_path):
     assert none.credit_notes.empty and "I3" in set(none.rejects["record_id"])
     with pytest.raises(ConfigError, match="mapping.credit_notes: cannot evaluate"):
         load_ledger(folder, {"credit_notes": "doctype = 'G2'"}, currency="EUR")
+
+
+def test_a_customers_file_without_terms_or_onboarding_takes_them_from_the_invoices(tmp_path):
+    folder = tmp_path / "l"
+    folder.mkdir()
+    (folder / "customers.csv").write_text(
+        "customer_id,name,industry,country\nc1,Alpha,retail,DE\nC2,Beta,retail,DE\n"
+    )
+    (folder / "invoices.csv").write_text(
+        "invoice_id,customer_id,issued_on,due_on,amount,currency,paid_on\n"
+        "I1,C1,2024-01-01,2024-01-31,10,EUR,\n"
+        "I2,C1,2023-06-01,2023-06-21,10,EUR,\n"
+        "I3,C1,2024-02-01,2024-03-02,10,EUR,\n"
+    )
+    ledger = load_ledger(folder, {"normalize": {"customer_id": ["upper"]}}, currency="EUR")
+    c1 = ledger.customers.set_index("customer_id").loc["C1"]
+    assert c1["payment_terms_days"] == 30 and c1["onboarded_on"] == pd.Timestamp("2023-06-01")
+    bad = ledger.rejects.set_index("record_id").loc["C2"]  # no invoices: nothing to take them from
+    assert bad["column"] == "payment_terms_days; onboarded_on"
+    assert bad["row"] == 3  # the file's own row number
+    assert any("has no onboarded_on: each customer's first invoice date" in n for n in ledger.notes)

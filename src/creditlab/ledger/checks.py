@@ -28,6 +28,7 @@ from creditlab.ledger.schema import (
     DUE_ON,
     EVENT_KINDS,
     ISSUED_ON,
+    ONBOARDED_ON,
     PAID_ON,
     PAYMENT_TERMS_DAYS,
     Column,
@@ -124,6 +125,8 @@ class Checks:
             return True
         if column.name == CURRENCY and self.currency:
             return True
+        if f"__inv_{column.name}" in staged.columns:  # taken from the invoices
+            return True
         return column.optional and column.name not in self.mapping.columns.get(table, {})
 
     def source_expr(self, staged: Staged, column: Column) -> str:
@@ -140,6 +143,17 @@ class Checks:
                 f"{staged.label} has no currency column: amounts are taken to be in {self.currency}."
             )
             return literal(self.currency)
+        if f"__inv_{column.name}" in staged.columns:
+            how = {
+                ONBOARDED_ON: "first invoice date",
+                PAYMENT_TERMS_DAYS: "median days from issue to due date",
+            }
+            self._note(
+                f"{staged.label} has no {column.name}: each customer's "
+                f"{how.get(column.name, column.name)} in the invoices is used (a customer without "
+                "invoices is rejected)."
+            )
+            return f"CAST({ident('__inv_' + column.name)} AS VARCHAR)"
         if not self._provided(staged, column):
             raise SchemaError("; ".join(self.missing(staged, TableSpec(table, (column,), ()))))
         if column.absent:
@@ -289,8 +303,9 @@ class Checks:
                     reason = f"'currency ' || {ident(CURRENCY)} || {why}"
                 else:
                     source = literal(f" in the FX rates ({self.fx.source})")
+                    window = literal(f" rate in the {self.fx.max_age_days} days up to ")
                     reason = (
-                        f"'no ' || {ident(CURRENCY)} || ' rate on or before ' || "
+                        f"'no ' || {ident(CURRENCY)} || {window} || "
                         f"coalesce(CAST({ident(ISSUED_ON)} AS VARCHAR), 'the issue date') || {source}"
                     )
                 problem(f"{ident(CURRENCY)} <> {literal(self.currency)}", CURRENCY, reason)
@@ -422,7 +437,10 @@ class Checks:
         an invoice without a rate keeps its currency, and the currency rule rejects it."""
         cur, amount, paid = ident(CURRENCY), ident(AMOUNT), ident(AMOUNT_PAID)
         home = literal(self.currency)
-        rate = f"(CASE WHEN t.{cur} = {home} THEN 1.0 ELSE f.rate END)"
+        fresh = (
+            f"(f.constant OR f.valid_from >= t.{ident(ISSUED_ON)} - {int(self.fx.max_age_days)})"
+        )
+        rate = f"(CASE WHEN t.{cur} = {home} THEN 1.0 WHEN {fresh} THEN f.rate END)"
         return f"""
             SELECT t.* REPLACE (
                        CASE WHEN {rate} IS NULL THEN t.{cur} ELSE {home} END AS {cur},

@@ -4,10 +4,12 @@ The params' ``fx:`` section::
 
     fx:
       rates: fx_rates.csv          # columns date, currency, rate (relative to the params file)
+      max_age_days: 45             # a file's rate is good for this many days (default 45)
       constant: {CAD: 0.75}        # a rate for every date (a quick start, or a pegged currency)
 
 A rate is the value of one unit of ``currency`` in the portfolio currency; the rate of a date is
-the latest one on or before it. Invoices are converted while they are checked (in DuckDB, at their
+the latest one on or before it, and a file's rate older than ``max_age_days`` is no rate (a
+rates file that stops early must not value later invoices silently). Invoices are converted while they are checked (in DuckDB, at their
 issue date: :mod:`creditlab.ledger.checks`), keeping ``currency_original``, ``amount_original`` and
 ``fx_rate``; :func:`revalue_open` then values what is still open at the as-of date at that date's
 rate. An invoice whose currency has no rate on or before its issue date is rejected with that reason.
@@ -49,11 +51,13 @@ _EVER = dt.date(1900, 1, 1)  # the valid-from date of a constant rate
 
 @dataclasses.dataclass(frozen=True)
 class FxRates:
-    """Exchange rates to the portfolio currency: ``table`` has ``currency, valid_from, rate``
-    (sorted), ``source`` names where they came from (a file with its sha256, or "constant")."""
+    """Exchange rates to the portfolio currency: ``table`` has ``currency, valid_from, rate,
+    constant`` (sorted), ``source`` names where they came from (a file with its sha256, or
+    "constant"), ``max_age_days`` how long a file's rate holds."""
 
     table: pd.DataFrame
     source: str
+    max_age_days: int = 45
 
     @property
     def currencies(self) -> list[str]:
@@ -61,11 +65,16 @@ class FxRates:
         return sorted(self.table["currency"].unique())
 
     def rate_on(self, currency: str, day: dt.date) -> float | None:
-        """The rate of ``currency`` on ``day`` (latest on or before it), None when there is none."""
+        """The rate of ``currency`` on ``day`` (the latest on or before it, not older than
+        ``max_age_days`` unless constant), None when there is none."""
         rows = self.table[
             (self.table["currency"] == currency) & (self.table["valid_from"] <= pd.Timestamp(day))
         ]
-        return None if rows.empty else float(rows["rate"].iloc[-1])
+        if rows.empty:
+            return None
+        last = rows.iloc[-1]
+        fresh = pd.Timestamp(day) - last["valid_from"] <= pd.Timedelta(days=self.max_age_days)
+        return float(last["rate"]) if last["constant"] or fresh else None
 
 
 def _positive_rate(value: Any, where: str) -> float:
@@ -136,11 +145,14 @@ def load_fx(raw: Mapping[str, Any] | None, base: Path, where: str = "fx") -> FxR
         return None
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping with 'rates' (a file) and/or 'constant'")
-    reject_unknown_keys(raw, {"rates", "constant"}, where)
+    reject_unknown_keys(raw, {"rates", "constant", "max_age_days"}, where)
+    max_age = raw.get("max_age_days", 45)
+    if not isinstance(max_age, int) or isinstance(max_age, bool) or max_age < 0:
+        raise ConfigError(f"{where}.max_age_days: expected a whole number of days, got {max_age!r}")
     parts, sources = [], []
     if raw.get("rates"):
         path = (base / str(raw["rates"])).resolve()
-        parts.append(_read_rates_file(path))
+        parts.append(_read_rates_file(path).assign(constant=False))
         sources.append(f"{path.name} (sha256 {hashlib.sha256(path.read_bytes()).hexdigest()[:12]})")
     constant = raw.get("constant") or {}
     if not isinstance(constant, Mapping):
@@ -157,7 +169,7 @@ def load_fx(raw: Mapping[str, Any] | None, base: Path, where: str = "fx") -> FxR
                     for c, r in constant.items()
                 ],
                 columns=["currency", "valid_from", "rate"],
-            )
+            ).assign(constant=True)
         )
         sources.append("constant rates " + ", ".join(f"{c} {r:g}" for c, r in constant.items()))
     if not parts:
@@ -165,7 +177,7 @@ def load_fx(raw: Mapping[str, Any] | None, base: Path, where: str = "fx") -> FxR
     table = pd.concat(parts, ignore_index=True)
     table["valid_from"] = pd.to_datetime(table["valid_from"])
     table = table.sort_values(["currency", "valid_from"], ignore_index=True)
-    return FxRates(table, "; ".join(sources))
+    return FxRates(table, "; ".join(sources), max_age)
 
 
 def revalue_open(
@@ -184,10 +196,14 @@ def revalue_open(
     open_ = (invoices[ISSUED_ON] <= day) & (invoices[PAID_ON].isna() | (invoices[PAID_ON] > day))
     out, notes = invoices.copy(), []
     for currency in sorted(invoices.loc[foreign & open_, CURRENCY_ORIGINAL].unique()):
-        rate = fx.rate_on(currency, as_of)
-        if rate is None:  # cannot happen for a loaded invoice: its issue date had a rate
-            continue
         rows = foreign & open_ & (invoices[CURRENCY_ORIGINAL] == currency)
+        rate = fx.rate_on(currency, as_of)
+        if rate is None:
+            notes.append(
+                f"No {currency} rate within {fx.max_age_days} days before {as_of}: the "
+                f"{int(rows.sum()):,} open {currency} invoices keep their issue dates' rates."
+            )
+            continue
         scale = rate / out.loc[rows, FX_RATE]
         out.loc[rows, AMOUNT] = (out.loc[rows, AMOUNT_ORIGINAL] * rate).round(2)
         if AMOUNT_PAID in out.columns:

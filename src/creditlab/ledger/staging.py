@@ -44,6 +44,14 @@ __all__ = ["Loader", "empty_table", "file_sha256", "validate_tables"]
 
 log = logging.getLogger(__name__)
 
+CREDIT_NOTES_CHECKED = "chk_credit_notes"  # the checked credit-note rows, split from the invoices
+# customer columns an export may lack that the invoices give (SQL aggregates over typed invoices)
+FROM_INVOICES = {
+    ONBOARDED_ON: f"strftime(min({ident(ISSUED_ON)}), '%Y-%m-%d')",
+    PAYMENT_TERMS_DAYS: f"CAST(CAST(round(median(date_diff('day', {ident(ISSUED_ON)}, "
+    f"{ident(DUE_ON)}))) AS BIGINT) AS VARCHAR)",
+}
+
 
 def file_sha256(path: Path) -> str:
     """The sha256 of a file, read in 1 MiB blocks."""
@@ -75,7 +83,7 @@ class Loader(Checks):
             self.con.register("__fx_frame", fx.table)
             self.con.execute(
                 "CREATE TEMP TABLE __fx AS SELECT currency, CAST(valid_from AS DATE) AS valid_from, "
-                "rate FROM __fx_frame"
+                "rate, constant FROM __fx_frame"
             )
             self.con.unregister("__fx_frame")
         self.notes: list[str] = list(mapping.notes)
@@ -255,15 +263,38 @@ class Loader(Checks):
         )
         return n
 
+    def fill_from_invoices(self, customers: Staged, invoices: Staged) -> Staged:
+        """Give a customers file the columns it lacks that the invoices give (``FROM_INVOICES``:
+        first invoice date, median terms) as ``__inv_<column>``, joined on the customer id."""
+        spec = TABLES["customers"]
+        wanted = [c for c in FROM_INVOICES if not self._provided(customers, spec.column(c))]
+        if not wanted:
+            return customers
+        cid = self.text_expr(customers, spec.column(CUSTOMER_ID))
+        aggregates = ", ".join(f"{FROM_INVOICES[c]} AS {ident('__inv_' + c)}" for c in wanted)
+        typed = self.typed_sql(invoices, TABLES["invoices"], {})
+        relation = f"{customers.relation}_filled"
+        self.execute(
+            f"""
+            CREATE TEMP TABLE {relation} AS
+            SELECT c.* EXCLUDE (__cid), a.* EXCLUDE (__cid)
+            FROM (SELECT *, {cid} AS __cid FROM {customers.relation}) c
+            LEFT JOIN (SELECT {ident(CUSTOMER_ID)} AS __cid, {aggregates} FROM ({typed})
+                       WHERE {ident(CUSTOMER_ID)} IS NOT NULL GROUP BY 1) a ON c.__cid = a.__cid
+            ORDER BY c.__row
+        """,
+            "invoices",
+        )
+        columns = [*customers.columns, *(f"__inv_{c}" for c in wanted)]
+        return dataclasses.replace(customers, relation=relation, columns=columns)
+
     def derive_customers(self, staged_invoices: Staged) -> Staged:
         """A customers table derived from the invoices, for exports that have none."""
         derive = self.mapping.derive_customers or DeriveCustomers()
         cols = {
             CUSTOMER_ID: f"{ident(CUSTOMER_ID)}",
             NAME: f"{ident(CUSTOMER_ID)}",
-            ONBOARDED_ON: f"strftime(min({ident(ISSUED_ON)}), '%Y-%m-%d')",
-            PAYMENT_TERMS_DAYS: f"CAST(CAST(round(median(date_diff('day', {ident(ISSUED_ON)}, "
-            f"{ident(DUE_ON)}))) AS BIGINT) AS VARCHAR)",
+            **FROM_INVOICES,
             CREDIT_LIMIT: "CAST(NULL AS VARCHAR)",
         }
         for col, src in derive.columns.items():
@@ -307,9 +338,6 @@ class Loader(Checks):
         return Staged(
             "customers", "raw_customers", label, staged_invoices.sha256, columns, read, empty
         )
-
-
-CREDIT_NOTES_CHECKED = "chk_credit_notes"
 
 
 def empty_table(spec: TableSpec) -> pd.DataFrame:
@@ -376,6 +404,8 @@ def validate_tables(loader: Loader, collect: Callable) -> tuple[dict, list, list
     missing = loader.missing(inv_staged, inv_spec)
     if cust_where is not None:
         cust_staged = loader.stage(cust_spec, cust_where)
+        if not missing:  # the invoices can give what the customers file lacks
+            cust_staged = loader.fill_from_invoices(cust_staged, inv_staged)
         missing += loader.missing(cust_staged, cust_spec)
     if missing:  # every missing column at once, not one run at a time
         raise SchemaError(
