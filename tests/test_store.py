@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from creditlab.ledger.fx import load_fx
 from creditlab.ledger.load import load_ledger
 from creditlab.ledger.store import ingest, read_store
 
@@ -30,3 +31,37 @@ def test_reingest_is_idempotent_and_updates_paid_invoices(ledger_copy, tmp_path)
     assert len(stored) == len(first.invoices) + 1 and stored.index.is_unique
     ids = inv.loc[open_idx, "invoice_id"]
     assert (stored.loc[ids, "paid_on"] == pd.Timestamp("2026-11-20")).all()
+
+
+def test_credit_notes_fx_originals_and_kept_columns_are_stored(tmp_path):
+    folder = tmp_path / "l"
+    folder.mkdir()
+    (folder / "customers.csv").write_text(
+        "customer_id,name,industry,country,credit_limit,payment_terms_days,onboarded_on\n"
+        "C1,Alpha,retail,CA,1000,30,2020-01-01\n"
+    )
+    (folder / "invoices.csv").write_text(
+        "invoice_id,customer_id,issued_on,due_on,amount,currency,paid_on,disputed,channel\n"
+        "I1,C1,2024-01-01,2024-01-31,100,CAD,,no,web\n"
+        "I2,C1,2024-01-05,2024-02-04,50,EUR,,no,edi\n"
+        "K1,C1,2024-01-10,2024-01-10,-20,CAD,,no,web\n"
+    )
+    ledger = load_ledger(
+        folder,
+        {"keep": {"invoices": {"channel": "channel"}}},
+        currency="EUR",
+        fx=load_fx({"constant": {"CAD": 0.5}}, tmp_path),
+    )
+    store = tmp_path / "store.duckdb"
+    ingest(ledger, store)
+    assert ingest(ledger, store).unchanged == {
+        "customers": 1,
+        "invoices": 2,
+        "events": 0,
+        "credit_notes": 1,
+    }
+    stored = read_store(store)
+    inv = stored["invoices"].set_index("invoice_id")
+    assert inv.loc["I1", "amount"] == 50 and inv.loc["I1", "amount_original"] == 100
+    assert inv.loc["I1", "currency_original"] == "CAD" and inv.loc["I2", "channel"] == "edi"
+    assert stored["credit_notes"][["invoice_id", "amount"]].values.tolist() == [["K1", 10.0]]

@@ -192,7 +192,8 @@ def revalue_open(
     if CURRENCY_ORIGINAL not in invoices.columns or invoices.empty:
         return invoices, []
     day = pd.Timestamp(as_of)
-    foreign = invoices[CURRENCY_ORIGINAL] != invoices[CURRENCY]
+    original = invoices[CURRENCY_ORIGINAL]  # empty for rows stored before FX was given
+    foreign = original.notna() & (original != invoices[CURRENCY])
     open_ = (invoices[ISSUED_ON] <= day) & (invoices[PAID_ON].isna() | (invoices[PAID_ON] > day))
     out, notes = invoices.copy(), []
     for currency in sorted(invoices.loc[foreign & open_, CURRENCY_ORIGINAL].unique()):

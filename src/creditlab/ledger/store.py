@@ -18,7 +18,15 @@ import pandas as pd
 
 from creditlab.errors import SchemaError
 from creditlab.ledger.load import Ledger
-from creditlab.ledger.schema import CUSTOMER_ID, PD_HI, PD_LO, PD_MEAN, TABLES, TableSpec
+from creditlab.ledger.schema import (
+    CREDIT_NOTES,
+    CUSTOMER_ID,
+    PD_HI,
+    PD_LO,
+    PD_MEAN,
+    TABLES,
+    TableSpec,
+)
 
 __all__ = [
     "IngestResult",
@@ -31,6 +39,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+STORED = {**TABLES, CREDIT_NOTES.name: CREDIT_NOTES}  # the ledger's tables, as the store keeps them
 
 _SQL_TYPES = {
     "id": "VARCHAR",
@@ -77,14 +87,15 @@ def ingest(ledger: Ledger, store: str | Path) -> IngestResult:
     with _connect(store) as con:
         con.execute("""CREATE TABLE IF NOT EXISTS ingests (ingested_at TIMESTAMP, source VARCHAR,
                        data_hash VARCHAR, customers BIGINT, invoices BIGINT, events BIGINT)""")
-        for name, frame in (
-            ("customers", ledger.customers),
-            ("invoices", ledger.invoices),
-            ("events", ledger.events),
-        ):
-            spec = TABLES[name]
+        for name, spec in STORED.items():
+            frame = getattr(ledger, name)
             _create(con, spec)
-            con.register("incoming", frame[spec.names])
+            con.register("incoming", frame)
+            # columns beyond the contract (kept by a mapping, FX originals) are stored too
+            have = {r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()}
+            for column, kind, *_ in con.execute("DESCRIBE incoming").fetchall():
+                if column not in have:
+                    con.execute(f'ALTER TABLE {name} ADD COLUMN "{column}" {kind}')
             key = " AND ".join(f's."{k}" = i."{k}"' for k in spec.key)
             same = " AND ".join(f's."{c}" IS NOT DISTINCT FROM i."{c}"' for c in spec.names)
             new, same_n = con.execute(f"""
@@ -92,7 +103,7 @@ def ingest(ledger: Ledger, store: str | Path) -> IngestResult:
                        count(*) FILTER (WHERE s."{spec.key[0]}" IS NOT NULL AND {same})
                 FROM incoming i LEFT JOIN {name} s ON {key}
             """).fetchone()
-            con.execute(f"INSERT OR REPLACE INTO {name} SELECT * FROM incoming")
+            con.execute(f"INSERT OR REPLACE INTO {name} BY NAME SELECT * FROM incoming")
             con.unregister("incoming")
             inserted[name], unchanged[name] = int(new), int(same_n)
             updated[name] = len(frame) - int(new) - int(same_n)
@@ -112,14 +123,17 @@ def ingest(ledger: Ledger, store: str | Path) -> IngestResult:
 
 
 def read_store(store: str | Path) -> dict[str, pd.DataFrame]:
-    """The stored customers, invoices and events (canonical columns), in key order."""
+    """The stored customers, invoices, events and credit notes (every stored column), in key
+    order; a store from before credit notes has none."""
     store = Path(store)
     if not store.is_file():
         raise SchemaError(f"{store}: no ledger store here (run an ingest first)")
     with _connect(store, read_only=True) as con:
+        present = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
         return {
-            name: con.execute(f"SELECT * FROM {name} ORDER BY {', '.join(TABLES[name].key)}").df()
-            for name in ("customers", "invoices", "events")
+            name: con.execute(f"SELECT * FROM {name} ORDER BY {', '.join(spec.key)}").df()
+            for name, spec in STORED.items()
+            if name in present
         }
 
 
