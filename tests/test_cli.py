@@ -211,6 +211,16 @@ def test_weekly_run_on_the_real_ibm_ledger(ibm_ar_dir, tmp_path):
     assert "Cash forecast" in html and (run_dir / "cash_forecast.csv").is_file()
 
 
+def weekly_with(params: dict, tmp_path: Path) -> Path:
+    """Run `creditlab run weekly` on these params (written to a file); the run folder."""
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = creditlab(
+        "run", "weekly", "--params", str(tmp_path / "params.yaml"), "--out", str(tmp_path / "out")
+    )
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_init_then_a_weekly_run_on_the_real_highradius_export(highradius_dir, tmp_path):
@@ -226,12 +236,7 @@ def test_init_then_a_weekly_run_on_the_real_highradius_export(highradius_dir, tm
     params = yaml.safe_load(Path("params/highradius_ar.yaml").read_text())
     params.pop("payment_model")
     params["data"] = str(highradius_dir)
-    (tmp_path / "hr.yaml").write_text(yaml.safe_dump(params))
-    result = creditlab(
-        "run", "weekly", "--params", str(tmp_path / "hr.yaml"), "--out", str(tmp_path / "out")
-    )
-    assert result.returncode == 0, result.stderr
-    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    run_dir = weekly_with(params, tmp_path)
     html = (run_dir / "weekly_portfolio.html").read_text()
     assert "Exposure by currency" in html and "1 CAD = 0.7537 USD" in html
     assert "exact duplicate of row N" in html  # reasons grouped, not one line per row
@@ -269,12 +274,7 @@ def test_credit_notes_run_end_to_end_netted_and_reported(ci_ledger, tmp_path):
         params.pop(section)
     params.pop("synthetic")
     params["data"] = str(data)
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
-    result = creditlab(
-        "run", "weekly", "--params", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "out")
-    )
-    assert result.returncode == 0, result.stderr
-    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    run_dir = weekly_with(params, tmp_path)
     run = open_run(run_dir)
     assert sorted(run.ledger.credit_notes["invoice_id"]) == ["CN-1", "CN-2"]
     gross = kpi.open_items(run.ledger.invoices, run.as_of)

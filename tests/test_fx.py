@@ -125,6 +125,8 @@ def test_a_rates_file_that_stops_early_is_no_rate_for_later_invoices(ledger_dir,
     assert fx.rate_on("CAD", dt.date(2024, 1, 21)) == 0.70
     assert fx.rate_on("CAD", dt.date(2024, 1, 22)) is None
     _, notes = revalue_open(ledger.invoices.assign(paid_on=pd.NaT), fx, dt.date(2024, 3, 1))
-    assert notes == ["No CAD rate within 20 days before 2024-03-01: the 1 open CAD invoices keep their issue dates' rates."]
+    assert notes == [
+        "No CAD rate within 20 days before 2024-03-01: the 1 open CAD invoices keep their issue dates' rates."
+    ]
     with pytest.raises(ConfigError, match="max_age_days: expected a whole number"):
         load_fx({"rates": "rates.csv", "max_age_days": "a month"}, tmp_path)

@@ -39,6 +39,15 @@ def export(tmp_path, rows, header=EXPORT):
     return folder
 
 
+def ledger_folder(tmp_path, customers: str, invoices: str) -> Path:
+    """A ledger folder with a customers and an invoices file."""
+    folder = tmp_path / "l"
+    folder.mkdir()
+    (folder / "customers.csv").write_text(customers)
+    (folder / "invoices.csv").write_text(invoices)
+    return folder
+
+
 def rejects_by_id(ledger):
     return ledger.rejects.set_index("record_id")
 
@@ -127,18 +136,15 @@ def test_ids_are_normalised_before_keys_are_checked_and_merges_are_counted(tmp_p
 
 
 def test_a_normalisation_that_merges_two_customers_names_both_rows(tmp_path):
-    folder = tmp_path / "l"
-    folder.mkdir()
-    (folder / "customers.csv").write_text(
+    folder = ledger_folder(
+        tmp_path,
         "customer_id,name,industry,country,credit_limit,payment_terms_days,onboarded_on\n"
         "007,Alpha,retail,DE,100,30,2020-01-01\n"
         "7,Beta,retail,DE,100,30,2020-01-01\n"
         "8,Gamma,retail,DE,100,30,2020-01-01\n"
-        "8,Gamma,retail,DE,100,30,2020-01-01\n"
-    )
-    (folder / "invoices.csv").write_text(
+        "8,Gamma,retail,DE,100,30,2020-01-01\n",
         "invoice_id,customer_id,issued_on,due_on,amount,currency,paid_on,disputed\n"
-        "I1,007,2024-01-01,2024-01-31,10,EUR,,no\n"
+        "I1,007,2024-01-01,2024-01-31,10,EUR,,no\n",
     )
     ledger = load_ledger(
         folder, {"normalize": {"customer_id": ["strip_leading_zeros"]}}, currency="EUR"
@@ -178,14 +184,11 @@ def test_missing_required_columns_are_all_named_at_once_with_close_names(tmp_pat
 
 
 def test_absent_optional_columns_take_their_default_and_say_what_it_costs(tmp_path):
-    folder = tmp_path / "l"
-    folder.mkdir()
-    (folder / "customers.csv").write_text(
-        "customer_id,name,payment_terms_days,onboarded_on\nC1,Alpha,30,2020-01-01\n"
-    )
-    (folder / "invoices.csv").write_text(
+    folder = ledger_folder(
+        tmp_path,
+        "customer_id,name,payment_terms_days,onboarded_on\nC1,Alpha,30,2020-01-01\n",
         "invoice_id,customer_id,issued_on,due_on,amount,currency,paid_on\n"
-        "I1,C1,2024-01-01,2024-01-31,10,EUR,\n"
+        "I1,C1,2024-01-01,2024-01-31,10,EUR,\n",
     )
     ledger = load_ledger(folder, currency="EUR")
     row = ledger.customers.iloc[0]
@@ -261,15 +264,14 @@ C1,Alpha,retail,DE,1000,30,2020-01-01
 
 
 def test_negative_amounts_load_as_credit_notes_and_every_row_is_counted(tmp_path):
-    folder = tmp_path / "l"
-    folder.mkdir()
-    (folder / "customers.csv").write_text(CN_CUSTOMERS)
-    (folder / "invoices.csv").write_text(
+    folder = ledger_folder(
+        tmp_path,
+        CN_CUSTOMERS,
         "invoice_id,customer_id,issued_on,due_on,amount,currency,paid_on\n"
         "I1,C1,2024-01-01,2024-01-31,500,EUR,\n"
         "CN1,C1,2024-01-10,2024-01-10,-120,EUR,\n"
         "CN2,C1,2024-01-12,2024-01-10,-80,EUR,\n"  # a bad credit note is rejected, not dropped
-        "I2,C1,2024-01-05,2024-02-04,0,EUR,\n"
+        "I2,C1,2024-01-05,2024-02-04,0,EUR,\n",
     )
     ledger = load_ledger(folder, currency="EUR")
     assert ledger.invoices["invoice_id"].tolist() == ["I1"]
@@ -285,14 +287,13 @@ def test_negative_amounts_load_as_credit_notes_and_every_row_is_counted(tmp_path
 
 
 def test_credit_notes_by_document_type_or_none(tmp_path):
-    folder = tmp_path / "l"
-    folder.mkdir()
-    (folder / "customers.csv").write_text(CN_CUSTOMERS)
-    (folder / "invoices.csv").write_text(
+    folder = ledger_folder(
+        tmp_path,
+        CN_CUSTOMERS,
         "invoice_id,customer_id,issued_on,due_on,amount,currency,paid_on,doc_type\n"
         "I1,C1,2024-01-01,2024-01-31,500,EUR,,RV\n"
         "G1,C1,2024-01-10,2024-01-10,75,EUR,2024-01-20,G2\n"
-        "I3,C1,2024-01-10,2024-01-10,-5,EUR,,RV\n"
+        "I3,C1,2024-01-10,2024-01-10,-5,EUR,,RV\n",
     )
     ledger = load_ledger(folder, {"credit_notes": "doc_type = 'G2'"}, currency="EUR")
     assert ledger.credit_notes["invoice_id"].tolist() == ["G1"]
@@ -305,16 +306,13 @@ def test_credit_notes_by_document_type_or_none(tmp_path):
 
 
 def test_a_customers_file_without_terms_or_onboarding_takes_them_from_the_invoices(tmp_path):
-    folder = tmp_path / "l"
-    folder.mkdir()
-    (folder / "customers.csv").write_text(
-        "customer_id,name,industry,country\nc1,Alpha,retail,DE\nC2,Beta,retail,DE\n"
-    )
-    (folder / "invoices.csv").write_text(
+    folder = ledger_folder(
+        tmp_path,
+        "customer_id,name,industry,country\nc1,Alpha,retail,DE\nC2,Beta,retail,DE\n",
         "invoice_id,customer_id,issued_on,due_on,amount,currency,paid_on\n"
         "I1,C1,2024-01-01,2024-01-31,10,EUR,\n"
         "I2,C1,2023-06-01,2023-06-21,10,EUR,\n"
-        "I3,C1,2024-02-01,2024-03-02,10,EUR,\n"
+        "I3,C1,2024-02-01,2024-03-02,10,EUR,\n",
     )
     ledger = load_ledger(folder, {"normalize": {"customer_id": ["upper"]}}, currency="EUR")
     c1 = ledger.customers.set_index("customer_id").loc["C1"]

@@ -44,6 +44,21 @@ __all__ = ["ExportGuess", "TableGuess", "draft_params", "guess_export"]
 
 SAMPLE_ROWS = 5000
 # names an export commonly uses for each canonical column (compared without case and punctuation)
+CUSTOMER_NAMES = (
+    "customerid",
+    "customer",
+    "custno",
+    "customerno",
+    "customernumber",
+    "custid",
+    "custkey",
+    "customerkey",
+    "kunnr",
+    "accountid",
+    "account",
+    "clientid",
+    "debtor",
+)
 SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "invoices": {
         INVOICE_ID: (
@@ -60,21 +75,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "billno",
             "reference",
         ),
-        CUSTOMER_ID: (
-            "customerid",
-            "customer",
-            "custno",
-            "customerno",
-            "customernumber",
-            "custid",
-            "custkey",
-            "customerkey",
-            "kunnr",
-            "accountid",
-            "account",
-            "clientid",
-            "debtor",
-        ),
+        CUSTOMER_ID: CUSTOMER_NAMES,
         ISSUED_ON: (
             "issuedon",
             "invoicedate",
@@ -119,18 +120,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         DISPUTED: ("disputed", "dispute", "indispute", "isdisputed"),
     },
     "customers": {
-        CUSTOMER_ID: (
-            "customerid",
-            "customer",
-            "custno",
-            "customerno",
-            "customernumber",
-            "custid",
-            "custkey",
-            "kunnr",
-            "accountid",
-            "clientid",
-        ),
+        CUSTOMER_ID: CUSTOMER_NAMES,
         NAME: ("name", "customername", "custname", "companyname", "accountname"),
         INDUSTRY: ("industry", "sector", "segment", "branch", "naics", "sic"),
         COUNTRY: ("country", "countrycode", "land", "land1"),
@@ -140,7 +130,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         EXTERNAL_SCORE: ("externalscore", "score", "creditscore", "bureauscore", "rating"),
     },
     "events": {
-        CUSTOMER_ID: ("customerid", "customer", "custno", "custid"),
+        CUSTOMER_ID: CUSTOMER_NAMES,
         EVENT_ON: ("eventon", "date", "eventdate"),
         KIND: ("kind", "event", "eventtype", "type"),
     },
