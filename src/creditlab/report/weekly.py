@@ -127,7 +127,9 @@ def overview(run: Run, k: WeeklyKpis) -> list:
         (
             "Limit utilisation",
             fmt_pct(h["utilisation"]),
-            f"open AR / credit limits, over the {h['customers_with_limit']:,} customers with a limit",
+            f"open AR / credit limits, over the {h['customers_with_limit']:,} customers with a limit"
+            if h["customers_with_limit"]
+            else "the ledger has no credit limits (see Data quality)",
         ),
         (
             "Limit breaches",
