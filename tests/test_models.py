@@ -95,6 +95,9 @@ def test_gate_passes_good_chains_and_stops_bad_ones():
         convergence_gate(_idata(0.0, diverging=4))
     result = convergence_gate(_idata(3.0), GateConfig(fatal=False))
     assert not result.passed and any("R-hat" in f for f in result.failures)
+    assert any("worst: mu" in f for f in result.failures)  # the failing parameter is named
+    with pytest.raises(ConvergenceError, match=r"worst: mu .*\. raise the draws"):
+        convergence_gate(_idata(3.0), advice="raise the draws")
 
 
 def test_sampler_must_be_known():

@@ -131,6 +131,20 @@ def test_forecast_without_a_fit_is_a_clear_error():
         PaymentModel().effects(pd.DataFrame({"customer_id": ["A"]}))
 
 
+def test_customer_effects_are_centred_where_the_invoices_pin_them_down():
+    portfolio = synthesize(SynthConfig(customers=40, seed=3, years=1.0, regime_shift=False))
+    frame = payment_frame(portfolio.invoices, portfolio.customers, portfolio.config.end)
+    counts = frame.groupby("customer_id").size()
+    threshold = int(counts.median())
+    model = PaymentModel(PaymentConfig(centred_min_invoices=threshold))
+    pm_model = model.build(frame)
+    rich = int((counts >= threshold).sum())
+    assert model.centred == rich and 0 < rich < len(counts)
+    sizes = {v.name: v.eval().size for v in pm_model.free_RVs}
+    assert sizes["u_centred"] == rich and sizes["z_customer"] == len(counts) - rich
+    assert pm_model["u"].eval().shape == (len(counts),)  # one effect per customer, in order
+
+
 # -- recovery and calibration on a synthetic portfolio with known payment parameters -----------
 @pytest.fixture(scope="module")
 def synthetic_backtest():

@@ -12,10 +12,12 @@ import yaml
 from helpers import creditlab
 
 from creditlab import kpi
-from creditlab.errors import ConfigError
+from creditlab.errors import ConfigError, ConvergenceError
+from creditlab.ledger.synth import SynthConfig, synthesize
+from creditlab.models.payment_data import payment_frame
 from creditlab.run.prepare import open_run
 from creditlab.run.settings import parse_payment_settings
-from creditlab.run.stages.payment import FORECAST_COLUMNS
+from creditlab.run.stages.payment import FORECAST_COLUMNS, PAYMENT_ADVICE, _fit_until_converged
 
 
 def _read(run_dir, name):
@@ -104,6 +106,7 @@ def test_reports_show_the_payment_sections(weekly_run):
         ({"horizon": 13}, "horizon"),
         ({"model": {"edges": [-7, 0, 30, 60, 120]}}, "payment_model.model: edges must include 90"),
         ({"sampler": {"sampler": "gibbs"}}, "payment_model.sampler: sampler must be"),
+        ({"extend_rounds": 5}, "payment_model.extend_rounds: 0 to 3"),
     ],
 )
 def test_bad_payment_params_are_clear_errors(section, message):
@@ -121,3 +124,21 @@ def test_bad_payment_params_fail_before_any_data_or_sampling(tmp_path):
     assert "payment_model.model" in result.stderr and "moon_phase" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_a_fit_short_of_the_gate_is_extended_then_reported_with_its_worst_parameters():
+    portfolio = synthesize(SynthConfig(customers=30, seed=4, years=1.0, regime_shift=False))
+    frame = payment_frame(portfolio.invoices, portfolio.customers, portfolio.config.end)
+    settings = parse_payment_settings(
+        {
+            "sampler": {"sampler": "nutpie", "draws": 30, "tune": 30, "chains": 2, "seed": 1},
+            "gate": {"min_ess_bulk": 10_000},  # out of reach: every round falls short
+            "extend_rounds": 1,
+        }
+    )
+    model, extended = _fit_until_converged(frame, settings)
+    assert extended == 1
+    assert (model.sampler_config.tune, model.sampler_config.draws) == (60, 60)
+    with pytest.raises(ConvergenceError, match=r"min bulk ESS = .*worst: .*what to change"):
+        model.gate(settings.gate, advice=PAYMENT_ADVICE)

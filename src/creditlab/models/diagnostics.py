@@ -38,9 +38,13 @@ class GateResult:
 
     @property
     def failures(self) -> list[str]:
-        """The checks that failed, as sentences."""
+        """The checks that failed, as sentences (with the parameters that failed them)."""
         bad = self.table.loc[~self.table["passed"]]
-        return [f"{r.check} = {r.value:g} (needs {r.rule})" for r in bad.itertuples()]
+        return [
+            f"{r.check} = {r.value:g} (needs {r.rule}"
+            + (f"; worst: {r.worst})" if r.worst else ")")
+            for r in bad.itertuples()
+        ]
 
     def to_dict(self) -> dict:
         """The gate as JSON: passed, and every check."""
@@ -52,8 +56,10 @@ def convergence_gate(
     config: GateConfig | None = None,
     var_names: list[str] | None = None,
     model_name: str = "PD model",
+    advice: str = "",
 ) -> GateResult:
-    """Check the posterior's diagnostics against ``config``.
+    """Check the posterior's diagnostics against ``config``; a failed check names the worst
+    parameters, and a fatal failure ends with ``advice`` (what to change).
 
     Raises
     ------
@@ -68,34 +74,49 @@ def convergence_gate(
         int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
     )
     bfmi = float(np.min(az.bfmi(idata))) if "energy" in idata.sample_stats else float("nan")
+
+    def worst(column: str, highest: bool) -> str:
+        values = summary[column].sort_values(ascending=not highest).head(3)
+        return ", ".join(f"{name} {value:.3g}" for name, value in values.items())
+
     rows = [
         (
             "max R-hat",
             float(summary["r_hat"].max()),
             f"<= {cfg.max_rhat}",
             summary["r_hat"].max() <= cfg.max_rhat,
+            worst("r_hat", highest=True),
         ),
         (
             "min bulk ESS",
             float(summary["ess_bulk"].min()),
             f">= {cfg.min_ess_bulk:g}",
             summary["ess_bulk"].min() >= cfg.min_ess_bulk,
+            worst("ess_bulk", highest=False),
         ),
         (
             "min tail ESS",
             float(summary["ess_tail"].min()),
             f">= {cfg.min_ess_tail:g}",
             summary["ess_tail"].min() >= cfg.min_ess_tail,
+            worst("ess_tail", highest=False),
         ),
         (
             "divergences",
             float(divergences),
             f"<= {cfg.max_divergences}",
             divergences <= cfg.max_divergences,
+            "",
         ),
-        ("min E-BFMI", bfmi, f">= {cfg.min_bfmi}", bool(np.isnan(bfmi) or bfmi >= cfg.min_bfmi)),
+        (
+            "min E-BFMI",
+            bfmi,
+            f">= {cfg.min_bfmi}",
+            bool(np.isnan(bfmi) or bfmi >= cfg.min_bfmi),
+            "",
+        ),
     ]
-    table = pd.DataFrame(rows, columns=["check", "value", "rule", "passed"])
+    table = pd.DataFrame(rows, columns=["check", "value", "rule", "passed", "worst"])
     table["passed"] = table["passed"].astype(bool)
     result = GateResult(table, bool(table["passed"].all()))
     if result.passed:
@@ -106,7 +127,9 @@ def convergence_gate(
         )
     elif cfg.fatal:
         raise ConvergenceError(
-            f"the {model_name} failed the convergence gate: " + "; ".join(result.failures)
+            f"the {model_name} failed the convergence gate: "
+            + "; ".join(result.failures)
+            + (f". {advice}" if advice else "")
         )
     else:
         log.warning(

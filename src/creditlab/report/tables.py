@@ -90,7 +90,13 @@ def gate_table(gate: dict) -> Styler:
     return table(
         checks,
         decimals=["value"],
-        labels={"check": "Check", "value": "Value", "rule": "Rule", "passed": "Passed"},
+        labels={
+            "check": "Check",
+            "value": "Value",
+            "rule": "Rule",
+            "passed": "Passed",
+            "worst": "Worst parameters",
+        },
     )
 
 
@@ -104,6 +110,12 @@ def gate_report(model: str, summary: dict) -> list:
             f"{model} convergence diagnostics"
             + (" (fit reused from the store's cache)" if summary.get("reused_cached_fit") else "")
             + (f"; {md_escape(sampler)} NUTS" if sampler else "")
+            + (
+                f"; the first fit fell short of the gate, so tuning and draws were doubled "
+                f"{summary['extended']} time(s)"
+                if summary.get("extended")
+                else ""
+            )
             + f"; timings: {timings}."
         ),
         gate_table(summary["gate"]),

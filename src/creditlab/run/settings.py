@@ -66,6 +66,7 @@ class PaymentSettings:
     model: PaymentConfig = PaymentConfig()
     sampler: SamplerConfig = SamplerConfig()
     gate: GateConfig = GateConfig()
+    extend_rounds: int = 1  # refits with tuning and draws doubled when the gate fails
 
     def key(self, data_hash: str, as_of: dt.date) -> str:
         """Cache key of the fit: same data, as-of date and model/sampler settings."""
@@ -132,7 +133,10 @@ def parse_payment_settings(
             f"{where}.sampler",
         ),  # fmt: skip
         gate=parse_section(GateConfig, raw.get("gate"), f"{where}.gate"),
+        extend_rounds=raw.get("extend_rounds", 1),
     )
+    if not isinstance(settings.extend_rounds, int) or not 0 <= settings.extend_rounds <= 3:
+        raise ConfigError(f"{where}.extend_rounds: 0 to 3, got {settings.extend_rounds!r}")
     if not 1 <= settings.weeks <= 52:
         raise ConfigError(f"{where}.weeks: between 1 and 52, got {settings.weeks}")
     if settings.draws < 50:

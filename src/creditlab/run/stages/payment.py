@@ -40,6 +40,11 @@ __all__ = ["FORECAST_COLUMNS", "PaymentStage", "run_payment_stage"]
 
 log = logging.getLogger(__name__)
 
+PAYMENT_ADVICE = (
+    "what to change: more tuning and draws (payment_model.sampler: tune, draws), more "
+    "extensions (payment_model.extend_rounds, up to 3), or gate: {fatal: false} to render the "
+    "report with this failure at its top"
+)
 FORECAST_COLUMNS = [
     INVOICE_ID,
     CUSTOMER_ID,
@@ -105,6 +110,32 @@ def _dates(due: pd.Series, days: pd.Series) -> pd.Series:
     return (pd.to_datetime(due).reset_index(drop=True) + offset).dt.date
 
 
+def _fit_until_converged(
+    frame: pd.DataFrame, settings: PaymentSettings
+) -> tuple[PaymentModel, int]:
+    """Fit; while the gate fails and ``settings.extend_rounds`` allows, fit again with tuning and
+    draws doubled. Returns the last fit (the caller applies the gate as the params say) and how
+    many times it was extended."""
+    sampler, quiet = settings.sampler, dataclasses.replace(settings.gate, fatal=False)
+    model = PaymentModel(settings.model, sampler).fit(frame)
+    for extended in range(settings.extend_rounds):
+        gate = model.gate(quiet)
+        if gate.passed:
+            return model, extended
+        sampler = dataclasses.replace(sampler, tune=sampler.tune * 2, draws=sampler.draws * 2)
+        log.warning(
+            "payment model: %s; fitting again with %d tuning steps and %d draws per chain "
+            "(extension %d of %d)",
+            "; ".join(gate.failures),
+            sampler.tune,
+            sampler.draws,
+            extended + 1,
+            settings.extend_rounds,
+        )
+        model = PaymentModel(settings.model, sampler).fit(frame)
+    return model, settings.extend_rounds
+
+
 def _fit_and_forecast(
     run: Run, settings: PaymentSettings, behaviour: BehaviourRules
 ) -> dict[str, Any]:
@@ -130,8 +161,8 @@ def _fit_and_forecast(
     )
     summary["reused_cached_fit"] = model is not None
     if model is None:
-        model = PaymentModel(mc, settings.sampler).fit(frame)
-    gate = model.gate(settings.gate)
+        model, summary["extended"] = _fit_until_converged(frame, settings)
+    gate = model.gate(settings.gate, advice=PAYMENT_ADVICE)
     save_fit_of_run(
         run, model, PAYMENT_MODEL_FILE, key, settings.cache, summary["reused_cached_fit"]
     )
