@@ -60,6 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for label, params_file, data, as_of in ledgers(args.quick, Path(tmp)):
             params = load_params(params_file, data=data, as_of=as_of)
+            params = dataclasses.replace(params, store=None)  # each ledger on its own
             run = prepare_run(params, Path(tmp) / "runs" / label.replace(" ", "_"))
             # the weekly defaults for the model and the sampler, the ledger's own grouping
             settings = load_params(ROOT / "params" / "weekly.yaml").payment_model

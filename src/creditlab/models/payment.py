@@ -100,6 +100,7 @@ class PaymentModel:
         self.groups: list[str] = []
         self.customer_group: list[int] = []
         self.centred = 0  # how many customer effects are centred (the rest: non-centred)
+        self.group_centred = False
         self.sampled_with: dict[str, str] = {}
         self.timings: dict[str, float] = {}
         self.n_invoices = self.n_paid = self.n_cells = 0
@@ -138,10 +139,12 @@ class PaymentModel:
         # ledgers (a retailer with 8,000 invoices beside hundreds with 3 ties mu to its effect)
         rich = invoices >= mc.centred_min_invoices
         self.centred = int(rich.sum())
+        per_group = np.bincount(self.customer_group, minlength=len(self.groups))
+        self.group_centred = bool(per_group.min() >= mc.centred_min_group_customers)
         log.info(
             "modelling days to payment in %d buckets with covariates %s; %d customer effects "
-            "(%d centred with >= %d invoices, median %.0f invoices) pooled by %s; %s invoices "
-            "(%s paid) in %s cells",
+            "(%d centred with >= %d invoices, median %.0f invoices) pooled by %s (%s); %s "
+            "invoices (%s paid) in %s cells",
             len(mc.edges) + 1,
             self.covariates or "none",
             len(self.customers),
@@ -149,6 +152,7 @@ class PaymentModel:
             mc.centred_min_invoices,
             float(np.median(invoices)),
             group or "one population",
+            "centred" if self.group_centred else "non-centred",
             f"{self.n_invoices:,}",
             f"{self.n_paid:,}",
             f"{self.n_cells:,}",
@@ -184,8 +188,11 @@ class PaymentModel:
             mean_u = mu
             if len(self.groups) > 1:
                 sigma_g = pm.HalfNormal("sigma_group", mc.prior_group_sigma)
-                zg = pm.ZeroSumNormal("z_group", sigma=1.0, dims="group")
-                g = pm.Deterministic("offset_group", sigma_g * zg, dims="group")
+                if self.group_centred:  # every group holds many customers: its mean is pinned
+                    g = pm.ZeroSumNormal("offset_group", sigma=sigma_g, dims="group")
+                else:
+                    zg = pm.ZeroSumNormal("z_group", sigma=1.0, dims="group")
+                    g = pm.Deterministic("offset_group", sigma_g * zg, dims="group")
                 mean_u = mu + g[np.asarray(self.customer_group)]
             u = _customer_effects(mean_u, sigma_c, rich, len(self.customers))
             eta = u[cust]

@@ -48,6 +48,7 @@ class PaymentConfig:
     prior_customer_sigma: float = 3.0
     prior_group_sigma: float = 1.5
     centred_min_invoices: int = 8
+    centred_min_group_customers: int = 20
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "edges", tuple(int(e) for e in self.edges))
