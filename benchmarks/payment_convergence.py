@@ -26,7 +26,7 @@ from creditlab.ledger.synth_files import write_portfolio
 from creditlab.models.payment_data import payment_frame
 from creditlab.run.params import load_params
 from creditlab.run.prepare import prepare_run
-from creditlab.run.stages.payment import _fit_until_converged
+from creditlab.run.stages.payment import fit_until_converged
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CREDITLAB_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -73,7 +73,7 @@ def main() -> None:
                 group=settings.model.group,
             )  # fmt: skip
             t0 = time.perf_counter()
-            model, extended = _fit_until_converged(frame, settings)
+            model, extended = fit_until_converged(frame, settings)
             gate = model.gate(dataclasses.replace(settings.gate, fatal=False))
             checks = gate.table.set_index("check")
             rows.append(

@@ -17,7 +17,7 @@ from creditlab.ledger.synth import SynthConfig, synthesize
 from creditlab.models.payment_data import payment_frame
 from creditlab.run.prepare import open_run
 from creditlab.run.settings import parse_payment_settings
-from creditlab.run.stages.payment import FORECAST_COLUMNS, PAYMENT_ADVICE, _fit_until_converged
+from creditlab.run.stages.payment import FORECAST_COLUMNS, PAYMENT_ADVICE, fit_until_converged
 
 
 def _read(run_dir, name):
@@ -137,7 +137,7 @@ def test_a_fit_short_of_the_gate_is_extended_then_reported_with_its_worst_parame
             "extend_rounds": 1,
         }
     )
-    model, extended = _fit_until_converged(frame, settings)
+    model, extended = fit_until_converged(frame, settings)
     assert extended == 1
     assert (model.sampler_config.tune, model.sampler_config.draws) == (60, 60)
     with pytest.raises(ConvergenceError, match=r"min bulk ESS = .*worst: .*what to change"):

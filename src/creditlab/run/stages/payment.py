@@ -36,7 +36,13 @@ from creditlab.run.settings import PaymentSettings
 from creditlab.run.stages.base import run_stage
 from creditlab.segments import payment_behaviour
 
-__all__ = ["FORECAST_COLUMNS", "PaymentStage", "run_payment_stage"]
+__all__ = [
+    "FORECAST_COLUMNS",
+    "PAYMENT_ADVICE",
+    "PaymentStage",
+    "fit_until_converged",
+    "run_payment_stage",
+]
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +116,7 @@ def _dates(due: pd.Series, days: pd.Series) -> pd.Series:
     return (pd.to_datetime(due).reset_index(drop=True) + offset).dt.date
 
 
-def _fit_until_converged(
-    frame: pd.DataFrame, settings: PaymentSettings
-) -> tuple[PaymentModel, int]:
+def fit_until_converged(frame: pd.DataFrame, settings: PaymentSettings) -> tuple[PaymentModel, int]:
     """Fit; while the gate fails and ``settings.extend_rounds`` allows, fit again with tuning and
     draws doubled. Returns the last fit (the caller applies the gate as the params say) and how
     many times it was extended."""
@@ -161,7 +165,7 @@ def _fit_and_forecast(
     )
     summary["reused_cached_fit"] = model is not None
     if model is None:
-        model, summary["extended"] = _fit_until_converged(frame, settings)
+        model, summary["extended"] = fit_until_converged(frame, settings)
     gate = model.gate(settings.gate, advice=PAYMENT_ADVICE)
     save_fit_of_run(
         run, model, PAYMENT_MODEL_FILE, key, settings.cache, summary["reused_cached_fit"]
