@@ -5,6 +5,8 @@ every later invoice at its issue date and compare with what happened.
 
 * the real IBM accounts-receivable sample (``../shared/data/ibm_ar``): train on 2012, test on 2013
   (every invoice in the file is paid, so every outcome is known);
+* the real HighRadius B2B ledger (``../shared/data/highradius_ar``, ``params/highradius_ar.yaml``):
+  three splits in 2019, each tested on the quarter after it;
 * a synthetic portfolio whose payment days follow known parameters (split 240 days before its end;
   test invoices due at least 90 days before the end, an unpaid one counting as late).
 
@@ -25,7 +27,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from creditlab import backtest, load_ledger, load_params, parse_mapping
+from creditlab import backtest, load_fx, load_ledger, load_params, parse_mapping
 from creditlab.ledger.synth import SynthConfig, synthesize
 from creditlab.models.pd import SamplerConfig
 
@@ -73,6 +75,28 @@ def main() -> None:
         show("IBM AR sample, train 2012, test 2013", result, time.perf_counter() - t0)
     else:
         print(f"\n## IBM AR sample: not found at {ibm} (see shared/data/README.md)")
+    highradius = SHARED / "highradius_ar"
+    if (highradius / "invoices.csv").is_file():
+        params = load_params(ROOT / "params" / "highradius_ar.yaml", data=highradius)
+        led = load_ledger(
+            params.data,
+            parse_mapping(params.mapping),
+            currency=params.currency,
+            fx=load_fx(params.fx, Path("/")),
+        )
+        config = params.payment_model.model
+        for split in ("2019-06-30", "2019-08-31", "2019-10-31"):
+            # the export holds cleared invoices only: test on the quarter after each split, whose
+            # invoices had time to clear before the export was taken
+            until = (dt.date.fromisoformat(split) + dt.timedelta(days=91)).isoformat()
+            t0 = time.perf_counter()
+            result = backtest(
+                led.invoices, led.customers, split, config, SAMPLER, test_until=until,
+                settle_days=0,
+            )  # fmt: skip
+            show(f"HighRadius, train to {split}, test to {until}", result, time.perf_counter() - t0)
+    else:
+        print(f"\n## HighRadius ledger: not found at {highradius} (see shared/data/README.md)")
     cfg = SynthConfig(customers=1000, seed=5, years=2.0, regime_shift=False)
     portfolio = synthesize(cfg)
     t0 = time.perf_counter()

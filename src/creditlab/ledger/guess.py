@@ -234,7 +234,7 @@ def _date_format(con, view: str, column: str) -> tuple[str, float]:
 
 
 _VALUE_TESTS = {
-    "decimal": "try_cast(replace({x}, ',', '') AS DOUBLE) IS NOT NULL",
+    "decimal": "try_cast({x} AS DOUBLE) IS NOT NULL",
     "number": "try_cast({x} AS DOUBLE) IS NOT NULL",
     "int": "regexp_full_match({x}, '[+-]?[0-9]+')",
     "currency": "regexp_full_match({x}, '[A-Z]{{3}}')",
@@ -318,8 +318,9 @@ def _guess_table(con, path: Path, view: str, table: str, columns: list[str]) -> 
 def guess_export(path: str | Path) -> ExportGuess:
     """Guess the table and the canonical columns of every file of an export.
 
-    A file is taken as the invoices when it has an amount and a due or issue date, as the customers
-    when it has a customer id and no amount, as events when it has an event kind.
+    A file is taken as events when it has an event kind column, as the invoices when at least
+    three of its columns are named like invoice columns, else as the customers; the first file of
+    each table counts.
 
     Raises
     ------
@@ -336,15 +337,13 @@ def guess_export(path: str | Path) -> ExportGuess:
             view, delimiter = _read(con, file)
             columns = [r[0] for r in con.execute(f"DESCRIBE {view}").fetchall()]
             norms = {_norm(c) for c in columns}
-            looks = {
-                t: sum(
-                    any(_score(c, names) >= 0.8 for c in columns) for names in SYNONYMS[t].values()
-                )
-                for t in SYNONYMS
-            }
+            invoice_like = sum(
+                any(_score(c, names) >= 0.8 for c in columns)
+                for names in SYNONYMS["invoices"].values()
+            )
             if _norm(KIND) in norms or "eventtype" in norms:
                 table = "events"
-            elif looks["invoices"] >= 3:
+            elif invoice_like >= 3:
                 table = "invoices"
             else:
                 table = "customers"

@@ -130,15 +130,18 @@ def backtest(
         scores("pays on the due date", np.zeros(len(test)), test["terms"]),
     ]
     paid = train.loc[train["paid"]]
-    mean_delay = paid.groupby(CUSTOMER_ID)["days_late"].mean()
     late_share = (paid["days_late"] > 0).groupby(paid[CUSTOMER_ID]).mean()
-    rows.append(
-        scores(
-            "customer's historical average delay",
-            test[CUSTOMER_ID].map(late_share).fillna((paid["days_late"] > 0).mean()).to_numpy(),
-            test["terms"] + test[CUSTOMER_ID].map(mean_delay).fillna(paid["days_late"].mean()),
+    p_history = test[CUSTOMER_ID].map(late_share).fillna((paid["days_late"] > 0).mean()).to_numpy()
+    for name, how in (("average", "mean"), ("median", "median")):
+        delay = paid.groupby(CUSTOMER_ID)["days_late"].agg(how)
+        overall = getattr(paid["days_late"], how)()
+        rows.append(
+            scores(
+                f"customer's historical {name} delay",
+                p_history,
+                test["terms"] + test[CUSTOMER_ID].map(delay).fillna(overall),
+            )
         )
-    )
     features = [*model.covariates, CUSTOMER_ID, *([cfg.group] if cfg.group in test else [])]
     x_train = paid[features].astype({c: int for c in model.covariates})
     x_test = test[features].astype({c: int for c in model.covariates})
