@@ -298,7 +298,8 @@ class PaymentModel:
         ``frame`` is a :func:`payment_frame` of open invoices. Returns ``(invoices, simulated)``:
         ``invoices`` has ``p_paid_by_due, p_dpd30, p_dpd60, p_dpd90, p_unpaid_1y`` (posterior
         predictive probabilities), ``expected_days`` (mean days past due at payment, given payment
-        within a year), ``days_lo, days_hi`` (the ``prob`` predictive interval; NaN where its end
+        within a year), ``median_days`` (the predictive median; NaN when payment within a year is
+        less likely than not), ``days_lo, days_hi`` (the ``prob`` predictive interval; NaN where its end
         lies past a year); ``simulated`` is ``(draws, rows)`` of simulated days past due at
         payment (NaN: not within a year), one payment per invoice and posterior draw.
         """
@@ -325,13 +326,16 @@ class PaymentModel:
             exp_num[sl] = (dist.mean_within() * within).sum(axis=0)
             exp_den[sl] = within.sum(axis=0)
             simulated[:, sl] = dist.sample(rng.random((s, sl.stop - sl.start)))
-        lo, hi = np.nanquantile(
-            np.where(np.isnan(simulated), np.inf, simulated), [(1 - prob) / 2, (1 + prob) / 2], 0
+        lo, median, hi = np.nanquantile(
+            np.where(np.isnan(simulated), np.inf, simulated),
+            [(1 - prob) / 2, 0.5, (1 + prob) / 2],
+            0,
         )
         result = pd.DataFrame(out, index=frame.index)
         result["expected_days"] = np.where(
             exp_den > 0, exp_num / np.maximum(exp_den, 1e-300), np.nan
         )
+        result["median_days"] = np.where(np.isfinite(median), median, np.nan)
         result["days_lo"] = np.where(np.isfinite(lo), lo, np.nan)
         result["days_hi"] = np.where(np.isfinite(hi), hi, np.nan)
         return result, simulated
