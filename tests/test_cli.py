@@ -16,6 +16,7 @@ from creditlab import kpi
 from creditlab.cli import main
 from creditlab.ledger.schema import REJECT_COLUMNS
 from creditlab.report.tables import fmt_money
+from creditlab.run.orchestrate import render_review
 from creditlab.run.prepare import open_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,6 +249,10 @@ def test_init_then_a_weekly_run_on_the_real_highradius_export(highradius_dir, tm
     open_ar = kpi.open_items(inv, run.as_of)["open_ar"].sum()
     assert currencies["open_ar"].sum() == pytest.approx(open_ar)
     assert set(currencies.index) == {"USD", "CAD"}
+    # a Canadian customer's review shows what each open invoice was invoiced as
+    review = render_review(run_dir, "140106181").read_text()
+    assert ">Invoiced in<" in review and ">CAD<" in review and ">Amount (USD)<" in review
+    assert "no credit limit on record" in review
 
 
 @pytest.mark.slow

@@ -9,10 +9,12 @@ from IPython.display import Markdown
 
 from creditlab import kpi
 from creditlab.errors import ConfigError
+from creditlab.ledger.fx import AMOUNT_ORIGINAL, CURRENCY_ORIGINAL
 from creditlab.ledger.schema import (
     AMOUNT,
     COUNTRY,
     CREDIT_LIMIT,
+    CURRENCY,
     CUSTOMER_ID,
     DISPUTED,
     DUE_ON,
@@ -73,7 +75,12 @@ def profile(run: Run, customer_id: str) -> list:
         ("Country", str(c[COUNTRY])),
         ("Customer since", f"{pd.Timestamp(c[ONBOARDED_ON]):%d %B %Y}"),
         ("Payment terms", f"{int(c[PAYMENT_TERMS_DAYS])} days"),
-        ("Credit limit", fmt_money(c[CREDIT_LIMIT]) + f" {run.params.currency}"),
+        (
+            "Credit limit",
+            f"{fmt_money(c[CREDIT_LIMIT])} {run.params.currency}"
+            if pd.notna(c[CREDIT_LIMIT])
+            else "none on record",
+        ),
     ]
     if seg is not None:
         rows += [
@@ -106,8 +113,13 @@ def exposure(run: Run, customer_id: str) -> list:
     util = exp[kpi.UTILISATION]
     out = [
         Markdown(
-            f"Open AR **{fmt_money(exp[kpi.OPEN_AR])}** of a limit of {fmt_money(c[CREDIT_LIMIT])} "
-            f"({fmt_pct(util) if util == util else 'no limit'} used); overdue "
+            f"Open AR **{fmt_money(exp[kpi.OPEN_AR])}** "
+            + (
+                f"of a limit of {fmt_money(c[CREDIT_LIMIT])} ({fmt_pct(util)} used)"
+                if pd.notna(c[CREDIT_LIMIT])
+                else "(no credit limit on record)"
+            )
+            + "; overdue "
             f"{fmt_money(exp[kpi.OVERDUE_AR])}; oldest open invoice {int(exp[kpi.MAX_DPD])} days "
             f"past due; {int(exp['open_disputes'])} open invoice(s) disputed."
             + (
@@ -120,8 +132,15 @@ def exposure(run: Run, customer_id: str) -> list:
         )
     ]
     if len(items):
+        # an invoice in another currency also shows what it was invoiced as
+        foreign = (
+            [CURRENCY_ORIGINAL, AMOUNT_ORIGINAL]
+            if CURRENCY_ORIGINAL in items and (items[CURRENCY_ORIGINAL] != items[CURRENCY]).any()
+            else []
+        )
         shown = items[
-            [INVOICE_ID, ISSUED_ON, DUE_ON, AMOUNT, kpi.OPEN_AR, kpi.DPD, kpi.BUCKET, DISPUTED]
+            [INVOICE_ID, ISSUED_ON, DUE_ON, *foreign, AMOUNT, kpi.OPEN_AR, kpi.DPD, kpi.BUCKET]
+            + [DISPUTED]
         ].assign(**{ISSUED_ON: items[ISSUED_ON].dt.date, DUE_ON: items[DUE_ON].dt.date})
         forecast = RunFolder(run.run_dir).read_csv(FORECAST_FILE)
         timing = [
@@ -149,15 +168,17 @@ def exposure(run: Run, customer_id: str) -> list:
         out.append(
             table(
                 shown,
-                money=[AMOUNT, kpi.OPEN_AR],
+                money=[AMOUNT, kpi.OPEN_AR, AMOUNT_ORIGINAL],
                 ints=[kpi.DPD],
                 pct=["p_paid_by_due", "p_dpd30", "p_dpd90"],
                 labels={
                     INVOICE_ID: "Invoice",
                     ISSUED_ON: "Issued",
                     DUE_ON: "Due",
-                    AMOUNT: "Amount",
-                    kpi.OPEN_AR: "Open",
+                    CURRENCY_ORIGINAL: "Invoiced in",
+                    AMOUNT_ORIGINAL: "Amount invoiced",
+                    AMOUNT: f"Amount ({run.params.currency})",
+                    kpi.OPEN_AR: f"Open ({run.params.currency})",
                     kpi.DPD: "DPD",
                     kpi.BUCKET: "Bucket",
                     DISPUTED: "Disputed",
