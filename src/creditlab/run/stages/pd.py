@@ -162,7 +162,11 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         model = PDModel(settings.predictors, settings.model, settings.sampler)
         model.fit(data.train, TARGET)
     gate = convergence_gate(
-        model.idata, settings.gate, var_names=["~a_group"] if not model.centred else None
+        model.idata,
+        settings.gate,
+        var_names=["~a_group"] if not model.centred else None,
+        advice="what to change: more tuning and draws (pd_model.sampler: tune, draws), or "
+        "gate: {fatal: false} to render the report with this failure at its top",
     )
     save_fit_of_run(run, model, PD_MODEL_FILE, key, settings.cache, summary["reused_cached_fit"])
 
