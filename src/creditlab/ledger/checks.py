@@ -19,7 +19,7 @@ from creditlab.ledger.fx import (
     HOW_TO_GIVE_RATES,
     FxRates,
 )
-from creditlab.ledger.mapping import ID_RULES, ISO_DATE, LedgerMapping
+from creditlab.ledger.mapping import ISO_DATE, LedgerMapping, normalized_sql
 from creditlab.ledger.schema import (
     AMOUNT,
     AMOUNT_PAID,
@@ -163,10 +163,8 @@ class Checks:
     def text_expr(self, staged: Staged, column: Column) -> str:
         """The column's text: trimmed, empty as NULL, ids normalised, values recoded, codes looked up."""
         expr = clean(self.source_expr(staged, column))
-        for rule in self.mapping.normalize.get(column.name, ()):
-            expr = ID_RULES[rule].format(x=expr)
         if column.name in self.mapping.normalize:
-            expr = f"NULLIF({expr}, '')"
+            expr = normalized_sql(expr, self.mapping.normalize[column.name])
         recode = self.mapping.values.get(staged.table, {}).get(column.name)
         if recode:
             cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in recode.items())

@@ -34,7 +34,7 @@ from creditlab.config import reject_unknown_keys
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import TABLES
 
-__all__ = ["ID_RULES", "LedgerMapping", "DeriveCustomers", "parse_mapping"]
+__all__ = ["ID_RULES", "LedgerMapping", "DeriveCustomers", "normalized_sql", "parse_mapping"]
 
 ISO_DATE = "%Y-%m-%d"
 # id normalisation rules, applied in the order given (SQL templates over the id's text ``{x}``)
@@ -45,6 +45,13 @@ ID_RULES = {
     "remove_spaces": "regexp_replace({x}, '\\s+', '', 'g')",
     "strip_leading_zeros": "(CASE WHEN ltrim({x}, '0') = '' THEN '0' ELSE ltrim({x}, '0') END)",
 }
+
+
+def normalized_sql(expr: str, rules: tuple[str, ...]) -> str:
+    """The SQL of an id's text ``expr`` after its ``normalize`` rules (empty: NULL)."""
+    for rule in rules:
+        expr = ID_RULES[rule].format(x=expr)
+    return f"NULLIF({expr}, '')"
 
 
 @dataclasses.dataclass(frozen=True)

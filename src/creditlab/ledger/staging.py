@@ -23,7 +23,7 @@ import pandas as pd
 from creditlab.errors import SchemaError
 from creditlab.ledger.checks import Checks, Staged, clean, ident, literal
 from creditlab.ledger.fx import AMOUNT_ORIGINAL, CURRENCY_ORIGINAL, FX_RATE, FxRates
-from creditlab.ledger.mapping import ID_RULES, DeriveCustomers, LedgerMapping
+from creditlab.ledger.mapping import DeriveCustomers, LedgerMapping, normalized_sql
 from creditlab.ledger.schema import (
     AMOUNT,
     AMOUNT_PAID,
@@ -353,11 +353,8 @@ def _note_merged_ids(loader: Loader, staged: Staged, spec: TableSpec) -> None:
         if not rules or src not in staged.columns:
             continue
         raw = clean(f"CAST({ident(src)} AS VARCHAR)")
-        normal = raw
-        for rule in rules:
-            normal = ID_RULES[rule].format(x=normal)
         before, after = loader.con.execute(
-            f"SELECT count(DISTINCT {raw}), count(DISTINCT NULLIF({normal}, '')) "
+            f"SELECT count(DISTINCT {raw}), count(DISTINCT {normalized_sql(raw, rules)}) "
             f"FROM {staged.relation}"
         ).fetchone()
         loader.notes.append(
