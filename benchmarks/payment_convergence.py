@@ -73,8 +73,7 @@ def main() -> None:
                 group=settings.model.group,
             )  # fmt: skip
             t0 = time.perf_counter()
-            model, extended = fit_until_converged(frame, settings)
-            gate = model.gate(dataclasses.replace(settings.gate, fatal=False))
+            model, extended, gate = fit_until_converged(frame, settings)
             checks = gate.table.set_index("check")
             rows.append(
                 (

@@ -137,8 +137,8 @@ def test_a_fit_short_of_the_gate_is_extended_then_reported_with_its_worst_parame
             "extend_rounds": 1,
         }
     )
-    model, extended = fit_until_converged(frame, settings)
-    assert extended == 1
+    model, extended, gate = fit_until_converged(frame, settings)
+    assert extended == 1 and not gate.passed
     assert (model.sampler_config.tune, model.sampler_config.draws) == (60, 60)
     with pytest.raises(ConvergenceError, match=r"min bulk ESS = .*worst: .*what to change"):
         model.gate(settings.gate, advice=PAYMENT_ADVICE)

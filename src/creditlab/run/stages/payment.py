@@ -21,6 +21,7 @@ import pandas as pd
 from creditlab import kpi
 from creditlab.decisions.settings import BehaviourRules
 from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON, INDUSTRY, INVOICE_ID
+from creditlab.models.diagnostics import GateResult
 from creditlab.models.payment import PaymentModel
 from creditlab.models.payment_data import payment_frame
 from creditlab.models.payment_forecast import cash_forecast
@@ -116,16 +117,18 @@ def _dates(due: pd.Series, days: pd.Series) -> pd.Series:
     return (pd.to_datetime(due).reset_index(drop=True) + offset).dt.date
 
 
-def fit_until_converged(frame: pd.DataFrame, settings: PaymentSettings) -> tuple[PaymentModel, int]:
+def fit_until_converged(
+    frame: pd.DataFrame, settings: PaymentSettings
+) -> tuple[PaymentModel, int, GateResult]:
     """Fit; while the gate fails and ``settings.extend_rounds`` allows, fit again with tuning and
-    draws doubled. Returns the last fit (the caller applies the gate as the params say) and how
-    many times it was extended."""
+    draws doubled. Returns the last fit, how many times it was extended and its gate (checked
+    without raising: the caller applies the params' ``fatal``)."""
     sampler, quiet = settings.sampler, dataclasses.replace(settings.gate, fatal=False)
     model = PaymentModel(settings.model, sampler).fit(frame)
-    for extended in range(settings.extend_rounds):
-        gate = model.gate(quiet)
-        if gate.passed:
-            return model, extended
+    gate = model.gate(quiet)
+    extended = 0
+    while not gate.passed and extended < settings.extend_rounds:
+        extended += 1
         sampler = dataclasses.replace(sampler, tune=sampler.tune * 2, draws=sampler.draws * 2)
         log.warning(
             "payment model: %s; fitting again with %d tuning steps and %d draws per chain "
@@ -133,11 +136,12 @@ def fit_until_converged(frame: pd.DataFrame, settings: PaymentSettings) -> tuple
             "; ".join(gate.failures),
             sampler.tune,
             sampler.draws,
-            extended + 1,
+            extended,
             settings.extend_rounds,
         )
         model = PaymentModel(settings.model, sampler).fit(frame)
-    return model, settings.extend_rounds
+        gate = model.gate(quiet)
+    return model, extended, gate
 
 
 def _fit_and_forecast(
@@ -164,9 +168,11 @@ def _fit_and_forecast(
         else None
     )
     summary["reused_cached_fit"] = model is not None
+    gate = None
     if model is None:
-        model, summary["extended"] = fit_until_converged(frame, settings)
-    gate = model.gate(settings.gate, advice=PAYMENT_ADVICE)
+        model, summary["extended"], gate = fit_until_converged(frame, settings)
+    if gate is None or not gate.passed:  # a failure raises or warns as the params say
+        gate = model.gate(settings.gate, advice=PAYMENT_ADVICE)
     save_fit_of_run(
         run, model, PAYMENT_MODEL_FILE, key, settings.cache, summary["reused_cached_fit"]
     )
