@@ -13,11 +13,19 @@ invoices take seconds:
   paying, its invoices run 90+ days past due, and most defaults also leave a write-off, insolvency or
   collections-agency event;
 * invoices arrive as a seasonal Poisson process scaled by size;
-* days from due date to payment follow the payment-timing model's own family (an ordinal logistic
-  model on whole days): ``D = round(pay_mu + industry_days + customer_days + pay_disputed*disputed
-  + pay_amount_high*[amount > 2x the customer's median] + pay_scale*logistic noise)``, the noise
-  truncated so that ``D >= -terms`` (not paid before issue), with ``customer_days = pay_customer_sd * (0.7 z + 0.71 noise)`` (slow payers are
-  riskier); in the six months before a default 10-40 days are added (not part of that model).
+* days from due date to payment start from a customer's readiness to pay: ``R = round(pay_mu +
+  industry_days + customer_days + pay_amount_high*[amount > 2x the customer's median] +
+  pay_scale*logistic noise)``, the noise truncated so that ``R >= -terms`` (not paid before issue),
+  with ``customer_days = pay_customer_sd * (0.7 z + 0.71 noise)`` (slow payers are riskier); in the
+  six months before a default 10-40 days are added. With ``payment_process="ledger"`` (the
+  default) the payment then behaves as real ledgers do, outside the payment model's family: a
+  disputed invoice waits for its dispute to be resolved (lognormal, median ``dispute_days`` after
+  the due date); a share of invoices slips (lognormal, median ``slip_days``: a heavy right tail;
+  each customer's own share around ``slip_share``); ``drift_share`` of the customers pay
+  ``drift_days`` later in the last ``drift_window`` days; and every payment waits for the
+  customer's next payment run: any weekday, one or two fixed weekdays, or the last weekday of the
+  month (never on a weekend). With ``payment_process="ordinal"`` ``D = R +
+  pay_disputed*disputed`` exactly: the model's own family, for recovering its parameters.
 
 ``truth/customers.csv`` holds each customer's true 12-month PD at the end date, its default date and
 its payment effect; ``truth/payment.csv`` the payment-delay parameters in days and on the model's
@@ -55,7 +63,10 @@ from creditlab.ledger.schema import (
     PAYMENT_TERMS_DAYS,
 )
 
-__all__ = ["SynthConfig", "Portfolio", "synthesize"]
+__all__ = ["PAYMENT_PROCESSES", "SynthConfig", "Portfolio", "synthesize"]
+
+PAYMENT_PROCESSES = ("ledger", "ordinal")
+RUN_KINDS = ("any weekday", "one weekday", "two weekdays", "month end")
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +156,17 @@ class SynthConfig:
     pay_customer_sd: float = 5.0
     pay_disputed: float = 20.0
     pay_amount_high: float = 5.0
+    payment_process: str = "ledger"
+    slip_share: float = 0.06
+    slip_days: float = 12.0
+    dispute_days: float = 35.0
+    drift_share: float = 0.1
+    drift_days: float = 8.0
+    drift_window: int = 120
+
+    def __post_init__(self) -> None:
+        if self.payment_process not in PAYMENT_PROCESSES:
+            raise ValueError(f"payment_process must be one of {PAYMENT_PROCESSES}")
 
 
 @dataclasses.dataclass
@@ -169,6 +191,57 @@ def _month_starts(start: dt.date, n: int) -> np.ndarray:
         pd.date_range(pd.Timestamp(start).replace(day=1), periods=n, freq="MS"),
         dtype="datetime64[D]",
     )
+
+
+def _payment_runs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's payment-run kind (index into ``RUN_KINDS``) and its run weekdays as a
+    (n, 7) boolean table (Monday first; all weekdays for "any weekday" and "month end")."""
+    kind = rng.choice(len(RUN_KINDS), n, p=[0.45, 0.3, 0.15, 0.1])
+    days = np.zeros((n, 7), dtype=bool)
+    days[:, :5] = (kind == 0)[:, None] | (kind == 3)[:, None]
+    first = rng.integers(0, 5, n)
+    second = (first + rng.integers(2, 4, n)) % 5  # two or three weekdays apart
+    days[np.arange(n), first] |= kind >= 1
+    days[np.arange(n), second] |= kind == 2
+    days[kind == 3] = False
+    days[kind == 3, :5] = True
+    return kind, days
+
+
+def _describe_runs(kind: int, days: np.ndarray) -> str:
+    names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    if RUN_KINDS[kind] in ("one weekday", "two weekdays"):
+        return ", ".join(names[k] for k in np.flatnonzero(days))
+    return RUN_KINDS[kind]
+
+
+def _ledger_delays(rng, cfg: SynthConfig, late, due, disputed, cust_of, n: int, end):
+    """Readiness delays with what real ledgers add: dispute resolution, slips with a heavy
+    right tail, and customers whose payments drift later in the last ``drift_window`` days."""
+    resolved = cfg.dispute_days * rng.lognormal(0.0, 0.6, len(late))
+    late = np.where(disputed, np.maximum(late, np.round(resolved)), late)
+    share = rng.beta(1.0, (1.0 - cfg.slip_share) / cfg.slip_share, n)  # mean slip_share
+    slips = rng.random(len(late)) < share[cust_of]
+    late = late + slips * np.round(cfg.slip_days * rng.lognormal(0.0, 1.0, len(late)))
+    drifting = rng.random(n) < cfg.drift_share
+    recent = (end - due).astype(int) < cfg.drift_window
+    return late + (drifting[cust_of] & recent) * cfg.drift_days
+
+
+def _next_run(ready: np.ndarray, kind: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """The first payment-run day on or after ``ready``: a run weekday, or for "month end" the
+    last weekday of the month."""
+    offsets = np.arange(35)
+    day = ready[:, None] + offsets.astype("timedelta64[D]")[None, :]  # (m, 35)
+    weekday = (day.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    run = days[np.arange(len(ready))[:, None], weekday]
+    month = day.astype("datetime64[M]")
+    next_weekday = day + np.where(weekday == 4, 3, np.where(weekday == 5, 2, 1)).astype(
+        "timedelta64[D]"
+    )
+    month_end = (weekday < 5) & (next_weekday.astype("datetime64[M]") != month)
+    run = np.where((kind == RUN_KINDS.index("month end"))[:, None], month_end, run)
+    return ready + run.argmax(axis=1).astype("timedelta64[D]")
 
 
 def synthesize(config: SynthConfig | None = None) -> Portfolio:
@@ -267,13 +340,23 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     )
     usual = pd.Series(amount).groupby(cust_of).transform("median").to_numpy()
     big = amount > 2 * usual  # over twice the customer's median invoice
-    loc = cfg.pay_mu + pay_effect[cust_of] + cfg.pay_disputed * disputed + cfg.pay_amount_high * big
+    loc = cfg.pay_mu + pay_effect[cust_of] + cfg.pay_amount_high * big
+    if cfg.payment_process == "ordinal":
+        loc = loc + cfg.pay_disputed * disputed
     # logistic noise truncated so that no invoice is paid before it is issued (D >= -terms)
     floor = _logistic((-terms[cust_of] - 0.5 - loc) / cfg.pay_scale)
     q = floor + rng.random(m) * (1 - floor)
     late = np.round(loc + cfg.pay_scale * np.log(q / (1 - q)))
     late = late + pre_default * rng.integers(10, 40, m)
-    paid = due + late.astype(int).astype("timedelta64[D]")
+    pay_runs = "as due"  # when each customer pays (the truth of its payment calendar)
+    if cfg.payment_process == "ledger":
+        runs, run_days = _payment_runs(rng, n)
+        pay_runs = [_describe_runs(k, d) for k, d in zip(runs, run_days, strict=True)]
+        late = _ledger_delays(rng, cfg, late, due, disputed, cust_of, n, end)
+        ready = due + late.astype(int).astype("timedelta64[D]")
+        paid = _next_run(ready, runs[cust_of], run_days[cust_of])
+    else:
+        paid = due + late.astype(int).astype("timedelta64[D]")
     # a defaulter stops paying; about half of what it owes is recovered, months late
     unpaid = defaulted[cust_of] & (paid >= default_on[cust_of])
     recovered = unpaid & (rng.random(m) < 0.5)
@@ -352,6 +435,7 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
             "defaulted": defaulted,
             "default_on": default_on,
             "pay_effect_days": pay_effect,
+            "pay_runs": pay_runs,
         }
     )
     coef = [

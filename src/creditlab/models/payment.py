@@ -5,17 +5,34 @@ lateness buckets with upper ends ``edges`` (days past due, e.g. ``... -2, 0, 2, 
 180, 365``; the last bucket, past a year, means "not paid within a year"). An ordinal (cumulative
 logit) model places every invoice on a latent lateness scale::
 
-    P(D <= edge_j) = logistic(cut_j - eta),   eta = u[customer] + x @ beta,   cut_due = 0
+    P(D <= edge_j) = logistic((cut_j - eta) / s[customer]),   cut_due = 0
+    eta = u[customer] + w[due weekday] + v[customer, due weekday] + x @ beta
     u[c] ~ Normal(mu + g[industry of c], sigma_customer)      g = sigma_group * ZeroSumNormal
+    w ~ ZeroSumNormal(prior_weekday_sigma),   v[c, :] ~ ZeroSumNormal(prior_weekday_sigma)
+    log s[c] ~ Normal(0, prior_scale_sigma)
 
 so a customer's effect shifts its whole payment distribution (an accelerated-time model, not
 proportional hazards: a customer who pays at day 45 +- 6 is not an exponential wait), a new customer
 borrows from its industry and a long-standing one from its own history. ``x`` holds invoice
 covariates that are categorical, so the likelihood is exact on aggregated cells (customer x
 covariate pattern x bucket): disputed, amount far below/above the customer's usual (median), and
-paperless billing where the ledger has it. The due date's cutpoint is the origin of the latent
-scale and the other cutpoints lie Gamma-distributed gaps either side, so a bucket no training
-invoice reached still has a proper (prior) width; ``mu`` is the typical customer's location.
+paperless billing where the ledger has it (and due weekday).
+
+A customer with ``own_timing_min_invoices`` invoices or more also has its own due-weekday effects
+``v`` and its own spread ``s`` (a retailer that pays three days early, give or take one, is not a
+wholesaler that pays within two weeks); the others have ``v = 0`` and ``s = 1``, so the population's
+cutpoints are theirs and the few rich customers do not bend them.
+
+Payment calendars. B2B customers pay in payment runs (fixed weekdays, month end, never at the
+weekend), so when an invoice falls due matters: ``w`` moves the payment by the due date's weekday
+for the portfolio and ``w + v`` for a customer with its own effects. Inside a bucket, the days get the customer's weekday shares of
+payments (:meth:`PaymentModel.weekday_shares`, pooled with its industry's) instead of equal
+weights, so forecasts land on the days the customer actually pays; the likelihood is on buckets,
+so this moves no bucket's probability.
+
+The due date's cutpoint is the origin of the latent scale and the other cutpoints lie
+Gamma-distributed gaps either side, so a bucket no training invoice reached still has a proper
+(prior) width; ``mu`` is the typical customer's location.
 
 Exact partial information, not approximations:
 
@@ -25,7 +42,7 @@ Exact partial information, not approximations:
 
 Predictions condition on what is known today: an open invoice ``e`` days past due (``e < 0``: not
 yet due) has ``P(D <= t | D > e) = (G(t) - G(e)) / (1 - G(e))``, with ``G`` the model's CDF spread
-evenly over the days inside each bucket. Every probability is averaged over posterior draws; payment
+over the days inside each bucket by the customer's calendar. Every probability is averaged over posterior draws; payment
 dates are simulated per draw (customer effects shared by a customer's invoices), which gives the
 date intervals and the weekly cash forecast's intervals.
 """
@@ -49,7 +66,16 @@ from creditlab.models.payment_forecast import Conditional
 from creditlab.models.pd import _codes
 from creditlab.models.sampling import SamplerConfig, read_posterior, sample, write_posterior
 
-__all__ = ["PaymentModel"]
+__all__ = ["WEEKDAYS", "PaymentModel"]
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_DAY_NAME = dict(
+    zip(
+        WEEKDAYS,
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        strict=True,
+    )
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +86,25 @@ def _log_sigmoid(x):
     import pytensor.tensor as pt
 
     return -pt.softplus(-x)
+
+
+def _weekday_effects(w, sigma: float, rich: np.ndarray, n: int):
+    """Each customer's departure ``v`` from the population's due-weekday offsets ``w`` (dims
+    ``customer, weekday``, summing to zero over weekdays), for the ``rich`` customers only: their
+    total ``w + v`` is the parameter, drawn around ``w`` (a zero-sum normal written as a normal less
+    its weekday mean), so a customer whose invoices pin its weekdays down does not tie ``w`` to its
+    ``v``. The prior's spread ``sigma`` is fixed: a learnt one formed a funnel with the weekday
+    means, which no data inform. The other customers keep the population's offsets."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    v = pt.zeros((n, 7))
+    centred = np.flatnonzero(rich)
+    if len(centred):
+        total = pm.Normal("weekday_centred", w[None, :], sigma, shape=(len(centred), 7))
+        total = total - total.mean(axis=1, keepdims=True)
+        v = pt.set_subtensor(v[centred], total - w[None, :])
+    return pm.Deterministic("customer_weekday", v, dims=("customer", "weekday"))
 
 
 def _customer_effects(mean_u, sigma_c, rich: np.ndarray, n: int):
@@ -100,6 +145,9 @@ class PaymentModel:
         self.groups: list[str] = []
         self.customer_group: list[int] = []
         self.centred = 0  # how many customer effects are centred (the rest: non-centred)
+        self.weekday = False  # due-weekday effects in the model
+        # per customer, due weekday and weekday paid: how many paid invoices (Monday first)
+        self.paid_weekdays = np.zeros((0, 7, 7))
         self.group_centred = False
         self.sampled_with: dict[str, str] = {}
         self.timings: dict[str, float] = {}
@@ -129,9 +177,15 @@ class PaymentModel:
             if group
             else [0] * len(self.customers)
         )
-        cells, patterns = payment_cells(frame, mc.edges, self.covariates)
+        self.weekday = bool(mc.calendar and frame["due_weekday"].nunique() > 1)
+        cells, patterns = payment_cells(frame, mc.edges, self.covariates, self.weekday)
         self.timings["aggregate_s"] = round(time.perf_counter() - t0, 3)
         self.n_invoices, self.n_paid = len(frame), int(frame["paid"].sum())
+        paid = frame["paid"].to_numpy()
+        due_day = frame["due_weekday"].to_numpy()[paid]
+        paid_day = (due_day + frame["days_late"].to_numpy()[paid]).astype(int) % 7
+        self.paid_weekdays = np.zeros((len(self.customers), 7, 7))
+        np.add.at(self.paid_weekdays, (frame["_customer"].to_numpy()[paid], due_day, paid_day), 1)
         self.n_cells = len(cells)
         invoices = np.bincount(frame["_customer"], minlength=len(self.customers))
         # each customer's effect is centred when its own invoices pin it down and non-centred when
@@ -139,6 +193,7 @@ class PaymentModel:
         # ledgers (a retailer with 8,000 invoices beside hundreds with 3 ties mu to its effect)
         rich = invoices >= mc.centred_min_invoices
         self.centred = int(rich.sum())
+        rich_timing = invoices >= mc.own_timing_min_invoices  # own weekday effects and spread
         per_group = np.bincount(self.customer_group, minlength=len(self.groups))
         self.group_centred = bool(per_group.min() >= mc.centred_min_group_customers)
         log.info(
@@ -167,6 +222,7 @@ class PaymentModel:
             "customer": self.customers,
             "group": self.groups,
             "covariate": self.covariates,
+            "weekday": list(WEEKDAYS),
         }
         cust = cells["customer"].to_numpy()
         lo = cells["lo"].to_numpy()
@@ -175,6 +231,7 @@ class PaymentModel:
         n = cells["n"].to_numpy().astype(fx)
         xp = patterns.astype(fx)
         pattern = cells["pattern"].to_numpy()
+        due_weekday = cells["due_weekday"].to_numpy()
         with pm.Model(coords=coords) as model:
             # the latent scale's origin is the due date's cutpoint; gaps run either side, so a
             # bucket no invoice reached still has a proper (prior) width
@@ -196,15 +253,32 @@ class PaymentModel:
                 mean_u = mu + g[np.asarray(self.customer_group)]
             u = _customer_effects(mean_u, sigma_c, rich, len(self.customers))
             eta = u[cust]
+            scale = 1.0
+            if rich_timing.any():  # how tightly each of them keeps to its own timing
+                log_rich = pm.Normal(
+                    "log_scale_rich", 0.0, mc.prior_scale_sigma, shape=int(rich_timing.sum())
+                )
+                log_scale = pt.set_subtensor(
+                    pt.zeros(len(self.customers))[np.flatnonzero(rich_timing)], log_rich
+                )
+                scale = pm.Deterministic("scale", pt.exp(log_scale), dims="customer")[cust]
+            if self.weekday:  # payment runs: the due date's weekday moves the payment
+                w = pm.ZeroSumNormal("offset_weekday", sigma=mc.prior_weekday_sigma, dims="weekday")
+                eta = eta + w[due_weekday]
+                if rich_timing.any():
+                    v = _weekday_effects(
+                        w, mc.prior_weekday_sigma, rich_timing, len(self.customers)
+                    )
+                    eta = eta + v[cust, due_weekday]
             if self.covariates:
                 beta = pm.Normal("beta", 0.0, mc.prior_beta_sigma, dims="covariate")
                 eta = eta + pt.dot(xp, beta)[pattern]
             padded = pt.concatenate([pt.stack([-_BIG]), cut, pt.stack([_BIG])])
-            a = padded[hi] - eta  # upper bound of the bucket (or +inf when censored)
-            b = padded[lo] - eta
+            a = (padded[hi] - eta) / scale  # upper bound of the bucket (or +inf when censored)
+            b = (padded[lo] - eta) / scale
             # log(F(a) - F(b)) = log s(a) + log s(-b) + log(1 - exp(b - a)), stable for b < a
             log_p = _log_sigmoid(a) + _log_sigmoid(-b) + pt.log1mexp(b - a)
-            log_p = log_p - _log_sigmoid(eta - padded[trunc])  # truncation at the issue date
+            log_p = log_p - _log_sigmoid((eta - padded[trunc]) / scale)  # not before issue
             pm.Potential("loglik", pt.sum(n * log_p))
         return model
 
@@ -228,15 +302,30 @@ class PaymentModel:
     ) -> GateResult:
         """The convergence gate on the population parameters and the customer effects (a fixed
         random sample of ``max_customers`` of them when there are more: arviz's diagnostics
-        take minutes for 100k effects, a sample of 1,000 catches a sampler that failed)."""
+        take minutes for 100k effects, a sample of 1,000 catches a sampler that failed).
+        Weekday effects and spreads count for the customers that have their own."""
         idata = self.idata
         n = idata.posterior.sizes["customer"]
         if n > max_customers:
             keep = np.sort(np.random.default_rng(0).choice(n, max_customers, replace=False))
             idata = idata.isel(customer=keep)
         names = ["gaps", "mu", "sigma_customer", "u"]
+        post = idata.posterior
+        if "scale" in post:  # the customers with their own timing: their spread and weekdays
+            own = np.flatnonzero(post["scale"].std(("chain", "draw")).to_numpy() > 0)
+            mine = {"own_scale": "scale", "own_weekday": "customer_weekday"}
+            mine = {new: old for new, old in mine.items() if old in post and len(own)}
+            post = post.assign(
+                {
+                    new: post[old].isel(customer=own).rename(customer="own")
+                    for new, old in mine.items()
+                }
+            )
+            idata = az.InferenceData(posterior=post, sample_stats=idata.sample_stats)
+            names += list(mine)
         names += ["beta"] if self.covariates else []
         names += ["sigma_group", "offset_group"] if len(self.groups) > 1 else []
+        names += ["offset_weekday"] if self.weekday else []
         return convergence_gate(
             idata, config, var_names=names, model_name="payment model", advice=advice
         )
@@ -250,7 +339,8 @@ class PaymentModel:
         return values.astype(float)
 
     def effects(self, frame: pd.DataFrame, n_draws: int | None = None, seed: int = 0):
-        """Posterior draws ``(cut (S, E), eta (S, rows))`` for the rows of a payment frame.
+        """Posterior draws ``(cut (S, E), eta (S, rows), scale (S, rows))`` for the rows of a
+        payment frame: ``P(D <= edge_j) = logistic((cut_j - eta) / scale)``.
 
         A customer not seen in training gets fresh effects from its industry's population (and
         an industry not seen from the population of industries), so its wider interval shows.
@@ -266,6 +356,9 @@ class PaymentModel:
         known = codes >= 0
         eta = np.empty((s, len(frame)))
         eta[:, known] = u[:, codes[known]]
+        scale = np.ones_like(eta)  # a customer without a scale of its own (or new) has 1
+        if "scale" in self.idata.posterior:
+            scale[:, known] = self._posterior("scale", n_draws)[:, codes[known]]
         if (~known).any():
             new_ids, new_idx = np.unique(frame.loc[~known, CUSTOMER_ID], return_inverse=True)
             mean = np.repeat(self._posterior("mu", n_draws)[:, None], len(new_ids), axis=1)
@@ -279,10 +372,56 @@ class PaymentModel:
                 mean = mean + np.where(g >= 0, offsets[:, np.maximum(g, 0)], fresh)
             draws = mean + sigma_c[:, None] * rng.standard_normal((s, len(new_ids)))
             eta[:, ~known] = draws[:, new_idx.ravel()]
+        if self.weekday:  # a customer without weekday effects of its own has the population's
+            day = frame["due_weekday"].to_numpy()
+            eta += self._posterior("offset_weekday", n_draws)[:, day]
+            if "customer_weekday" in self.idata.posterior:
+                v = self._posterior("customer_weekday", n_draws)
+                eta[:, known] += v[:, codes[known], day[known]]
         if self.covariates:
             x = frame[self.covariates].to_numpy(dtype=float)
             eta += self._posterior("beta", n_draws) @ x.T
-        return cut, eta
+        return cut, eta, scale
+
+    def weekday_shares(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The payment calendar: shares of payments by weekday paid (Monday first) for
+        ``(customers (C, 7), groups (G, 7), population (7,))``. Each customer's are the posterior
+        mean of a Dirichlet-multinomial whose prior is its group's shares with
+        ``calendar_prior_payments`` payments' weight (a new customer: its group's), the group's
+        likewise around the population's, and the population's add one payment per weekday."""
+        k = self.model_config.calendar_prior_payments
+        counts = self.paid_weekdays.sum(axis=1)
+        population = (counts.sum(axis=0) + 1.0) / (counts.sum() + 7.0)
+        groups = np.asarray(self.customer_group, dtype=int)
+        by_group = np.zeros((len(self.groups), 7))
+        np.add.at(by_group, groups, counts)
+        group = (by_group + k * population) / (by_group.sum(axis=1, keepdims=True) + k)
+        customer = (counts + k * group[groups]) / (counts.sum(axis=1, keepdims=True) + k)
+        return customer, group, population
+
+    def day_weights(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Per row of a payment frame, the weight of a payment ``d`` days after its due date at
+        ``[d % 7]``, for :class:`~creditlab.models.payment_forecast.Conditional` (None without a
+        calendar): its customer's shares of payments by weekday among its invoices due on the
+        same weekday, pooled (``calendar_prior_payments``) with its shares over all invoices
+        (:meth:`weekday_shares`; a new customer: its group's)."""
+        if not self.model_config.calendar:
+            return None
+        customer, group, population = self.weekday_shares()
+        codes = _codes(frame[CUSTOMER_ID], self.customers)
+        due_day = frame["due_weekday"].to_numpy()
+        known = codes >= 0
+        own = self.paid_weekdays[np.maximum(codes, 0), due_day]  # (rows, 7)
+        k = self.model_config.calendar_prior_payments
+        pooled = (own + k * customer[np.maximum(codes, 0)]) / (own.sum(axis=1, keepdims=True) + k)
+        shares = np.where(known[:, None], pooled, population)
+        name = self.model_config.group
+        if (codes < 0).any() and len(self.groups) > 1 and name in frame:
+            g = _codes(frame[name], self.groups)
+            new_known_group = (codes < 0) & (g >= 0)
+            shares[new_known_group] = group[g[new_known_group]]
+        turn = (due_day[:, None] + np.arange(7)) % 7
+        return np.take_along_axis(shares, turn, axis=1)
 
     def forecast(
         self,
@@ -303,11 +442,12 @@ class PaymentModel:
         lies past a year); ``simulated`` is ``(draws, rows)`` of simulated days past due at
         payment (NaN: not within a year), one payment per invoice and posterior draw.
         """
-        cut, eta = self.effects(frame, n_draws, seed)
+        cut, eta, scale = self.effects(frame, n_draws, seed)
         rng = np.random.default_rng(seed + 1)
         edges = np.asarray(self.model_config.edges, dtype=float)
         e_now = frame["dpd_now"].to_numpy(dtype=float)
         terms = frame["terms"].to_numpy(dtype=float)
+        weights = self.day_weights(frame)
         s, n = eta.shape
         out = {k: np.zeros(n) for k in ("p_paid_by_due", "p_dpd30", "p_dpd60", "p_dpd90")}
         out["p_unpaid_1y"] = np.zeros(n)
@@ -316,7 +456,15 @@ class PaymentModel:
         chunk = max(50, int(1e7 // (s * len(edges))))  # bounds memory: ~80 MB per array
         for start in range(0, n, chunk):
             sl = slice(start, min(start + chunk, n))
-            dist = Conditional(cut, eta[:, sl], edges, terms[sl], e_now[sl])
+            dist = Conditional(
+                cut,
+                eta[:, sl],
+                edges,
+                terms[sl],
+                e_now[sl],
+                None if weights is None else weights[sl],
+                scale[:, sl],
+            )
             for key, t in (("p_dpd30", 30.0), ("p_dpd60", 60.0), ("p_dpd90", 90.0)):
                 out[key][sl] = (1.0 - dist.cdf(t)).mean(axis=0)
             by_due = np.where(e_now[sl] < 0, dist.cdf(0.0).mean(axis=0), 0.0)
@@ -351,12 +499,18 @@ class PaymentModel:
     def effects_table(self, prob: float = 0.9) -> pd.DataFrame:
         """Each covariate's effect as days: the median days past due at payment of a typical
         customer's invoice without and with it, the shift in days with its interval, and the
-        latent coefficient."""
+        latent coefficient; with a payment calendar, one row per due weekday too ("due on a
+        Saturday": against the average weekday)."""
         mu = self._posterior("mu", None)
         base = self._median_days(mu)
+        latent = [
+            (name, self._posterior("beta", None)[:, k]) for k, name in enumerate(self.covariates)
+        ]
+        if self.weekday:
+            offsets = self._posterior("offset_weekday", None)
+            latent += [(f"due on a {_DAY_NAME[d]}", offsets[:, k]) for k, d in enumerate(WEEKDAYS)]
         rows = []
-        for k, name in enumerate(self.covariates):
-            beta = self._posterior("beta", None)[:, k]
+        for name, beta in latent:
             shift = self._median_days(mu + beta) - base
             lo, hi = np.quantile(shift, [(1 - prob) / 2, (1 + prob) / 2])
             rows.append(
@@ -371,6 +525,50 @@ class PaymentModel:
                 }
             )
         return pd.DataFrame(rows)
+
+    def calendar_table(self, prob: float = 0.9, n_draws: int = 200) -> pd.DataFrame:
+        """Each customer's payment calendar and timing: ``customer_id, payments`` (paid invoices
+        it was learnt from), ``share_mon .. share_sun`` (:meth:`weekday_shares`), ``pays_on``
+        (the one or two weekdays that hold 75 % or more of its payments, most first, e.g.
+        "Tue, Fri"; else "any weekday") and ``median_days, median_lo, median_hi``: the median days past
+        due at payment of its typical invoice (no invoice feature, due weekdays averaged) with
+        the ``prob`` interval over posterior draws."""
+        shares = self.weekday_shares()[0]
+        cut = self._posterior("cut", n_draws)
+        u = self._posterior("u", n_draws)
+        edges = np.asarray(self.model_config.edges, dtype=float)
+        scale = (
+            self._posterior("scale", n_draws)
+            if "scale" in self.idata.posterior
+            else np.ones_like(u)
+        )
+        f = 1.0 / (1.0 + np.exp(-(cut[:, None, :] - u[..., None]) / scale[..., None]))
+        j = np.clip((f < 0.5).sum(axis=2), 1, len(edges) - 1)  # first edge with F >= 0.5
+        f0 = np.take_along_axis(f, (j - 1)[..., None], 2)[..., 0]
+        f1 = np.take_along_axis(f, j[..., None], 2)[..., 0]
+        w = np.clip((0.5 - f0) / np.maximum(f1 - f0, 1e-12), 0.0, 1.0)
+        median = edges[j - 1] + w * (edges[j] - edges[j - 1])  # (S, C)
+        lo, hi = np.quantile(median, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+        order = np.argsort(-shares, axis=1, kind="stable")
+        top = np.take_along_axis(shares, order, axis=1).cumsum(axis=1)
+        pays_on = [
+            ", ".join(WEEKDAYS[k] for k in row[: 1 + int(held[0] < 0.75)])
+            if held[1] >= 0.75
+            else "any weekday"
+            for row, held in zip(order, top, strict=True)
+        ]
+        table = pd.DataFrame(
+            {
+                CUSTOMER_ID: self.customers,
+                "payments": self.paid_weekdays.sum(axis=(1, 2)).astype(int),
+                **{f"share_{d.lower()}": shares[:, k] for k, d in enumerate(WEEKDAYS)},
+                "pays_on": pays_on,
+                "median_days": median.mean(axis=0),
+                "median_lo": lo,
+                "median_hi": hi,
+            }
+        )
+        return table
 
     def customer_spread_days(self, prob: float = 0.9) -> dict[str, float]:
         """How far one standard deviation of customer effect moves the median payment day."""
@@ -390,6 +588,8 @@ class PaymentModel:
             "groups": self.groups,
             "customer_group": list(map(int, self.customer_group)),
             "centred": self.centred,
+            "weekday": self.weekday,
+            "paid_weekdays": self.paid_weekdays.tolist(),
             "sampled_with": self.sampled_with,
             "timings": self.timings,
             "counts": [self.n_invoices, self.n_paid, self.n_cells],
@@ -404,8 +604,9 @@ class PaymentModel:
             PaymentConfig(**state["model_config"]), SamplerConfig(**state["sampler_config"])
         )
         model.idata = idata
-        for key in ("covariates", "customers", "groups", "customer_group", "centred"):
+        for key in ("covariates", "customers", "groups", "customer_group", "centred", "weekday"):
             setattr(model, key, state[key])
+        model.paid_weekdays = np.asarray(state["paid_weekdays"], dtype=float).reshape(-1, 7, 7)
         model.sampled_with, model.timings = state["sampled_with"], state["timings"]
         model.n_invoices, model.n_paid, model.n_cells = state["counts"]
         model.provenance = provenance

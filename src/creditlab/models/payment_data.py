@@ -49,6 +49,11 @@ class PaymentConfig:
     prior_group_sigma: float = 1.5
     centred_min_invoices: int = 8
     centred_min_group_customers: int = 20
+    calendar: bool = True
+    prior_scale_sigma: float = 0.5
+    own_timing_min_invoices: int = 100
+    prior_weekday_sigma: float = 1.0
+    calendar_prior_payments: float = 7.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "edges", tuple(int(e) for e in self.edges))
@@ -64,6 +69,8 @@ class PaymentConfig:
             raise ConfigError(f"unknown covariate(s) {bad}; known: {list(COVARIATES)}")
         if not 0 < self.amount_low < 1 < self.amount_high:
             raise ConfigError("need 0 < amount_low < 1 < amount_high")
+        if self.calendar_prior_payments <= 0:
+            raise ConfigError("calendar_prior_payments must be > 0 (payments' worth of prior)")
 
 
 def _flag(values: pd.Series) -> np.ndarray:
@@ -84,8 +91,8 @@ def payment_frame(
     """Invoices issued by ``as_of`` with what the model needs, as known on ``as_of``.
 
     Returns ``invoice_id, customer_id, <group>, issued_on, due_on, amount, terms, paid,
-    days_late`` (``paid_on - due_on`` where paid by ``as_of``), ``dpd_now`` (``as_of - due_on``)
-    and the 0/1 covariates. The amount covariates compare an invoice with its customer's usual
+    days_late`` (``paid_on - due_on`` where paid by ``as_of``), ``dpd_now`` (``as_of - due_on``),
+    ``due_weekday`` (0 = Monday) and the 0/1 covariates. The amount covariates compare an invoice with its customer's usual
     amount: ``usual`` (customer_id -> amount, e.g. medians from a training period) or else the
     median of the customer's invoices in the frame.
     """
@@ -104,6 +111,7 @@ def payment_frame(
             "paid": paid,
             "days_late": np.where(paid, (inv[PAID_ON] - inv[DUE_ON]).dt.days, np.nan),
             "dpd_now": (t - inv[DUE_ON]).dt.days.to_numpy(),
+            "due_weekday": inv[DUE_ON].dt.day_of_week.to_numpy(),
         }
     )
     if group:
@@ -125,12 +133,15 @@ def _bucket(days: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.searchsorted(edges, days, side="left").astype(np.int64)
 
 
-def payment_cells(frame: pd.DataFrame, edges: Sequence[int], covariates: Sequence[str]):
+def payment_cells(
+    frame: pd.DataFrame, edges: Sequence[int], covariates: Sequence[str], weekday: bool = False
+):
     """Aggregate invoices into likelihood cells (exact: every term depends only on the cell).
 
     Returns ``(cells, patterns)``: cells hold ``customer, pattern, lo`` (bucket, or first possible
-    bucket of a censored invoice), ``censored``, ``trunc`` (bucket of the issue date) and ``n``;
-    patterns is the 0/1 covariate matrix of each pattern.
+    bucket of a censored invoice), ``censored``, ``trunc`` (bucket of the issue date),
+    ``due_weekday`` (0 for every cell unless ``weekday``) and ``n``; patterns is the 0/1
+    covariate matrix of each pattern.
     """
     e = np.asarray(edges)
     paid = frame["paid"].to_numpy()
@@ -151,6 +162,7 @@ def payment_cells(frame: pd.DataFrame, edges: Sequence[int], covariates: Sequenc
             "lo": lo,
             "censored": ~paid,
             "trunc": trunc,
+            "due_weekday": frame["due_weekday"].to_numpy() if weekday else 0,
         }
     )
     cells = keys.groupby(list(keys.columns), sort=False).size().rename("n").reset_index()

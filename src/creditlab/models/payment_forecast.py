@@ -65,38 +65,96 @@ def cash_forecast(
     return pd.DataFrame(rows)
 
 
+class _Days:
+    """Cumulative day weights per invoice, periodic by weekday: ``C(x)`` sums the weights of the
+    whole days ``start < d <= x`` and ``M(x)`` their weighted days (``d * w(d)``). With every weight
+    1, ``C(x) = x - start`` (days inside a bucket equally likely)."""
+
+    def __init__(self, start: np.ndarray, weights: np.ndarray):
+        n = len(start)
+        self.start = start
+        first = (start + 1).astype(np.int64) % 7  # position in the week of day start + 1
+        w = weights[np.arange(n)[:, None], (first[:, None] + np.arange(7)) % 7]  # (n, 7)
+        t = np.arange(7)
+        self.p = np.concatenate([np.zeros((n, 1)), np.cumsum(w, axis=1)], axis=1)  # (n, 8)
+        self.q = np.concatenate([np.zeros((n, 1)), np.cumsum(w * t, axis=1)], axis=1)
+        self.week = self.p[:, 7]
+
+    def _split(self, x):
+        m = np.maximum(np.asarray(x, dtype=float) - self.start, 0.0).astype(np.int64)
+        return m // 7, m % 7
+
+    def cum(self, x):
+        """``C(x)`` for ``x`` of shape ``(..., n)`` (whole days)."""
+        q, r = self._split(x)
+        return (
+            q * self.week
+            + np.take_along_axis(
+                np.broadcast_to(self.p, (*np.shape(r)[:-1], *self.p.shape)), r[..., None], -1
+            )[..., 0]
+        )
+
+    def moment(self, x):
+        """``M(x)``: the sum of ``d * w(d)`` over ``start < d <= x``."""
+        q, r = self._split(x)
+        base = self.start + 1.0  # the first day counted
+        p = np.take_along_axis(
+            np.broadcast_to(self.p, (*np.shape(r)[:-1], *self.p.shape)), r[..., None], -1
+        )[..., 0]
+        qq = np.take_along_axis(
+            np.broadcast_to(self.q, (*np.shape(r)[:-1], *self.q.shape)), r[..., None], -1
+        )[..., 0]
+        full = q * base * self.week + 7.0 * self.week * q * (q - 1) / 2.0 + q * self.q[:, 7]
+        return full + (base + 7.0 * q) * p + qq
+
+    def inverse(self, target):
+        """The first whole day ``d`` with ``C(d) >= target`` (``target`` of shape ``(S, n)``)."""
+        target = np.maximum(target * (1.0 - 1e-12), 0.0)
+        q = np.maximum(np.ceil(target / self.week) - 1.0, 0.0)
+        rest = target - q * self.week
+        r = 1 + (self.p[None, :, 1:7] < rest[..., None]).sum(axis=2)  # 1..7
+        return self.start + 7.0 * q + r
+
+
 class Conditional:
     """Per draw and invoice: the distribution of ``D`` given ``D > e`` (and ``D >= -terms``).
 
-    ``G`` is piecewise linear between knots: ``-terms - 1`` (value 0) and the bucket edges (the
-    model's CDF, truncated at the issue date); days inside a bucket are equally likely. Mass past
-    the last edge means "not paid within the last edge's days".
+    ``G`` takes the model's CDF ``logistic((cut - eta) / scale)`` (``scale`` per draw and
+    invoice, default 1), truncated at the issue date, at the knots ``-terms - 1``
+    (value 0) and the bucket edges; inside a bucket its mass goes to the whole days in proportion
+    to ``day_weights`` (``(n, 7)``: the weight of a payment ``d`` days after the due date is
+    ``day_weights[i, (due weekday + d) % 7]``, the customer's payment calendar; default equal).
+    Mass past the last edge means "not paid within the last edge's days".
     """
 
-    def __init__(self, cut, eta, edges, terms, e_now):
+    def __init__(self, cut, eta, edges, terms, e_now, day_weights=None, scale=None):
         s, n = eta.shape
-        f = 1.0 / (1.0 + np.exp(-(cut[:, None, :] - eta[:, :, None])))  # (S, n, E)
-        start = -terms - 1.0
+        scale = np.ones_like(eta) if scale is None else scale
+        f = 1.0 / (1.0 + np.exp(-(cut[:, None, :] - eta[:, :, None]) / scale[:, :, None]))
+        start = -np.asarray(terms, dtype=float) - 1.0
         tb = np.searchsorted(edges, -terms, side="left")  # bucket holding the issue date
         f_tr = np.where(tb > 0, f[:, np.arange(n), np.maximum(tb - 1, 0)], 0.0)  # (S, n)
         g = np.clip((f - f_tr[..., None]) / (1.0 - f_tr[..., None]), 0.0, 1.0)
         self.knots = np.concatenate(
             [start[:, None], np.maximum(edges[None, :], start[:, None])], axis=1
         )  # (n, E + 1)
+        weights = np.ones((n, 7)) if day_weights is None else np.asarray(day_weights, float)
+        self.days = _Days(start, weights)
+        self.c_knots = self.days.cum(self.knots.T).T  # (n, E + 1)
         self.values = np.concatenate([np.zeros((s, n, 1)), g], axis=2)  # (S, n, E + 1)
-        self.g_now = self._g(e_now)
+        self.e_now = np.asarray(e_now, dtype=float)
+        self.g_now = self._g(self.e_now)
         self.left = np.maximum(1.0 - self.g_now, 1e-12)
-        self.e_now = e_now
 
     def _g(self, x):
-        """``G(x)`` for one value per invoice (array of length n or a scalar)."""
+        """``G(x)`` for one whole day per invoice (array of length n or a scalar)."""
         x = np.broadcast_to(np.asarray(x, dtype=float), self.knots.shape[:1])
         j = np.clip((self.knots < x[:, None]).sum(axis=1), 1, self.knots.shape[1] - 1)
-        k0 = np.take_along_axis(self.knots, (j - 1)[:, None], 1)[:, 0]
-        k1 = np.take_along_axis(self.knots, j[:, None], 1)[:, 0]
+        c0 = np.take_along_axis(self.c_knots, (j - 1)[:, None], 1)[:, 0]
+        c1 = np.take_along_axis(self.c_knots, j[:, None], 1)[:, 0]
         v0 = np.take_along_axis(self.values, (j - 1)[None, :, None], 2)[..., 0]
         v1 = np.take_along_axis(self.values, j[None, :, None], 2)[..., 0]
-        w = np.clip((x - k0) / np.maximum(k1 - k0, 1e-9), 0.0, 1.0)
+        w = np.clip((self.days.cum(x) - c0) / np.maximum(c1 - c0, 1e-12), 0.0, 1.0)
         return np.where(x >= self.knots[:, -1], self.values[..., -1], v0 + w * (v1 - v0))
 
     def cdf(self, t):
@@ -112,7 +170,9 @@ class Conditional:
         # G at a bucket's lower end is its left knot's value, or G(e) in the bucket holding e
         g_lower = np.where(lower > self.knots[:, :-1], self.g_now[..., None], self.values[..., :-1])
         mass = np.where(upper > lower, self.values[..., 1:] - g_lower, 0.0)
-        mid = (lower + 1.0 + upper) / 2.0
+        days = self.days
+        weight = days.cum(upper.T).T - days.cum(lower.T).T
+        mid = (days.moment(upper.T).T - days.moment(lower.T).T) / np.maximum(weight, 1e-300)
         total = mass.sum(axis=2)
         mean = (mass * mid[None]).sum(axis=2) / np.maximum(total, 1e-300)
         return np.where(total > 0, mean, np.nan)
@@ -124,8 +184,8 @@ class Conditional:
         j = np.clip((values < target[..., None]).sum(axis=2), 1, values.shape[2] - 1)
         v0 = np.take_along_axis(values, (j - 1)[..., None], 2)[..., 0]
         v1 = np.take_along_axis(values, j[..., None], 2)[..., 0]
-        k0 = self.knots[np.arange(self.knots.shape[0])[None, :], j - 1]
-        k1 = self.knots[np.arange(self.knots.shape[0])[None, :], j]
+        rows = np.arange(self.knots.shape[0])[None, :]
+        c0, c1 = self.c_knots[rows, j - 1], self.c_knots[rows, j]
         frac = np.clip((target - v0) / np.maximum(v1 - v0, 1e-12), 0.0, 1.0)
-        days = np.maximum(np.ceil(k0 + frac * (k1 - k0)), self.e_now[None, :] + 1)
+        days = np.maximum(self.days.inverse(c0 + frac * (c1 - c0)), self.e_now[None, :] + 1)
         return np.where(target > values[..., -1], np.nan, days)

@@ -34,7 +34,7 @@ from creditlab.ledger.schema import (
 )
 from creditlab.report.figures import band_chart, payment_chart, to_image
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
-from creditlab.run.folder import FORECAST_FILE, PD_MODEL_FILE, RunFolder
+from creditlab.run.folder import FORECAST_FILE, PAYMENT_CALENDAR_FILE, PD_MODEL_FILE, RunFolder
 from creditlab.run.prepare import Run
 from creditlab.run.queries import pd_history
 
@@ -217,7 +217,6 @@ def payments(run: Run, customer_id: str) -> list:
     if inv.empty:
         return [Markdown("No invoices up to the as-of date.")]
     recent = paid.loc[paid[PAID_ON] > t - pd.Timedelta(days=365)]
-    weekday = paid[PAID_ON].dt.day_name().mode()
     events = led.events.loc[
         (led.events[CUSTOMER_ID].astype(str) == str(customer_id)) & (led.events[EVENT_ON] <= t)
     ]
@@ -227,9 +226,8 @@ def payments(run: Run, customer_id: str) -> list:
         f"In the last 12 months: {len(recent):,} paid, on average "
         f"{fmt_days(recent['days_late'].mean())} days after the due date "
         f"({fmt_pct((recent['days_late'] > 0).mean()) if len(recent) else '–'} late)."
-        + (f" Usually pays on a {weekday.iloc[0]}." if len(weekday) else "")
     )
-    out = [Markdown(text)]
+    out = [Markdown(text + _calendar(run, customer_id))]
     last = inv.sort_values(ISSUED_ON, ascending=False).head(15).copy()
     last["days_late"] = (last[PAID_ON] - last[DUE_ON]).dt.days
     for col in (ISSUED_ON, DUE_ON, PAID_ON):
@@ -255,6 +253,35 @@ def payments(run: Run, customer_id: str) -> list:
         ev = events[[EVENT_ON, KIND]].assign(**{EVENT_ON: events[EVENT_ON].dt.date})
         out += [Markdown("Events on record:"), table(ev, labels={EVENT_ON: "Date", KIND: "Event"})]
     return [*out, to_image(payment_chart(paid, open_))]
+
+
+_DAY_NAMES = {"Mon": "Mondays", "Tue": "Tuesdays", "Wed": "Wednesdays", "Thu": "Thursdays",
+              "Fri": "Fridays", "Sat": "Saturdays", "Sun": "Sundays"}  # fmt: skip
+
+
+def _calendar(run: Run, customer_id: str) -> str:
+    """The payment-timing model's view of when the customer pays ('' without the model)."""
+    calendar = RunFolder(run.run_dir).read_csv(PAYMENT_CALENDAR_FILE)
+    if calendar is None:
+        return ""
+    row = calendar.loc[calendar[CUSTOMER_ID].astype(str) == str(customer_id)]
+    if row.empty:
+        return " The payment-timing model has no paid invoice of this customer to learn from."
+    r = row.iloc[0]
+    days = [d.strip() for d in str(r["pays_on"]).split(",")]
+    if days == ["any weekday"]:
+        when = "on any weekday (no payment day stands out)"
+    else:
+        named = [f"{_DAY_NAMES[d]} ({fmt_pct(r[f'share_{d.lower()}'])})" for d in days]
+        when = "on " + (" and ".join(named) if len(named) < 3 else ", ".join(named))
+    median = float(r["median_days"])
+    after = f"{fmt_days(abs(median))} days {'after' if median >= 0 else 'before'} the due date"
+    return (
+        f" The payment-timing model (learnt from {int(r['payments']):,} payments, pooled with "
+        f"similar customers) has it paying {when}, usually {after} "
+        f"({run.params.interval_prob:.0%} interval {fmt_days(r['median_lo'])} to "
+        f"{fmt_days(r['median_hi'])} days past due)."
+    )
 
 
 def pd_path(run: Run, customer_id: str) -> list:

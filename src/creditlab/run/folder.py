@@ -58,6 +58,7 @@ __all__ = [
     "PORTFOLIO_ROLL_RATES_FILE",
     "FORECAST_FILE",
     "CASH_FILE",
+    "PAYMENT_CALENDAR_FILE",
     "PAYMENT_MODEL_FILE",
     "PAYMENT_SUMMARY_FILE",
     "DECISIONS_FILE",
@@ -96,6 +97,7 @@ PD_SNAPSHOTS_FILE, PD_FEATURES_FILE = "pd_snapshots.csv", "pd_features.csv"
 PD_PREDICTIVE_FILE = "pd_predictive_checks.csv"
 FORECAST_FILE, CASH_FILE = "payment_forecast.csv", "cash_forecast.csv"
 PAYMENT_MODEL_FILE, PAYMENT_SUMMARY_FILE = "payment_model.nc", "payment.json"
+PAYMENT_CALENDAR_FILE = "payment_calendar.csv"
 DECISIONS_FILE, TABLE_FILE = "decisions.json", "decision_table.parquet"
 SEGMENTS_FILE, LIMITS_FILE, ECL_FILE = "segments.csv", "limits.csv", "ecl.csv"
 ECL_BY_GROUP_FILE, PROVISION_MATRIX_FILE = "ecl_by_group.csv", "provision_matrix.csv"
@@ -162,6 +164,8 @@ FILES = (
              "invoice_id, customer_id, p_paid_by_due, p_dpd30/60/90, expected_paid_on, paid_on_lo/hi"),
     Artifact(CASH_FILE, "run.stages.payment", "report.payment_section",
              "week, week_start, week_end, expected, lo, hi, segment"),
+    Artifact(PAYMENT_CALENDAR_FILE, "run.stages.payment", "report.customer_section",
+             "customer_id, payments, share_mon..share_sun, pays_on, median_days, median_lo/hi"),
     Artifact(PAYMENT_MODEL_FILE, "run.stages.payment", "report",
              "payment-timing posterior (NetCDF) with provenance"),
     Artifact(PAYMENT_SUMMARY_FILE, "run.stages.payment", "report.payment_section",

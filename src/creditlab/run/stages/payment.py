@@ -4,6 +4,7 @@ and the weekly cash collections.
 Writes into the run folder ``payment_forecast.csv`` (``invoice_id, customer_id, p_paid_by_due,
 p_dpd30, p_dpd60, p_dpd90, expected_paid_on, paid_on_lo, paid_on_hi`` and more),
 ``cash_forecast.csv`` (``week, expected, lo, hi, segment`` and the week's dates),
+``payment_calendar.csv`` (each customer's payment weekdays and typical timing),
 ``payment_model.nc`` (posterior with provenance) and ``payment.json`` (summary, diagnostics,
 effects in days). The decisions stage reads the forecast for the worklist and the alerts.
 """
@@ -29,6 +30,7 @@ from creditlab.run.fit_cache import cached_fit, save_fit_of_run
 from creditlab.run.folder import (
     CASH_FILE,
     FORECAST_FILE,
+    PAYMENT_CALENDAR_FILE,
     PAYMENT_MODEL_FILE,
     PAYMENT_SUMMARY_FILE,
 )
@@ -205,6 +207,7 @@ def _fit_and_forecast(
         settings.weeks, prob, seg,
     )  # fmt: skip
     cash.to_csv(run_dir / CASH_FILE, index=False)
+    model.calendar_table(prob).to_csv(run_dir / PAYMENT_CALENDAR_FILE, index=False)
 
     totals = _simulated_total(simulated, open_frame, run.as_of, settings.weeks, prob)
     summary.update(
