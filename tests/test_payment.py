@@ -208,6 +208,27 @@ def test_history_features_see_only_payments_before_the_date():
     assert x["median_late"].isna().iloc[2]  # B had paid nothing on 01-01
 
 
+def test_only_customers_with_many_invoices_get_their_own_weekdays_and_spread():
+    portfolio = synthesize(SynthConfig(customers=40, seed=3, years=1.0, regime_shift=False))
+    frame = payment_frame(portfolio.invoices, portfolio.customers, portfolio.config.end)
+    counts = frame.groupby("customer_id").size()
+    threshold = int(counts.quantile(0.75))
+    model = PaymentModel(PaymentConfig(own_timing_min_invoices=threshold))
+    pm_model = model.build(frame)
+    own = int((counts >= threshold).sum())
+    assert model.weekday and 0 < own < len(counts)
+    sizes = {v.name: v.eval().shape for v in pm_model.free_RVs}
+    assert sizes["weekday_centred"] == (own, 7) and sizes["log_scale_rich"] == (own,)
+    v = pm_model["customer_weekday"].eval()
+    assert np.allclose(v.sum(axis=1), 0)  # departures from the portfolio's weekdays sum to zero
+    assert (np.abs(v).sum(axis=1) > 0).sum() == own  # the others keep the portfolio's
+    scale = pm_model["scale"].eval()
+    assert (scale != 1).sum() == own
+    # no weekday structure to learn when every invoice falls due on the same weekday
+    monday = frame.assign(due_weekday=0)
+    assert not PaymentModel().build(monday).named_vars.get("offset_weekday")
+
+
 # -- recovery and calibration on a synthetic portfolio with known payment parameters -----------
 @pytest.fixture(scope="module")
 def synthetic_backtest():

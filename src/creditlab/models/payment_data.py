@@ -51,7 +51,7 @@ class PaymentConfig:
     centred_min_group_customers: int = 20
     calendar: bool = True
     prior_scale_sigma: float = 0.5
-    own_timing_min_invoices: int = 100
+    own_timing_min_invoices: int = 150
     prior_weekday_sigma: float = 1.0
     calendar_prior_payments: float = 7.0
 
