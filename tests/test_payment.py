@@ -243,7 +243,7 @@ def synthetic_backtest():
         portfolio.invoices,
         portfolio.customers,
         split,
-        PaymentConfig(),
+        PaymentConfig(calendar=False),  # exactly the generator's family: no weekday structure
         SamplerConfig(sampler="nutpie", draws=300, tune=300, seed=2),
         n_draws=300,
     )
