@@ -237,13 +237,18 @@ def synthetic_backtest():
         customers=160, seed=5, years=2.0, intercept=-9.0, regime_shift=False,
         payment_process="ordinal",
     )  # fmt: skip
+    return _backtest(cfg, PaymentConfig(calendar=False))  # no weekday structure: its family
+
+
+def _backtest(cfg: SynthConfig, config: PaymentConfig):
+    """A synthetic portfolio and the backtest of the payment model on it, split 240 days before
+    its end (small NUTS runs)."""
     portfolio = synthesize(cfg)
-    split = cfg.end - dt.timedelta(days=240)
     result = backtest(
         portfolio.invoices,
         portfolio.customers,
-        split,
-        PaymentConfig(calendar=False),  # exactly the generator's family: no weekday structure
+        cfg.end - dt.timedelta(days=240),
+        config,
         SamplerConfig(sampler="nutpie", draws=300, tune=300, seed=2),
         n_draws=300,
     )
@@ -307,16 +312,7 @@ def ledger_backtest():
     # outside the model's family: payment runs, slips with a heavy tail, disputes resolved after
     # weeks, customers drifting later (see creditlab.ledger.synth)
     cfg = SynthConfig(customers=160, seed=11, years=2.0, intercept=-9.0, regime_shift=False)
-    portfolio = synthesize(cfg)
-    result = backtest(
-        portfolio.invoices,
-        portfolio.customers,
-        cfg.end - dt.timedelta(days=240),
-        PaymentConfig(),
-        SamplerConfig(sampler="nutpie", draws=300, tune=300, seed=2),
-        n_draws=300,
-    )
-    return portfolio, result
+    return _backtest(cfg, PaymentConfig())
 
 
 @pytest.mark.slow

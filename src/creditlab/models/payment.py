@@ -15,8 +15,8 @@ so a customer's effect shifts its whole payment distribution (an accelerated-tim
 proportional hazards: a customer who pays at day 45 +- 6 is not an exponential wait), a new customer
 borrows from its industry and a long-standing one from its own history. ``x`` holds invoice
 covariates that are categorical, so the likelihood is exact on aggregated cells (customer x
-covariate pattern x bucket): disputed, amount far below/above the customer's usual (median), and
-paperless billing where the ledger has it (and due weekday).
+covariate pattern x due weekday x bucket): disputed, amount far below/above the customer's usual
+(median), and paperless billing where the ledger has it.
 
 A customer with ``own_timing_min_invoices`` invoices or more also has its own due-weekday effects
 ``v`` and its own spread ``s`` (a retailer that pays three days early, give or take one, is not a
@@ -25,10 +25,10 @@ cutpoints are theirs and the few rich customers do not bend them.
 
 Payment calendars. B2B customers pay in payment runs (fixed weekdays, month end, never at the
 weekend), so when an invoice falls due matters: ``w`` moves the payment by the due date's weekday
-for the portfolio and ``w + v`` for a customer with its own effects. Inside a bucket, the days get the customer's weekday shares of
-payments (:meth:`PaymentModel.weekday_shares`, pooled with its industry's) instead of equal
-weights, so forecasts land on the days the customer actually pays; the likelihood is on buckets,
-so this moves no bucket's probability.
+for the portfolio and ``w + v`` for a customer with its own effects. Inside a bucket, the days get
+the customer's weekday shares of payments (:meth:`PaymentModel.day_weights`, pooled with its
+industry's) instead of equal weights, so forecasts land on the days the customer actually pays;
+the likelihood is on buckets, so this moves no bucket's probability.
 
 The due date's cutpoint is the origin of the latent scale and the other cutpoints lie
 Gamma-distributed gaps either side, so a bucket no training invoice reached still has a proper
@@ -42,9 +42,9 @@ Exact partial information, not approximations:
 
 Predictions condition on what is known today: an open invoice ``e`` days past due (``e < 0``: not
 yet due) has ``P(D <= t | D > e) = (G(t) - G(e)) / (1 - G(e))``, with ``G`` the model's CDF spread
-over the days inside each bucket by the customer's calendar. Every probability is averaged over posterior draws; payment
-dates are simulated per draw (customer effects shared by a customer's invoices), which gives the
-date intervals and the weekly cash forecast's intervals.
+over the days inside each bucket by the customer's calendar. Every probability is averaged over
+posterior draws; payment dates are simulated per draw (customer effects shared by a customer's
+invoices), which gives the date intervals and the weekly cash forecast's intervals.
 """
 
 from __future__ import annotations
@@ -530,9 +530,9 @@ class PaymentModel:
         """Each customer's payment calendar and timing: ``customer_id, payments`` (paid invoices
         it was learnt from), ``share_mon .. share_sun`` (:meth:`weekday_shares`), ``pays_on``
         (the one or two weekdays that hold 75 % or more of its payments, most first, e.g.
-        "Tue, Fri"; else "any weekday") and ``median_days, median_lo, median_hi``: the median days past
-        due at payment of its typical invoice (no invoice feature, due weekdays averaged) with
-        the ``prob`` interval over posterior draws."""
+        "Tue, Fri"; else "any weekday") and ``median_days, median_lo, median_hi``: the median
+        days past due at payment of its typical invoice (no invoice feature, due weekdays
+        averaged) with the ``prob`` interval over posterior draws."""
         shares = self.weekday_shares()[0]
         cut = self._posterior("cut", n_draws)
         u = self._posterior("u", n_draws)

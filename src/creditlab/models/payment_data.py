@@ -92,9 +92,9 @@ def payment_frame(
 
     Returns ``invoice_id, customer_id, <group>, issued_on, due_on, amount, terms, paid,
     days_late`` (``paid_on - due_on`` where paid by ``as_of``), ``dpd_now`` (``as_of - due_on``),
-    ``due_weekday`` (0 = Monday) and the 0/1 covariates. The amount covariates compare an invoice with its customer's usual
-    amount: ``usual`` (customer_id -> amount, e.g. medians from a training period) or else the
-    median of the customer's invoices in the frame.
+    ``due_weekday`` (0 = Monday) and the 0/1 covariates. The amount covariates compare an invoice
+    with its customer's usual amount: ``usual`` (customer_id -> amount, e.g. medians from a
+    training period) or else the median of the customer's invoices in the frame.
     """
     cfg = config or PaymentConfig()
     t = as_timestamp(as_of)

@@ -111,12 +111,11 @@ def history_features(history: pd.DataFrame, rows: pd.DataFrame, at) -> pd.DataFr
     )
     paid = paid.sort_values("paid_on", kind="stable")
     when = np.asarray(pd.to_datetime(np.broadcast_to(np.asarray(at), len(rows))), "datetime64[ns]")
-    out = np.full((len(rows), len(HISTORY_FEATURES)), np.nan)
-    out[:, HISTORY_FEATURES.index("n_paid")] = 0
-    out[:, HISTORY_FEATURES.index("n_paid_weekday")] = 0
-    out[:, HISTORY_FEATURES.index("due_weekday")] = rows["due_weekday"].to_numpy()
-    position = pd.Series(np.arange(len(rows)), index=rows.index)
     col = {name: k for k, name in enumerate(HISTORY_FEATURES)}
+    out = np.full((len(rows), len(HISTORY_FEATURES)), np.nan)
+    out[:, [col["n_paid"], col["n_paid_weekday"]]] = 0
+    out[:, col["due_weekday"]] = rows["due_weekday"].to_numpy()
+    position = pd.Series(np.arange(len(rows)), index=rows.index)
     for customer, own in paid.groupby(CUSTOMER_ID, sort=False):
         mine = position[rows[CUSTOMER_ID] == customer].to_numpy()
         if not len(mine):
