@@ -66,10 +66,10 @@ from creditlab.models.payment_forecast import Conditional
 from creditlab.models.pd import _codes
 from creditlab.models.sampling import SamplerConfig, read_posterior, sample, write_posterior
 
-__all__ = ["WEEKDAYS", "PaymentModel"]
+__all__ = ["DAY_NAMES", "WEEKDAYS", "PaymentModel"]
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_DAY_NAME = dict(
+DAY_NAMES = dict(
     zip(
         WEEKDAYS,
         ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
@@ -508,7 +508,7 @@ class PaymentModel:
         ]
         if self.weekday:
             offsets = self._posterior("offset_weekday", None)
-            latent += [(f"due on a {_DAY_NAME[d]}", offsets[:, k]) for k, d in enumerate(WEEKDAYS)]
+            latent += [(f"due on a {DAY_NAMES[d]}", offsets[:, k]) for k, d in enumerate(WEEKDAYS)]
         rows = []
         for name, beta in latent:
             shift = self._median_days(mu + beta) - base

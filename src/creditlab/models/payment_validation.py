@@ -115,10 +115,10 @@ def history_features(history: pd.DataFrame, rows: pd.DataFrame, at) -> pd.DataFr
     out = np.full((len(rows), len(HISTORY_FEATURES)), np.nan)
     out[:, [col["n_paid"], col["n_paid_weekday"]]] = 0
     out[:, col["due_weekday"]] = rows["due_weekday"].to_numpy()
-    position = pd.Series(np.arange(len(rows)), index=rows.index)
+    positions = pd.Series(np.arange(len(rows))).groupby(rows[CUSTOMER_ID].to_numpy()).indices
     for customer, own in paid.groupby(CUSTOMER_ID, sort=False):
-        mine = position[rows[CUSTOMER_ID] == customer].to_numpy()
-        if not len(mine):
+        mine = positions.get(customer)
+        if mine is None:
             continue
         times = own["paid_on"].to_numpy("datetime64[ns]")
         late = own["days_late"].to_numpy(float)

@@ -32,6 +32,7 @@ from creditlab.ledger.schema import (
     PD_LO,
     PD_MEAN,
 )
+from creditlab.models.payment import DAY_NAMES
 from creditlab.report.figures import band_chart, payment_chart, to_image
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
 from creditlab.run.folder import FORECAST_FILE, PAYMENT_CALENDAR_FILE, PD_MODEL_FILE, RunFolder
@@ -255,10 +256,6 @@ def payments(run: Run, customer_id: str) -> list:
     return [*out, to_image(payment_chart(paid, open_))]
 
 
-_DAY_NAMES = {"Mon": "Mondays", "Tue": "Tuesdays", "Wed": "Wednesdays", "Thu": "Thursdays",
-              "Fri": "Fridays", "Sat": "Saturdays", "Sun": "Sundays"}  # fmt: skip
-
-
 def _calendar(run: Run, customer_id: str) -> str:
     """The payment-timing model's view of when the customer pays ('' without the model)."""
     calendar = RunFolder(run.run_dir).read_csv(PAYMENT_CALENDAR_FILE)
@@ -272,7 +269,7 @@ def _calendar(run: Run, customer_id: str) -> str:
     if days == ["any weekday"]:
         when = "on any weekday (no payment day stands out)"
     else:
-        named = [f"{_DAY_NAMES[d]} ({fmt_pct(r[f'share_{d.lower()}'])})" for d in days]
+        named = [f"{DAY_NAMES[d]}s ({fmt_pct(r[f'share_{d.lower()}'])})" for d in days]
         when = "on " + (" and ".join(named) if len(named) < 3 else ", ".join(named))
     median = float(r["median_days"])
     after = f"{fmt_days(abs(median))} days {'after' if median >= 0 else 'before'} the due date"
