@@ -26,8 +26,11 @@ from creditlab.errors import ConfigError
     ("raw", "message"),
     [
         ({"colour": 1}, "unknown key"),
-        ({"lgd": {"default": {"mean": -0.2, "sd": 0.1}}}, "LGD mean must be between 0 and 1"),
-        ({"lgd": {"default": {"mean": 0.5, "sd": 0.6}}}, "LGD sd must be positive"),
+        (
+            {"lgd": {"default": {"mean": -0.2, "sd": 0.1}}},
+            "lgd.default: mean must be between 0 and 1",
+        ),
+        ({"lgd": {"default": {"mean": 0.5, "sd": 0.6}}}, "lgd.default: sd must be positive"),
         ({"lgd_by": "value", "lgd": {"huge": {"mean": 0.5, "sd": 0.1}}}, "unknown value label"),
         ({"grades": [{"grade": "A", "max_pd": 0.1, "risk": "low"}]}, "must cover \\[0, 1\\]"),
         (

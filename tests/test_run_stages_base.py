@@ -26,8 +26,10 @@ def prepared(portfolio_dir, tmp_path):
 
 def test_the_stage_sequence_is_written_once():
     stages = weekly_stages(load_params("params/ci.yaml"))
-    assert [s.name for s in stages] == ["kpis", "model", "payments", "decide"]
-    assert [s.section for s in stages] == ["kpis", "pd_model", "payment_model", "decisions"]
+    assert [s.name for s in stages] == ["kpis", "model", "payments", "decide", "loss"]
+    assert [s.section for s in stages] == [
+        "kpis", "pd_model", "payment_model", "decisions", "portfolio_loss",
+    ]  # fmt: skip
 
 
 def test_a_stage_writes_its_summary_timing_and_manifest_entry(prepared):

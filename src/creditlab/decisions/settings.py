@@ -18,6 +18,7 @@ __all__ = [
     "VALUE_TIERS",
     "Appetite",
     "BehaviourRules",
+    "BetaPrior",
     "DecisionSettings",
     "Economics",
     "Grade",
@@ -99,18 +100,18 @@ class Appetite:
 
 
 @dataclasses.dataclass(frozen=True)
-class LgdPrior:
-    """Loss given default ~ Beta with this mean and standard deviation."""
+class BetaPrior:
+    """A Beta distribution on (0, 1) given by its mean and standard deviation."""
 
-    mean: float = 0.45
-    sd: float = 0.15
+    mean: float
+    sd: float
 
     def __post_init__(self) -> None:
         if not 0 < self.mean < 1:
-            raise ValueError(f"LGD mean must be between 0 and 1, got {self.mean}")
+            raise ValueError(f"mean must be between 0 and 1, got {self.mean}")
         if not 0 < self.sd**2 < self.mean * (1 - self.mean):
             raise ValueError(
-                f"LGD sd must be positive and below sqrt(mean (1 - mean)) = "
+                f"sd must be positive and below sqrt(mean (1 - mean)) = "
                 f"{(self.mean * (1 - self.mean)) ** 0.5:.3f}, got {self.sd}"
             )
 
@@ -119,6 +120,14 @@ class LgdPrior:
         """The (alpha, beta) of the Beta distribution with this mean and sd."""
         k = self.mean * (1 - self.mean) / self.sd**2 - 1
         return self.mean * k, (1 - self.mean) * k
+
+
+@dataclasses.dataclass(frozen=True)
+class LgdPrior(BetaPrior):
+    """Loss given default ~ Beta with this mean and standard deviation."""
+
+    mean: float = 0.45
+    sd: float = 0.15
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,7 @@ _EXPORTS = {
     "collections_section": "creditlab.report.collections_section",
     "customer_section": "creditlab.report.customer_section",
     "decisions_section": "creditlab.report.decisions_section",
+    "loss_section": "creditlab.report.loss_section",
     "payment_section": "creditlab.report.payment_section",
     "pd_section": "creditlab.report.pd_section",
     "provisions_section": "creditlab.report.provisions_section",

@@ -18,6 +18,7 @@ __all__ = [
     "cash_chart",
     "describe",
     "interval_chart",
+    "loss_chart",
     "payment_chart",
     "trend_chart",
     "to_image",
@@ -175,6 +176,32 @@ def cash_chart(frame: pd.DataFrame, currency: str) -> Figure:
     ax.set_title("Expected collections on today's open invoices")
     ax.yaxis.set_major_formatter(_THOUSANDS)
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    ax.legend(loc="upper right", frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def loss_chart(curve: pd.DataFrame, marks: dict[str, float], currency: str) -> Figure:
+    """The chance of losing more than x in a year, gross and net of insurance (log scale), with
+    vertical lines at ``marks`` (label -> loss)."""
+    fig = Figure(figsize=(7, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    floor = 1e-4
+    for column, label, color in (
+        ("p_exceed_gross", "before insurance", "#a4161a"),
+        ("p_exceed_net", "after insurance", "#2f6690"),
+    ):
+        ax.plot(curve["loss"], curve[column].clip(lower=floor), color=color, label=label)
+    styles = ["-", "--", ":", "-."]
+    for (label, value), style in zip(marks.items(), styles * 3, strict=False):
+        ax.axvline(value, color="#555555", linestyle=style, linewidth=1, label=label)
+    ax.set_yscale("log")
+    ax.set_ylim(floor, 1.05)
+    ax.set_xlabel(f"Credit loss over the next 12 months ({currency})")
+    ax.set_ylabel("Chance of losing more")
+    ax.xaxis.set_major_formatter(_THOUSANDS)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2%}".replace(".00%", "%")))
+    ax.set_title("How bad can a year get?")
     ax.legend(loc="upper right", frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return fig

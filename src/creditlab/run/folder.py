@@ -75,6 +75,10 @@ __all__ = [
     "TERMS_FILE",
     "SCENARIOS_FILE",
     "GRADE_CALIBRATION_FILE",
+    "PORTFOLIO_LOSS_FILE",
+    "LOSS_DISTRIBUTION_FILE",
+    "LOSS_CONTRIBUTIONS_FILE",
+    "LOSS_CURVE_FILE",
 ]
 
 # --- the run folder's files (names other parts rely on: they are contracts) -----------------
@@ -105,6 +109,8 @@ ROLL_RATES_FILE, PROVISION_TOTALS_FILE = "roll_rates.csv", "provision_totals.csv
 PORTFOLIO_ROLL_RATES_FILE = "roll_rates_portfolio.csv"
 WORKLIST_FILE, ALERTS_FILE, TERMS_FILE = "worklist.csv", "alerts.csv", "terms.csv"
 SCENARIOS_FILE, GRADE_CALIBRATION_FILE = "scenarios.csv", "grade_calibration.csv"
+PORTFOLIO_LOSS_FILE, LOSS_CURVE_FILE = "portfolio_loss.json", "loss_curve.csv"
+LOSS_DISTRIBUTION_FILE, LOSS_CONTRIBUTIONS_FILE = "loss_distribution.csv", "loss_contributions.csv"
 LOCK_FILE = ".lock"
 
 # --- the reports a run renders (notebooks/reports/<name>.ipynb -> <name>.html) ----------------
@@ -201,6 +207,18 @@ FILES = (
              "scenario, multipliers, mean_pd, ecl_*, allowance_*, recommended_limits, limits_cut, ..."),
     Artifact(GRADE_CALIBRATION_FILE, "run.stages.decisions", "report.validation_section",
              "grade, band, n, defaults, mean_pd, observed_rate, rate_lo, rate_hi, p_value, consistent"),
+    Artifact(PORTFOLIO_LOSS_FILE, "run.stages.portfolio_loss", "report.loss_section, run.queries",
+             "loss simulation summary: scenarios, EL, VaR, ES, reserve, correlation prior/posterior "
+             "and draws, concentration, insured exposure, what was left out and why"),
+    Artifact(LOSS_DISTRIBUTION_FILE, "run.stages.portfolio_loss", "report.loss_section",
+             "measure, level, gross, net, lo, hi (gross's interval over the posterior), net_lo, "
+             "net_hi, posterior_share, mc_se, one_factor, granularity_adjustment"),
+    Artifact(LOSS_CONTRIBUTIONS_FILE, "run.stages.portfolio_loss",
+             "report.loss_section, report.customer_section",
+             "customer_id, sector, ead, insured, el, es_contribution, net_es_contribution, "
+             "insured_limit, indemnity, uninsured, name, industry, grade"),
+    Artifact(LOSS_CURVE_FILE, "run.stages.portfolio_loss", "report.loss_section",
+             "loss, p_exceed_gross, p_exceed_net: the exceedance curve"),
 )  # fmt: skip
 
 _ID_DTYPES = {CUSTOMER_ID: "string", INVOICE_ID: "string", "segment": "string"}

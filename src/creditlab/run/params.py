@@ -2,7 +2,8 @@
 
 A params file describes one run: where the ledger comes from (``data`` or ``synthetic``), how its
 columns map onto the canonical schema (``mapping``), the as-of date, report settings, and the
-settings of every stage (``pd_model``, ``payment_model``, ``decisions``), which are parsed into
+settings of every stage (``pd_model``, ``payment_model``, ``decisions``, ``portfolio_loss``) and
+the credit insurance policy (``insurance``), which are parsed into
 their typed dataclasses here, once, so every mistake surfaces before any data is read. Relative
 paths in a params file are resolved against the folder that holds the file.
 """
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from creditlab.config import parse_date, parse_section, read_yaml, reject_unknown_keys
+from creditlab.decisions.insurance import Insurance, parse_insurance
+from creditlab.decisions.loss_settings import PortfolioLossSettings, parse_loss_settings
 from creditlab.decisions.params import parse_decision_settings
 from creditlab.decisions.settings import DecisionSettings
 from creditlab.errors import ConfigError
@@ -103,6 +106,8 @@ class RunParams:
     pd_model: PDSettings = PDSettings(enabled=False)
     decisions: DecisionSettings = DecisionSettings(enabled=False)
     payment_model: PaymentSettings = PaymentSettings(enabled=False)
+    portfolio_loss: PortfolioLossSettings = PortfolioLossSettings(enabled=False)
+    insurance: Insurance | None = None
     reports: ReportsSpec = dataclasses.field(default_factory=lambda: ReportsSpec())
     delivery: DeliverySpec = dataclasses.field(default_factory=lambda: DeliverySpec())
     stale_days: int = 14
@@ -161,6 +166,7 @@ class RunParams:
         out["synthetic"] = SyntheticSpec(**out["synthetic"]) if out.get("synthetic") else None
         out["reports"] = ReportsSpec(**(out.get("reports") or {}))
         out["delivery"] = DeliverySpec(**(out.get("delivery") or {}))
+        out["insurance"] = parse_insurance(out.get("insurance"), Path("."), "params: insurance")
         out.update(_stage_sections(out, "params"))
         return cls(**out)
 
@@ -169,6 +175,7 @@ _STAGE_SECTIONS = {
     "pd_model": parse_pd_settings,
     "payment_model": parse_payment_settings,
     "decisions": parse_decision_settings,
+    "portfolio_loss": parse_loss_settings,
 }
 
 
@@ -253,6 +260,8 @@ def load_params(
             values[key] = parse_section(ReportsSpec, value, where)
         elif key == "delivery":
             values[key] = parse_section(DeliverySpec, value, where)
+        elif key == "insurance":
+            values[key] = parse_insurance(value, path.parent, where)
         elif key == "fx":
             load_fx(value, path.parent, where)  # checked now, read again when the run loads data
             if value and value.get("rates"):

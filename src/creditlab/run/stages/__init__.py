@@ -1,4 +1,5 @@
-"""The stages of a run, in the order they run: KPIs, PD model, payment model, decisions."""
+"""The stages of a run, in the order they run: KPIs, PD model, payment model, decisions, portfolio
+loss."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from creditlab.run.stages.decisions import DecisionStage
 from creditlab.run.stages.kpis import KpiStage
 from creditlab.run.stages.payment import PaymentStage
 from creditlab.run.stages.pd import PDStage
+from creditlab.run.stages.portfolio_loss import PortfolioLossStage
 
 __all__ = ["Stage", "run_stage", "run_stages", "weekly_stages"]
 
@@ -20,4 +22,5 @@ def weekly_stages(params: RunParams) -> list[Stage]:
         PDStage(params.pd_model),
         PaymentStage(params.payment_model, params.decisions.behaviour),
         DecisionStage(params.decisions),
+        PortfolioLossStage(params.portfolio_loss, params.insurance),
     ]
