@@ -104,6 +104,35 @@ def test_order_approval_widget(weekly_run):
     assert box.result["decision"].decision == "decline" and "DECLINE" in box.status.value
 
 
+def test_insurance_whatif_widget_changes_only_what_the_cover_changes(weekly_run):
+    contrib = pd.read_csv(weekly_run / "loss_contributions.csv")
+    row = contrib.loc[contrib["uninsured"] > 0].nlargest(1, "net_es_contribution").iloc[0]
+    box = widgets.insurance_whatif(weekly_run)
+    box.controls["customer"].value = _label(box, row["customer_id"])
+    box.controls["limit"].value = float(row["insured_limit"])  # the cover it has: nothing changes
+    box.children[2].click()  # the Recompute button
+    same = box.result
+    assert same["whatif"].distribution.equals(same["run"].distribution)
+    run_file = pd.read_csv(weekly_run / "loss_distribution.csv")  # the run's figures, recomputed
+    assert same["run"].distribution["net"].to_numpy() == pytest.approx(run_file["net"].to_numpy())
+    box.controls["limit"].value = float(row["ead"])  # insure all of it
+    box.children[2].click()
+    now = box.result
+    before = now["run"].contributions.set_index("customer_id").loc[row["customer_id"]]
+    after = now["whatif"].contributions.set_index("customer_id").loc[row["customer_id"]]
+    assert after["insured"] == pytest.approx(row["ead"]) and after["uninsured"] == 0
+    assert after["net_es_contribution"] < before["net_es_contribution"]
+    assert (
+        now["whatif"].summary["expected_loss"]["simulated_net"]
+        < now["run"].summary["expected_loss"]["simulated_net"]
+    )
+    assert (now["whatif"].distribution["gross"] == now["run"].distribution["gross"]).all()
+    assert (
+        row["customer_id"] in box.status.value
+        and "What-if" in box.out.outputs[0]["data"]["text/html"]
+    )
+
+
 def test_customer_360_shows_a_customer_and_renders_its_review(weekly_run, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(weekly_run, run_dir)
@@ -200,7 +229,7 @@ def test_whatif_notebook_runs_through_a_real_jupyterlab_server(weekly_run, tmp_p
         for m in messages
         if m["msg_type"] == "comm_open" and m["content"]["target_name"] == "jupyter.widget"
     ]
-    assert len(views) >= 2 and len(comms) > 10  # the what-if and order widgets, with their models
+    assert len(views) >= 3 and len(comms) > 10  # what-if, order and insurance widgets, with models
     models = {c["content"]["comm_id"] for c in comms}
     assert all(
         v["content"]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] in models

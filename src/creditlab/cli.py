@@ -15,6 +15,7 @@ from creditlab.cli_data import (
     cmd_ingest,
     cmd_init,
     cmd_pd_fit,
+    cmd_pd_loss,
     cmd_pd_score,
     cmd_synth,
     cmd_validate,
@@ -335,6 +336,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prob", type=float, default=0.9, help="credible-interval probability")
     p.add_argument("--out", required=True, help="output .csv or .parquet")
     p.set_defaults(func=cmd_pd_score)
+    p = pd_sub.add_parser("loss", help="the loss distribution of a table scored by a PD model")
+    p.add_argument("--model", required=True, help="folder (or .nc file) written by pd fit")
+    p.add_argument("--table", required=True, help="one row per customer or loan")
+    p.add_argument("--exposure", required=True, help="the column of exposures (EAD)")
+    p.add_argument("--id", help="the column of ids (default: the row number)")
+    p.add_argument("--sector", help="the column of sectors that share a factor")
+    p.add_argument("--lgd-mean", type=float, default=0.45, help="LGD prior mean")
+    p.add_argument("--lgd-sd", type=float, default=0.15, help="LGD prior standard deviation")
+    p.add_argument("--params", help="YAML with portfolio_loss: and insurance: sections")
+    p.add_argument("--scenarios", type=int, help="simulated years (default: the params')")
+    p.add_argument("--prob", type=float, default=0.9, help="credible-interval probability")
+    p.add_argument("--seed", type=int, default=20261122)
+    p.add_argument("--out", required=True, help="folder for the loss files")
+    p.set_defaults(func=cmd_pd_loss)
 
     p = sub.add_parser("deliver", help="e-mail a finished run's reports")
     p.add_argument("--run", required=True, help="the run folder")

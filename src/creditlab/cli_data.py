@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -250,5 +252,70 @@ def cmd_pd_score(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _write_table(scored, out)
     print(f"scored {len(scored):,} rows: mean PD {scored['pd_mean'].mean():.2%}")
+    print(out)
+    return 0
+
+
+def cmd_pd_loss(args: argparse.Namespace) -> int:
+    """``creditlab pd loss``: the loss distribution of a scored table of one's own."""
+    from creditlab.decisions.insurance import parse_insurance
+    from creditlab.decisions.loss_settings import parse_loss_settings
+    from creditlab.decisions.portfolio_loss import simulate, table_inputs
+    from creditlab.decisions.settings import BetaPrior
+    from creditlab.models.pd import PDModel
+    from creditlab.models.table import MODEL_FILE, read_table, table_draws
+    from creditlab.provenance import json_default
+    from creditlab.run.folder import (
+        LOSS_CONTRIBUTIONS_FILE,
+        LOSS_CURVE_FILE,
+        LOSS_DISTRIBUTION_FILE,
+        PORTFOLIO_LOSS_FILE,
+    )
+
+    raw = read_yaml(Path(args.params)) if args.params else {}
+    where = str(args.params or "--params")
+    settings = parse_loss_settings(raw.get("portfolio_loss") or {}, f"{where}: portfolio_loss")
+    settings = dataclasses.replace(
+        settings, **({"scenarios": args.scenarios} if args.scenarios else {})
+    )
+    insurance = parse_insurance(
+        raw.get("insurance"), Path(args.params).parent if args.params else Path("."),
+        f"{where}: insurance",
+    )  # fmt: skip
+    try:
+        lgd = BetaPrior(args.lgd_mean, args.lgd_sd)
+    except ValueError as exc:
+        raise ConfigError(f"--lgd-mean / --lgd-sd: {exc}") from exc
+    model = PDModel.load(Path(args.model) / MODEL_FILE if Path(args.model).is_dir() else args.model)
+    frame = read_table(args.table)
+    draws = table_draws(model, frame, where=str(args.table), seed=args.seed)
+    inputs = table_inputs(
+        frame, draws, args.exposure, settings, lgd, args.seed, id_column=args.id,
+        sector_column=args.sector, insurance=insurance, where=str(args.table),
+    )  # fmt: skip
+    result = simulate(inputs, settings, args.prob, args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.distribution.to_csv(out / LOSS_DISTRIBUTION_FILE, index=False)
+    result.contributions.sort_values("es_contribution", ascending=False).to_csv(
+        out / LOSS_CONTRIBUTIONS_FILE, index=False
+    )
+    result.curve.to_csv(out / LOSS_CURVE_FILE, index=False)
+    summary = result.summary | {
+        "table": str(args.table),
+        "exposure": args.exposure,
+        "lgd_prior": {"mean": lgd.mean, "sd": lgd.sd},
+        "correlation": result.summary["correlation"]
+        | {"updated": False, "reason": "a table has no default history: the prior is used"},
+    }
+    (out / PORTFOLIO_LOSS_FILE).write_text(json.dumps(summary, indent=2, default=json_default))
+    lvl = settings.reserve_level
+    j = settings.levels.index(lvl)
+    print(
+        f"{len(frame):,} rows, exposure {inputs.ead.sum():,.0f}: expected loss "
+        f"{summary['expected_loss']['analytic']:,.0f}; VaR {lvl:.1%} "
+        f"{summary['var']['gross'][j]:,.0f}, ES {summary['es']['gross'][j]:,.0f} "
+        f"({settings.scenarios:,} scenarios)"
+    )
     print(out)
     return 0

@@ -12,7 +12,8 @@ the claims above the aggregate first loss, up to the maximum liability::
     net loss = gross loss - payout
 
 The policy table is a CSV file (``customer_id, insured_limit`` and optionally ``indemnity``) or an
-inline mapping ``limits: {customer_id: limit}``; inline limits override the file's.
+inline mapping ``limits: {customer_id: limit}``; inline limits override the file's (a customer the
+file names keeps its indemnity).
 """
 
 from __future__ import annotations
@@ -135,12 +136,14 @@ def policy_table(ins: Insurance) -> pd.DataFrame:
             )
         frames.append(table)
     if ins.limits:
+        ids = [str(k) for k in ins.limits]
+        named = frames[0].set_index(CUSTOMER_ID)[INDEMNITY] if frames else pd.Series(dtype=float)
         frames.append(
             pd.DataFrame(
                 {
-                    CUSTOMER_ID: [str(k) for k in ins.limits],
+                    CUSTOMER_ID: ids,
                     INSURED_LIMIT: [float(v) for v in ins.limits.values()],
-                    INDEMNITY: ins.indemnity,
+                    INDEMNITY: pd.Series(ids).map(named).fillna(ins.indemnity).to_numpy(float),
                 }
             )
         )

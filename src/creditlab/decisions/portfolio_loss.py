@@ -45,6 +45,8 @@ from creditlab.decisions.draws import interval
 from creditlab.decisions.insurance import Insurance, cover
 from creditlab.decisions.loss_kernel import scenario_totals, tail_contributions
 from creditlab.decisions.loss_settings import PortfolioLossSettings
+from creditlab.decisions.settings import BetaPrior
+from creditlab.errors import SchemaError
 from creditlab.ledger.schema import CUSTOMER_ID
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "one_factor_var",
     "risk_measures",
     "simulate",
+    "table_inputs",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,71 @@ class LossInputs:
         """These inputs with ``customer_id`` insured up to ``limit`` (the what-if lever)."""
         base = self.insurance or Insurance(indemnity=0.9)
         return dataclasses.replace(self, insurance=base.insure(customer_id, limit))
+
+
+def table_inputs(
+    frame: pd.DataFrame,
+    pd_draws: np.ndarray,
+    exposure: str,
+    settings: PortfolioLossSettings,
+    lgd: BetaPrior,
+    seed: int,
+    *,
+    id_column: str | None = None,
+    sector_column: str | None = None,
+    insurance: Insurance | None = None,
+    where: str = "table",
+) -> LossInputs:
+    """Inputs for a table of one's own (one row per customer or loan): its PD draws, exposures
+    from ``exposure``, LGD draws from ``lgd``, correlations from the settings' priors.
+
+    Raises
+    ------
+    SchemaError
+        A named column is missing, an exposure is not a number >= 0, or an id repeats (the message
+        names the row and the column).
+    """
+    for column in (exposure, id_column, sector_column):
+        if column is not None and column not in frame.columns:
+            raise SchemaError(f"{where}: no column {column!r}; columns: {list(frame.columns)}")
+    ead = pd.to_numeric(frame[exposure], errors="coerce")
+    bad = ead.isna() | (ead < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise SchemaError(
+            f"{where}: row {row + 2}, column {exposure!r}: expected an exposure >= 0, "
+            f"got {frame[exposure].iloc[row]!r}"
+        )
+    ids = (
+        frame[id_column].astype(str).to_numpy()
+        if id_column
+        else np.array([f"row {i + 2}" for i in range(len(frame))])
+    )
+    dup = pd.Series(ids).duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        raise SchemaError(f"{where}: row {row + 2}, column {id_column!r}: {ids[row]!r} repeats")
+    rows = np.linspace(0, len(pd_draws) - 1, min(len(pd_draws), settings.posterior_draws))
+    draws = pd_draws[rows.round().astype(int)]
+    rng = np.random.default_rng([seed, 7])
+    systematic, sector = correlation_draws(
+        dataclasses.replace(settings, sector_by="industry" if sector_column else "none"),
+        None, len(draws), seed,
+    )  # fmt: skip
+    return LossInputs(
+        customer_ids=ids,
+        sectors=(
+            frame[sector_column].fillna("(missing)").astype(str).to_numpy()
+            if sector_column
+            else np.full(len(frame), "all", dtype=object)
+        ),
+        ead=ead.to_numpy(dtype=float),
+        pd_draws=draws,
+        lgd_draws=rng.beta(*lgd.beta, size=draws.shape),
+        systematic=systematic,
+        sector=sector,
+        insurance=insurance,
+    )
 
 
 @dataclasses.dataclass

@@ -22,9 +22,11 @@ from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
 __all__ = [
     "POSITIVE_DEFAULTS",
     "fit_table",
+    "model_frame",
     "read_table",
     "save_fit",
     "score_table",
+    "table_draws",
     "target_values",
 ]
 
@@ -155,6 +157,25 @@ def score_table(
     model: PDModel, frame: pd.DataFrame, prob: float = 0.9, where: str = "table"
 ) -> pd.DataFrame:
     """The input rows in order with ``pd_mean, pd_lo, pd_hi`` added."""
+    return pd.concat([frame, model.predict(model_frame(model, frame, where), prob)], axis=1)
+
+
+def table_draws(
+    model: PDModel, frame: pd.DataFrame, where: str = "table", seed: int = 0
+) -> np.ndarray:
+    """Posterior PD draws ``(draws, rows)`` for the rows of a table, in order."""
+    return model.predict_draws(model_frame(model, frame, where), seed=seed)
+
+
+def model_frame(model: PDModel, frame: pd.DataFrame, where: str = "table") -> pd.DataFrame:
+    """``frame`` with the columns the model was fitted on, as it saw them (two-valued text columns
+    as 0/1 indicators, factor levels as text).
+
+    Raises
+    ------
+    SchemaError
+        A column the model uses is missing, or is not numeric where it was in training.
+    """
     mc = model.model_config
     data = frame.copy()
     for name in model.predictors:
@@ -170,4 +191,4 @@ def score_table(
     for col in model.predictors:
         if not pd.api.types.is_numeric_dtype(data[col]):
             raise SchemaError(f"{where}: column {col!r} must be numeric, as it was in training")
-    return pd.concat([frame, model.predict(data, prob)], axis=1)
+    return data

@@ -332,7 +332,7 @@ def customer_loss(run: Run, customer_id: str) -> list:
     cover = (
         "no credit insurance cover"
         if r["insured_limit"] <= 0
-        else f"insured up to {cur} {fmt_money(r['insured_limit'])} at "
+        else f"cover up to {cur} {fmt_money(r['insured_limit'])} at "
         f"{fmt_pct(r['indemnity'], 0)} indemnity ({cur} {fmt_money(r['insured'])} of its "
         f"{fmt_money(r['ead'])} open AR insured, {fmt_money(r['uninsured'])} uninsured)"
     )

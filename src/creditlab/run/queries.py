@@ -14,6 +14,7 @@ import pandas as pd
 
 from creditlab.decisions.draws import lgd_draws
 from creditlab.decisions.limits import OrderDecision, approve_order
+from creditlab.decisions.portfolio_loss import LossInputs
 from creditlab.decisions.provisions import provision_matrix
 from creditlab.decisions.whatif import WhatIfBase
 from creditlab.errors import ConfigError
@@ -35,18 +36,21 @@ from creditlab.run.folder import (
     PAYMENT_SUMMARY_FILE,
     PD_MODEL_FILE,
     PD_SUMMARY_FILE,
+    PORTFOLIO_LOSS_FILE,
     TABLE_FILE,
     RunFolder,
 )
 from creditlab.run.manifest import read_manifest
 from creditlab.run.prepare import Run, ledger_dates, open_run
 from creditlab.run.stages.decisions import decision_seed, lgd_labels, pd_draws, segment_label
+from creditlab.run.stages.portfolio_loss import loss_inputs
 
 __all__ = [
     "approve",
     "check_customer",
     "customers_to_review",
     "latest_decided_run",
+    "loss_base",
     "pd_history",
     "read_forecast",
     "run_warnings",
@@ -83,6 +87,30 @@ def whatif_base(run_dir: str | Path) -> WhatIfBase:
         settings.draws, run.params.interval_prob, seed,
     )  # fmt: skip
     return WhatIfBase(table, draws, lgd, pm, settings, run.params.interval_prob)
+
+
+def loss_base(run_dir: str | Path) -> tuple[Run, LossInputs]:
+    """A finished run and the inputs of its loss simulation (the same PD, LGD and correlation
+    draws, the same policy), for what-if questions such as "insure customer X for Y".
+
+    Raises
+    ------
+    ConfigError
+        The run has no loss distribution (portfolio_loss off, or no PD model).
+    """
+    run = open_run(run_dir)
+    summary = RunFolder(Path(run_dir)).read_json(PORTFOLIO_LOSS_FILE)
+    if summary is None or "correlation" not in summary:
+        raise ConfigError(
+            f"{run_dir}: no loss distribution in this run (it needs portfolio_loss: in the params "
+            "and the PD model)"
+        )
+    corr = summary["correlation"]
+    _, inputs = loss_inputs(
+        run, run.params.portfolio_loss, corr["systematic_draws"], corr["sector_draws"],
+        run.params.insurance,
+    )  # fmt: skip
+    return run, inputs
 
 
 def approve(run_dir: str | Path, customer_id: str, amount: float) -> OrderDecision:
