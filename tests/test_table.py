@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,3 +140,24 @@ def test_cli_fits_and_scores_german_credit(german_credit_csv, tmp_path, capsys):
         == 3
     )
     assert "['nope'] not found" in capsys.readouterr().err
+    # its loss distribution: loans as customers, credit amounts as exposures, sectors by purpose
+    params = tmp_path / "loss.yaml"
+    params.write_text("portfolio_loss: {scenarios: 20000, posterior_draws: 40}\n"
+                      "insurance: {discretionary_limit: 5000, indemnity: 0.9}\n")  # fmt: skip
+    args = ["-q", "pd", "loss", "--model", str(tmp_path / "m"), "--table", str(table),
+            "--exposure", "credit_amount", "--sector", "purpose", "--params", str(params)]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "loss")]) == 0
+    summary = json.loads((tmp_path / "loss" / "portfolio_loss.json").read_text())
+    expected = (scored["pd_mean"] * 0.45 * source["credit_amount"]).sum()
+    assert summary["expected_loss"]["analytic"] == pytest.approx(expected, rel=0.05)
+    contrib = pd.read_csv(tmp_path / "loss" / "loss_contributions.csv")
+    assert contrib["es_contribution"].sum() == pytest.approx(summary["es"]["gross"][1], rel=1e-6)
+    assert (contrib["insured"] == contrib["ead"].clip(upper=5000)).all()
+    assert summary["es"]["net"][1] < summary["es"]["gross"][1]
+    bad = tmp_path / "bad.csv"
+    source.assign(
+        credit_amount=source["credit_amount"].astype(str).where(source.index != 4, "n/a")
+    ).to_csv(bad, index=False)
+    capsys.readouterr()
+    assert main([*args[:6], str(bad), *args[7:], "--out", str(tmp_path / "x")]) == 3
+    assert "row 6, column 'credit_amount'" in capsys.readouterr().err

@@ -237,10 +237,11 @@ def insurance_whatif(run_dir: str | Path) -> Workbench:
             f"its share of the worst years after insurance {fmt_money(before['net_es_contribution'])}"
             f" → {fmt_money(after['net_es_contribution'])}."
         )
+        shown = pd.DataFrame(rows, columns=["After insurance", f"Run ({cur})", f"What-if ({cur})", "Change"])
+        bench.result["table"] = shown
         bench.out.clear_output(wait=True)
         with bench.out:
-            display(table(pd.DataFrame(rows, columns=["After insurance", f"Run ({cur})", f"What-if ({cur})", "Change"]),
-                          caption=f"{settings.scenarios:,} simulated years, the same for both columns"))  # fmt: skip
+            display(table(shown, caption=f"{settings.scenarios:,} simulated years, the same for both columns"))  # fmt: skip
 
     button.on_click(recompute)
     return bench
