@@ -114,6 +114,7 @@ def test_weekly_run_writes_a_complete_run_folder(weekly_run):
         "model",
         "payments",
         "decide",
+        "loss",
         "execute",
         "render",
     }

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from helpers import creditlab
 
+from creditlab.report.headline import headline_rows
 from creditlab.run.prepare import open_run
 from creditlab.run.stages.portfolio_loss import PortfolioLossStage
 
@@ -58,6 +59,8 @@ def test_the_loss_files_hold_their_contracts_and_agree_with_the_ecl(weekly_run):
     assert len(s["correlation"]["systematic_draws"]) == s["posterior_draws"]
     manifest = json.loads((weekly_run / "manifest.json").read_text())
     assert manifest["portfolio_loss"]["reserve"]["level"] == 0.99
+    line = dict(headline_rows(manifest))["Bad-year credit loss"]  # the e-mail's and index's line
+    assert line.startswith("1 in 100 years: ") and f"{s['reserve']['net_var']:,.0f} after" in line
 
 
 def test_the_reports_show_the_loss_distribution_and_the_customers_share(weekly_run, ci_ledger):

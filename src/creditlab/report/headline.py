@@ -12,6 +12,7 @@ def headline_rows(manifest: dict) -> list[tuple[str, str]]:
     k, cur = manifest.get("kpis", {}), manifest.get("params", {}).get("currency", "")
     decisions = manifest.get("decisions") or {}
     gate = (manifest.get("pd_model") or {}).get("gate")
+    reserve = (manifest.get("portfolio_loss") or {}).get("reserve")
     return [
         ("Open AR", f"{k['open_ar']:,.0f} {cur}" if OPEN_AR in k else "–"),
         ("Overdue share", f"{k['overdue_share']:.1%}" if "overdue_share" in k else "–"),
@@ -28,5 +29,12 @@ def headline_rows(manifest: dict) -> list[tuple[str, str]]:
             "not fitted"
             if not gate
             else ("converged" if gate["passed"] else "FAILED the convergence gate"),
+        ),
+        (
+            "Bad-year credit loss",
+            "not computed"
+            if not reserve
+            else f"1 in {round(1 / (1 - reserve['level']))} years: {reserve['gross_var']:,.0f} "
+            f"{cur} ({reserve['net_var']:,.0f} after insurance)",
         ),
     ]
