@@ -194,6 +194,7 @@ def test_weekly_run_on_the_real_ibm_ledger(ibm_ar_dir, tmp_path):
     assert "no credit limits" in html and "derived from the invoices" in html
     # decisions that need no PD model run on the real ledger; the rest say why they are absent
     assert "no PD model in this run" in html and not (run_dir / "limits.csv").exists()
+    assert "the loss distribution: no PD model (and so no decisions) in this run" in html
     matrix = pd.read_csv(run_dir / "provision_matrix.csv")
     run = open_run(run_dir)
     open_ar = kpi.customer_exposure(run.ledger.customers, run.ledger.invoices, run.as_of)["open_ar"]

@@ -237,7 +237,9 @@ def insurance_whatif(run_dir: str | Path) -> Workbench:
             f"its share of the worst years after insurance {fmt_money(before['net_es_contribution'])}"
             f" → {fmt_money(after['net_es_contribution'])}."
         )
-        shown = pd.DataFrame(rows, columns=["After insurance", f"Run ({cur})", f"What-if ({cur})", "Change"])
+        shown = pd.DataFrame(
+            rows, columns=["After insurance", f"Run ({cur})", f"What-if ({cur})", "Change"]
+        )
         bench.result["table"] = shown
         bench.out.clear_output(wait=True)
         with bench.out:

@@ -51,7 +51,6 @@ from creditlab.ledger.schema import CUSTOMER_ID
 
 __all__ = [
     "CONTRIBUTION_COLUMNS",
-    "DISTRIBUTION_COLUMNS",
     "LossInputs",
     "LossResult",
     "concentration",
@@ -63,7 +62,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DISTRIBUTION_COLUMNS = ["measure", "level", "gross", "net", "lo", "hi", "net_lo", "net_hi"]
 CONTRIBUTION_COLUMNS = [
     CUSTOMER_ID, "sector", "ead", "insured", "el", "es_contribution", "net_es_contribution",
 ]  # fmt: skip
@@ -94,7 +92,7 @@ class LossInputs:
 
     def insure(self, customer_id: str, limit: float) -> LossInputs:
         """These inputs with ``customer_id`` insured up to ``limit`` (the what-if lever)."""
-        base = self.insurance or Insurance(indemnity=0.9)
+        base = self.insurance or Insurance()
         return dataclasses.replace(self, insurance=base.insure(customer_id, limit))
 
 
@@ -257,7 +255,8 @@ def concentration(ead: np.ndarray, sectors: np.ndarray) -> dict[str, float]:
     """Single-name and sector Herfindahl indices of exposure, and their effective numbers."""
     total = float(np.sum(ead))
     if total <= 0:
-        return {"single_name_hhi": float("nan"), "sector_hhi": float("nan")}
+        keys = ("single_name_hhi", "effective_names", "top10_share", "sector_hhi", "effective_sectors")
+        return dict.fromkeys(keys, float("nan"))
     shares = ead / total
     by_sector = pd.Series(ead).groupby(np.asarray(sectors)).sum().to_numpy() / total
     hhi, shhi = float(np.sum(shares**2)), float(np.sum(by_sector**2))

@@ -38,6 +38,7 @@ __all__ = [
     "not_in_run",
     "read_artifact",
     "segments_section",
+    "stage_left_out",
     "terms_section",
 ]
 
@@ -53,17 +54,22 @@ def read_artifact(run: Run, name: str) -> pd.DataFrame | None:
 
 
 def not_in_run(run: Run, name: str) -> list | None:
-    """A sentence instead of the section when the run has no ``name``."""
-    s = decisions_summary(run)
-    if s is None:
+    """A sentence instead of the section when the run has no ``name`` (a decisions file)."""
+    return stage_left_out(run, decisions_summary(run), name, "decisions")
+
+
+def stage_left_out(run: Run, summary: dict | None, name: str, section: str) -> list | None:
+    """A sentence instead of a section when the run has no ``name``: the stage of the params'
+    ``section`` is off, did not run, or left the file out (the reasons in its ``summary``)."""
+    if summary is None:
         why = (
-            "decisions are not enabled in the params"
-            if not run.params.decisions.enabled
-            else "the decisions stage did not run"
+            f"`{section}:` is not enabled in the params"
+            if not getattr(run.params, section).enabled
+            else f"the {section.replace('_', ' ')} stage did not run"
         )
         return [Markdown(f"Not in this run: {why}.")]
     if not (run.run_dir / name).is_file():
-        reasons = "; ".join(md_escape(r) for r in s.get("left_out", [])) or "not computed"
+        reasons = "; ".join(md_escape(r) for r in summary.get("left_out", [])) or "not computed"
         return [Markdown(f"Not in this run: {reasons}.")]
     return None
 

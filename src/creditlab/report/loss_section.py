@@ -11,6 +11,7 @@ import pandas as pd
 from IPython.display import Markdown
 
 from creditlab.ledger.schema import CUSTOMER_ID, NAME
+from creditlab.report.decisions_section import stage_left_out
 from creditlab.report.figures import loss_chart, to_image
 from creditlab.report.tables import fmt_money, fmt_pct, md_escape, table
 from creditlab.run.folder import (
@@ -37,18 +38,7 @@ def _summary(run: Run) -> dict | None:
 
 def _missing(run: Run) -> list | None:
     """A sentence instead of the section when the run has no loss distribution."""
-    s = _summary(run)
-    if s is None:
-        why = (
-            "portfolio_loss is not enabled in the params"
-            if not run.params.portfolio_loss.enabled
-            else "the portfolio-loss stage did not run"
-        )
-        return [Markdown(f"Not in this run: {why}.")]
-    if not (run.run_dir / LOSS_DISTRIBUTION_FILE).is_file():
-        reasons = "; ".join(md_escape(r) for r in s.get("left_out", [])) or "not computed"
-        return [Markdown(f"Not in this run: {reasons}.")]
-    return None
+    return stage_left_out(run, _summary(run), LOSS_DISTRIBUTION_FILE, "portfolio_loss")
 
 
 def _level(level: float) -> str:
