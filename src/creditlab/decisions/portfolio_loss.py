@@ -255,7 +255,13 @@ def concentration(ead: np.ndarray, sectors: np.ndarray) -> dict[str, float]:
     """Single-name and sector Herfindahl indices of exposure, and their effective numbers."""
     total = float(np.sum(ead))
     if total <= 0:
-        keys = ("single_name_hhi", "effective_names", "top10_share", "sector_hhi", "effective_sectors")
+        keys = (
+            "single_name_hhi",
+            "effective_names",
+            "top10_share",
+            "sector_hhi",
+            "effective_sectors",
+        )
         return dict.fromkeys(keys, float("nan"))
     shares = ead / total
     by_sector = pd.Series(ead).groupby(np.asarray(sectors)).sum().to_numpy() / total
