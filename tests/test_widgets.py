@@ -115,6 +115,10 @@ def test_insurance_whatif_widget_changes_only_what_the_cover_changes(weekly_run)
     assert same["whatif"].distribution.equals(same["run"].distribution)
     run_file = pd.read_csv(weekly_run / "loss_distribution.csv")  # the run's figures, recomputed
     assert same["run"].distribution["net"].to_numpy() == pytest.approx(run_file["net"].to_numpy())
+    box.controls["customer"].value = "nobody"
+    box.children[2].click()
+    assert "No customer matches 'nobody'" in box.status.value and box.result is same
+    box.controls["customer"].value = row["customer_id"]  # a typed id works too
     box.controls["limit"].value = float(row["ead"])  # insure all of it
     box.children[2].click()
     now = box.result

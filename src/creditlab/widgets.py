@@ -204,7 +204,7 @@ def insurance_whatif(run_dir: str | Path) -> Workbench:
     names = pd.read_parquet(Path(run_dir) / TABLE_FILE).set_index(CUSTOMER_ID)[NAME]
     options = {f"{cid} — {names.get(cid, '')}": str(cid) for cid in inputs.customer_ids}
     controls = {
-        "customer": w.Combobox(options=list(options), placeholder="customer id or name", ensure_option=True,
+        "customer": w.Combobox(options=list(options), placeholder="customer id or name", ensure_option=False,
                                description="Customer", layout=w.Layout(width="560px")),
         "limit": w.FloatText(value=50_000.0, description=f"Insured limit ({cur})",
                              style={"description_width": "160px"}),
@@ -214,9 +214,14 @@ def insurance_whatif(run_dir: str | Path) -> Workbench:
     base = simulate(inputs, settings, prob, seed)
 
     def recompute(_=None) -> None:
-        cid = options.get(controls["customer"].value)
+        typed = controls["customer"].value.strip()
+        cid = options.get(typed) or (typed if typed in options.values() else None)
         if cid is None:
-            bench.status.value = "Choose a customer first."
+            bench.status.value = (
+                f"No customer matches {md_escape(typed)!r}: pick one from the list or type its id."
+                if typed
+                else "Choose a customer first."
+            )
             return
         if not controls["limit"].value >= 0:
             bench.status.value = "The insured limit must be an amount of 0 or more."
