@@ -9,9 +9,10 @@ import shutil
 import pandas as pd
 import pytest
 import yaml
-from helpers import creditlab
 
+from creditlab.errors import ConfigError
 from creditlab.report.headline import headline_rows
+from creditlab.run.params import load_params
 from creditlab.run.prepare import open_run
 from creditlab.run.stages.portfolio_loss import PortfolioLossStage
 
@@ -87,15 +88,11 @@ def test_without_decisions_the_stage_says_what_it_left_out(weekly_run, tmp_path)
     ]
 
 
-def test_a_bad_policy_file_fails_before_any_data_is_read(tmp_path):
+def test_a_bad_policy_file_fails_when_the_params_load(tmp_path):
     params = yaml.safe_load(open("params/ci.yaml"))
     (tmp_path / "policy.csv").write_text("customer_id,insured_limit\nC000001,lots\n")
     params["insurance"]["policy"] = "policy.csv"
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(params))
-    result = creditlab("run", "weekly", "--params", str(path), "--out", str(tmp_path / "runs"))
-    assert result.returncode == 2
-    assert (
-        "policy.csv: row 2, column 'insured_limit'" in result.stderr and "'lots'" in result.stderr
-    )
-    assert not (tmp_path / "runs").exists()
+    with pytest.raises(ConfigError, match=r"policy.csv: row 2, column 'insured_limit'.*'lots'"):
+        load_params(path)  # before any data is read (the CLI maps this to exit 2)

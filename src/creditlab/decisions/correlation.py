@@ -29,8 +29,8 @@ from creditlab.ledger.schema import CUSTOMER_ID, ISSUED_ON
 
 __all__ = ["CorrelationPosterior", "correlation_posterior", "default_cohorts"]
 
-_RHO = np.linspace(0.002, 0.6, 150)
-_LOGIT_SPAN = np.linspace(-3.5, 3.5, 80)  # logit p around the pooled default rate's
+_RHO = np.linspace(0.002, 0.6, 100)
+_LOGIT_SPAN = np.linspace(-3.5, 3.5, 60)  # logit p around the pooled default rate's
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(8)  # weight exp(-x^2 / 2)
 
 

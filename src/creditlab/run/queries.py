@@ -8,13 +8,13 @@ never fits a model or changes a file of the run.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from creditlab.decisions.draws import lgd_draws
 from creditlab.decisions.limits import OrderDecision, approve_order
-from creditlab.decisions.portfolio_loss import LossInputs
 from creditlab.decisions.provisions import provision_matrix
 from creditlab.decisions.whatif import WhatIfBase
 from creditlab.errors import ConfigError
@@ -44,6 +44,9 @@ from creditlab.run.manifest import read_manifest
 from creditlab.run.prepare import Run, ledger_dates, open_run
 from creditlab.run.stages.decisions import decision_seed, lgd_labels, pd_draws, segment_label
 from creditlab.run.stages.portfolio_loss import loss_inputs
+
+if TYPE_CHECKING:
+    from creditlab.decisions.portfolio_loss import LossInputs
 
 __all__ = [
     "approve",
