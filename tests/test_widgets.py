@@ -52,7 +52,23 @@ def _label(box, customer_id: str) -> str:
 def test_default_levers_reproduce_the_run(bench, base, weekly_run):
     table = pd.read_parquet(weekly_run / "decision_table.parquet")
     assert bench.result["affected"].empty and base["refused_by_cutoff"] == 0
-    assert base["recommended_limits"] == pytest.approx(table["recommended_limit"].sum(), rel=0.02)
+    # no change means no change: the run's limits and grades, exactly
+    assert base["recommended_limits"] == pytest.approx(table["recommended_limit"].sum(), rel=1e-12)
+    assert (bench.result["grades"] == table["grade"].to_numpy()).all()
+    migration = bench.result["migration"]
+    assert migration.to_numpy().trace() == len(table)  # a diagonal grade migration
+    shown = bench.result["table"]  # what the widget shows is the result
+    assert (shown["Run"] == shown["What-if"]).all()
+
+
+def test_a_rounded_lever_is_the_runs_value_and_reset_brings_the_run_back(bench, base):
+    run_lgd = bench.controls["lgd_mean"].value
+    assert _set(bench, lgd_mean=round(run_lgd, 2)) == base  # what a browser slider sends back
+    moved = _set(bench, lgd_mean=min(run_lgd + 0.15, 0.95), pd_multiplier=2.0, max_grade="4")
+    assert moved["ecl_mean"] > base["ecl_mean"]
+    bench.children[len(bench.controls)].click()  # "Reset to the run"
+    assert dict(bench.result["summary"]) == base
+    assert bench.controls["lgd_mean"].value == run_lgd and bench.controls["max_grade"].value is None
 
 
 def test_stress_raises_ecl_and_provisions_and_cuts_limits(bench, base):
@@ -117,7 +133,7 @@ def test_insurance_whatif_widget_changes_only_what_the_cover_changes(weekly_run)
     assert same["run"].distribution["net"].to_numpy() == pytest.approx(run_file["net"].to_numpy())
     box.controls["customer"].value = "nobody"
     box.children[2].click()
-    assert "No customer matches 'nobody'" in box.status.value and box.result is same
+    assert "No customer matches “nobody”" in box.status.value and box.result is same
     box.controls["customer"].value = row["customer_id"]  # a typed id works too
     box.controls["limit"].value = float(row["ead"])  # insure all of it
     box.children[2].click()
@@ -140,13 +156,18 @@ def test_customer_360_shows_a_customer_and_renders_its_review(weekly_run, tmp_pa
     run_dir = tmp_path / "run"
     shutil.copytree(weekly_run, run_dir)
     box = widgets.customer_360(run_dir)
+    assert "Pick a customer" in box.status.value  # an empty box says what to do
     label = box.controls["customer"].options[5]
     cid = label.split(" — ")[0]
+    box.controls["customer"].value = cid.lower()  # a typed id, any case, is enough
+    assert box.result == {"customer_id": cid} and box.status.value == ""
+    box.controls["customer"].value = "no such customer"
+    assert "No customer matches" in box.status.value and box.result == {"customer_id": cid}
     box.controls["customer"].value = label
-    assert box.result == {"customer_id": cid}
     box.children[1].click()  # Render review report
     review = run_dir / f"customer_review_{cid}.html"
-    assert box.result["review"] == review and review.is_file() and "Written" in box.status.value
+    assert box.result["review"] == review and review.is_file() and "Written in" in box.status.value
+    assert "\\_" not in box.status.value  # HTML, not Markdown escapes
     assert (
         f"customer_review_{cid}" in json.loads((run_dir / "manifest.json").read_text())["reports"]
     )

@@ -13,6 +13,9 @@ analysts' own code can read the numbers behind what is shown.
 
 from __future__ import annotations
 
+import html
+import math
+import time
 from pathlib import Path
 
 import ipywidgets as w
@@ -23,7 +26,7 @@ from creditlab.decisions.whatif import Levers, evaluate
 from creditlab.errors import CreditlabError
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
 from creditlab.report import customer_section
-from creditlab.report.tables import fmt_money, md_escape, table
+from creditlab.report.tables import fmt_money, table
 from creditlab.run.folder import TABLE_FILE
 from creditlab.run.orchestrate import render_review
 from creditlab.run.prepare import open_run
@@ -44,6 +47,32 @@ class Workbench(w.VBox):
         super().__init__([*controls.values(), *(buttons or []), self.status, self.out])
 
 
+def _find_customer(typed: str, options: dict[str, str]) -> tuple[str | None, str]:
+    """The customer a search box names: a whole label, an id (any case), or the one label holding
+    the text; else None and what to tell the user (HTML)."""
+    text = (typed or "").strip()
+    if not text:
+        return None, "Pick a customer: type its id or part of its name, then Enter."
+    if text in options:
+        return options[text], ""
+    ids = {cid.lower(): cid for cid in options.values()}
+    if text.lower() in ids:
+        return ids[text.lower()], ""
+    hits = [label for label in options if text.lower() in label.lower()]
+    if len(hits) == 1:
+        return options[hits[0]], ""
+    shown = html.escape(text)
+    if not hits:
+        return None, f"No customer matches “{shown}”."
+    return None, f"{len(hits):,} customers match “{shown}”: type more, or pick one from the list."
+
+
+def _search_box(options: dict[str, str]) -> w.Combobox:
+    """A customer search box: suggestions while typing, looked up on Enter."""
+    return w.Combobox(options=list(options), placeholder="customer id or name", ensure_option=False,
+                      continuous_update=False, description="Customer", layout=w.Layout(width="600px"))  # fmt: skip
+
+
 def _customer_options(table: pd.DataFrame) -> dict[str, str]:
     return {
         f"{cid} — {name}": str(cid)
@@ -51,22 +80,36 @@ def _customer_options(table: pd.DataFrame) -> dict[str, str]:
     }
 
 
+def _run_value(name: str, value: object, run: object, step: float) -> object:
+    """A lever's value, or None (the run's own setting) when it is within half a step of the
+    run's: a browser slider rounds the run's value to its step, which must not count as a move."""
+    if name == "max_probability":  # a log slider: steps in log10
+        near = abs(math.log10(value) - math.log10(run)) <= step / 2 + 1e-9
+    else:
+        near = abs(value - run) <= step / 2 + 1e-9
+    return None if near else value
+
+
 def whatif(run_dir: str | Path) -> Workbench:
-    """Policy what-if on a finished run: every lever recomputes the totals at once."""
+    """Policy what-if on a finished run: every lever recomputes the totals at once; "Reset to the
+    run" puts every lever back. With the levers at the run's values the numbers are the run's."""
     base = whatif_base(run_dir)
     s = base.settings
+    cur = open_run(run_dir).params.currency
     grades = [g.grade for g in s.grades]
     industries = sorted(base.table[INDUSTRY].astype(str).unique())
-    style = {"description_width": "220px"}
-    layout = w.Layout(width="560px")
+    style = {"description_width": "240px"}
+    layout = w.Layout(width="600px")
+    run_lgd = float(base.lgd_draws.mean())
     controls = {
         "max_grade": w.Dropdown(options=[("no cut-off", None), *[(f"grade {g} or better", g) for g in grades]],
                                 description="Credit up to", style=style, layout=layout),
-        "lgd_mean": w.FloatSlider(value=float(base.lgd_draws.mean()), min=0.05, max=0.95, step=0.05,
+        "lgd_mean": w.FloatSlider(value=run_lgd, min=0.05, max=0.95, step=0.01, readout_format=".0%",
                                   description="Mean LGD", style=style, layout=layout),
         "max_probability": w.FloatLogSlider(value=s.appetite.max_probability, base=10, min=-3, max=-0.7, step=0.05,
-                                            description="Appetite: max P(loss > threshold)", style=style, layout=layout),
-        "loss_threshold": w.FloatText(value=s.appetite.loss_threshold, description="Appetite: loss threshold",
+                                            readout_format=".2%", description="Appetite: max P(loss > threshold)",
+                                            style=style, layout=layout),
+        "loss_threshold": w.FloatText(value=s.appetite.loss_threshold, description=f"Appetite: loss threshold ({cur})",
                                       style=style, layout=layout),
         "terms_shift_days": w.IntSlider(value=0, min=-30, max=60, step=5, description="Customers pay later by (days)",
                                         style=style, layout=layout),
@@ -80,38 +123,68 @@ def whatif(run_dir: str | Path) -> Workbench:
                                   description=f"Discount for paying in {s.terms.discount_days} days",
                                   style=style, layout=layout),
     }  # fmt: skip
-    bench = Workbench(controls)
+    run_values = {name: c.value for name, c in controls.items()}
+    reset = w.Button(description="Reset to the run", icon="undo")
+    bench = Workbench(controls, [reset])
     prob = base.prob
+    holding = [False]  # True while reset moves every control (one update at the end)
+
+    def levers() -> Levers:
+        values = {name: c.value for name, c in controls.items()}
+        for name in ("lgd_mean", "max_probability", "discount"):
+            values[name] = _run_value(name, values[name], run_values[name], controls[name].step)
+        return Levers(**values)
 
     def update(_=None) -> None:
-        levers = Levers(**{k: c.value for k, c in controls.items()})
-        result = evaluate(base, levers)
+        if holding[0]:
+            return
+        result = evaluate(base, levers())
         bench.result = result
         ref, now = base.reference["summary"], result["summary"]
+
+        def money_interval(d: dict, key: str) -> str:
+            return f"{fmt_money(d[f'{key}_mean'])} ({fmt_money(d[f'{key}_lo'])}–{fmt_money(d[f'{key}_hi'])})"
+
         rows = [
             ("Customers with credit", f"{ref['customers_with_credit']:,}", f"{now['customers_with_credit']:,}"),
-            ("Recommended limits", fmt_money(ref["recommended_limits"]), fmt_money(now["recommended_limits"])),
-            ("Approved exposure", fmt_money(ref["approved_exposure"]), fmt_money(now["approved_exposure"])),
-            (f"ECL ({prob:.0%} interval)", f"{fmt_money(ref['ecl_mean'])} ({fmt_money(ref['ecl_lo'])}–{fmt_money(ref['ecl_hi'])})",
-             f"{fmt_money(now['ecl_mean'])} ({fmt_money(now['ecl_lo'])}–{fmt_money(now['ecl_hi'])})"),
-            ("Provision (historical rates x PD stress)", f"{fmt_money(ref['allowance_mean'])}",
-             f"{fmt_money(now['allowance_mean'])} ({fmt_money(now['allowance_lo'])}–{fmt_money(now['allowance_hi'])})"),
+            (f"Recommended limits ({cur})", fmt_money(ref["recommended_limits"]), fmt_money(now["recommended_limits"])),
+            (f"Approved exposure ({cur})", fmt_money(ref["approved_exposure"]), fmt_money(now["approved_exposure"])),
+            (f"ECL ({cur}, {prob:.0%} interval)", money_interval(ref, "ecl"), money_interval(now, "ecl")),
+            (f"Provision ({cur}, historical rates x PD stress)", money_interval(ref, "allowance"),
+             money_interval(now, "allowance")),
             ("Customers for whom the discount pays", f"{ref['discount_pays_for']:,}", f"{now['discount_pays_for']:,}"),
         ]  # fmt: skip
+        shown = pd.DataFrame(rows, columns=["", "Run", "What-if"])
+        bench.result["table"] = shown
         bench.out.clear_output(wait=True)
         with bench.out:
-            display(table(pd.DataFrame(rows, columns=["", "Run", "What-if"])))
+            display(table(shown))
             display(
                 table(
                     result["migration"].reset_index().rename(columns=str),
                     caption="Grade migration (rows: run, columns: what-if)",
                 )
             )
-            display(table(result["affected"].head(25), money=["recommended_limit", "whatif_limit", "change"],
-                          caption=f"Customers affected: {len(result['affected']):,} (largest changes first)"))  # fmt: skip
+            affected = result["affected"].rename(columns={
+                CUSTOMER_ID: "Customer", NAME: "Name", "grade": "Grade", "whatif_grade": "What-if grade",
+                "recommended_limit": f"Limit ({cur})", "whatif_limit": f"What-if limit ({cur})", "change": "Change",
+            })  # fmt: skip
+            display(table(affected.head(25), money=[f"Limit ({cur})", f"What-if limit ({cur})", "Change"],
+                          caption=f"Customers affected: {len(affected):,} (largest changes first; all of them "
+                                  "in .result['affected'])"))  # fmt: skip
+
+    def back_to_run(_=None) -> None:
+        holding[0] = True
+        try:
+            for name, control in controls.items():
+                control.value = run_values[name]
+        finally:
+            holding[0] = False
+        update()
 
     for control in controls.values():
         control.observe(update, names="value")
+    reset.on_click(back_to_run)
     update()
     return bench
 
@@ -120,13 +193,16 @@ def customer_360(run_dir: str | Path) -> Workbench:
     """Search a customer by id or name; show it from every side; render its review."""
     run = open_run(run_dir)
     options = _customer_options(run.ledger.customers)
-    search = w.Combobox(options=list(options), placeholder="customer id or name", ensure_option=True,
-                        description="Customer", layout=w.Layout(width="560px"))  # fmt: skip
-    button = w.Button(description="Render review report", icon="file")
+    search = _search_box(options)
+    button = w.Button(
+        description="Render review report", icon="file", layout=w.Layout(width="220px")
+    )
     bench = Workbench({"customer": search}, [button])
+    bench.status.value = _find_customer("", options)[1]
 
     def show(_=None) -> None:
-        cid = options.get(search.value)
+        cid, message = _find_customer(search.value, options)
+        bench.status.value = message
         if cid is None:
             return
         bench.result = {"customer_id": cid}
@@ -137,18 +213,20 @@ def customer_360(run_dir: str | Path) -> Workbench:
                 display(*part(run, cid))
 
     def render(_=None) -> None:
-        cid = options.get(search.value)
+        cid, message = _find_customer(search.value, options)
         if cid is None:
-            bench.status.value = "Choose a customer first."
+            bench.status.value = message
             return
-        bench.status.value = f"Rendering the review of {md_escape(cid)}… (about ten seconds)"
+        bench.status.value = f"Rendering the review of {html.escape(cid)}… (10 to 20 seconds)"
+        t0 = time.perf_counter()
         try:
             path = render_review(run_dir, cid)
         except CreditlabError as exc:
-            bench.status.value = f"<b>Failed:</b> {md_escape(exc)}"
+            bench.status.value = f"<b>Failed:</b> {html.escape(str(exc))}"
             return
         bench.result["review"] = path
-        bench.status.value = f"Written: <code>{md_escape(path)}</code>"
+        took = time.perf_counter() - t0
+        bench.status.value = f"Written in {took:.0f} s: <code>{html.escape(str(path))}</code>"
 
     search.observe(show, names="value")
     button.on_click(render)
@@ -162,26 +240,25 @@ def order_approval(run_dir: str | Path) -> Workbench:
         raise CreditlabError(f"{run_dir}: no decisions in this run (it needs the PD model)")
     options = _customer_options(pd.read_parquet(table_path))
     controls = {
-        "customer": w.Combobox(options=list(options), placeholder="customer id or name", ensure_option=True,
-                               description="Customer", layout=w.Layout(width="560px")),
+        "customer": _search_box(options),
         "amount": w.FloatText(value=10_000.0, description="Order amount"),
     }  # fmt: skip
     button = w.Button(description="Check", button_style="primary")
     bench = Workbench(controls, [button])
 
     def check(_=None) -> None:
-        cid = options.get(controls["customer"].value)
+        cid, message = _find_customer(controls["customer"].value, options)
         if cid is None:
-            bench.status.value = "Choose a customer first."
+            bench.status.value = message
             return
         try:
             decision = approve(run_dir, cid, controls["amount"].value)
         except CreditlabError as exc:
-            bench.status.value = f"<b>Cannot check:</b> {md_escape(exc)}"
+            bench.status.value = f"<b>Cannot check:</b> {html.escape(str(exc))}"
             return
         bench.result = {"decision": decision}
         colour = {"approve": "#2b7a3d", "refer": "#b7791f", "decline": "#a4161a"}[decision.decision]
-        reasons = "".join(f"<li>{md_escape(r)}</li>" for r in decision.reasons)
+        reasons = "".join(f"<li>{html.escape(r)}</li>" for r in decision.reasons)
         bench.status.value = (
             f'<b style="color:{colour}">{decision.decision.upper()}</b><ul>{reasons}</ul>'
         )
@@ -204,8 +281,7 @@ def insurance_whatif(run_dir: str | Path) -> Workbench:
     names = pd.read_parquet(Path(run_dir) / TABLE_FILE).set_index(CUSTOMER_ID)[NAME]
     options = {f"{cid} — {names.get(cid, '')}": str(cid) for cid in inputs.customer_ids}
     controls = {
-        "customer": w.Combobox(options=list(options), placeholder="customer id or name", ensure_option=False,
-                               description="Customer", layout=w.Layout(width="560px")),
+        "customer": _search_box(options),
         "limit": w.FloatText(value=50_000.0, description=f"Insured limit ({cur})",
                              style={"description_width": "160px"}),
     }  # fmt: skip
@@ -214,14 +290,9 @@ def insurance_whatif(run_dir: str | Path) -> Workbench:
     base = simulate(inputs, settings, prob, seed)
 
     def recompute(_=None) -> None:
-        typed = controls["customer"].value.strip()
-        cid = options.get(typed) or (typed if typed in options.values() else None)
+        cid, message = _find_customer(controls["customer"].value, options)
         if cid is None:
-            bench.status.value = (
-                f"No customer matches {md_escape(typed)!r}: pick one from the list or type its id."
-                if typed
-                else "Choose a customer first."
-            )
+            bench.status.value = message
             return
         if not controls["limit"].value >= 0:
             bench.status.value = "The insured limit must be an amount of 0 or more."
@@ -237,8 +308,8 @@ def insurance_whatif(run_dir: str | Path) -> Workbench:
         before = base.contributions.set_index(CUSTOMER_ID).loc[cid]
         after = now.contributions.set_index(CUSTOMER_ID).loc[cid]
         bench.status.value = (
-            f"{md_escape(cid)}: insured {fmt_money(before['insured'])} → "
-            f"{fmt_money(after['insured'])} {md_escape(cur)} of {fmt_money(after['ead'])} open AR; "
+            f"{html.escape(cid)}: insured {fmt_money(before['insured'])} → "
+            f"{fmt_money(after['insured'])} {cur} of {fmt_money(after['ead'])} open AR; "
             f"its share of the worst years after insurance {fmt_money(before['net_es_contribution'])}"
             f" → {fmt_money(after['net_es_contribution'])}."
         )

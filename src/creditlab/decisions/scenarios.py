@@ -18,7 +18,7 @@ from creditlab.decisions.draws import interval
 from creditlab.decisions.limits import lgd_order, recommend_limits
 from creditlab.decisions.provisions import ProvisionMatrix
 from creditlab.decisions.settings import Appetite, DecisionSettings, Scenario
-from creditlab.ledger.schema import IN_DEFAULT, INDUSTRY, OPEN_AR
+from creditlab.ledger.schema import IN_DEFAULT, INDUSTRY, OPEN_AR, PD_MEAN
 from creditlab.segments import assign_grades
 
 __all__ = ["Decided", "decide_under", "scenario_grid", "stress"]
@@ -103,7 +103,11 @@ def decide_under(
     if lgd_mean is not None:
         lgd_s = np.clip(lgd_s * lgd_mean / lgd_s.mean(), 0.0, 1.0)
     ead = frame[OPEN_AR].to_numpy(dtype=float)
-    grades, _ = assign_grades(pd_s.mean(axis=0), in_default, settings.grades)
+    # the run's PD (its posterior mean) moved as the stress moves the draws: no stress, no change
+    before, after = pd_draws.mean(axis=0), pd_s.mean(axis=0)
+    ratio = np.divide(after, before, out=np.ones_like(after), where=before > 0)
+    pd_mean = np.clip(frame[PD_MEAN].to_numpy(dtype=float) * ratio, 0.0, 1.0)
+    grades, _ = assign_grades(pd_mean, in_default, settings.grades)
     rank = settings.grade_rank
     limits = recommend_limits(
         frame, pd_s, lgd_s, settings.economics, appetite or settings.appetite, prob,
