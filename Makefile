@@ -35,6 +35,8 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/german_credit.py
 	$(BIN)/python benchmarks/decisions.py
 	$(BIN)/python benchmarks/whatif.py
+	$(BIN)/python benchmarks/portfolio_loss.py
+	$(BIN)/python benchmarks/portfolio_loss_german.py
 	$(BIN)/python benchmarks/payment_validation.py
 	$(BIN)/python benchmarks/payment_timing.py
 	$(BIN)/python benchmarks/large_ledger.py

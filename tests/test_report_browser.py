@@ -33,11 +33,13 @@ def test_the_checks_catch_a_bad_page(tmp_path):
     ("report", "sections"),
     [
         ("weekly_portfolio", ["Portfolio overview", "Probability of default", "Collections worklist",
-                              "Provision matrix (IFRS 9)", "Scenarios", "Appendix: run record"]),
+                              "Provision matrix (IFRS 9)", "Scenarios", "How bad can a year get?",
+                              "Who drives the tail", "Credit insurance", "Appendix: run record"]),
         ("model_validation", ["The model", "Convergence", "Posterior predictive checks",
                               "Out-of-time validation", "Calibration by grade", "Appendix: run record"]),
         ("customer_review", ["Profile", "Exposure and limit", "Payment history",
-                             "Probability of default", "Actions", "Appendix: run record"]),
+                             "Probability of default", "Actions", "Share of a bad year and insurance cover",
+                             "Appendix: run record"]),
     ],
 )  # fmt: skip
 def test_reports_load_cleanly_in_chromium(weekly_run, tmp_path, report, sections):

@@ -102,7 +102,7 @@ def whatif(run_dir: str | Path) -> Workbench:
     layout = w.Layout(width="600px")
     run_lgd = float(base.lgd_draws.mean())
     controls = {
-        "max_grade": w.Dropdown(options=[("no cut-off", None), *[(f"grade {g} or better", g) for g in grades]],
+        "max_grade": w.Dropdown(options=[("no cut-off", ""), *[(f"grade {g} or better", g) for g in grades]],
                                 description="Credit up to", style=style, layout=layout),
         "lgd_mean": w.FloatSlider(value=run_lgd, min=0.05, max=0.95, step=0.01, readout_format=".0%",
                                   description="Mean LGD", style=style, layout=layout),
@@ -115,7 +115,7 @@ def whatif(run_dir: str | Path) -> Workbench:
                                         style=style, layout=layout),
         "pd_multiplier": w.FloatSlider(value=1.0, min=0.5, max=3.0, step=0.1, description="PD stress (all)",
                                        style=style, layout=layout),
-        "industry": w.Dropdown(options=[("none", None), *[(i, i) for i in industries]],
+        "industry": w.Dropdown(options=[("none", ""), *[(i, i) for i in industries]],
                                description="Stress one industry", style=style, layout=layout),
         "industry_multiplier": w.FloatSlider(value=1.0, min=1.0, max=5.0, step=0.25, description="…by a PD multiple",
                                              style=style, layout=layout),
@@ -131,6 +131,8 @@ def whatif(run_dir: str | Path) -> Workbench:
 
     def levers() -> Levers:
         values = {name: c.value for name, c in controls.items()}
+        for name in ("max_grade", "industry"):  # "" is "none" (a None value shows no label)
+            values[name] = values[name] or None
         for name in ("lgd_mean", "max_probability", "discount"):
             values[name] = _run_value(name, values[name], run_values[name], controls[name].step)
         return Levers(**values)
