@@ -27,7 +27,7 @@ from creditlab.errors import CreditlabError
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
 from creditlab.report import customer_section
 from creditlab.report.tables import fmt_money, table
-from creditlab.run.folder import TABLE_FILE
+from creditlab.run.folder import MANIFEST_FILE, TABLE_FILE, RunFolder
 from creditlab.run.orchestrate import render_review
 from creditlab.run.prepare import open_run
 from creditlab.run.queries import approve, loss_base, whatif_base
@@ -241,9 +241,11 @@ def order_approval(run_dir: str | Path) -> Workbench:
     if not table_path.is_file():
         raise CreditlabError(f"{run_dir}: no decisions in this run (it needs the PD model)")
     options = _customer_options(pd.read_parquet(table_path))
+    cur = RunFolder(Path(run_dir)).read_json(MANIFEST_FILE)["params"]["currency"]
     controls = {
         "customer": _search_box(options),
-        "amount": w.FloatText(value=10_000.0, description="Order amount"),
+        "amount": w.FloatText(value=10_000.0, description=f"Order amount ({cur})",
+                              style={"description_width": "initial"}),
     }  # fmt: skip
     button = w.Button(description="Check", button_style="primary")
     bench = Workbench(controls, [button])
