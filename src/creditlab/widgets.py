@@ -73,6 +73,11 @@ def _search_box(options: dict[str, str]) -> w.Combobox:
                       continuous_update=False, description="Customer", layout=w.Layout(width="600px"))  # fmt: skip
 
 
+def _currency(run_dir: str | Path) -> str:
+    """The run's currency (from its manifest: no ledger to load)."""
+    return RunFolder(Path(run_dir)).read_json(MANIFEST_FILE)["params"]["currency"]
+
+
 def _customer_options(table: pd.DataFrame) -> dict[str, str]:
     return {
         f"{cid} — {name}": str(cid)
@@ -95,7 +100,7 @@ def whatif(run_dir: str | Path) -> Workbench:
     run" puts every lever back. With the levers at the run's values the numbers are the run's."""
     base = whatif_base(run_dir)
     s = base.settings
-    cur = open_run(run_dir).params.currency
+    cur = _currency(run_dir)
     grades = [g.grade for g in s.grades]
     industries = sorted(base.table[INDUSTRY].astype(str).unique())
     style = {"description_width": "240px"}
@@ -241,7 +246,7 @@ def order_approval(run_dir: str | Path) -> Workbench:
     if not table_path.is_file():
         raise CreditlabError(f"{run_dir}: no decisions in this run (it needs the PD model)")
     options = _customer_options(pd.read_parquet(table_path))
-    cur = RunFolder(Path(run_dir)).read_json(MANIFEST_FILE)["params"]["currency"]
+    cur = _currency(run_dir)
     controls = {
         "customer": _search_box(options),
         "amount": w.FloatText(value=10_000.0, description=f"Order amount ({cur})",
