@@ -41,9 +41,9 @@ def lab(weekly_run, tmp_path_factory):
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
         }
     )
-    broken.cells = [
-        nbformat.v4.new_code_cell("from creditlab import widgets"),
-        nbformat.v4.new_code_cell(f"widgets.whatif({str(root / 'no_such_run')!r})"),
+    broken.cells = [  # a widget that cannot be built (a slider given text)
+        nbformat.v4.new_code_cell("import ipywidgets as w"),
+        nbformat.v4.new_code_cell('w.FloatSlider(value="the run\'s LGD")'),
     ]
     nbformat.write(broken, root / "broken.ipynb")
     port, token = free_port(), uuid.uuid4().hex
