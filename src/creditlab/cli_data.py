@@ -258,6 +258,7 @@ def cmd_pd_score(args: argparse.Namespace) -> int:
 
 def cmd_pd_loss(args: argparse.Namespace) -> int:
     """``creditlab pd loss``: the loss distribution of a scored table of one's own."""
+    from creditlab.decisions.correlation import CorrelationPosterior
     from creditlab.decisions.insurance import parse_insurance
     from creditlab.decisions.loss_settings import parse_loss_settings
     from creditlab.decisions.portfolio_loss import simulate, table_inputs
@@ -306,7 +307,9 @@ def cmd_pd_loss(args: argparse.Namespace) -> int:
         "exposure": args.exposure,
         "lgd_prior": {"mean": lgd.mean, "sd": lgd.sd},
         "correlation": result.summary["correlation"]
-        | {"updated": False, "reason": "a table has no default history: the prior is used"},
+        | CorrelationPosterior.prior_only(
+            settings.systematic, "a table has no default history: the prior is used"
+        ).summary(args.prob),
     }
     (out / PORTFOLIO_LOSS_FILE).write_text(json.dumps(summary, indent=2, default=json_default))
     lvl = settings.reserve_level

@@ -91,6 +91,12 @@ class CorrelationPosterior:
     default_rate: float = float("nan")  # the cohorts' pooled 12-month default rate
     effective_years: float = 0.0
 
+    @classmethod
+    def prior_only(cls, prior: BetaPrior, reason: str) -> CorrelationPosterior:
+        """The prior itself, not updated, with the reason."""
+        mass = stats.beta.pdf(_RHO, *prior.beta)
+        return cls(_RHO, mass / mass.sum(), prior, False, reason)
+
     def draws(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` draws of rho (from the Beta prior itself when not updated)."""
         if not self.updated:
@@ -130,8 +136,7 @@ def correlation_posterior(
     used = cohorts.loc[cohorts["customers"] > 0]
     years = len(used) / 12
     n_def = int(used["defaults"].sum()) if len(used) else 0
-    prior_mass = stats.beta.pdf(_RHO, *prior.beta)
-    prior_mass = prior_mass / prior_mass.sum()
+    prior_mass = CorrelationPosterior.prior_only(prior, "").probability
     rate = n_def / used["customers"].sum() if len(used) else float("nan")
     keep = {"cohorts": len(used), "default_rate": float(rate), "effective_years": years}
     if years < min_years or n_def == 0:

@@ -113,7 +113,8 @@ def loss_section(run: Run) -> list:
         "up the losses (open AR x LGD of the customers that default), less the insurer's payout. "
         "Customers default together through a systematic factor; its correlation is "
         f"{moved}.{sector} Expected loss: simulated {cur} {fmt_money(el['simulated'])}, exactly "
-        f"{fmt_money(el['analytic'])} from the draws (the ECL). The worst years are sampled more "
+        f"{fmt_money(el['analytic'])} from the same PD and LGD draws as the ECL (thinned to "
+        f"{s['posterior_draws']}). The worst years are sampled more "
         f"often and weighted back (importance sampling; effective sample size "
         f"{s['effective_sample_size']:,.0f})."
     )

@@ -17,7 +17,11 @@ import numpy as np
 import pandas as pd
 
 from creditlab import kpi
-from creditlab.decisions.correlation import correlation_posterior, default_cohorts
+from creditlab.decisions.correlation import (
+    CorrelationPosterior,
+    correlation_posterior,
+    default_cohorts,
+)
 from creditlab.decisions.draws import lgd_draws, thin
 from creditlab.decisions.insurance import Insurance
 from creditlab.decisions.loss_settings import PortfolioLossSettings
@@ -137,11 +141,14 @@ def _simulate(
     timings: dict[str, float] = {}
     seed, prob = loss_seed(run, settings), run.params.interval_prob
     with timed(timings, "correlation"):
-        posterior = None
         if settings.learn_correlation:
             cohorts = default_cohorts(run.ledger.invoices, run.ledger.events, run.as_of)
             posterior = correlation_posterior(
                 cohorts, settings.systematic, settings.min_cohort_years
+            )
+        else:
+            posterior = CorrelationPosterior.prior_only(
+                settings.systematic, "learn_correlation is off: the prior is used"
             )
         systematic, sector = correlation_draws(settings, posterior, settings.posterior_draws, seed)
     with timed(timings, "draws"):
@@ -158,12 +165,7 @@ def _simulate(
     result.distribution.to_csv(run.run_dir / LOSS_DISTRIBUTION_FILE, index=False)
     result.curve.to_csv(run.run_dir / LOSS_CURVE_FILE, index=False)
     summary: dict[str, Any] = {"enabled": True, "left_out": [], **result.summary}
-    correlation = (
-        posterior.summary(prob)
-        if posterior is not None
-        else {"updated": False, "reason": "learn_correlation is off: the prior is used"}
-    )
-    summary["correlation"] |= correlation | {
+    summary["correlation"] |= posterior.summary(prob) | {
         "sector_by": settings.sector_by,
         "systematic_draws": inputs.systematic.tolist(),
         "sector_draws": inputs.sector.tolist(),
