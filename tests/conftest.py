@@ -84,10 +84,19 @@ RUN_FIXTURES = {"weekly_run", "ci_ledger"}  # fixtures that cost a whole run (or
 HOSTILE_NAME = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
 
+# the longest tests start first (one on each worker: pytest-xdist hands out its first tests in
+# turn), so neither is left running alone at the end of the suite
+LONGEST = (
+    "test_demo_prints_the_html_path_last",
+    "test_notebooks_with_their_defaults_pass_nbval_lax",
+)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if RUN_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: LONGEST.index(item.name) if item.name in LONGEST else len(LONGEST))
 
 
 @contextlib.contextmanager

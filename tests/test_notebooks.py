@@ -4,6 +4,7 @@ cell that papermill can read."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import inspect
 import json
 import shutil
@@ -140,10 +141,19 @@ def test_the_batch_notebook_runs_a_batch(tmp_path):
     assert [p["status"] for p in index["portfolios"]] == ["succeeded"]
 
 
+# the workbench notebooks run in JupyterLab in a real browser (tests/test_workbench_browser.py)
+# wherever it can run: here only where it cannot
+IN_BROWSER = (
+    {"whatif.ipynb", "customer_360.ipynb"}
+    if shutil.which("chromium") and importlib.util.find_spec("playwright")
+    else set()
+)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
-    [p for p in NOTEBOOKS if p.name not in {*WITH_DEFAULTS, "portfolios.ipynb"}],
+    [p for p in NOTEBOOKS if p.name not in {*WITH_DEFAULTS, "portfolios.ipynb", *IN_BROWSER}],
     ids=lambda p: p.name,
 )
 def test_notebooks_run_on_a_finished_run(path, weekly_run, ci_ledger, tmp_path):
