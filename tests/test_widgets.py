@@ -101,10 +101,16 @@ def test_a_cheaper_discount_pays_for_more_customers(bench, base):
     assert cheap > costly
 
 
-def test_order_approval_widget(weekly_run):
+def test_order_approval_widget(weekly_run, tmp_path):
     table = pd.read_parquet(weekly_run / "decision_table.parquet")
     defaulted = table.loc[table["grade"] == "D", "customer_id"].iloc[0]
-    box = widgets.order_approval(weekly_run)
+    run_dir = (
+        tmp_path / "run"
+    )  # as a notebook prepares one: no manifest (only `creditlab run` writes it)
+    shutil.copytree(weekly_run, run_dir)
+    (run_dir / "manifest.json").unlink()
+    box = widgets.order_approval(run_dir)
+    assert "(EUR)" in box.controls["amount"].description
     box.controls["customer"].value = _label(box, defaulted)
     box.controls["amount"].value = 100.0
     box.children[2].click()  # the Check button

@@ -27,7 +27,7 @@ from creditlab.errors import CreditlabError
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
 from creditlab.report import customer_section
 from creditlab.report.tables import fmt_money, table
-from creditlab.run.folder import MANIFEST_FILE, TABLE_FILE, RunFolder
+from creditlab.run.folder import INPUTS_FILE, TABLE_FILE, RunFolder
 from creditlab.run.orchestrate import render_review
 from creditlab.run.prepare import open_run
 from creditlab.run.queries import approve, loss_base, whatif_base
@@ -74,8 +74,8 @@ def _search_box(options: dict[str, str]) -> w.Combobox:
 
 
 def _currency(run_dir: str | Path) -> str:
-    """The run's currency (from its manifest: no ledger to load)."""
-    return RunFolder(Path(run_dir)).read_json(MANIFEST_FILE)["params"]["currency"]
+    """The run's currency, from the params every prepared run folder keeps (no ledger to load)."""
+    return RunFolder(Path(run_dir)).read_json(INPUTS_FILE)["params"]["currency"]
 
 
 def _customer_options(table: pd.DataFrame) -> dict[str, str]:
