@@ -287,8 +287,7 @@ def insurance_whatif(run_dir: str | Path) -> Workbench:
     run, inputs = loss_base(run_dir)
     settings, prob = run.params.portfolio_loss, run.params.interval_prob
     seed, cur = loss_seed(run, settings), run.params.currency
-    names = pd.read_parquet(Path(run_dir) / TABLE_FILE).set_index(CUSTOMER_ID)[NAME]
-    options = {f"{cid} — {names.get(cid, '')}": str(cid) for cid in inputs.customer_ids}
+    options = _customer_options(pd.read_parquet(Path(run_dir) / TABLE_FILE))  # the simulated ones
     controls = {
         "customer": _search_box(options),
         "limit": w.FloatText(value=50_000.0, description=f"Insured limit ({cur})",
