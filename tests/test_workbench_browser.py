@@ -172,7 +172,10 @@ def test_customer_360_finds_a_typed_id_in_a_real_browser(browser, lab, weekly_ru
     box.fill(cid)
     box.press("Enter")
     page.get_by_text("Review of", exact=False).first.wait_for(timeout=60_000)
-    assert page.locator(".jp-Notebook").get_by_text(cid).first.is_visible()
+    # the profile table names it (not the search box's hidden list of suggestions)
+    page.locator(".jp-OutputArea-output table td").get_by_text(cid, exact=True).first.wait_for(
+        timeout=30_000
+    )
     box.fill("no such customer")
     box.press("Enter")
     page.get_by_text("No customer matches").first.wait_for(timeout=30_000)
