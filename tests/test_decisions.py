@@ -13,6 +13,7 @@ from creditlab.decisions.limits import (
     expected_min_lognormal,
     lgd_order,
     loss_exceedance,
+    max_order,
     recommend_limits,
 )
 from creditlab.decisions.params import parse_decision_settings
@@ -206,6 +207,44 @@ def test_order_approval_approves_refers_and_declines():
     assert approve_order(_customer(in_default=True), 10, pds, lgd, appetite).decision == "decline"
     late = approve_order(_customer(max_dpd=75), 10, pds, lgd, appetite)
     assert late.decision == "refer" and "75 days past due" in late.to_text()
+
+
+@pytest.mark.parametrize(
+    ("row", "binds"),
+    [
+        ({}, "the credit limit"),  # appetite allows 40,000 of exposure, the limit 10,000
+        ({"current_limit": 90_000.0}, "the risk appetite"),
+        ({"open_ar": 12_000.0}, "the credit limit"),  # already over the limit: nothing
+    ],
+)
+def test_the_largest_order_approved_is_where_approval_stops(row, binds):
+    """max_order is exactly the edge of approve_order: that amount is approved, a unit more is not."""
+    appetite = Appetite(loss_threshold=20_000, max_probability=0.01)
+    rng = np.random.default_rng(3)
+    pds, lgd = np.full(400, 0.02), rng.uniform(0.3, 0.7, 400)  # the cap falls between draws
+    customer = _customer(**row)
+    amount, why = max_order(customer, pds, lgd, appetite)
+    assert why == binds
+    if amount > 0:
+        assert approve_order(customer, amount, pds, lgd, appetite).decision == "approve"
+    assert approve_order(customer, amount + 1, pds, lgd, appetite).decision != "approve"
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ({"in_default": True}, "in default"),
+        ({"limit_policy": "cash_in_advance"}, "cash in advance"),
+        ({"max_dpd": 75}, "75 days past due"),
+        ({"current_limit": float("nan")}, "no credit limit"),
+    ],
+)
+def test_no_order_is_approved_on_the_spot_when_policy_forbids_it(row, reason):
+    appetite = Appetite(loss_threshold=20_000, max_probability=0.01)
+    pds, lgd = np.full(200, 0.02), np.full(200, 0.5)
+    amount, why = max_order(_customer(**row), pds, lgd, appetite)
+    assert amount == 0 and reason in why
+    assert approve_order(_customer(**row), 1, pds, lgd, appetite).decision != "approve"
 
 
 # -- terms -----------------------------------------------------------------------------------

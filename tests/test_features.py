@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from creditlab.features import FEATURES, TARGET, default_dates, snapshot_features, training_data
+from creditlab.features import (
+    FEATURE_LABELS,
+    FEATURES,
+    TARGET,
+    default_dates,
+    describe_feature,
+    snapshot_features,
+    training_data,
+)
 
 
 def test_default_dates_follow_the_definition():
@@ -84,3 +92,12 @@ def test_training_data_is_split_out_of_time(ledger):
     assert data.validation["snapshot"].nunique() == 1
     with pytest.raises(ValueError, match="too short"):
         training_data(ledger.customers, ledger.invoices, ledger.events, dt.date(2025, 1, 1))
+
+
+def test_every_feature_has_plain_words():
+    assert set(FEATURE_LABELS) == set(FEATURES)
+    assert describe_feature("share_late_12m") == "share of invoices paid late in the last 12 months"
+    assert describe_feature("external_score_missing") == (
+        "no data on external credit score (bureau or rating)"
+    )
+    assert describe_feature("debt_to_income") == "debt to income"  # a user's own table column

@@ -32,12 +32,13 @@ def test_the_checks_catch_a_bad_page(tmp_path):
 @pytest.mark.parametrize(
     ("report", "sections"),
     [
-        ("weekly_portfolio", ["Portfolio overview", "Probability of default", "Collections worklist",
+        ("weekly_portfolio", ["What changed", "What to do first", "Portfolio overview",
+                              "Probability of default", "Collections worklist",
                               "Provision matrix (IFRS 9)", "Scenarios", "How bad can a year get?",
                               "Who drives the tail", "Credit insurance", "Appendix: run record"]),
         ("model_validation", ["The model", "Convergence", "Posterior predictive checks",
                               "Out-of-time validation", "Calibration by grade", "Appendix: run record"]),
-        ("customer_review", ["Profile", "Exposure and limit", "Payment history",
+        ("customer_review", ["For sales", "Profile", "Exposure and limit", "Payment history",
                              "Probability of default", "Actions", "Share of a bad year and insurance cover",
                              "Appendix: run record"]),
     ],

@@ -59,6 +59,33 @@ def test_nbconvert_path_honours_cell_options(tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:)?//""", html)
 
 
+def test_contents_group_sections_under_their_part(tmp_path):
+    """A page with parts (h1) lists each part with its sections under it; a section before any
+    part stays at the top level."""
+    nb = new_notebook(
+        cells=[
+            new_raw_cell('---\ntitle: "T"\n---'),
+            new_markdown_cell("## Lead"),
+            new_markdown_cell("# Part one"),
+            new_markdown_cell("## A"),
+            new_markdown_cell("## B"),
+            new_markdown_cell("# Part two"),
+            new_markdown_cell("## C"),
+        ]
+    )
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(nb, path)
+    if not render_html(path, tmp_path / "out.html").startswith("nbconvert"):
+        return
+    html = (tmp_path / "out.html").read_text()
+    toc = html.split('<nav class="cl-toc">')[1].split("</nav>")[0]
+    assert re.sub(r'<a href="#([^"]+)">[^<]*</a>', r"\1", toc).replace("<h2>Contents</h2>", "") == (
+        "<ol><li>Lead</li>"
+        '<li class="cl-toc-group">Part-one<ol><li>A</li><li>B</li></ol></li>'
+        '<li class="cl-toc-group">Part-two<ol><li>C</li></ol></li></ol>'
+    )
+
+
 def test_front_matter_echo_false_hides_all_code(tmp_path):
     path = tmp_path / "executed.ipynb"
     nbformat.write(_notebook("false"), path)

@@ -17,7 +17,7 @@ from helpers import creditlab
 from creditlab import kpi
 from creditlab.ledger.store import append_scores
 from creditlab.run.prepare import open_run
-from creditlab.run.queries import approve
+from creditlab.run.queries import approve, order_headroom
 from creditlab.run.stages.decisions import run_decision_stage
 
 CONTRACTS = {
@@ -89,6 +89,36 @@ def test_weekly_report_shows_the_decision_sections(weekly_run):
     total = json.loads((weekly_run / "decisions.json").read_text())["ecl_total"]
     assert f"{total['mean']:,.0f}" in html and f"{total['lo']:,.0f}" in html
     assert "<Group>" not in html  # untrusted names stay escaped in the new tables too
+
+
+@pytest.mark.slow
+def test_the_weekly_report_leads_with_this_week(weekly_run):
+    """The first part: changes since a week earlier (no store), the five actions worth the most
+    (one per customer, ranked by money expected at risk), the models' status; then the parts by
+    reader, and no model statistics in the weekly report."""
+    html = (weekly_run / "weekly_portfolio.html").read_text()
+    kpis = json.loads((weekly_run / "kpis.json").read_text())
+    assert kpis["since"]["basis"].startswith("one week earlier")
+    assert f"{kpis['since']['open_ar']:,.0f} EUR" in html
+    actions = pd.read_csv(weekly_run / "actions.csv")
+    assert actions["customer_id"].is_unique and actions["worth"].is_monotonic_decreasing
+    assert (actions["worth"] > 0).all() and (actions["worth"] <= actions["amount"] + 1e-6).all()
+    work = pd.read_csv(weekly_run / "worklist.csv")
+    top = actions.iloc[0]
+    if top["amount_is"] == "open on the worklist":  # the worklist's own cash at risk
+        mine = work.loc[work["customer_id"] == top["customer_id"], "cash_at_risk"].sum()
+        assert top["worth"] == pytest.approx(mine)
+    first = html.split(">Collections</h1>")[0]
+    for cid in actions["customer_id"].head(5):
+        assert cid in first
+    parts = [
+        html.index(f">{p}</h1>")
+        for p in ("This week", "Collections", "Credit", "Finance", "Data quality")
+    ]
+    assert parts == sorted(parts)
+    assert "converged" in first and 'href="model_validation.html"' in first
+    assert ">PD model validation<" not in html and "prior_intercept" not in html
+    assert "share of invoices paid late in the last 12 months" in html  # plain words
 
 
 @pytest.mark.slow
@@ -165,3 +195,28 @@ def test_bad_decision_params_fail_before_any_data_or_sampling(tmp_path):
     assert result.returncode == 2 and "shipbuilding" in result.stderr
     run_dir = next((tmp_path / "runs" / "failed").iterdir())  # failed runs never look finished
     assert not (run_dir / "pd_model.nc").exists()  # caught after loading, before sampling
+
+
+@pytest.mark.slow
+def test_the_review_answers_sales_with_the_order_check(weekly_run):
+    """The review's first screen states the largest order approved on the spot, and that amount is
+    exactly where the order check (`creditlab approve`) stops approving."""
+    review = next(weekly_run.glob("customer_review_*.html"))
+    cid = review.stem.removeprefix("customer_review_")
+    amount, why = order_headroom(weekly_run, cid)
+    html = review.read_text()
+    first = html.split(">Profile</h2>")[0]
+    assert "Largest order approved today" in first and f"{amount:,.0f} EUR" in first
+    assert (
+        "What would raise the limit" in first
+        and "Disputed or overdue" in first
+        or ("Nothing is disputed or overdue" in first)
+    )
+    table = pd.read_parquet(weekly_run / "decision_table.parquet")
+    healthy = table.loc[~table["in_default"] & (table["max_dpd"] <= 60)
+                        & (table["current_limit"] > table["open_ar"] + 100)]  # fmt: skip
+    other = str(healthy["customer_id"].iloc[0])
+    room, why = order_headroom(weekly_run, other)
+    assert room > 0 and why in ("the credit limit", "the risk appetite")
+    assert approve(weekly_run, other, room).decision == "approve"
+    assert approve(weekly_run, other, room + 1).decision != "approve"

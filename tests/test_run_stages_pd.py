@@ -46,7 +46,8 @@ def test_two_runs_share_a_cached_fit_and_build_score_history(weekly_run, ci_ledg
     summary = json.loads((second.run_dir / "pd_validation.json").read_text())
     assert summary["psi"][0] == pytest.approx(0.0, abs=1e-9)
     html = (second.run_dir / "weekly_portfolio.html").read_text()
-    assert "Biggest movers" in html and "PD model validation" in html
+    assert "Biggest movers" in html and "model validation report" in html
+    assert "<strong>PD movers</strong> since run" in html  # the first section says it too
 
 
 @pytest.mark.parametrize(

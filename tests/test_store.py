@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from types import SimpleNamespace
+
 import pandas as pd
 
 from creditlab.ledger.fx import load_fx
 from creditlab.ledger.load import load_ledger
-from creditlab.ledger.store import ingest, read_store
+from creditlab.ledger.store import append_scores, ingest, last_run_before, read_store
+from creditlab.run.stages.kpis import comparison_date
 
 
 def test_reingest_is_idempotent_and_updates_paid_invoices(ledger_copy, tmp_path):
@@ -65,3 +69,20 @@ def test_credit_notes_fx_originals_and_kept_columns_are_stored(tmp_path):
     assert inv.loc["I1", "amount"] == 50 and inv.loc["I1", "amount_original"] == 100
     assert inv.loc["I1", "currency_original"] == "CAD" and inv.loc["I2", "channel"] == "edi"
     assert stored["credit_notes"][["invoice_id", "amount"]].values.tolist() == [["K1", 10.0]]
+
+
+def test_this_week_compares_with_the_latest_earlier_run(tmp_path):
+    store = tmp_path / "store.duckdb"
+    run = SimpleNamespace(params=SimpleNamespace(store=store), as_of=dt.date(2026, 11, 20))
+    assert comparison_date(run) == (
+        dt.date(2026, 11, 13),
+        "one week earlier (no earlier run in the store)",
+    )
+    scores = pd.DataFrame(
+        {"customer_id": ["C1"], "pd_mean": [0.1], "pd_lo": [0.05], "pd_hi": [0.2]}
+    )
+    append_scores(store, scores, dt.date(2026, 11, 6), "r-old")
+    append_scores(store, scores, dt.date(2026, 11, 9), "r-last")
+    append_scores(store, scores, dt.date(2026, 11, 20), "r-same-day")  # not earlier: not used
+    assert last_run_before(store, dt.date(2026, 11, 20)) == ("r-last", dt.date(2026, 11, 9))
+    assert comparison_date(run) == (dt.date(2026, 11, 9), "the previous run (r-last)")

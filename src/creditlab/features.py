@@ -38,10 +38,12 @@ from creditlab.ledger.schema import (
 __all__ = [
     "DEFAULT_DPD",
     "FEATURES",
+    "FEATURE_LABELS",
     "SNAPSHOT",
     "TARGET",
     "TrainingData",
     "default_dates",
+    "describe_feature",
     "snapshot_features",
     "training_data",
 ]
@@ -66,6 +68,32 @@ FEATURES = (
     "external_score",
     "log_revenue",
 )
+
+# What each feature measures, in the words a credit analyst uses (reports and widgets show these).
+FEATURE_LABELS = {
+    "mean_days_late_12m": "average days late on invoices paid in the last 12 months",
+    "late_trend": "days late recently compared with a year ago (positive = paying later)",
+    "share_late_12m": "share of invoices paid late in the last 12 months",
+    "max_dpd_3m": "most days past due in the last 3 months",
+    "max_dpd_6m": "most days past due in the last 6 months",
+    "max_dpd_12m": "most days past due in the last 12 months",
+    "utilisation": "open receivables as a share of the credit limit",
+    "log_open_ar": "open receivables (log scale)",
+    "tenure_years": "years as a customer",
+    "log_invoices_12m": "invoices in the last 12 months (log scale)",
+    "dispute_share_12m": "share of invoices disputed in the last 12 months",
+    "external_score": "external credit score (bureau or rating)",
+    "log_revenue": "customer's annual revenue (log scale)",
+}
+
+
+def describe_feature(name: str) -> str:
+    """A predictor's name in plain words: ``share_late_12m`` -> "share of invoices paid late in the
+    last 12 months"; ``<feature>_missing`` -> "no data on <feature>"; a column of a user's table
+    that is not one of :data:`FEATURES` is shown with spaces for underscores."""
+    if name.endswith("_missing"):
+        return f"no data on {describe_feature(name.removesuffix('_missing'))}"
+    return FEATURE_LABELS.get(name, name.replace("_", " "))
 
 
 def _days(a: np.ndarray, b: np.datetime64) -> np.ndarray:

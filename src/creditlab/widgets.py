@@ -13,6 +13,7 @@ analysts' own code can read the numbers behind what is shown.
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import ipywidgets as w
 import pandas as pd
-from IPython.display import display
+from IPython.display import HTML, display
 
 from creditlab.decisions.whatif import Levers, evaluate
 from creditlab.errors import CreditlabError
@@ -83,6 +84,16 @@ def _customer_options(table: pd.DataFrame) -> dict[str, str]:
         f"{cid} — {name}": str(cid)
         for cid, name in zip(table[CUSTOMER_ID], table[NAME], strict=True)
     }
+
+
+def _csv_link(frame: pd.DataFrame, filename: str) -> HTML:
+    """A link that downloads ``frame`` as a CSV file from the page itself (no server round trip),
+    so a long table can be taken whole to a spreadsheet."""
+    data = base64.b64encode(frame.to_csv(index=False).encode()).decode()
+    return HTML(
+        f'<a download="{html.escape(filename)}" href="data:text/csv;base64,{data}">'
+        f"Download all {len(frame):,} rows as CSV</a>"
+    )
 
 
 def _run_value(name: str, value: object, run: object, step: float) -> object:
@@ -177,8 +188,10 @@ def whatif(run_dir: str | Path) -> Workbench:
                 "recommended_limit": f"Limit ({cur})", "whatif_limit": f"What-if limit ({cur})", "change": "Change",
             })  # fmt: skip
             display(table(affected.head(25), money=[f"Limit ({cur})", f"What-if limit ({cur})", "Change"],
-                          caption=f"Customers affected: {len(affected):,} (largest changes first; all of them "
-                                  "in .result['affected'])"))  # fmt: skip
+                          caption=f"Customers affected: {len(affected):,} (largest changes first"
+                                  + ("; the first 25 shown)" if len(affected) > 25 else ")")))  # fmt: skip
+            if len(affected):
+                display(_csv_link(affected, "whatif_affected.csv"))
 
     def back_to_run(_=None) -> None:
         holding[0] = True

@@ -35,6 +35,7 @@ __all__ = [
     "expected_min_lognormal",
     "lgd_order",
     "loss_exceedance",
+    "max_order",
     "optimal_limit",
     "recommend_limits",
 ]
@@ -330,3 +331,42 @@ def approve_order(
         rec,
         p_exceed,
     )
+
+
+def max_order(
+    customer: pd.Series,
+    pd_draws: np.ndarray,
+    lgd_draws: np.ndarray,
+    appetite: Appetite,
+    ccf: float = 1.0,
+) -> tuple[float, str]:
+    """The largest order :func:`approve_order` approves on the spot (0 when none), and what stops
+    a larger one; the arguments are :func:`approve_order`'s.
+
+    Examples
+    --------
+    A customer owing 4,000 of a 10,000 limit, with a risk appetite that never binds:
+
+    >>> from creditlab.decisions.settings import Appetite
+    >>> row = pd.Series({"open_ar": 4000.0, "current_limit": 10000.0, "in_default": False,
+    ...                  "limit_policy": "standard", "policy": "standard", "max_dpd": 0})
+    >>> max_order(row, np.full(100, 0.01), np.full(100, 0.45), Appetite(1e6, 0.05))
+    (6000.0, 'the credit limit')
+    """
+    if bool(customer[IN_DEFAULT]):
+        return 0.0, "the customer is in default: no order on credit"
+    if customer["limit_policy"] == "cash_in_advance":
+        return 0.0, f"policy '{customer['policy']}' allows cash in advance only"
+    if float(customer[MAX_DPD]) > 60:
+        return 0.0, (
+            f"an open invoice is {int(customer[MAX_DPD])} days past due: every order goes to the "
+            "approver"
+        )
+    limit = float(customer["current_limit"])
+    if np.isnan(limit):
+        return 0.0, "there is no credit limit on record: every order goes to the approver"
+    cap = float(appetite_cap(pd_draws[:, None], lgd_draws[:, None], appetite, ccf)[0])
+    by_limit, by_appetite = limit - float(customer[OPEN_AR]), cap - float(customer[OPEN_AR])
+    if by_limit <= by_appetite:
+        return max(by_limit, 0.0), "the credit limit"
+    return max(by_appetite, 0.0), "the risk appetite"

@@ -32,6 +32,7 @@ __all__ = [
     "IngestResult",
     "append_scores",
     "ingest",
+    "last_run_before",
     "load_fit",
     "previous_scores",
     "read_store",
@@ -182,6 +183,20 @@ def previous_scores(store: Path | None, as_of: dt.date, run_id: str) -> pd.DataF
         if prev is None:
             return None
         return con.execute("SELECT * FROM score_history WHERE run_id = ?", [prev[0]]).df()
+
+
+def last_run_before(store: Path | None, as_of: dt.date) -> tuple[str, dt.date] | None:
+    """The run id and as-of date of the latest run in the store dated before ``as_of``."""
+    if store is None or not Path(store).is_file():
+        return None
+    with _connect(Path(store)) as con:
+        con.execute(_SCORE_HISTORY)
+        row = con.execute(
+            "SELECT run_id, as_of FROM score_history WHERE as_of < ? "
+            "ORDER BY as_of DESC, run_id DESC LIMIT 1",
+            [as_of],
+        ).fetchone()
+    return None if row is None else (str(row[0]), pd.Timestamp(row[1]).date())
 
 
 def append_scores(store: Path, scores: pd.DataFrame, as_of: dt.date, run_id: str) -> None:

@@ -19,6 +19,8 @@ _EXPORTS = {
     "payment_section": "creditlab.report.payment_section",
     "pd_section": "creditlab.report.pd_section",
     "provisions_section": "creditlab.report.provisions_section",
+    "sales_section": "creditlab.report.sales_section",
+    "this_week": "creditlab.report.this_week",
     "validation_section": "creditlab.report.validation_section",
     "weekly": "creditlab.report.weekly",
     "table": "creditlab.report.tables",

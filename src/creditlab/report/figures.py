@@ -6,6 +6,7 @@ import io
 
 import pandas as pd
 from IPython.display import Image
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
@@ -25,6 +26,14 @@ __all__ = [
 ]
 
 _THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}")
+
+
+def _date_axis(ax) -> None:
+    """Dates on the x axis that never overlap: at most seven ticks, each written once
+    ("Mar", "2026" only where the year changes)."""
+    locator = AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
 
 def describe(fig: Figure) -> str:
@@ -73,7 +82,8 @@ def trend_chart(trend: pd.DataFrame) -> Figure:
     ax2.set_ylabel("CEI (%)")
     ax2.set_title("Collection effectiveness index")
     for a in (ax, ax2):
-        a.tick_params(axis="x", labelrotation=45, labelsize=7)
+        _date_axis(a)
+        a.tick_params(axis="x", labelsize=7)
         a.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
@@ -138,10 +148,11 @@ def payment_chart(paid: pd.DataFrame, open_items: pd.DataFrame) -> Figure:
     if len(open_items):
         ax.scatter(open_items["due_on"], open_items["dpd"], s=30, marker="x", color="#a4161a",
                    label="open (days past due today)")  # fmt: skip
+    _date_axis(ax)
     ax.set_xlabel("Due date")
     ax.set_ylabel("Days after due date")
     ax.set_title("Payment history")
-    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    fig.legend(loc="outside lower center", ncols=2, frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 
@@ -154,10 +165,11 @@ def band_chart(frame: pd.DataFrame, x: str, title: str, ylabel: str) -> Figure:
     ax.fill_between(dates, frame["lo"], frame["hi"], color="#8aa9c1", alpha=0.5, label="interval")
     ax.plot(dates, frame["mean"], marker="o", color="#2f6690", label="posterior mean")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.1%}"))
+    _date_axis(ax)
     ax.set_xlabel("Date")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    fig.legend(loc="outside lower center", ncols=2, frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 

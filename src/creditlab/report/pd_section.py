@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown
 
+from creditlab.features import describe_feature
 from creditlab.ledger.schema import CUSTOMER_ID, IN_DEFAULT, INDUSTRY, NAME, PD_HI, PD_LO, PD_MEAN
 from creditlab.report.figures import interval_chart, to_image
 from creditlab.report.tables import gate_report, md_escape, table
@@ -18,7 +19,14 @@ from creditlab.run.folder import (
 )
 from creditlab.run.prepare import Run
 
-__all__ = ["diagnostics", "pd_overview", "pd_by_industry", "pd_customers", "pd_validation"]
+__all__ = [
+    "diagnostics",
+    "pd_drivers",
+    "pd_overview",
+    "pd_by_industry",
+    "pd_customers",
+    "pd_validation",
+]
 
 
 def _summary(run: Run) -> dict | None:
@@ -82,10 +90,48 @@ def pd_overview(run: Run) -> list:
     return out
 
 
+def pd_drivers(run: Run) -> list:
+    """What the PD is and what moves it, in plain words, for readers of the weekly report (the
+    model's description, priors and statistics are in the model validation report)."""
+    if (missing := _not_available(run)) is not None:
+        return missing
+    prob = run.params.interval_prob
+    effects = RunFolder(run.run_dir).read_csv(PD_EFFECTS_FILE).fillna({"bin": ""})
+    linear = effects.loc[effects["bin"] == ""]
+    flag = linear["predictor"].str.endswith("_missing")
+
+    def named(sel) -> str:
+        return "; ".join(md_escape(describe_feature(p)) for p in linear.loc[sel, "predictor"])
+
+    lines = []
+    for reading, lead in (("higher PD", "**Higher PD**"), ("lower PD", "**Lower PD**")):
+        if (sel := (linear["reading"] == reading) & ~flag).any():
+            lines.append(f"- {lead} as these rise: {named(sel)}.")
+        if (sel := (linear["reading"] == reading) & flag).any():
+            lines.append(f"- {lead} when there is {named(sel)}.")
+    if (sel := linear["reading"] == "unclear").any():
+        lines.append(f"- No clear effect (the {prob:.0%} interval spans zero): {named(sel)}.")
+    binned = effects.loc[effects["bin"] != "", "predictor"].unique()
+    if len(binned):
+        shapes = "; ".join(md_escape(describe_feature(p)) for p in binned)
+        lines.append(f"- An effect of its own shape, not a straight line: {shapes}.")
+    return [
+        Markdown(
+            "Each customer's **probability of default within 12 months** (PD) comes from a "
+            "Bayesian model of the ledger's history (default = an invoice 90+ days past due, or "
+            f"a write-off, insolvency or collections-agency event), with a {prob:.0%} credible "
+            "interval. How it was built, its priors and how well it did out of time are in the "
+            "model validation report. What moves a customer's PD, other things equal:\n\n"
+            + "\n".join(lines)
+        )
+    ]
+
+
 def _effects(run: Run) -> list:
     """Coefficients of the standardised predictors and binned effects, with intervals."""
     prob = run.params.interval_prob
     effects = RunFolder(run.run_dir).read_csv(PD_EFFECTS_FILE).fillna({"bin": ""})
+    effects.insert(0, "measures", effects["predictor"].map(describe_feature))
     linear = effects.loc[effects["bin"] == ""].drop(columns="bin")
     out = [
         Markdown(
@@ -97,7 +143,8 @@ def _effects(run: Run) -> list:
             linear,
             decimals=["mean", "lo", "hi"],
             labels={
-                "predictor": "Predictor",
+                "measures": "Predictor",
+                "predictor": "Column",
                 "mean": "Effect",
                 "lo": "from",
                 "hi": "to",
@@ -108,7 +155,10 @@ def _effects(run: Run) -> list:
     binned = effects.loc[effects["bin"] != ""]
     for name, bins in binned.groupby("predictor", sort=False):
         out += [
-            Markdown(f"Binned effect of **{md_escape(name)}** (log-odds, centred on zero):"),
+            Markdown(
+                f"Binned effect of **{md_escape(describe_feature(name))}** "
+                f"(`{md_escape(name)}`; log-odds, centred on zero):"
+            ),
             table(
                 bins[["bin", "mean", "lo", "hi"]],
                 decimals=["mean", "lo", "hi"],

@@ -10,7 +10,61 @@ import pandas as pd
 from IPython.display import Markdown
 from pandas.io.formats.style import Styler
 
-__all__ = ["fmt_days", "fmt_money", "fmt_pct", "gate_report", "gate_table", "md_escape", "table"]
+__all__ = [
+    "COLUMN_LABELS",
+    "column_label",
+    "fmt_days",
+    "fmt_money",
+    "fmt_pct",
+    "gate_report",
+    "gate_table",
+    "md_escape",
+    "table",
+]
+
+
+# Column names readers see, in one place: a table shows these unless its section names a column
+# itself; any other column is shown with spaces for underscores and its acronyms in capitals.
+COLUMN_LABELS = {
+    "customer_id": "Customer",
+    "invoice_id": "Invoice",
+    "name": "Name",
+    "industry": "Industry",
+    "country": "Country",
+    "grade": "Grade",
+    "segment": "Segment",
+    "policy": "Policy",
+    "open_ar": "Open AR",
+    "overdue_ar": "Overdue AR",
+    "credit_limit": "Credit limit",
+    "current_limit": "Current limit",
+    "recommended_limit": "Recommended limit",
+    "max_dpd": "Oldest invoice, days past due",
+    "pd_mean": "PD",
+    "pd_lo": "PD from",
+    "pd_hi": "PD to",
+    "ecl_mean": "Expected loss",
+    "ecl_lo": "from",
+    "ecl_hi": "to",
+    "open_amount": "Open amount",
+    "due_on": "Due",
+    "issued_on": "Issued",
+    "paid_on": "Paid",
+    "dpd": "Days past due",
+    "rationale": "Why",
+}
+_ACRONYMS = {"pd", "ecl", "dpd", "ar", "lgd", "ead", "id", "dso", "cei", "psi", "auc", "apr",
+             "var", "es", "ks", "kpi", "fx", "eur", "usd"}  # fmt: skip
+
+
+def column_label(column: str) -> str:
+    """The name a reader sees for ``column``: ``recommended_limit`` -> "Recommended limit",
+    ``whatif_grade`` -> "Whatif grade", ``pd_change`` -> "PD change"."""
+    if column in COLUMN_LABELS:
+        return COLUMN_LABELS[column]
+    words = [w.upper() if w in _ACRONYMS else w for w in str(column).split("_")]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
 
 
 def fmt_money(value: float) -> str:
@@ -62,9 +116,14 @@ def table(
     """Format ``frame`` for a report: thousands separators, percentages, escaped text.
 
     Columns named in ``money``/``pct``/``days``/``ints``/``decimals`` get those formats and are right-aligned;
-    every other cell is HTML-escaped text. ``labels`` renames columns for readers.
+    every other cell is HTML-escaped text. ``labels`` names columns for readers; the others get
+    :func:`column_label`.
     """
-    formats: dict[str, object] = {}
+    formats: dict[str, object] = {
+        c: (lambda v: "–" if pd.isna(v) else "yes" if v else "no")
+        for c in frame.columns
+        if pd.api.types.is_bool_dtype(frame[c])
+    }
     formats.update({c: fmt_money for c in money})
     formats.update({c: fmt_pct for c in pct})
     formats.update({c: fmt_days for c in days})
@@ -76,8 +135,10 @@ def table(
     if numeric:
         styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
     styler = styler.set_table_attributes('class="cl-table"')
-    if labels:
-        styler = styler.relabel_index([labels.get(c, c) for c in frame.columns], axis="columns")
+    labels = labels or {}
+    styler = styler.relabel_index(
+        [html.escape(labels.get(c) or column_label(c)) for c in frame.columns], axis="columns"
+    )
     if caption:
         styler = styler.set_caption(html.escape(caption))
     return styler

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
-from creditlab.features import SNAPSHOT
+from creditlab.features import SNAPSHOT, describe_feature
 from creditlab.ledger.schema import INDUSTRY
 from creditlab.models.pd import PDModel
 from creditlab.report.figures import interval_chart, to_image
@@ -56,8 +56,10 @@ def data_and_features(run: Run) -> list:
         table(per, ints=["rows", "defaults"], pct=["rate"],
               labels={SNAPSHOT: "Snapshot", "rows": "Customers", "defaults": "Defaults in 12 months", "rate": "Default rate"}),
         Markdown("Features (missing values are imputed with the training median and flagged):"),
-        table(feats, pct=["missing"], decimals=["mean_train", "mean_defaulters"],
-              labels={"feature": "Feature", "missing": "Missing", "mean_train": "Mean, all", "mean_defaulters": "Mean, defaulters"}),
+        table(feats.assign(measures=feats["feature"].map(describe_feature))[
+                  ["measures", "feature", "missing", "mean_train", "mean_defaulters"]],
+              pct=["missing"], decimals=["mean_train", "mean_defaulters"],
+              labels={"measures": "Feature", "feature": "Column", "missing": "Missing", "mean_train": "Mean, all", "mean_defaulters": "Mean, defaulters"}),
     ]  # fmt: skip
 
 

@@ -72,6 +72,7 @@ __all__ = [
     "PROVISION_TOTALS_FILE",
     "WORKLIST_FILE",
     "ALERTS_FILE",
+    "ACTIONS_FILE",
     "TERMS_FILE",
     "SCENARIOS_FILE",
     "GRADE_CALIBRATION_FILE",
@@ -108,6 +109,7 @@ ECL_BY_GROUP_FILE, PROVISION_MATRIX_FILE = "ecl_by_group.csv", "provision_matrix
 ROLL_RATES_FILE, PROVISION_TOTALS_FILE = "roll_rates.csv", "provision_totals.csv"
 PORTFOLIO_ROLL_RATES_FILE = "roll_rates_portfolio.csv"
 WORKLIST_FILE, ALERTS_FILE, TERMS_FILE = "worklist.csv", "alerts.csv", "terms.csv"
+ACTIONS_FILE = "actions.csv"
 SCENARIOS_FILE, GRADE_CALIBRATION_FILE = "scenarios.csv", "grade_calibration.csv"
 PORTFOLIO_LOSS_FILE, LOSS_CURVE_FILE = "portfolio_loss.json", "loss_curve.csv"
 LOSS_DISTRIBUTION_FILE, LOSS_CONTRIBUTIONS_FILE = "loss_distribution.csv", "loss_contributions.csv"
@@ -201,6 +203,8 @@ FILES = (
              "cash_at_risk, action, contact_day, contact_on, approval"),
     Artifact(ALERTS_FILE, "run.stages.decisions", "report, run.queries.customers_to_review",
              "customer_id, name, alert, severity, detail"),
+    Artifact(ACTIONS_FILE, "run.stages.decisions", "report.this_week",
+             "rank, customer_id, name, action, amount, amount_is, worth, reason, owner"),
     Artifact(TERMS_FILE, "run.stages.decisions", "report.decisions_section",
              "customer_id, annual_sales, days_to_pay, discount_* and factoring_* values, suggestion"),
     Artifact(SCENARIOS_FILE, "run.stages.decisions", "report.decisions_section",

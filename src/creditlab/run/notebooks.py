@@ -111,8 +111,30 @@ def _apply_options(nb: nbformat.NotebookNode, default_echo: bool) -> nbformat.No
     return nb
 
 
-def _page(title: str, body: str, toc: list[tuple[str, str]], css: str) -> str:
-    toc_html = "".join(f'<li><a href="#{anchor}">{text}</a></li>' for anchor, text in toc)
+def _toc(body: str) -> str:
+    """The page's contents as HTML list items: every h2, under its h1 where the page groups its
+    sections (the weekly report groups them by reader)."""
+    items, group = [], None
+    for level, anchor, text in re.findall(r'<h([12]) id="([^"]+)"[^>]*>(.*?)</h\1>', body):
+        link = f'<a href="#{anchor}">{re.sub(r"<[^>]+>", "", text)}</a>'
+        if level == "1":
+            group = [link]
+            items.append(group)
+        elif group is not None:
+            group.append(link)
+        else:
+            items.append([link])
+    return "".join(
+        f"<li>{g[0]}</li>"
+        if len(g) == 1
+        else f'<li class="cl-toc-group">{g[0]}<ol>'
+        + "".join(f"<li>{a}</li>" for a in g[1:])
+        + "</ol></li>"
+        for g in items
+    )
+
+
+def _page(title: str, body: str, toc_html: str, css: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -135,13 +157,9 @@ def _nbconvert_html(executed: Path, html_path: Path) -> None:
     )
     body, _ = exporter.from_notebook_node(_apply_options(nb, bool(echo)))
     body = re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', "", body)
-    toc = [
-        (a, re.sub(r"<[^>]+>", "", t))
-        for a, t in re.findall(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', body)
-    ]
     css = resources.files("creditlab.report").joinpath("templates/report.css").read_text()
     title = str(meta.get("title", executed.stem))
-    html_path.write_text(_page(title, body, toc, css), encoding="utf-8")
+    html_path.write_text(_page(title, body, _toc(body), css), encoding="utf-8")
 
 
 def render_html(executed: Path, html_path: Path) -> str:

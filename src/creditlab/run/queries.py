@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from creditlab.decisions.draws import lgd_draws
-from creditlab.decisions.limits import OrderDecision, approve_order
+from creditlab.decisions.limits import OrderDecision, approve_order, max_order
 from creditlab.decisions.provisions import provision_matrix
 from creditlab.decisions.whatif import WhatIfBase
 from creditlab.errors import ConfigError
@@ -54,6 +54,7 @@ __all__ = [
     "customers_to_review",
     "latest_decided_run",
     "loss_base",
+    "order_headroom",
     "pd_history",
     "read_forecast",
     "run_warnings",
@@ -125,24 +126,36 @@ def approve(run_dir: str | Path, customer_id: str, amount: float) -> OrderDecisi
         The run has no decisions (no PD model), the customer is unknown, or the amount is not
         positive.
     """
-    run = open_run(run_dir)
-    settings = run.params.decisions
     if not amount > 0:
         raise ConfigError(f"the order amount must be positive, got {amount}")
+    row, draws, lgd, settings = _order_inputs(run_dir, customer_id)
+    return approve_order(row, amount, draws, lgd, settings.appetite, settings.economics.ccf)
+
+
+def order_headroom(run_dir: str | Path, customer_id: str) -> tuple[float, str]:
+    """The largest order a completed run approves on the spot for the customer, and what stops a
+    larger one (:func:`creditlab.decisions.limits.max_order`). Raises as :func:`approve`."""
+    row, draws, lgd, settings = _order_inputs(run_dir, customer_id)
+    return max_order(row, draws, lgd, settings.appetite, settings.economics.ccf)
+
+
+def _order_inputs(run_dir: str | Path, customer_id: str):
+    """The customer's decision-table row, its PD and LGD draws, and the decision settings."""
+    run = open_run(run_dir)
+    settings = run.params.decisions
     table = _decision_table(run_dir)
     rows = table.loc[table[CUSTOMER_ID].astype(str) == str(customer_id)]
     if rows.empty:
         raise ConfigError(
             f"customer {customer_id!r} is not among the {len(table):,} scored customers of {run_dir}"
         )
-    row = rows.iloc[0]
     seed = decision_seed(run, settings)
     one = rows[[CUSTOMER_ID, IN_DEFAULT]].reset_index(drop=True)
     draws = pd_draws(Path(run_dir), one, settings.draws, seed)[:, 0]
     lgd = lgd_draws(
         one[CUSTOMER_ID], lgd_labels(rows.iloc[:1], settings), settings, len(draws), seed
     )[:, 0]
-    return approve_order(row, amount, draws, lgd, settings.appetite, settings.economics.ccf)
+    return rows.iloc[0], draws, lgd, settings
 
 
 def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:

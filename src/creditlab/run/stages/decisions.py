@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from creditlab import kpi
+from creditlab.decisions.actions import week_actions
 from creditlab.decisions.draws import interval, lgd_draws, thin
 from creditlab.decisions.limits import LIMIT_COLUMNS, recommend_limits
 from creditlab.decisions.provisions import (
@@ -50,6 +51,7 @@ from creditlab.ledger.schema import (
 )
 from creditlab.models.pd import PDModel
 from creditlab.run.folder import (
+    ACTIONS_FILE,
     ALERTS_FILE,
     DECISIONS_FILE,
     ECL_BY_GROUP_FILE,
@@ -293,6 +295,7 @@ def _decide(run: Run, settings: DecisionSettings) -> dict[str, Any]:
         found = early_warnings(run, settings, views, table, summary, forecast)
         found.to_csv(run_dir / ALERTS_FILE, index=False)
     summary["alerts"] = found["severity"].value_counts().to_dict()
+    week_actions(work, views["exposure"], table).to_csv(run_dir / ACTIONS_FILE, index=False)
     if table is not None:
         with timed(timings, "scenarios"):
             grid = scenario_grid(table, draws, lgd, pm, settings, prob)
