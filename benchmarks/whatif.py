@@ -5,7 +5,8 @@ posterior draws) and its decisions computed; then the what-if widget is built on
 each lever is moved in turn. Reported per size: the one-off load (draws and provision matrix), and
 per lever the update time of the pure recomputation and of the whole widget update (tables drawn),
 median and worst of several moves; against it, re-running the decisions stage (what a user would
-otherwise do) and the ratio.
+otherwise do) and the ratio. Then the customer 360: opening it and picking a customer by typed id
+or name (the whole profile drawn each time).
 
     python benchmarks/whatif.py --customers 400 5000
 """
@@ -82,6 +83,30 @@ def bench(customers: int, tmp: Path) -> list[str]:
     lines.append(f"{customers:>9,} {'re-run decisions':<18} {t_stage * 1000:>10.0f}   (the alternative; "
                  f"{t_stage / worst:.0f}x the slowest widget update; target < 300 ms: "
                  f"{'met' if worst < 0.3 else 'MISSED'})")  # fmt: skip
+    return lines + pick_lines(customers, run.run_dir, base.table)
+
+
+def pick_lines(customers: int, run_dir: Path, table) -> list[str]:
+    """Customer 360: open the widget, then pick customers by typing an id (any case) and a
+    unique part of a name, as a user does; each pick draws the whole profile."""
+    t0 = time.perf_counter()
+    box = widgets.customer_360(run_dir)
+    t_open = time.perf_counter() - t0
+    ids = [str(c) for c in table["customer_id"].sample(5, random_state=1)]
+    names = [n for n in table["name"].astype(str) if (table["name"] == n).sum() == 1][:3]
+    picks = {"by id": [i.lower() for i in ids], "by whole name": names}
+    lines = [f"{customers:>9,} {'360: open':<18} {t_open * 1000:>10.0f}"]
+    for how, typed in picks.items():
+        took = []
+        for text in typed:
+            t0 = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                box.controls["customer"].value = text
+            took.append(time.perf_counter() - t0)
+            assert box.result.get("customer_id"), (text, box.status.value)
+        lines.append(f"{customers:>9,} {'360: pick ' + how:<18} {'':>10} "
+                     f"{statistics.median(took) * 1000:>10.0f} {max(took) * 1000:>10.0f}"
+                     f"   (target < 1,000 ms: {'met' if max(took) < 1 else 'MISSED'})")  # fmt: skip
     return lines
 
 
