@@ -28,10 +28,10 @@ from creditlab.errors import CreditlabError
 from creditlab.ledger.schema import CUSTOMER_ID, INDUSTRY, NAME
 from creditlab.report import customer_section
 from creditlab.report.tables import fmt_money, table
-from creditlab.run.folder import INPUTS_FILE, TABLE_FILE, RunFolder
+from creditlab.run.folder import INPUTS_FILE, PD_MODEL_FILE, TABLE_FILE, RunFolder
 from creditlab.run.orchestrate import render_review
 from creditlab.run.prepare import open_run
-from creditlab.run.queries import approve, loss_base, whatif_base
+from creditlab.run.queries import approve, loss_base, pd_model, whatif_base
 from creditlab.run.stages.portfolio_loss import loss_seed
 
 __all__ = ["Workbench", "customer_360", "insurance_whatif", "order_approval", "whatif"]
@@ -212,6 +212,8 @@ def whatif(run_dir: str | Path) -> Workbench:
 def customer_360(run_dir: str | Path) -> Workbench:
     """Search a customer by id or name; show it from every side; render its review."""
     run = open_run(run_dir)
+    if (Path(run_dir) / PD_MODEL_FILE).is_file():
+        pd_model(run)  # read the posterior now, so that no pick waits for it
     options = _customer_options(run.ledger.customers)
     search = _search_box(options)
     button = w.Button(

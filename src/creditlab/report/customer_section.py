@@ -103,14 +103,19 @@ def exposure(run: Run, customer_id: str) -> list:
     """Open receivables against the limit, the open invoices, and the recommended limit."""
     c = _customer(run, customer_id)
     led = run.ledger
+    mine = {  # the customer's rows only: a pick in the workbench must not scan the whole ledger
+        name: None if frame is None else frame.loc[frame[CUSTOMER_ID].astype(str) == str(customer_id)]
+        for name, frame in (("customers", led.customers), ("invoices", led.invoices),
+                            ("credit_notes", led.credit_notes))
+    }  # fmt: skip
     exp = _row(
         kpi.customer_exposure(
-            led.customers, led.invoices, run.as_of, led.credit_notes, run.params.dso_period_days
+            mine["customers"], mine["invoices"], run.as_of, mine["credit_notes"],
+            run.params.dso_period_days,
         ),
         customer_id,
-    )
-    items = kpi.open_items(led.invoices, run.as_of)
-    items = items.loc[items[CUSTOMER_ID].astype(str) == str(customer_id)].sort_values(DUE_ON)
+    )  # fmt: skip
+    items = kpi.open_items(mine["invoices"], run.as_of).sort_values(DUE_ON)
     util = exp[kpi.UTILISATION]
     out = [
         Markdown(

@@ -7,6 +7,7 @@ never fits a model or changes a file of the run.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,7 @@ __all__ = [
     "loss_base",
     "order_headroom",
     "pd_history",
+    "pd_model",
     "read_forecast",
     "run_warnings",
     "whatif_base",
@@ -158,6 +160,18 @@ def _order_inputs(run_dir: str | Path, customer_id: str):
     return rows.iloc[0], draws, lgd, settings
 
 
+def pd_model(run: Run) -> PDModel:
+    """The run's fitted PD model, read from its folder once per file version (the customer 360
+    asks for it at every pick)."""
+    path = run.run_dir / PD_MODEL_FILE
+    return _load_pd_model(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_pd_model(path: str, mtime_ns: int) -> PDModel:
+    return PDModel.load(Path(path))
+
+
 def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:
     """A customer's PD at the as-of date and at the previous quarter-ends, from the run's model.
 
@@ -165,31 +179,32 @@ def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:
     model would have said then), with ``prob`` credible intervals; dates before onboarding or after
     a default are left out. Returns ``date, pd_mean, pd_lo, pd_hi, in_default``.
     """
-    model = PDModel.load(run.run_dir / PD_MODEL_FILE)
+    model = pd_model(run)
     led, prob = run.ledger, run.params.interval_prob
     customers = led.customers.loc[led.customers[CUSTOMER_ID].astype(str) == str(customer_id)]
     invoices = led.invoices.loc[led.invoices[CUSTOMER_ID].astype(str) == str(customer_id)]
     events = led.events.loc[led.events[CUSTOMER_ID].astype(str) == str(customer_id)]
-    rows = []
-    for k in range(quarters - 1, -1, -1):
-        day = (pd.Timestamp(run.as_of) - pd.DateOffset(months=3 * k)).date()
-        feats = snapshot_features(customers, invoices, events, day)
-        if feats.empty:
-            continue
-        if bool(feats[IN_DEFAULT].iloc[0]):
-            rows.append({"date": day, PD_MEAN: 1.0, PD_LO: 1.0, PD_HI: 1.0, IN_DEFAULT: True})
-            continue
-        draws = model.predict_draws(feats)[:, 0]
-        lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2])
-        rows.append(
-            {
-                "date": day,
-                PD_MEAN: float(draws.mean()),
-                PD_LO: lo,
-                PD_HI: hi,
-                IN_DEFAULT: False,
-            }
-        )
+    days = [
+        (pd.Timestamp(run.as_of) - pd.DateOffset(months=3 * k)).date()
+        for k in range(quarters - 1, -1, -1)
+    ]
+    feats = pd.concat(
+        [snapshot_features(customers, invoices, events, day).assign(date=day) for day in days],
+        ignore_index=True,
+    )
+    alive = feats.loc[~feats[IN_DEFAULT].astype(bool)]
+    rows = [  # defaulted dates: PD 1; the others from one pass over the posterior draws
+        {"date": day, PD_MEAN: 1.0, PD_LO: 1.0, PD_HI: 1.0, IN_DEFAULT: True}
+        for day in feats.loc[feats[IN_DEFAULT].astype(bool), "date"]
+    ]
+    if len(alive):
+        draws = model.predict_draws(alive)
+        lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+        rows += [
+            {"date": day, PD_MEAN: float(m), PD_LO: float(a), PD_HI: float(b), IN_DEFAULT: False}
+            for day, m, a, b in zip(alive["date"], draws.mean(axis=0), lo, hi, strict=True)
+        ]
+    rows.sort(key=lambda r: r["date"])
     return pd.DataFrame(rows, columns=["date", PD_MEAN, PD_LO, PD_HI, IN_DEFAULT])
 
 
