@@ -39,17 +39,28 @@ from creditlab.run.folder import FORECAST_FILE, PAYMENT_CALENDAR_FILE, PD_MODEL_
 from creditlab.run.prepare import Run
 from creditlab.run.queries import pd_history
 
-__all__ = ["actions", "exposure", "pd_path", "payments", "profile"]
+__all__ = [
+    "actions",
+    "customer_record",
+    "exposure",
+    "pd_path",
+    "payments",
+    "profile",
+    "row_of",
+    "run_csv",
+]
 
 
-def _row(frame: pd.DataFrame | None, customer_id: str) -> pd.Series | None:
+def row_of(frame: pd.DataFrame | None, customer_id: str) -> pd.Series | None:
+    """The customer's row of ``frame`` (None when the frame or the row is missing)."""
     if frame is None:
         return None
     rows = frame.loc[frame[CUSTOMER_ID].astype(str) == str(customer_id)]
     return None if rows.empty else rows.iloc[0]
 
 
-def _csv(run: Run, name: str) -> pd.DataFrame | None:
+def run_csv(run: Run, name: str) -> pd.DataFrame | None:
+    """A CSV file of the run folder with ids read as text (None when the run has none)."""
     path = run.run_dir / name
     return (
         pd.read_csv(path, dtype={CUSTOMER_ID: "string", INVOICE_ID: "string"})
@@ -58,8 +69,9 @@ def _csv(run: Run, name: str) -> pd.DataFrame | None:
     )
 
 
-def _customer(run: Run, customer_id: str) -> pd.Series:
-    row = _row(run.ledger.customers, customer_id)
+def customer_record(run: Run, customer_id: str) -> pd.Series:
+    """The customer's row of the ledger; ConfigError when the ledger has no such customer."""
+    row = row_of(run.ledger.customers, customer_id)
     if row is None:
         raise ConfigError(f"customer {customer_id!r} is not in this run's ledger")
     return row
@@ -67,8 +79,8 @@ def _customer(run: Run, customer_id: str) -> pd.Series:
 
 def profile(run: Run, customer_id: str) -> list:
     """Who the customer is, and the segment and policy that apply to it."""
-    c = _customer(run, customer_id)
-    seg = _row(_csv(run, "segments.csv"), customer_id)
+    c = customer_record(run, customer_id)
+    seg = row_of(run_csv(run, "segments.csv"), customer_id)
     rows = [
         ("Customer", str(c[CUSTOMER_ID])),
         ("Name", str(c[NAME])),
@@ -101,14 +113,14 @@ def profile(run: Run, customer_id: str) -> list:
 
 def exposure(run: Run, customer_id: str) -> list:
     """Open receivables against the limit, the open invoices, and the recommended limit."""
-    c = _customer(run, customer_id)
+    c = customer_record(run, customer_id)
     led = run.ledger
     mine = {  # the customer's rows only: a pick in the workbench must not scan the whole ledger
         name: None if frame is None else frame.loc[frame[CUSTOMER_ID].astype(str) == str(customer_id)]
         for name, frame in (("customers", led.customers), ("invoices", led.invoices),
                             ("credit_notes", led.credit_notes))
     }  # fmt: skip
-    exp = _row(
+    exp = row_of(
         kpi.customer_exposure(
             mine["customers"], mine["invoices"], run.as_of, mine["credit_notes"],
             run.params.dso_period_days,
@@ -197,7 +209,7 @@ def exposure(run: Run, customer_id: str) -> list:
                 },
             )
         )
-    lim = _row(_csv(run, "limits.csv"), customer_id)
+    lim = row_of(run_csv(run, "limits.csv"), customer_id)
     if lim is not None:
         out.append(
             Markdown(
@@ -318,7 +330,7 @@ def pd_path(run: Run, customer_id: str) -> list:
 def actions(run: Run, customer_id: str) -> list:
     """Open worklist items, alerts, ECL and terms suggestion for the customer."""
     out = []
-    work = _csv(run, "worklist.csv")
+    work = run_csv(run, "worklist.csv")
     if work is not None:
         mine = work.loc[work[CUSTOMER_ID] == str(customer_id)]
         if len(mine):
@@ -353,7 +365,7 @@ def actions(run: Run, customer_id: str) -> list:
             ]
         else:
             out.append(Markdown("Nothing on this week's collections worklist."))
-    found = _csv(run, "alerts.csv")
+    found = run_csv(run, "alerts.csv")
     if found is not None:
         mine = found.loc[found[CUSTOMER_ID] == str(customer_id)]
         out.append(
@@ -364,7 +376,7 @@ def actions(run: Run, customer_id: str) -> list:
             if len(mine)
             else Markdown("No alerts for this customer.")
         )
-    ecl = _row(_csv(run, "ecl.csv"), customer_id)
+    ecl = row_of(run_csv(run, "ecl.csv"), customer_id)
     if ecl is not None:
         out.append(
             Markdown(
@@ -373,7 +385,7 @@ def actions(run: Run, customer_id: str) -> list:
                 f"{fmt_money(ecl['ead'])} with LGD {fmt_pct(ecl['lgd'])}."
             )
         )
-    terms = _row(_csv(run, "terms.csv"), customer_id)
+    terms = row_of(run_csv(run, "terms.csv"), customer_id)
     if terms is not None:
         out.append(
             Markdown(

@@ -10,7 +10,7 @@ from IPython.display import Markdown
 from creditlab import kpi
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import CREDIT_LIMIT, CUSTOMER_ID, DISPUTED, DUE_ON, INVOICE_ID
-from creditlab.report.customer_section import _csv, _customer, _row
+from creditlab.report.customer_section import customer_record, row_of, run_csv
 from creditlab.report.tables import fmt_money, fmt_pct, md_escape, table
 from creditlab.run.folder import LIMITS_FILE, SEGMENTS_FILE, TABLE_FILE, WORKLIST_FILE
 from creditlab.run.prepare import Run
@@ -22,11 +22,11 @@ __all__ = ["for_sales", "raise_limit_text"]
 def for_sales(run: Run, customer_id: str) -> list:
     """Headroom and the largest order approved today, what would raise the limit, and the
     customer's disputed or overdue invoices with the action and owner of each."""
-    c = _customer(run, customer_id)
+    c = customer_record(run, customer_id)
     cur = run.params.currency
     led = run.ledger
-    items = kpi.open_items(led.invoices, run.as_of)
-    items = items.loc[items[CUSTOMER_ID].astype(str) == str(customer_id)]
+    mine = led.invoices.loc[led.invoices[CUSTOMER_ID].astype(str) == str(customer_id)]
+    items = kpi.open_items(mine, run.as_of)
     open_ar = float(items[kpi.OPEN_AR].sum())
     limit = float(c[CREDIT_LIMIT]) if pd.notna(c[CREDIT_LIMIT]) else float("nan")
     decided = (run.run_dir / TABLE_FILE).is_file()
@@ -58,8 +58,8 @@ def for_sales(run: Run, customer_id: str) -> list:
             "–" if largest is None else f"{fmt_money(largest)} {cur}",
         ),
     ]
-    lim = _row(_csv(run, LIMITS_FILE), customer_id)
-    seg = _row(_csv(run, SEGMENTS_FILE), customer_id)
+    lim = row_of(run_csv(run, LIMITS_FILE), customer_id)
+    seg = row_of(run_csv(run, SEGMENTS_FILE), customer_id)
     if lim is not None:
         rows.append(("Limit the model recommends", f"{fmt_money(lim['recommended_limit'])} {cur}"))
     if seg is not None:
@@ -118,7 +118,7 @@ def _open_problems(run: Run, customer_id: str, items: pd.DataFrame) -> list:
     shown = problems[[INVOICE_ID, DUE_ON, kpi.OPEN_AR, kpi.DPD, DISPUTED]].assign(
         **{DUE_ON: problems[DUE_ON].dt.date, INVOICE_ID: problems[INVOICE_ID].astype(str)}
     )
-    work = _csv(run, WORKLIST_FILE)
+    work = run_csv(run, WORKLIST_FILE)
     if work is not None:
         mine = work.loc[work[CUSTOMER_ID] == str(customer_id), [INVOICE_ID, "action",
                                                                  "contact_on", "approval"]]  # fmt: skip

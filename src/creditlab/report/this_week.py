@@ -37,7 +37,7 @@ def changes(run: Run, k: WeeklyKpis) -> list:
         rows = [
             ("Open AR", h["open_ar"], since["open_ar"], fmt_money, f" {cur}"),
             ("Overdue AR", h["overdue_ar"], since["overdue_ar"], fmt_money, f" {cur}"),
-            ("Overdue share", h["overdue_share"], since["overdue_share"], _points, ""),
+            ("Overdue share", h["overdue_share"], since["overdue_share"], fmt_pct, ""),
             ("Open invoices", h["open_invoices"], since["open_invoices"], fmt_money, ""),
             ("DSO (days)", h["dso"], since["dso"], fmt_days, ""),
             ("Customers over their limit", h["limit_breaches"], since["limit_breaches"], fmt_money, ""),
@@ -62,16 +62,12 @@ def changes(run: Run, k: WeeklyKpis) -> list:
     return out
 
 
-def _points(share: float) -> str:
-    """A share as a percentage, and a change of shares in percentage points."""
-    return fmt_pct(share)
-
-
 def _signed(delta: float, fmt) -> str:
-    if fmt is _points:  # a change of a share is in percentage points, not percent
-        return "–" if delta != delta else f"{delta * 100:+.1f} pp".replace("-", "−")
+    """A change with its sign, in the figure's format; a change of a share in percentage points."""
     if delta != delta:  # NaN
         return "–"
+    if fmt is fmt_pct:
+        return f"{delta * 100:+.1f} pp".replace("-", "−")
     text = fmt(abs(delta))
     return "no change" if text.strip("0.,% ") == "" else ("+" if delta > 0 else "−") + text
 
