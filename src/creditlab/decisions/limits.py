@@ -133,6 +133,7 @@ def recommend_limits(
     prob: float = 0.9,
     explain: bool = True,
     order: np.ndarray | None = None,
+    pl: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Current and recommended limit per customer, with the reason that set it.
 
@@ -141,13 +142,13 @@ def recommend_limits(
     Returns :data:`LIMIT_COLUMNS` plus ``change, optimum, appetite_cap, binding,
     expected_profit, profit_lo, profit_hi``; ``explain=False`` leaves out the rationale and the
     profit interval (for scenario grids and what-if updates, where only the totals are read); ``order`` is passed to
-    :func:`appetite_cap`.
+    :func:`appetite_cap`; ``pl`` is ``pd_draws x lgd_draws`` when the caller has it already.
     """
     days = frame["days_to_pay"].clip(lower=1).to_numpy(dtype=float)
     turns = 365.0 / days
     gain = econ.margin * turns - econ.cost_of_capital
     need = frame["annual_sales"].to_numpy(dtype=float) / turns
-    pl = pd_draws * lgd_draws
+    pl = pd_draws * lgd_draws if pl is None else pl
     el_rate = econ.ccf * pl.mean(axis=0)
     optimum = optimal_limit(need, econ.demand_sd, gain, el_rate)
     cap = appetite_cap(pd_draws, lgd_draws, appetite, econ.ccf, order)

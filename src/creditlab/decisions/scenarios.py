@@ -36,8 +36,12 @@ def stress(
         np.array([scenario.industry_multipliers.get(str(i), 1.0) for i in industry])
         * scenario.pd_multiplier
     )
-    pd_s = np.where(in_default[None, :], pd_draws, np.minimum(pd_draws * mult[None, :], 0.999))
-    lgd_s = np.clip(lgd_draws + scenario.lgd_shock, 0.0, 1.0)
+    pd_s = (  # no stress, no copy: a what-if move of another lever need not pay for it
+        pd_draws
+        if (mult == 1.0).all()
+        else np.where(in_default[None, :], pd_draws, np.minimum(pd_draws * mult[None, :], 0.999))
+    )
+    lgd_s = lgd_draws if scenario.lgd_shock == 0 else np.clip(lgd_draws + scenario.lgd_shock, 0, 1)
     return pd_s, lgd_s
 
 
@@ -51,6 +55,7 @@ class Decided:
     ranks: np.ndarray  # each grade's rank on the master scale (D last)
     limits: np.ndarray  # recommended limits
     ecl: np.ndarray  # total ECL per draw
+    loss_rate: np.ndarray  # each customer's expected loss per unit of exposure, E[PD x LGD]
     allowance: tuple[float, float, float]  # mean, lo, hi
 
 
@@ -109,9 +114,10 @@ def decide_under(
     pd_mean = np.clip(frame[PD_MEAN].to_numpy(dtype=float) * ratio, 0.0, 1.0)
     grades, _ = assign_grades(pd_mean, in_default, settings.grades)
     rank = settings.grade_rank
+    pl = pd_s * lgd_s
     limits = recommend_limits(
         frame, pd_s, lgd_s, settings.economics, appetite or settings.appetite, prob,
-        explain=False, order=lgd_order(lgd_draws) if order is None else order,
+        explain=False, order=lgd_order(lgd_draws) if order is None else order, pl=pl,
     )  # fmt: skip
     return Decided(
         pd_draws=pd_s,
@@ -119,7 +125,8 @@ def decide_under(
         grades=grades,
         ranks=np.array([rank[g] for g in grades]),
         limits=limits["recommended_limit"].to_numpy(),
-        ecl=(pd_s * lgd_s * ead[None, :]).sum(axis=1),
+        ecl=pl @ ead,
+        loss_rate=pl.mean(axis=0),
         allowance=provisions.allowance(scenario.provision_multiplier, prob),
     )
 

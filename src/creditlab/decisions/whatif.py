@@ -80,7 +80,7 @@ def evaluate(base: WhatIfBase, levers: Levers) -> dict:
         scenario, frame, base.pd_draws, base.lgd_draws, base.provisions, s, base.prob,
         appetite=appetite, lgd_mean=levers.lgd_mean, order=base.order,
     )  # fmt: skip
-    pd_s, lgd_s, grades = d.pd_draws, d.lgd_draws, d.grades
+    grades = d.grades
     refused = np.zeros(len(t), dtype=bool)
     if levers.max_grade is not None:
         refused = d.ranks > s.grade_rank[levers.max_grade]
@@ -96,7 +96,7 @@ def evaluate(base: WhatIfBase, levers: Levers) -> dict:
     discount = discount_value(
         frame["annual_sales"].to_numpy(dtype=float),
         frame["days_to_pay"].clip(lower=1).to_numpy(dtype=float),
-        (pd_s * lgd_s).mean(axis=0),
+        d.loss_rate,
         s.economics,
         terms,
     )
