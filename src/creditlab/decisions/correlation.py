@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from creditlab.decisions.settings import BetaPrior
 from creditlab.features import default_dates
@@ -94,7 +94,8 @@ class CorrelationPosterior:
     @classmethod
     def prior_only(cls, prior: BetaPrior, reason: str) -> CorrelationPosterior:
         """The prior itself, not updated, with the reason."""
-        mass = stats.beta.pdf(_RHO, *prior.beta)
+        a, b = prior.beta  # the Beta density up to its constant, normalised on the grid
+        mass = np.exp(special.xlogy(a - 1, _RHO) + special.xlog1py(b - 1, -_RHO))
         return cls(_RHO, mass / mass.sum(), prior, False, reason)
 
     def draws(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -108,7 +109,7 @@ class CorrelationPosterior:
     def summary(self, prob: float) -> dict[str, Any]:
         """Prior and posterior mean and interval, the data used, and whether it was used."""
         a, b = self.prior.beta
-        lo, hi = stats.beta.ppf([(1 - prob) / 2, (1 + prob) / 2], a, b)
+        lo, hi = special.betaincinv(a, b, [(1 - prob) / 2, (1 + prob) / 2])
         out: dict[str, Any] = {
             "updated": self.updated,
             "reason": self.reason,

@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtr, ndtri  # the normal cdf and its inverse (light to import)
 
 from creditlab.decisions.draws import interval
 from creditlab.decisions.settings import Appetite, Economics
@@ -57,7 +57,7 @@ def optimal_limit(
     """
     need, gain, el_rate = (np.asarray(v, dtype=float) for v in (need, gain, el_rate))
     ratio = np.divide(el_rate, gain, out=np.ones_like(el_rate * gain), where=gain > 0)
-    z = stats.norm.ppf(1 - np.clip(ratio, 1e-12, 1.0))
+    z = ndtri(1 - np.clip(ratio, 1e-12, 1.0))
     return np.where((ratio < 1) & (need > 0), need * np.exp(demand_sd * z), 0.0)
 
 
@@ -67,8 +67,8 @@ def expected_min_lognormal(need: np.ndarray, sd: float, limit: np.ndarray) -> np
     mu = np.log(np.maximum(need, 1e-12))
     with np.errstate(divide="ignore"):
         log_l = np.log(np.maximum(limit, 1e-300))
-    body = np.exp(mu + sd**2 / 2) * stats.norm.cdf((log_l - mu - sd**2) / sd)
-    tail = limit * stats.norm.sf((log_l - mu) / sd)
+    body = np.exp(mu + sd**2 / 2) * ndtr((log_l - mu - sd**2) / sd)
+    tail = limit * ndtr(-(log_l - mu) / sd)
     return np.where((limit > 0) & (need > 0), body + tail, 0.0)
 
 

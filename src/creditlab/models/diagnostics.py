@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import TYPE_CHECKING
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
 from creditlab.errors import ConvergenceError
+
+if TYPE_CHECKING:  # ArviZ takes over a second to import: the gate's settings must not pay for it
+    import arviz as az
 
 __all__ = ["GateConfig", "GateResult", "convergence_gate"]
 
@@ -66,6 +69,8 @@ def convergence_gate(
     ConvergenceError
         A check failed and ``config.fatal`` is set.
     """
+    import arviz as az
+
     cfg = config or GateConfig()
     summary = az.summary(idata, var_names=var_names, kind="diagnostics")
     # some samplers also store the unconstrained copies (``*_log__``): judge the model's variables

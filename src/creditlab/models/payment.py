@@ -53,8 +53,8 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
@@ -65,6 +65,9 @@ from creditlab.models.payment_data import PaymentConfig, payment_cells
 from creditlab.models.payment_forecast import Conditional
 from creditlab.models.pd import _codes
 from creditlab.models.sampling import SamplerConfig, read_posterior, sample, write_posterior
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = ["DAY_NAMES", "WEEKDAYS", "PaymentModel"]
 
@@ -321,7 +324,7 @@ class PaymentModel:
                     for new, old in mine.items()
                 }
             )
-            idata = az.InferenceData(posterior=post, sample_stats=idata.sample_stats)
+            idata = type(idata)(posterior=post, sample_stats=idata.sample_stats)
             names += list(mine)
         names += ["beta"] if self.covariates else []
         names += ["sigma_group", "offset_group"] if len(self.groups) > 1 else []

@@ -28,14 +28,17 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import PD_HI, PD_LO, PD_MEAN
 from creditlab.models.sampling import SamplerConfig, read_posterior, sample, write_posterior
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = ["ModelConfig", "PDModel", "SamplerConfig", "Standardizer"]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
@@ -27,6 +26,8 @@ def effects_table(model: PDModel, prob: float) -> pd.DataFrame:
     Returns ``predictor, bin, mean, lo, hi, reading`` (``bin`` empty for a linear predictor;
     ``reading``: *higher PD* / *lower PD* when the whole interval is above / below zero).
     """
+    import arviz as az  # slow to import: only where a posterior is summarised
+
     beta = az.summary(model.idata, var_names=["beta"], hdi_prob=prob, kind="stats")
     frames = [
         pd.DataFrame(

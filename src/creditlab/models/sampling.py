@@ -11,10 +11,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-
-import arviz as az
+from typing import TYPE_CHECKING
 
 from creditlab.errors import ConfigError
+
+if TYPE_CHECKING:  # ArviZ takes over a second to import: loaded where a posterior is read
+    import arviz as az
 
 __all__ = ["AUTO_NUMPYRO_ROWS", "SamplerConfig", "read_posterior", "sample", "write_posterior"]
 
@@ -146,6 +148,8 @@ def read_posterior(path: str | Path, what: str) -> tuple[az.InferenceData, dict,
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no saved {what} here")
+    import arviz as az
+
     idata = az.from_netcdf(str(path))
     for group in idata.groups():  # read everything now: the file may be temporary
         getattr(idata, group).load()

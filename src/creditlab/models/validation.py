@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = [
     "DEFAULT_BANDS",
@@ -25,6 +24,8 @@ DEFAULT_BANDS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 1.0)
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
     """Area under the ROC curve (rank formula, ties averaged)."""
+    from scipy import stats  # slow to import: loaded where used
+
     y = np.asarray(y, dtype=bool)
     n1, n0 = y.sum(), (~y).sum()
     if n1 == 0 or n0 == 0:
@@ -35,6 +36,8 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
 
 def ks(y: np.ndarray, p: np.ndarray) -> float:
     """Kolmogorov-Smirnov: the largest gap between defaulters' and others' score distributions."""
+    from scipy import stats  # slow to import: loaded where used
+
     y = np.asarray(y, dtype=bool)
     if y.all() or not y.any():
         return float("nan")
@@ -84,6 +87,8 @@ def calibration(
     ``consistent`` when its mean PD lies inside that posterior's ``prob`` interval. ``p_value`` is
     the posterior probability that the true rate is below the mean PD (small: PD too low).
     """
+    from scipy import stats  # slow to import: loaded where used
+
     y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
     labels = [f"{lo:.1%} to {hi:.1%}" for lo, hi in zip(bands[:-1], bands[1:], strict=True)]
     band = pd.cut(p, bins=list(bands), labels=labels, include_lowest=True)

@@ -268,7 +268,9 @@ def payments(run: Run, customer_id: str) -> list:
         ),  # fmt: skip
     ]
     if len(events):
-        ev = events[[EVENT_ON, KIND]].assign(**{EVENT_ON: events[EVENT_ON].dt.date})
+        ev = events[[EVENT_ON, KIND]].assign(
+            **{EVENT_ON: events[EVENT_ON].dt.date, KIND: events[KIND].str.replace("_", " ")}
+        )  # "reminder sent", not reminder_sent
         out += [Markdown("Events on record:"), table(ev, labels={EVENT_ON: "Date", KIND: "Event"})]
     return [*out, to_image(payment_chart(paid, open_))]
 
