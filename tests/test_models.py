@@ -3,6 +3,9 @@ convergence gate and the validation metrics."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import arviz as az
 import numpy as np
 import pandas as pd
@@ -260,3 +263,46 @@ def test_a_batch_worker_caps_the_cores_of_parallel_chains(monkeypatch):
     assert _cores(config) == 1 and config.chains == 4  # chains (and so the draws) unchanged
     monkeypatch.setenv(CORE_CAP_ENV, "8")
     assert _cores(config) == 4
+
+
+def test_heavy_tails_are_capped_and_normal_columns_are_not(tmp_path):
+    """A ratio with a few extreme rows (a near-zero denominator) is winsorised at its 1st/99th
+    percentiles when learnt and when scoring; a normal column keeps every value; the caps survive
+    saving the state."""
+    from creditlab.models.pd import Standardizer
+
+    rng = np.random.default_rng(4)
+    ratio = rng.normal(1.0, 0.3, 5_000)
+    ratio[:5] = [4e5, -2e5, 9e4, 1e6, -7e4]
+    frame = pd.DataFrame({"ratio": ratio, "normal": rng.normal(0, 1, 5_000)})
+    frame.loc[10, "ratio"] = np.nan
+    st = Standardizer.fit(frame, ["ratio", "normal"])
+    assert list(st.bounds) == ["ratio"]
+    lo, hi = st.bounds["ratio"]
+    assert lo == pytest.approx(frame["ratio"].quantile(0.01)) and hi < 2.0
+    z = st.transform(frame)
+    assert np.abs(z[:, 0]).max() < 5  # uncapped, the largest would sit near 70 sd
+    assert z[10, 2] == 1.0  # the missing value is flagged, then imputed inside the caps
+    raw = (frame["normal"] - frame["normal"].mean()) / frame["normal"].std()
+    np.testing.assert_allclose(z[:, 1], raw)  # untouched
+    again = Standardizer(**json.loads(json.dumps(dataclasses.asdict(st))))
+    np.testing.assert_allclose(again.transform(frame), z)
+
+
+def test_a_model_that_cannot_start_ends_in_a_clear_error():
+    """A log-density that is not finite anywhere stops with a ConvergenceError that says what to
+    change, not the sampler's traceback."""
+    import pymc as pm
+
+    from creditlab.models.sampling import sample
+
+    def build():
+        with pm.Model() as model:
+            x = pm.Normal("x")
+            pm.Potential("impossible", pm.math.log(x - x))  # log 0 everywhere
+        return model
+
+    config = SamplerConfig(sampler="pymc", draws=10, tune=10, chains=1, cores=1)
+    with pytest.raises(ConvergenceError, match="could not start sampling") as err:
+        sample(build, config, rows=10, what="PD model")
+    assert "What to change" in str(err.value) and "--sampler pymc" in str(err.value)

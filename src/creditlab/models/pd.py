@@ -82,23 +82,45 @@ class _Design:
 
 @dataclasses.dataclass
 class Standardizer:
-    """Median imputation, missing indicators and standardisation learnt on the training rows."""
+    """Median imputation, missing indicators, caps on heavy tails and standardisation, learnt on
+    the training rows.
+
+    A predictor is *heavy-tailed* when a value lies further outside its central 98 % (1st to 99th
+    percentile) than that range is wide, as financial ratios with near-zero denominators do; its
+    values are capped at those percentiles (winsorised) before standardising, so a handful of
+    extreme rows cannot put standardised values in the hundreds and the sampler's start at risk.
+    """
 
     columns: list[str]
     medians: dict[str, float]
     means: dict[str, float]
     scales: dict[str, float]
     indicators: list[str]
+    bounds: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # capped columns
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, columns: Sequence[str]) -> Standardizer:
-        """Learn each predictor's median (for imputation), mean and standard deviation."""
+        """Learn each predictor's median (for imputation), caps, mean and standard deviation."""
         usable = [c for c in columns if frame[c].notna().any() and frame[c].nunique() > 1]
         dropped = sorted(set(columns) - set(usable))
         if dropped:
             log.info("predictors left out (all missing or constant): %s", dropped)
+        bounds = {}
+        for c in usable:
+            values = frame[c].dropna().to_numpy(dtype=float)
+            lo, hi = np.quantile(values, [0.01, 0.99])
+            if hi > lo and (values.min() < lo - (hi - lo) or values.max() > hi + (hi - lo)):
+                bounds[c] = [float(lo), float(hi)]
+        if bounds:
+            names = sorted(bounds)
+            log.info(
+                "capped %d heavy-tailed predictor(s) at their 1st and 99th percentiles: %s%s",
+                len(names),
+                ", ".join(names[:5]),
+                f" and {len(names) - 5} more" if len(names) > 5 else "",
+            )
         medians = {c: float(frame[c].median()) for c in usable}
-        filled = frame[usable].fillna(medians)
+        filled = _cap(frame[usable].astype(float), bounds).fillna(medians)
         indicators = [c for c in usable if frame[c].isna().mean() > 0.0]
         return cls(
             columns=usable,
@@ -106,6 +128,7 @@ class Standardizer:
             means={c: float(filled[c].mean()) for c in usable},
             scales={c: float(filled[c].std()) or 1.0 for c in usable},
             indicators=indicators,
+            bounds=bounds,
         )
 
     @property
@@ -117,9 +140,16 @@ class Standardizer:
         """Impute, flag and standardise ``frame``'s predictors as learnt by :meth:`fit`."""
         x = frame[self.columns].astype(float)
         flags = [x[c].isna().to_numpy(dtype=float) for c in self.indicators]
-        x = x.fillna(self.medians)
+        x = _cap(x, self.bounds).fillna(self.medians)
         z = [(x[c].to_numpy() - self.means[c]) / self.scales[c] for c in self.columns]
         return np.column_stack(z + flags)
+
+
+def _cap(frame: pd.DataFrame, bounds: dict[str, list[float]]) -> pd.DataFrame:
+    """``frame`` with each capped column clipped to its bounds (missing values stay missing)."""
+    if not bounds:
+        return frame
+    return frame.assign(**{c: frame[c].clip(lo, hi) for c, (lo, hi) in bounds.items()})
 
 
 def _bin_edges(values: pd.Series, n_bins: int) -> dict:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from creditlab.errors import ConfigError
+from creditlab.errors import ConfigError, ConvergenceError
 
 if TYPE_CHECKING:  # ArviZ takes over a second to import: loaded where a posterior is read
     import arviz as az
@@ -111,24 +111,51 @@ def sample(build: Callable, config: SamplerConfig, rows: int, what: str):
             config.draws,
         )
         with model:
-            idata = pm.sample(
-                draws=config.draws,
-                tune=config.tune,
-                chains=config.chains,
-                cores=_cores(config),
-                target_accept=config.target_accept,
-                random_seed=config.seed,
-                nuts_sampler=sampler,
-                progressbar=False,
-                compute_convergence_checks=False,
-                **kwargs,
-            )
+            try:
+                idata = pm.sample(
+                    draws=config.draws,
+                    tune=config.tune,
+                    chains=config.chains,
+                    cores=_cores(config),
+                    target_accept=config.target_accept,
+                    random_seed=config.seed,
+                    nuts_sampler=sampler,
+                    progressbar=False,
+                    compute_convergence_checks=False,
+                    **kwargs,
+                )
+            except (RuntimeError, ValueError, FloatingPointError) as exc:
+                if not _failed_to_start(exc):
+                    raise
+                raise ConvergenceError(_start_advice(what, sampler, exc)) from exc
     info = {"sampler": sampler, "precision": precision, "device": "cpu"}
     if sampler == "numpyro":
         import jax
 
         info["device"] = jax.default_backend()  # "gpu" when JAX sees one
     return idata, info
+
+
+_START_FAILURES = ("initialization", "initial evaluation", "logp", "starting point", "-inf", "nan")
+
+
+def _failed_to_start(exc: Exception) -> bool:
+    """Whether the sampler stopped because the model's log-density was not finite where it
+    started (pm.SamplingError is a RuntimeError; nutpie raises RuntimeError too)."""
+    text = str(exc).lower()
+    return any(word in text for word in _START_FAILURES)
+
+
+def _start_advice(what: str, sampler: str, exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (
+        f"the {what} could not start sampling: its log-density was not finite at any starting "
+        f"point ({sampler}: {first}). What to change: look for predictors with extreme values "
+        "(ratios with near-zero denominators; heavy tails are capped at the 1st/99th "
+        "percentiles, but a column can still be degenerate), columns that separate defaults "
+        "perfectly, or values like inf; drop or transform them, or try another sampler "
+        "(--sampler pymc)."
+    )
 
 
 def write_posterior(
