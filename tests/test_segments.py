@@ -38,6 +38,8 @@ def test_grade_calibration_uses_jeffreys_intervals_per_grade():
     cal = grade_calibration(y, p, DEFAULT_SCALE, prob=0.999)
     assert list(cal["grade"]) == [g.grade for g in DEFAULT_SCALE]
     assert cal["consistent"].all()  # outcomes drawn from the PDs themselves
+    # the most-prudent bounds pool each grade with the worse ones: rising, and above the PDs
+    assert cal["pt_upper"].is_monotonic_increasing and (cal["mean_pd"] <= cal["pt_upper"]).all()
     cal_bad = grade_calibration(y, p / 3, DEFAULT_SCALE, prob=0.999)
     assert (~cal_bad["consistent"]).sum() >= 4  # PDs three times too low fail most grades
 

@@ -40,7 +40,7 @@ from creditlab.ledger.schema import (
     PAYMENT_TERMS_DAYS,
     PD_MEAN,
 )
-from creditlab.models.validation import calibration
+from creditlab.models.validation import calibration, pluto_tasche
 
 __all__ = [
     "SEGMENT_COLUMNS",
@@ -81,7 +81,9 @@ def assign_grades(
 def grade_calibration(
     y: np.ndarray, p: np.ndarray, grades: tuple[Grade, ...], prob: float = 0.9
 ) -> pd.DataFrame:
-    """Each grade's observed default rate against its mean PD, with the Jeffreys test.
+    """Each grade's observed default rate against its mean PD, with the Jeffreys test, and its
+    Pluto-Tasche most-prudent upper bound (``pt_upper``: what the defaults allow at most, from
+    this grade and all worse ones).
 
     ``y`` and ``p`` are out-of-time outcomes and predicted PDs (the PD stage's validation window).
     """
@@ -90,6 +92,7 @@ def grade_calibration(
     labels = [f"{lo:.1%} to {hi:.1%}" for lo, hi in zip(bands[:-1], bands[1:], strict=True)]
     grade_of = dict(zip(labels, [g.grade for g in grades], strict=True))
     table.insert(0, "grade", table["band"].map(grade_of))
+    table["pt_upper"] = pluto_tasche(table["n"].to_numpy(), table["defaults"].to_numpy(), prob)
     return table
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown
 
-from creditlab.ledger.schema import CUSTOMER_ID, IN_DEFAULT, NAME, PD_MEAN
+from creditlab.decisions.actions import ACTION_COLUMNS
+from creditlab.ledger.schema import IN_DEFAULT, NAME, PD_MEAN
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
 from creditlab.report.weekly import WeeklyKpis
 from creditlab.run.folder import (
@@ -137,19 +138,7 @@ def top_actions(run: Run, n: int = 5) -> list:
             "hold or a limit cut; the expected loss for a provision)."
         ),
         table(
-            shown[
-                [
-                    "rank",
-                    CUSTOMER_ID,
-                    NAME,
-                    "action",
-                    "amount",
-                    "amount_is",
-                    "worth",
-                    "reason",
-                    "owner",
-                ]
-            ],  # fmt: skip
+            shown[ACTION_COLUMNS],
             money=["amount", "worth"],
             ints=["rank"],
             labels={

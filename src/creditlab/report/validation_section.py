@@ -119,13 +119,18 @@ def calibration_by_grade(run: Run) -> list:
         Markdown(
             f"A grade passes when its mean PD lies inside the {prob:.0%} Jeffreys interval of its "
             "observed default rate (Beta(d + 1/2, n - d + 1/2)). Few customers per grade make wide "
-            "intervals: a pass is weak evidence, a fail is worth a look."
+            "intervals: a pass is weak evidence, a fail is worth a look. *Most prudent* is the "
+            f"Pluto-Tasche upper bound at {prob:.0%}: the highest PD the grade's defaults and those "
+            "of every worse grade allow (a grade is taken to be no riskier than the grades below "
+            "it), meaningful even with no defaults at all; a mean PD above it is not supported by "
+            "the data."
         ),
-        table(cal.drop(columns=["band"]), pct=["mean_pd", "observed_rate", "rate_lo", "rate_hi"], ints=["n", "defaults"],
+        table(cal.drop(columns=["band"]), pct=["mean_pd", "observed_rate", "rate_lo", "rate_hi", "pt_upper"],
+              ints=["n", "defaults"],
               decimals=["p_value"],
               labels={"grade": "Grade", "n": "Customers", "defaults": "Defaults", "mean_pd": "Mean PD",
                       "observed_rate": "Observed", "rate_lo": "from", "rate_hi": "to", "p_value": "p-value",
-                      "consistent": "Consistent"}),
+                      "consistent": "Consistent", "pt_upper": "Most prudent PD"}),
     ]  # fmt: skip
 
 

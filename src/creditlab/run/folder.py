@@ -210,7 +210,7 @@ FILES = (
     Artifact(SCENARIOS_FILE, "run.stages.decisions", "report.decisions_section",
              "scenario, multipliers, mean_pd, ecl_*, allowance_*, recommended_limits, limits_cut, ..."),
     Artifact(GRADE_CALIBRATION_FILE, "run.stages.decisions", "report.validation_section",
-             "grade, band, n, defaults, mean_pd, observed_rate, rate_lo, rate_hi, p_value, consistent"),
+             "grade, band, n, defaults, mean_pd, observed_rate, rate_lo, rate_hi, p_value, consistent, pt_upper"),
     Artifact(PORTFOLIO_LOSS_FILE, "run.stages.portfolio_loss", "report.loss_section, run.queries",
              "loss simulation summary: scenarios, EL, VaR, ES, reserve, correlation prior/posterior "
              "and draws, concentration, insured exposure, what was left out and why"),
