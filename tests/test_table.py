@@ -161,3 +161,20 @@ def test_cli_fits_and_scores_german_credit(german_credit_csv, tmp_path, capsys):
     capsys.readouterr()
     assert main([*args[:6], str(bad), *args[7:], "--out", str(tmp_path / "x")]) == 3
     assert "row 6, column 'credit_amount'" in capsys.readouterr().err
+
+
+def test_an_arff_table_reads_with_its_attribute_names_and_missing_values(tmp_path):
+    """UCI publishes tables as Weka ARFF: quoted attribute names, '?' for missing, comments."""
+    path = tmp_path / "firms.arff"
+    path.write_text(
+        "% a comment\n@relation firms\n@attribute 'net profit / total assets' numeric\n"
+        "@attribute Attr2 numeric\n@attribute Attr2 numeric\n@attribute class {0,1}\n"
+        "@data\n0.2,1.5,?,0\n% another comment\n-0.1,?,3,1\n"
+    )
+    frame = read_table(path)
+    assert list(frame.columns) == ["net profit / total assets", "Attr2", "Attr2 (2)", "class"]
+    assert frame.shape == (2, 4) and frame.isna().sum().sum() == 2
+    assert frame["net profit / total assets"].tolist() == [0.2, -0.1]
+    (tmp_path / "bad.arff").write_text("@relation x\n@attribute a numeric\n")
+    with pytest.raises(SchemaError, match="bad.arff: not a readable.*no @data"):
+        read_table(tmp_path / "bad.arff")

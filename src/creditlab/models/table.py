@@ -7,8 +7,10 @@ gets partially pooled offsets."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,20 +39,49 @@ MODEL_FILE, SUMMARY_FILE = "pd_model.nc", "fit_summary.json"
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """A CSV or Parquet table; errors name the file."""
+    """A CSV, Parquet or ARFF (Weka, as UCI publishes tables) table; errors name the file."""
     path = Path(path)
     if not path.is_file():
         raise SchemaError(f"{path}: file not found")
     try:
         if path.suffix.lower() == ".parquet":
             frame = pd.read_parquet(path)
+        elif path.suffix.lower() == ".arff":
+            frame = _read_arff(path)
         else:
             frame = pd.read_csv(path)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: not a readable CSV or Parquet table ({exc})") from exc
+        raise SchemaError(f"{path}: not a readable CSV, Parquet or ARFF table ({exc})") from exc
     if frame.empty:
         raise SchemaError(f"{path}: the table has no rows")
     return frame
+
+
+def _read_arff(path: Path) -> pd.DataFrame:
+    """An ARFF file's ``@data`` rows with its ``@attribute`` names; ``?`` is a missing value."""
+    text = path.read_text()
+    head, sep, data = text.partition("\n@data")
+    if not sep:
+        head, sep, data = text.partition("\n@DATA")
+    if not sep:
+        raise ValueError("no @data section")
+    names = [
+        m.group(1) or m.group(2)
+        for m in re.finditer(
+            r"^@attribute\s+(?:'([^']*)'|(\S+))", head, re.IGNORECASE | re.MULTILINE
+        )
+    ]
+    if not names:
+        raise ValueError("no @attribute lines")
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:  # a repeated name gets a number, so no column is lost
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    body = "\n".join(
+        line for line in data.splitlines() if line.strip() and not line.startswith("%")
+    )
+    return pd.read_csv(io.StringIO(body), header=None, names=unique, na_values="?", quotechar="'")
 
 
 def target_values(values: pd.Series, positive: str | None, where: str) -> np.ndarray:
