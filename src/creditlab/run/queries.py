@@ -48,6 +48,7 @@ from creditlab.run.stages.portfolio_loss import loss_inputs
 
 if TYPE_CHECKING:
     from creditlab.decisions.portfolio_loss import LossInputs
+    from creditlab.decisions.settings import DecisionSettings
 
 __all__ = [
     "approve",
@@ -141,7 +142,9 @@ def order_headroom(run_dir: str | Path, customer_id: str) -> tuple[float, str]:
     return max_order(row, draws, lgd, settings.appetite, settings.economics.ccf)
 
 
-def _order_inputs(run_dir: str | Path, customer_id: str):
+def _order_inputs(
+    run_dir: str | Path, customer_id: str
+) -> tuple[pd.Series, np.ndarray, np.ndarray, DecisionSettings]:
     """The customer's decision-table row, its PD and LGD draws, and the decision settings."""
     run = open_run(run_dir)
     settings = run.params.decisions
