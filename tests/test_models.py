@@ -327,3 +327,13 @@ def test_pluto_tasche_bounds_match_the_paper():
     # the bound is the p at which that many defaults or fewer have probability 10 %
     assert stats.binom.cdf(3, 800, bounds[0]) == pytest.approx(0.10)
     assert pluto_tasche(np.array([5]), np.array([5]))[0] == 1.0  # all defaulted: no bound
+
+
+def test_many_predictors_get_a_low_rank_mass_matrix_on_nutpie():
+    auto = SamplerConfig()
+    assert auto.low_rank("nutpie", 113) and not auto.low_rank("nutpie", 16)
+    assert not auto.low_rank("numpyro", 113) and not auto.low_rank("pymc", 113)  # nutpie's own
+    assert SamplerConfig(mass_matrix="low_rank").low_rank("nutpie", 3)
+    assert not SamplerConfig(mass_matrix="diag").low_rank("nutpie", 500)
+    with pytest.raises(ConfigError, match="mass_matrix must be auto, diag or low_rank"):
+        SamplerConfig(mass_matrix="dense")

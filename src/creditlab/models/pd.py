@@ -316,8 +316,9 @@ class PDModel:
         t0 = time.perf_counter()
         design = self._design(frame, target)
         self.idata, self.sampled_with = sample(
-            lambda: self._model(design), self.sampler_config, len(design.events), "PD model"
-        )
+            lambda: self._model(design), self.sampler_config, len(design.events), "PD model",
+            predictors=len(self.standardizer.names),
+        )  # fmt: skip
         self.timings["fit_s"] = round(time.perf_counter() - t0, 3)
         self.n_rows = len(frame)
         self.n_events = int(frame[target].sum())
