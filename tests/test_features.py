@@ -11,12 +11,17 @@ import pytest
 from creditlab.features import (
     FEATURE_LABELS,
     FEATURES,
+    HAZARD_TARGET,
+    SNAPSHOT,
     TARGET,
+    WINDOW,
     default_dates,
     describe_feature,
+    hazard_data,
     snapshot_features,
     training_data,
 )
+from creditlab.ledger.schema import CUSTOMER_ID, FOLLOW_UP
 
 
 def test_default_dates_follow_the_definition():
@@ -92,6 +97,46 @@ def test_training_data_is_split_out_of_time(ledger):
     assert data.validation["snapshot"].nunique() == 1
     with pytest.raises(ValueError, match="too short"):
         training_data(ledger.customers, ledger.invoices, ledger.events, dt.date(2025, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("as_of", "held"), [(dt.date(2024, 6, 20), 1), (dt.date(2026, 11, 20), 12)]
+)
+def test_hazard_rows_follow_each_customer_to_its_default_or_the_validation_cut(ledger, as_of, held):
+    """A ledger of months gets hazard rows (the 12-month design has none); each row is followed
+    to its default month or the validation cut, never past it, and its label is that default."""
+    c, inv, ev = ledger.customers, ledger.invoices, ledger.events
+    data = hazard_data(c, inv, ev, as_of)
+    first = inv["issued_on"].min()
+    assert data.validation_months == held and data.period_months == 1
+    v = pd.Timestamp(data.validation_snapshot)
+    assert v == pd.Timestamp(as_of) - pd.DateOffset(months=held)
+    train = data.train
+    assert (train[FOLLOW_UP] <= train[WINDOW]).all() and (train[WINDOW] <= 12).all()
+
+    def later(months: pd.Series) -> pd.Series:
+        """Each row's snapshot plus ``months`` calendar months."""
+        return pd.Series(
+            [
+                s + pd.DateOffset(months=int(k))
+                for s, k in zip(train[SNAPSHOT], months, strict=True)
+            ],
+            index=train.index,
+        )
+
+    assert (later(train[WINDOW]) <= v).all()  # nothing past the cut
+    assert train[SNAPSHOT].min() >= first + pd.Timedelta(days=90)
+    # the label, from the definition: the first default date in the follow-up month
+    when = train[CUSTOMER_ID].map(default_dates(inv, ev, as_of))
+    expected = (when > later(train[FOLLOW_UP] - 1)) & (when <= later(train[FOLLOW_UP]))
+    assert (train[HAZARD_TARGET] == expected.astype(int)).all()
+    assert train[HAZARD_TARGET].sum() > 0
+    # a customer that did not default is followed for the whole window
+    survived = train.loc[train[HAZARD_TARGET] == 0]
+    assert (survived[FOLLOW_UP] == survived[WINDOW]).all()
+    assert set(data.validation[HAZARD_TARGET].unique()) <= {0, 1}
+    with pytest.raises(ValueError, match="too short"):
+        hazard_data(c, inv, ev, (first + pd.Timedelta(days=100)).date())
 
 
 def test_every_feature_has_plain_words():

@@ -15,7 +15,8 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from creditlab.errors import ConfigError, ConvergenceError
 from creditlab.models.diagnostics import GateConfig, convergence_gate
-from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
+from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig, Standardizer
+from creditlab.models.sampling import strongest_correlation
 from creditlab.models.validation import (
     auc,
     brier,
@@ -329,11 +330,72 @@ def test_pluto_tasche_bounds_match_the_paper():
     assert pluto_tasche(np.array([5]), np.array([5]))[0] == 1.0  # all defaulted: no bound
 
 
-def test_many_predictors_get_a_low_rank_mass_matrix_on_nutpie():
+def test_many_or_near_duplicate_predictors_get_a_low_rank_mass_matrix_on_nutpie():
     auto = SamplerConfig()
     assert auto.low_rank("nutpie", 113) and not auto.low_rank("nutpie", 16)
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 500))
+    near = np.column_stack([a, a + 0.1 * b, b, np.ones(500)])  # a constant column is ignored
+    assert strongest_correlation(near) == pytest.approx(np.corrcoef(a, a + 0.1 * b)[0, 1])
+    assert auto.low_rank("nutpie", 4, strongest_correlation(near))  # |r| 0.995
+    assert not auto.low_rank("nutpie", 4, strongest_correlation(near[:, 1:]))  # |r| ~0.1
+    assert strongest_correlation(near[:, :1]) == 0.0
     assert not auto.low_rank("numpyro", 113) and not auto.low_rank("pymc", 113)  # nutpie's own
     assert SamplerConfig(mass_matrix="low_rank").low_rank("nutpie", 3)
     assert not SamplerConfig(mass_matrix="diag").low_rank("nutpie", 500)
     with pytest.raises(ConfigError, match="mass_matrix must be auto, diag or low_rank"):
         SamplerConfig(mass_matrix="dense")
+
+
+@pytest.mark.slow
+def test_monthly_hazard_recovers_its_effect_and_12_month_pds_from_censored_rows(tmp_path):
+    """Customers followed for 1-12 months (most censored early, as on a short ledger), default
+    drawn month by month from a hazard that rises with the months since the snapshot: the model
+    recovers the predictor's effect, the rising baseline and the 12-month PDs."""
+    rng = np.random.default_rng(21)
+    n = 4000
+    x = rng.normal(size=n)
+    window = rng.choice(np.arange(1, 13), n, p=np.r_[np.full(6, 0.12), np.full(6, 0.28 / 6)])
+    base = -5.2 + 0.12 * np.arange(12)  # hazard rises as a clean customer has time to fall behind
+    h = 1 / (1 + np.exp(-(base[None, :] + 0.9 * x[:, None])))  # (customers, months)
+    hit = rng.random((n, 12)) < h
+    first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 99)
+    frame = pd.DataFrame({"x": x, "industry": rng.choice(["a", "b"], n)})
+    frame["follow_up_month"] = np.minimum(first, window)
+    frame["default_in_month"] = (first <= window).astype(int)
+    sampler = SamplerConfig(sampler="nutpie", draws=300, tune=300, chains=2, seed=4)
+    model = PDModel(["x"], ModelConfig(prior_group_sigma=0.3), sampler, period_months=1)
+    model.fit(frame, "default_in_month")
+    beta = model.idata.posterior["beta"].to_numpy().ravel() / model.standardizer.scales["x"]
+    assert np.quantile(beta, 0.02) < 0.9 < np.quantile(beta, 0.98)
+    baseline = model.idata.posterior["baseline"].mean(("chain", "draw")).to_numpy()
+    assert baseline[9:].mean() - baseline[:3].mean() > 0.4  # the rise is learnt (true: 1.08)
+    true_12 = 1 - np.prod(1 - h, axis=1)
+    pd12 = model.predict(frame, months=12)
+    assert abs(pd12["pd_mean"].mean() / true_12.mean() - 1) < 0.2
+    assert np.corrcoef(pd12["pd_mean"], true_12)[0, 1] > 0.95
+    inside = ((pd12["pd_lo"] <= true_12) & (true_12 <= pd12["pd_hi"])).mean()
+    assert inside > 0.75
+    shorter = model.predict(frame, months=3)["pd_mean"]
+    assert (shorter < pd12["pd_mean"]).all()  # a PD over 3 months is below the 12-month one
+    again = PDModel.load(model.save(tmp_path / "h.nc"))
+    np.testing.assert_allclose(
+        again.predict_draws(frame.head(5)), model.predict_draws(frame.head(5))
+    )
+
+
+def test_twin_predictors_and_indicators_are_left_out():
+    """Columns missing on the same rows share one indicator; a column that moves with an earlier
+    one (the 6- and 12-month max DPD of a ledger of months) is left out: only their sum could be
+    learnt."""
+    frame = pd.DataFrame(
+        {
+            "a": [1.0, None, 3.0, None, 2.0],
+            "b": [2.0, None, 1.0, None, 4.0],
+            "c": [None, 1.0, 2.0, 3.0, 5.0],
+            "c_twin": [None, 2.0, 4.0, 6.0, 10.0],
+        }
+    )
+    st = Standardizer.fit(frame, ["a", "b", "c", "c_twin"])
+    assert st.names == ["a", "b", "c", "a_missing", "c_missing"]
+    assert st.transform(frame)[:, 3].tolist() == [0.0, 1.0, 0.0, 1.0, 0.0]

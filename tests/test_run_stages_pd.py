@@ -10,8 +10,13 @@ import pytest
 import yaml
 
 from creditlab.errors import ConfigError, ConvergenceError
+from creditlab.features import snapshot_features
+from creditlab.report.pd_section import pd_overview
 from creditlab.run.orchestrate import run_report
+from creditlab.run.params import load_params
+from creditlab.run.prepare import prepare_run
 from creditlab.run.settings import parse_pd_settings
+from creditlab.run.stages.pd import run_pd_stage
 
 
 def test_two_runs_share_a_cached_fit_and_build_score_history(weekly_run, ci_ledger, tmp_path):
@@ -58,6 +63,7 @@ def test_two_runs_share_a_cached_fit_and_build_score_history(weekly_run, ci_ledg
         ({"sampler": {"draw": 10}}, "unknown key"),
         ({"predictors": ["shoe_size"]}, "unknown feature"),
         ({"gate": {"max_rhat": 1.01, "min_ess": 3}}, "unknown key"),
+        ({"hazard": "sometimes"}, "expected true, false or auto"),
     ],
 )
 def test_pd_settings_are_checked_before_sampling(raw, message):
@@ -80,3 +86,28 @@ def test_a_fatal_convergence_failure_fails_the_run_before_any_report(tmp_path):
     assert manifest["status"] == "failed" and manifest["failed_step"] == "model"
     assert not (run_dir / "weekly_portfolio.html").exists()
     assert not (run_dir / "weekly_portfolio.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_a_ledger_of_months_gets_a_pd_for_every_customer(portfolio_dir, tmp_path):
+    """Nine months of ledger (the 12-month design needs 2.5 years): the stage models a monthly
+    hazard, validates it on the months held out, and every customer gets a PD with an interval;
+    the report says how it was built and validated."""
+    params = load_params("params/ci.yaml", data=portfolio_dir, as_of="2024-07-31")
+    run = prepare_run(params, tmp_path / "run")
+    summary = run_pd_stage(run)
+    assert summary["design"] == "monthly hazard" and summary["period_months"] == 1
+    # six months with outcomes after 90 days of history (the ledger starts 2023-11-01): the last
+    # third, two months, is held out
+    assert summary["validation_months"] == 2 and summary["train_defaults"] >= 1
+    assert summary["validation_snapshot"] == "2024-05-31"
+    scores = pd.read_parquet(run.run_dir / "scores.parquet")
+    alive = scores.loc[~scores["in_default"]]
+    led = run.ledger
+    current = snapshot_features(led.customers, led.invoices, led.events, run.as_of)
+    assert len(alive) == (~current["in_default"]).sum() > 0
+    assert alive[["pd_mean", "pd_lo", "pd_hi"]].notna().all().all()
+    assert ((alive["pd_lo"] < alive["pd_mean"]) & (alive["pd_mean"] < alive["pd_hi"])).all()
+    assert not (run.run_dir / "pd_validation_scores.parquet").exists()  # no 12-month outcomes
+    text = pd_overview(run)[0].data  # the description comes first (no gate warning here)
+    assert "monthly default hazard" in text and "too short to hold out a whole year" in text

@@ -26,6 +26,7 @@ from creditlab.ledger.schema import (
     DUE_ON,
     EVENT_ON,
     EXTERNAL_SCORE,
+    FOLLOW_UP,
     IN_DEFAULT,
     INDUSTRY,
     ISSUED_ON,
@@ -39,11 +40,14 @@ __all__ = [
     "DEFAULT_DPD",
     "FEATURES",
     "FEATURE_LABELS",
+    "HAZARD_TARGET",
     "SNAPSHOT",
+    "WINDOW",
     "TARGET",
     "TrainingData",
     "default_dates",
     "describe_feature",
+    "hazard_data",
     "snapshot_features",
     "training_data",
 ]
@@ -53,6 +57,8 @@ log = logging.getLogger(__name__)
 DEFAULT_DPD = 90
 HORIZON_DAYS = 365
 SNAPSHOT, TARGET = "snapshot", "default_12m"
+HAZARD_TARGET = "default_in_month"  # the monthly hazard's label (see hazard_data)
+WINDOW = "months_observable"  # months after a hazard row's snapshot the data can show
 FEATURES = (
     "mean_days_late_12m",
     "late_trend",
@@ -187,23 +193,37 @@ def snapshot_features(
 
 @dataclasses.dataclass
 class TrainingData:
-    """Stacked snapshots with labels, split out of time."""
+    """Stacked snapshots with labels, split out of time.
+
+    Each training row is labelled in ``train[target]`` with default in the ``period_months`` after
+    its snapshot (12 for the classic design, 1 for the monthly hazard); each validation row in
+    ``validation[target]`` with default in the ``validation_months`` after the validation snapshot.
+    """
 
     train: pd.DataFrame
     validation: pd.DataFrame
     snapshots: list[dt.date]
     validation_snapshot: dt.date
+    target: str = TARGET
+    period_months: int = 12
+    validation_months: int = 12
 
 
 def _labelled(
-    customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame, s: dt.date, t: dt.date
+    customers: pd.DataFrame,
+    invoices: pd.DataFrame,
+    events: pd.DataFrame,
+    s: dt.date,
+    defaults: pd.Series,
+    horizon: pd.Timestamp,
+    target: str = TARGET,
 ) -> pd.DataFrame:
+    """The customers not in default at ``s``, labelled 1 when ``defaults`` (first default dates
+    known at the end of the data) puts theirs after ``s`` and on or before ``horizon``."""
     rows = snapshot_features(customers, invoices, events, s)
     rows = rows.loc[~rows[IN_DEFAULT]].drop(columns=IN_DEFAULT)
-    defaults = default_dates(invoices, events, t)
-    horizon = pd.Timestamp(s) + pd.Timedelta(days=HORIZON_DAYS)
     when = rows[CUSTOMER_ID].map(defaults)
-    rows[TARGET] = ((when > pd.Timestamp(s)) & (when <= horizon)).astype(int)
+    rows[target] = ((when > pd.Timestamp(s)) & (when <= horizon)).astype(int)
     return rows
 
 
@@ -234,13 +254,102 @@ def training_data(
     snaps, validation = snapshot_schedule(
         inv[ISSUED_ON].min(), as_of, every_months, min_history_days
     )
+    defaults = default_dates(inv, ev, t.date())
+    year = pd.Timedelta(days=HORIZON_DAYS)
     train = pd.concat(
-        [_labelled(customers, inv, ev, s, t.date()) for s in snaps],
+        [_labelled(customers, inv, ev, s, defaults, pd.Timestamp(s) + year) for s in snaps],
         ignore_index=True,
     )
-    valid = _labelled(customers, inv, ev, validation, t.date())
+    valid = _labelled(customers, inv, ev, validation, defaults, pd.Timestamp(validation) + year)
     log_training(train, valid, snaps, validation)
     return TrainingData(train, valid, snaps, validation)
+
+
+def _follow_up(
+    rows: pd.DataFrame, defaults: pd.Series, s: pd.Timestamp, months: int
+) -> pd.DataFrame:
+    """``rows`` (the customers of snapshot ``s``) followed for up to ``months`` months: each gets
+    :data:`WINDOW` (the months observable), :data:`FOLLOW_UP` (the months it was followed: to the
+    month it defaulted in, else the whole window) and :data:`HAZARD_TARGET` (whether it defaulted
+    in that last month)."""
+    when = rows[CUSTOMER_ID].map(defaults)
+    ends = np.array([s + pd.DateOffset(months=k) for k in range(months + 1)], "datetime64[ns]")
+    month = np.searchsorted(ends, when.to_numpy(dtype="datetime64[ns]"), side="left")
+    hit = when.notna().to_numpy() & (month >= 1) & (month <= months)
+    return rows.assign(
+        **{
+            WINDOW: months,
+            FOLLOW_UP: np.where(hit, month, months),
+            HAZARD_TARGET: hit.astype(int),
+        }
+    )
+
+
+def hazard_data(
+    customers: pd.DataFrame,
+    invoices: pd.DataFrame,
+    events: pd.DataFrame,
+    as_of: dt.date,
+    *,
+    every_months: int = 3,
+    min_history_days: int = 90,
+    min_train_months: int = 6,
+) -> TrainingData:
+    """Customer-months for a discrete-time (monthly) default hazard, censored at the data's end.
+
+    At each snapshot ``s`` (every ``every_months``, or monthly when that gives fewer than four;
+    the first at least ``min_history_days`` after the first invoice), every customer onboarded and
+    not in default is followed month by month for up to 12 months (one row, see
+    :func:`_follow_up`): each month it survives and the month it defaults in enter the
+    likelihood, while months past the end of the data are not observed (censored). So a ledger of
+    a few months already gives rows, and every month of exposure counts. The 12-month PD is then
+    ``1 - prod_k (1 - h_k)``.
+
+    Out of time, the last 12 months are held out when at least ``min_train_months`` of history
+    with outcomes remain before them; on a shorter ledger its last third. Training follow-up stops
+    at the validation snapshot; the validation rows are the customers at that snapshot, labelled
+    with default within the held-out span (``validation_months``).
+
+    Raises
+    ------
+    ValueError
+        The ledger is too short for two months of outcomes after ``min_history_days`` of history.
+    """
+    t = pd.Timestamp(as_of)
+    inv = invoices.loc[invoices[ISSUED_ON] <= t]
+    ev = events.loc[events[EVENT_ON] <= t]
+    start = inv[ISSUED_ON].min() + pd.Timedelta(days=min_history_days)
+    span = 0  # whole months from the first possible snapshot to as_of
+    while t - pd.DateOffset(months=span + 1) >= start:
+        span += 1
+    if span < 2:
+        raise ValueError(
+            f"the ledger from {inv[ISSUED_ON].min():%Y-%m-%d} to {t:%Y-%m-%d} is too short: "
+            f"a PD needs {min_history_days} days of history plus two months of outcomes"
+        )
+    held = 12 if span - 12 >= min_train_months else max(1, span // 3)
+    validation = t - pd.DateOffset(months=held)
+    step = every_months if (span - held) // every_months >= 4 else 1
+    snaps = [t - pd.DateOffset(months=k) for k in range(span, held, -1) if (span - k) % step == 0]
+    defaults = default_dates(inv, ev, t.date())
+    train = []
+    for s in snaps:
+        observed = min(12, round((validation - s).days / 30.44))
+        rows = snapshot_features(customers, inv, ev, s)
+        train.append(_follow_up(rows.loc[~rows[IN_DEFAULT]].drop(columns=IN_DEFAULT), defaults,
+                                s, observed))  # fmt: skip
+    valid = _labelled(customers, inv, ev, validation, defaults, t, HAZARD_TARGET)
+    train = pd.concat(train, ignore_index=True)
+    log_training(train, valid, snaps, validation, HAZARD_TARGET)
+    return TrainingData(
+        train,
+        valid,
+        [s.date() for s in snaps],
+        validation.date(),
+        target=HAZARD_TARGET,
+        period_months=1,
+        validation_months=held,
+    )
 
 
 def snapshot_schedule(
@@ -269,7 +378,11 @@ def snapshot_schedule(
 
 
 def log_training(
-    train: pd.DataFrame, valid: pd.DataFrame, snaps: list[dt.date], validation: dt.date
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    snaps: list[dt.date],
+    validation: dt.date,
+    target: str = TARGET,
 ) -> None:
     """Log the modelling choice: how many snapshots, rows and defaults the PD model learns from."""
     log.info(
@@ -277,8 +390,8 @@ def log_training(
         "%s rows, %s defaults",
         len(snaps),
         f"{len(train):,}",
-        int(train[TARGET].sum()),
+        int(train[target].sum()),
         validation,
         f"{len(valid):,}",
-        int(valid[TARGET].sum()),
+        int(valid[target].sum()),
     )

@@ -44,6 +44,7 @@ __all__ = [
     "UTILISATION",
     "BREACH",
     "PD_MEAN",
+    "FOLLOW_UP",
     "PD_LO",
     "PD_HI",
     "IN_DEFAULT",
@@ -86,6 +87,7 @@ DEFAULT_EVENTS = ("write_off", "insolvency", "collections_agency")
 OPEN_AR, OVERDUE_AR, DPD, BUCKET, MAX_DPD = "open_ar", "overdue_ar", "dpd", "bucket", "max_dpd"
 UTILISATION, BREACH = "utilisation", "limit_breach"
 PD_MEAN, PD_LO, PD_HI, IN_DEFAULT = "pd_mean", "pd_lo", "pd_hi", "in_default"
+FOLLOW_UP = "follow_up_month"  # month k = 1..12 after a snapshot that a PD hazard row covers
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,9 +16,16 @@
   bins whose effects follow a random walk (ordered and smooth, partially pooled between
   neighbouring bins, ``sigma ~ HalfNormal(prior_bin_sigma)``), centred on zero.
 
-Build and fit are separate; the fitted model keeps its configs and posterior (``idata``) and saves
-both as NetCDF. Predictions are posterior draws of PD, so every decision downstream can carry its
-interval.
+A model of a *monthly hazard* (``period_months=1``: each row is a customer followed for
+``follow_up_month`` months after a snapshot, labelled with default in the last of them) adds a
+baseline over the months ``k = 1..12`` since the snapshot (a random walk with steps
+``~ Normal(0, prior_follow_up_sigma)``, so the hazard can rise as a clean customer has time to fall
+90 days behind, and months a short ledger has not shown yet keep a wide interval), has the discrete-time
+survival likelihood (months past the end of the data are censored) and gives the PD over ``m``
+months as ``1 - prod_{k<=m} (1 - h_k)`` per draw; its prior intercept is stated on the 12-month
+scale and converted. Build and fit are separate; the fitted
+model keeps its configs and posterior (``idata``) and saves both as NetCDF. Predictions are
+posterior draws of PD, so every decision downstream can carry its interval.
 """
 
 from __future__ import annotations
@@ -34,17 +41,25 @@ import numpy as np
 import pandas as pd
 
 from creditlab.errors import ConfigError
-from creditlab.ledger.schema import PD_HI, PD_LO, PD_MEAN
-from creditlab.models.sampling import SamplerConfig, read_posterior, sample, write_posterior
+from creditlab.ledger.schema import FOLLOW_UP, PD_HI, PD_LO, PD_MEAN
+from creditlab.models.sampling import (
+    SamplerConfig,
+    read_posterior,
+    sample,
+    strongest_correlation,
+    write_posterior,
+)
 
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["ModelConfig", "PDModel", "SamplerConfig", "Standardizer"]
+__all__ = ["ModelConfig", "PDModel", "SamplerConfig", "Standardizer", "over_months"]
 
 log = logging.getLogger(__name__)
 
 PREDICT_CELLS = 50_000_000  # draws x rows scored at once by PDModel.predict
+HAZARD_MONTHS = 12  # months of follow-up a monthly hazard model has a baseline for
+TWIN_CORRELATION = 0.99  # a predictor this correlated with an earlier one is left out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +77,7 @@ class ModelConfig:
     binned: tuple[str, ...] = ()
     n_bins: int = 5
     prior_bin_sigma: float = 0.5
+    prior_follow_up_sigma: float = 0.3  # monthly hazard: step of its baseline from month to month
     aggregate: bool = True  # rows with identical values -> binomial cells (exact) when it pays
 
     def __post_init__(self) -> None:
@@ -84,6 +100,11 @@ class _Design:
 class Standardizer:
     """Median imputation, missing indicators, caps on heavy tails and standardisation, learnt on
     the training rows.
+
+    A predictor that moves with an earlier one almost exactly on the training rows (|r| >=
+    ``TWIN_CORRELATION``, as the 6- and 12-month max DPD do on a ledger of months) is left out:
+    the model could only learn their sum. Predictors missing on exactly the same rows share one indicator (the first one's): two
+    identical columns would leave the model only their sum to learn and slow the sampler down.
 
     A predictor is *heavy-tailed* when a value lies further outside its central 98 % (1st to 99th
     percentile) than that range is wide, as financial ratios with near-zero denominators do; its
@@ -121,14 +142,20 @@ class Standardizer:
             )
         medians = {c: float(frame[c].median()) for c in usable}
         filled = _cap(frame[usable].astype(float), bounds).fillna(medians)
-        indicators = [c for c in usable if frame[c].isna().mean() > 0.0]
+        usable = _without_twins(filled)
+        indicators, patterns = [], set()
+        for c in usable:  # one indicator per pattern: identical columns are not identifiable
+            missing = frame[c].isna().to_numpy()
+            if missing.any() and (key := missing.tobytes()) not in patterns:
+                indicators.append(c)
+                patterns.add(key)
         return cls(
             columns=usable,
             medians=medians,
             means={c: float(filled[c].mean()) for c in usable},
             scales={c: float(filled[c].std()) or 1.0 for c in usable},
             indicators=indicators,
-            bounds=bounds,
+            bounds={c: b for c, b in bounds.items() if c in usable},
         )
 
     @property
@@ -143,6 +170,29 @@ class Standardizer:
         x = _cap(x, self.bounds).fillna(self.medians)
         z = [(x[c].to_numpy() - self.means[c]) / self.scales[c] for c in self.columns]
         return np.column_stack(z + flags)
+
+
+def _without_twins(filled: pd.DataFrame) -> list[str]:
+    """``filled``'s columns less each one whose correlation with an earlier kept one reaches
+    ``TWIN_CORRELATION`` (logged)."""
+    if filled.shape[1] < 2:
+        return list(filled.columns)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.abs(np.corrcoef(filled.to_numpy(dtype=float), rowvar=False))
+    kept: list[int] = []
+    for j, c in enumerate(filled.columns):
+        twin = next((k for k in kept if r[j, k] >= TWIN_CORRELATION), None)
+        if twin is None:
+            kept.append(j)
+        else:
+            log.info(
+                "predictor %s left out: on the training rows it moves with %s (|r| = %.3f), so "
+                "the model could only learn their sum",
+                c,
+                filled.columns[twin],
+                r[j, twin],
+            )
+    return [filled.columns[j] for j in kept]
 
 
 def _cap(frame: pd.DataFrame, bounds: dict[str, list[float]]) -> pd.DataFrame:
@@ -172,6 +222,15 @@ def _bin_labels(spec: dict) -> list[str]:
     ]
 
 
+def over_months(p: np.ndarray | float, months: float, period_months: float) -> np.ndarray:
+    """PD over ``months`` from a PD ``p`` over ``period_months`` at a constant hazard:
+    ``1 - (1 - p)^(months / period_months)`` (``p`` itself when the two are equal)."""
+    p = np.asarray(p, dtype=float)
+    if months == period_months:
+        return p
+    return -np.expm1(months / period_months * np.log1p(-np.minimum(p, 1.0 - 1e-15)))
+
+
 def _codes(values: pd.Series, levels: list[str]) -> np.ndarray:
     """Integer codes of ``values`` in ``levels``; -1 for a level not seen in training."""
     return pd.Index(levels).get_indexer(values.astype(str)).astype(np.int64)
@@ -185,6 +244,9 @@ class PDModel:
     >>> model = PDModel(predictors=["share_late_12m", "max_dpd_6m"])  # doctest: +SKIP
     >>> model.fit(train, target="default_12m")                          # doctest: +SKIP
     >>> draws = model.predict_draws(score_frame)   # (draws, rows) of PD  # doctest: +SKIP
+
+    ``period_months`` is the span of the training label: 12 for "default within 12 months", 1 for
+    a monthly hazard; predictions are converted to the horizon asked for (12 months by default).
     """
 
     def __init__(
@@ -192,8 +254,10 @@ class PDModel:
         predictors: Sequence[str],
         model_config: ModelConfig | None = None,
         sampler_config: SamplerConfig | None = None,
+        period_months: int = 12,
     ):
         self.predictors = list(predictors)
+        self.period_months = period_months
         self.model_config = model_config or ModelConfig()
         self.sampler_config = sampler_config or SamplerConfig()
         self.idata: az.InferenceData | None = None
@@ -209,11 +273,25 @@ class PDModel:
             raise ConfigError(f"binned predictor(s) {unknown} are not among the predictors")
         self.provenance: dict = {}
 
+    @property
+    def hazard(self) -> bool:
+        """Whether the model is a monthly hazard over months of follow-up."""
+        return self.period_months == 1
+
     # -- build ----------------------------------------------------------------------------
-    def _offsets(self) -> list[str]:
-        """The zero-mean offset factors: configured ones, and the snapshot period if asked."""
+    def _factors(self) -> list[str]:
+        """The configured categorical factors: the group, the offsets, the snapshot if asked."""
         mc = self.model_config
-        return [*mc.factors, *(["snapshot"] if mc.time_varying else [])]
+        return [f for f in (mc.group, *mc.factors, *(["snapshot"] if mc.time_varying else [])) if f]
+
+    @property
+    def _group(self) -> str | None:
+        """The group the intercepts are pooled by (none when training had a single level)."""
+        return self.model_config.group if self.model_config.group in self.levels else None
+
+    def _offsets(self) -> list[str]:
+        """The zero-mean offset factors with two levels or more in training."""
+        return [f for f in self._factors()[1 if self._group else 0 :] if f in self.levels]
 
     def _design(self, frame: pd.DataFrame, target: str) -> _Design:
         """Standardised predictors and level codes of ``frame``; rows that share every value
@@ -226,34 +304,46 @@ class PDModel:
         self.bins = {c: _bin_edges(frame[c], mc.n_bins) for c in mc.binned}
         x = self.standardizer.transform(frame).astype(pytensor.config.floatX)
         y = frame[target].to_numpy(dtype=np.int64)
-        factors = [f for f in (mc.group, *self._offsets()) if f]
-        self.levels = {f: sorted(frame[f].astype(str).unique()) for f in factors}
-        codes = {f: _codes(frame[f], self.levels[f]) for f in factors}
+        levels = {f: sorted(frame[f].astype(str).unique()) for f in self._factors()}
+        self.levels = {f: v for f, v in levels.items() if len(v) > 1}
+        if single := sorted(set(levels) - set(self.levels)):
+            log.info("one level only in the training data, so no effect of: %s", single)
+        codes = {f: _codes(frame[f], self.levels[f]) for f in self.levels}
         codes |= {f"bin_{c}": _bin_index(frame[c], spec) for c, spec in self.bins.items()}
-        if mc.group:
+        if self.hazard:
+            codes[FOLLOW_UP] = np.minimum(frame[FOLLOW_UP].to_numpy(np.int64), HAZARD_MONTHS) - 1
+        group = self._group
+        if group:
             # a logistic likelihood informs a group through its events, not its rows
             smallest = int(
-                np.bincount(codes[mc.group], weights=y, minlength=len(self.levels[mc.group])).min()
+                np.bincount(codes[group], weights=y, minlength=len(self.levels[group])).min()
             )
             self.centred = smallest >= mc.centred_min_events
         log.info(
             "modelling P(default) with %d predictors; %s%s",
             x.shape[1],
-            f"intercepts pooled by {mc.group} ({len(self.levels[mc.group])} groups, smallest "
+            f"intercepts pooled by {group} ({len(self.levels[group])} groups, smallest "
             f"{smallest} defaults: {'centred' if self.centred else 'non-centred'})"
-            if mc.group
+            if group
             else "one intercept",
             "".join(f"; offsets by {f} ({len(self.levels[f])} levels)" for f in self._offsets())
-            + "".join(f"; {c} in {len(b['edges']) + 1} ordered bins" for c, b in self.bins.items()),
+            + "".join(f"; {c} in {len(b['edges']) + 1} ordered bins" for c, b in self.bins.items())
+            + (
+                "; a monthly hazard with a baseline over 12 months of follow-up"
+                if self.hazard
+                else ""
+            ),
         )
         design = _Design(x, codes, y, None)
         if mc.aggregate and len(y):
-            keys = np.column_stack([x, *codes.values()]) if codes else x
+            # a hazard row's outcome is part of its cell (its likelihood is not binomial)
+            keys = np.column_stack([x, *codes.values(), *([y] if self.hazard else [])])
             _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
             if 2 * len(first) <= len(y):
                 inverse = inverse.ravel()
                 trials = np.bincount(inverse)
-                events = np.bincount(inverse, weights=y).astype(np.int64)
+                events = y[first] if self.hazard else np.bincount(inverse, weights=y)
+                events = events.astype(np.int64)
                 design = _Design(x[first], {k: v[first] for k, v in codes.items()}, events, trials)
                 log.info(
                     "%s rows share their values in %s cells: the likelihood is binomial over the "
@@ -276,18 +366,22 @@ class PDModel:
         mc = self.model_config
         x, codes = design.x, design.codes
         coords = {"predictor": self.standardizer.names, **self.levels}
+        # the prior is stated for a 12-month PD; a shorter label's base rate is lower
+        p12 = 1.0 / (1.0 + np.exp(-mc.prior_intercept_mu))
+        p_period = float(over_months(p12, self.period_months, 12))
+        centre = float(np.log(p_period / (1.0 - p_period)))
         with pm.Model(coords=coords) as model:
-            mu = pm.Normal("mu", mc.prior_intercept_mu, mc.prior_intercept_sigma)
+            mu = pm.Normal("mu", centre, mc.prior_intercept_sigma)
             beta = pm.Normal("beta", 0.0, mc.prior_beta_sigma, dims="predictor")
             eta = pm.math.dot(x, beta)
-            if mc.group:
+            if group := self._group:
                 sigma = pm.HalfNormal("sigma_group", mc.prior_group_sigma)
                 if self.centred:
-                    a = pm.Normal("a_group", mu, sigma, dims=mc.group)
+                    a = pm.Normal("a_group", mu, sigma, dims=group)
                 else:
-                    z = pm.Normal("z_group", 0.0, 1.0, dims=mc.group)
-                    a = pm.Deterministic("a_group", mu + sigma * z, dims=mc.group)
-                eta = eta + a[codes[mc.group]]
+                    z = pm.Normal("z_group", 0.0, 1.0, dims=group)
+                    a = pm.Deterministic("a_group", mu + sigma * z, dims=group)
+                eta = eta + a[codes[group]]
             else:
                 eta = eta + mu
             for factor in self._offsets():
@@ -304,11 +398,36 @@ class PDModel:
                 walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps * sd)])
                 effect = pm.Deterministic(f"bins_{c}", walk - walk.mean(), dims=f"bin_{c}")
                 eta = eta + effect[codes[f"bin_{c}"]]
-            if design.trials is None:
+            if self.hazard:
+                self._hazard_likelihood(model, eta, design)
+            elif design.trials is None:
                 pm.Bernoulli("y", logit_p=eta, observed=design.events)
             else:
                 pm.Binomial("y", n=design.trials, logit_p=eta, observed=design.events)
         return model
+
+    def _hazard_likelihood(self, model, eta, design: _Design) -> None:
+        """A monthly hazard ``h_k = logistic(eta + baseline_k)``: a row followed for ``K`` months
+        adds ``sum_{k<=K} log(1 - h_k)``, plus ``log(h_K / (1 - h_K))`` when it defaulted in month
+        K (the discrete-time survival likelihood; ``trials`` counts identical rows)."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        # the baseline over months since the snapshot: a random walk, so the hazard can rise as a
+        # clean customer has time to fall 90 days behind; its step scale is fixed (a learnt one
+        # makes a funnel where early months are well observed and late ones not at all)
+        model.add_coord(FOLLOW_UP, list(range(1, HAZARD_MONTHS + 1)))
+        steps = pm.Normal(
+            "steps_follow_up", 0.0, self.model_config.prior_follow_up_sigma, shape=HAZARD_MONTHS - 1
+        )
+        walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
+        baseline = pm.Deterministic("baseline", walk - walk.mean(), dims=FOLLOW_UP)
+        last = design.codes[FOLLOW_UP]
+        followed = (np.arange(HAZARD_MONTHS)[None, :] <= last[:, None]).astype(float)
+        weight = np.ones(len(last)) if design.trials is None else design.trials.astype(float)
+        month_eta = eta[:, None] + baseline[None, :]
+        survived = -(pm.math.log1pexp(month_eta) * (weight[:, None] * followed)).sum()
+        pm.Potential("y", survived + ((weight * design.events) * (eta + baseline[last])).sum())
 
     # -- fit ------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame, target: str) -> PDModel:
@@ -317,7 +436,7 @@ class PDModel:
         design = self._design(frame, target)
         self.idata, self.sampled_with = sample(
             lambda: self._model(design), self.sampler_config, len(design.events), "PD model",
-            predictors=len(self.standardizer.names),
+            predictors=len(self.standardizer.names), correlation=strongest_correlation(design.x),
         )  # fmt: skip
         self.timings["fit_s"] = round(time.perf_counter() - t0, 3)
         self.n_rows = len(frame)
@@ -329,16 +448,20 @@ class PDModel:
         post = self.idata.posterior[name]
         return post.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
 
-    def predict_draws(self, frame: pd.DataFrame, seed: int = 0) -> np.ndarray:
-        """Posterior draws of PD for each row of ``frame``: shape ``(draws, rows)``.
+    def predict_draws(
+        self, frame: pd.DataFrame, seed: int = 0, months: float | np.ndarray = 12
+    ) -> np.ndarray:
+        """Posterior draws of the PD over ``months`` for each row of ``frame``: ``(draws, rows)``.
 
         A level of the group or of a factor not seen in training gets a fresh intercept drawn from
-        its population distribution, so its extra uncertainty shows in the interval.
+        its population distribution, so its extra uncertainty shows in the interval. A monthly
+        hazard model gives ``1 - prod_{k<=months} (1 - h_k)`` (``months`` may differ by row);
+        another model whose label spans other than ``months`` converts at a constant hazard
+        (:func:`over_months`).
         """
         if self.idata is None or self.standardizer is None:
             raise ConfigError("the model is not fitted")
         rng = np.random.default_rng(seed)
-        mc = self.model_config
         x = self.standardizer.transform(frame)
         beta = self._posterior("beta")
         eta = beta @ x.T
@@ -350,10 +473,10 @@ class PDModel:
             padded = np.concatenate([post, fresh], axis=1)
             return padded[:, np.where(idx < 0, len(levels), idx)]
 
-        if mc.group:
+        if group := self._group:
             eta += level_effects(
-                self.levels[mc.group],
-                frame[mc.group],
+                self.levels[group],
+                frame[group],
                 self._posterior("a_group"),
                 self._posterior("mu"),
                 self._posterior("sigma_group"),
@@ -370,12 +493,28 @@ class PDModel:
                 np.zeros(n),
                 self._posterior(f"sigma_{factor}"),
             )
-        return 1.0 / (1.0 + np.exp(-eta))
+        if self.hazard:
+            baseline = self._posterior("baseline")
+            months = np.broadcast_to(np.asarray(months), eta.shape[1:])
+            # log survival = sum_k log(1 - h_k) = -sum_k log(1 + e^eta_k): stable for tiny hazards
+            log_survival = np.zeros_like(eta)
+            for k in range(int(months.max(initial=0))):
+                hazard = np.logaddexp(0.0, eta + baseline[:, min(k, HAZARD_MONTHS - 1), None])
+                log_survival -= np.where(k < months, hazard, 0.0)
+            return -np.expm1(log_survival)
+        if months == self.period_months:
+            return 1.0 / (1.0 + np.exp(-eta))
+        return over_months(1.0 / (1.0 + np.exp(-eta)), months, self.period_months)
 
     def predict(
-        self, frame: pd.DataFrame, prob: float = 0.9, max_cells: int = PREDICT_CELLS
+        self,
+        frame: pd.DataFrame,
+        prob: float = 0.9,
+        max_cells: int = PREDICT_CELLS,
+        months: float = 12,
     ) -> pd.DataFrame:
-        """``pd_mean, pd_lo, pd_hi`` per row (equal-tailed interval of probability ``prob``).
+        """``pd_mean, pd_lo, pd_hi`` of the PD over ``months`` per row (equal-tailed interval of
+        probability ``prob``).
 
         Rows are scored in chunks of at most ``max_cells`` draws x rows (~400 MB of float64 by
         default), so memory stays bounded however many customers there are; chunks give the same
@@ -385,7 +524,7 @@ class PDModel:
         step = max(1, max_cells // n_draws)
         parts = []
         for start in range(0, len(frame), step):
-            draws = self.predict_draws(frame.iloc[start : start + step])
+            draws = self.predict_draws(frame.iloc[start : start + step], months=months)
             lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
             parts.append(np.column_stack([draws.mean(axis=0), lo, hi]))
         values = np.concatenate(parts) if parts else np.empty((0, 3))
@@ -396,6 +535,7 @@ class PDModel:
         """Write the posterior and everything needed to predict as one NetCDF file."""
         state = {
             "predictors": self.predictors,
+            "period_months": self.period_months,
             "model_config": dataclasses.asdict(self.model_config),
             "sampler_config": dataclasses.asdict(self.sampler_config),
             "standardizer": dataclasses.asdict(self.standardizer),
@@ -416,7 +556,10 @@ class PDModel:
         idata, state, provenance = read_posterior(path, "PD model")
         config = {**state["model_config"], "factors": tuple(state["model_config"]["factors"])}
         model = cls(
-            state["predictors"], ModelConfig(**config), SamplerConfig(**state["sampler_config"])
+            state["predictors"],
+            ModelConfig(**config),
+            SamplerConfig(**state["sampler_config"]),
+            state.get("period_months", 12),  # saved before the monthly hazard existed
         )
         model.idata = idata
         model.standardizer = Standardizer(**state["standardizer"])

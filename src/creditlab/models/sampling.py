@@ -13,17 +13,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from creditlab.errors import ConfigError, ConvergenceError
 
 if TYPE_CHECKING:  # ArviZ takes over a second to import: loaded where a posterior is read
     import arviz as az
 
 __all__ = [
+    "AUTO_LOW_RANK_CORRELATION",
     "AUTO_LOW_RANK_PREDICTORS",
     "AUTO_NUMPYRO_ROWS",
     "SamplerConfig",
     "read_posterior",
     "sample",
+    "strongest_correlation",
     "write_posterior",
 ]
 
@@ -31,6 +35,7 @@ log = logging.getLogger(__name__)
 
 AUTO_NUMPYRO_ROWS = 50_000
 AUTO_LOW_RANK_PREDICTORS = 20
+AUTO_LOW_RANK_CORRELATION = 0.95  # |r| of two predictors that makes a narrow ridge in the posterior
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +52,9 @@ class SamplerConfig:
     diagonal mass matrix learns the posterior's strongest correlations, which many correlated
     predictors (financial ratios) make; ``auto`` uses it for a regression with at least
     ``AUTO_LOW_RANK_PREDICTORS`` predictors (on Polish bankruptcy, 113 predictors: 14x the
-    effective draws per second of the diagonal one), the diagonal one otherwise.
+    effective draws per second of the diagonal one) or with two predictors correlated at
+    ``AUTO_LOW_RANK_CORRELATION`` or more (on the HighRadius ledger's 10 months, the 6- and
+    12-month max DPD: 32 s against 124 s, and the gate passes), the diagonal one otherwise.
     """
 
     sampler: str = "auto"
@@ -83,13 +90,26 @@ class SamplerConfig:
             precision = "float32" if sampler == "numpyro" else "float64"
         return sampler, precision
 
-    def low_rank(self, sampler: str, predictors: int) -> bool:
-        """Whether to adapt a low-rank mass matrix (nutpie only) for ``predictors`` predictors."""
+    def low_rank(self, sampler: str, predictors: int, correlation: float = 0.0) -> bool:
+        """Whether to adapt a low-rank mass matrix (nutpie only) for ``predictors`` predictors
+        whose strongest pairwise correlation is ``correlation`` (absolute)."""
         if sampler != "nutpie":
             return False
         if self.mass_matrix == "auto":
-            return predictors >= AUTO_LOW_RANK_PREDICTORS
+            return (
+                predictors >= AUTO_LOW_RANK_PREDICTORS or correlation >= AUTO_LOW_RANK_CORRELATION
+            )
         return self.mass_matrix == "low_rank"
+
+
+def strongest_correlation(x: np.ndarray) -> float:
+    """The largest absolute correlation between two columns of ``x`` (0 with fewer than two)."""
+    x = x[:, np.ptp(x, axis=0) > 0]
+    if x.shape[1] < 2:
+        return 0.0
+    c = np.corrcoef(x, rowvar=False)
+    np.fill_diagonal(c, 0.0)
+    return float(np.abs(c).max())
 
 
 CORE_CAP_ENV = "CREDITLAB_MAX_CORES"  # set by a batch of portfolios (creditlab.portfolios)
@@ -112,12 +132,19 @@ def _jax_chain_method(chains: int, cores: int) -> str:
     return "parallel" if jax.local_device_count() >= chains else "vectorized"
 
 
-def sample(build: Callable, config: SamplerConfig, rows: int, what: str, predictors: int = 0):
+def sample(
+    build: Callable,
+    config: SamplerConfig,
+    rows: int,
+    what: str,
+    predictors: int = 0,
+    correlation: float = 0.0,
+):
     """Build a PyMC model with ``build()`` in the chosen precision and sample it with NUTS.
 
     Returns ``(idata, {"sampler": ..., "precision": ..., "device": ..., "mass_matrix": ...})``;
     ``rows`` (the likelihood's rows or cells) decides what ``auto`` stands for, ``predictors`` (a
-    regression's) the mass matrix.
+    regression's) and their strongest ``correlation`` the mass matrix.
     """
     import pymc as pm
     import pytensor
@@ -127,7 +154,7 @@ def sample(build: Callable, config: SamplerConfig, rows: int, what: str, predict
     if sampler == "numpyro":
         method = _jax_chain_method(config.chains, min(config.chains, _cores(config)))
         kwargs["nuts_sampler_kwargs"] = {"chain_method": method}
-    low_rank = config.low_rank(sampler, predictors)
+    low_rank = config.low_rank(sampler, predictors, correlation)
     if low_rank:
         kwargs["nuts_sampler_kwargs"] = {"low_rank_modified_mass_matrix": True}
     with pytensor.config.change_flags(floatX=precision):

@@ -61,10 +61,7 @@ def pd_overview(run: Run) -> list:
         + "".join(f" and offsets by {f}" for f in mc.get("factors") or ())
         + (" and a time-varying intercept by snapshot" if mc.get("time_varying") else "")
         + f". Default = an invoice 90+ days past due, or a write-off, insolvency or collections-agency "
-        f"event. It was trained on {s['train_rows']:,} customer-snapshots "
-        f"({s['train_defaults']:,} defaults; snapshots {s['snapshots'][0]} to {s['snapshots'][-1]}) "
-        f"and validated out of time on the {s['validation_rows']:,} customers of "
-        f"{s['validation_snapshot']} ({s['validation_defaults']:,} defaults in the 12 months after). "
+        f"event. {training_text(s)} "
         f"Every interval is a {prob:.0%} credible interval from the posterior. Priors: group mean "
         f"~ Normal({mc['prior_intercept_mu']}, {mc['prior_intercept_sigma']}), group spread ~ "
         f"HalfNormal({mc['prior_group_sigma']}), coefficients of standardised predictors ~ "
@@ -90,13 +87,52 @@ def pd_overview(run: Run) -> list:
     return out
 
 
+def training_text(s: dict) -> str:
+    """What the PD model learnt from and how it was validated, from the PD summary."""
+    months = s.get("validation_months", 12)
+    hazard = s.get("period_months", 12) == 1
+    text = (
+        (
+            "It models a monthly default hazard: after each snapshot every customer is followed "
+            "month by month for up to 12 months, each month it survives and the month it defaults "
+            "in count, months past the end of the data are censored, and the 12-month PD is "
+            f"1 - (1 - h1) x ... x (1 - h12). It was trained on {s['train_rows']:,} "
+            f"customer-snapshots ({s['train_defaults']:,} defaults; snapshots "
+        )
+        if hazard
+        else f"It was trained on {s['train_rows']:,} customer-snapshots "
+        f"({s['train_defaults']:,} defaults in the 12 months after; snapshots "
+    ) + (
+        f"{s['snapshots'][0]} to {s['snapshots'][-1]}) and validated out of time on the "
+        f"{s['validation_rows']:,} customers of {s['validation_snapshot']} "
+        f"({s['validation_defaults']:,} defaults in the {months} months after)."
+    )
+    if months < 12:
+        text += (
+            f" The ledger is too short to hold out a whole year, so the test is of the PD over "
+            f"the last {months} months; the 12-month PD extends the monthly hazard beyond what this "
+            "ledger has shown, and its intervals include that uncertainty."
+        )
+    if s["train_defaults"] < 20:
+        text += (
+            f" With only {s['train_defaults']} defaults to learn from, the PDs lean on the priors "
+            "below and their intervals are wide."
+        )
+    return text
+
+
 def pd_drivers(run: Run) -> list:
     """What the PD is and what moves it, in plain words, for readers of the weekly report (the
     model's description, priors and statistics are in the model validation report)."""
     if (missing := _not_available(run)) is not None:
         return missing
     prob = run.params.interval_prob
-    effects = RunFolder(run.run_dir).read_csv(PD_EFFECTS_FILE).fillna({"bin": ""})
+    effects = (
+        RunFolder(run.run_dir)
+        .read_csv(PD_EFFECTS_FILE)
+        .astype({"bin": "string"})
+        .fillna({"bin": ""})
+    )
     linear = effects.loc[effects["bin"] == ""]
     flag = linear["predictor"].str.endswith("_missing")
 
@@ -130,7 +166,12 @@ def pd_drivers(run: Run) -> list:
 def _effects(run: Run) -> list:
     """Coefficients of the standardised predictors and binned effects, with intervals."""
     prob = run.params.interval_prob
-    effects = RunFolder(run.run_dir).read_csv(PD_EFFECTS_FILE).fillna({"bin": ""})
+    effects = (
+        RunFolder(run.run_dir)
+        .read_csv(PD_EFFECTS_FILE)
+        .astype({"bin": "string"})
+        .fillna({"bin": ""})
+    )
     effects.insert(0, "measures", effects["predictor"].map(describe_feature))
     linear = effects.loc[effects["bin"] == ""].drop(columns="bin")
     out = [

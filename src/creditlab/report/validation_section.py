@@ -47,14 +47,19 @@ def data_and_features(run: Run) -> list:
     folder = RunFolder(run.run_dir)
     per, feats = folder.read_csv(PD_SNAPSHOTS_FILE), folder.read_csv(PD_FEATURES_FILE)
     summary = folder.read_json(PD_SUMMARY_FILE)
+    hazard = summary.get("period_months", 12) == 1
     return [
         Markdown(
-            f"Training rows are customer-snapshots every few months, each labelled with default in "
-            f"the next 12 months; {summary['validation_rows']:,} customers at "
-            f"{summary['validation_snapshot']} are held out for the out-of-time test."
+            "Training rows are customer-snapshots every few months, "
+            + ("each followed month by month for up to 12 months (censored at the end of the data)"
+               if hazard else "each labelled with default in the next 12 months")
+            + f"; {summary['validation_rows']:,} customers at {summary['validation_snapshot']} are "
+            "held out for the out-of-time test."
         ),
         table(per, ints=["rows", "defaults"], pct=["rate"],
-              labels={SNAPSHOT: "Snapshot", "rows": "Customers", "defaults": "Defaults in 12 months", "rate": "Default rate"}),
+              labels={SNAPSHOT: "Snapshot", "rows": "Customers",
+                      "defaults": "Defaults while followed" if hazard else "Defaults in 12 months",
+                      "rate": "Default rate"}),
         Markdown("Features (missing values are imputed with the training median and flagged):"),
         table(feats.assign(measures=feats["feature"].map(describe_feature))[
                   ["measures", "feature", "missing", "mean_train", "mean_defaulters"]],

@@ -44,10 +44,12 @@ class PDSettings:
     enabled: bool = True
     predictors: tuple[str, ...] = FEATURES
     snapshot_every_months: int = 3
+    hazard: bool | str = "auto"  # True: monthly hazard; False: 12-month labels; "auto": by ledger
     cache: bool = True
     model: ModelConfig = ModelConfig()
     sampler: SamplerConfig = SamplerConfig()
     gate: GateConfig = GateConfig()
+    extend_rounds: int = 1  # refits with tuning and draws doubled when the gate fails
 
     def key(self, data_hash: str, as_of: dt.date) -> str:
         """Cache key of the fit: same data, as-of date and settings give the same fit."""
@@ -74,6 +76,14 @@ class PaymentSettings:
         return _cache_key("payment", data_hash, as_of.isoformat(), fit_part)
 
 
+def _extend_rounds(raw: Mapping[str, Any], where: str) -> int:
+    """The ``extend_rounds`` of a model section: 0 to 3 refits when the gate fails."""
+    rounds = raw.get("extend_rounds", 1)
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or not 0 <= rounds <= 3:
+        raise ConfigError(f"{where}.extend_rounds: 0 to 3, got {rounds!r}")
+    return rounds
+
+
 def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") -> PDSettings:
     """Check the ``pd_model`` params section (``None``: the PD stage is off).
 
@@ -93,10 +103,15 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
         raise ConfigError(
             f"{where}.predictors: unknown feature(s) {bad}; features: {list(FEATURES)}"
         )
+    hazard = raw.get("hazard", "auto")
+    if hazard not in (True, False, "auto"):
+        raise ConfigError(f"{where}.hazard: expected true, false or auto, got {hazard!r}")
     return PDSettings(
         enabled=bool(raw.get("enabled", True)),
         predictors=predictors,
         snapshot_every_months=int(raw.get("snapshot_every_months", 3)),
+        hazard=hazard,
+        extend_rounds=_extend_rounds(raw, where),
         cache=bool(raw.get("cache", True)),
         model=parse_section(ModelConfig, raw.get("model"), f"{where}.model"),
         sampler=parse_section(SamplerConfig, raw.get("sampler"), f"{where}.sampler"),
@@ -133,10 +148,8 @@ def parse_payment_settings(
             f"{where}.sampler",
         ),  # fmt: skip
         gate=parse_section(GateConfig, raw.get("gate"), f"{where}.gate"),
-        extend_rounds=raw.get("extend_rounds", 1),
+        extend_rounds=_extend_rounds(raw, where),
     )
-    if not isinstance(settings.extend_rounds, int) or not 0 <= settings.extend_rounds <= 3:
-        raise ConfigError(f"{where}.extend_rounds: 0 to 3, got {settings.extend_rounds!r}")
     if not 1 <= settings.weeks <= 52:
         raise ConfigError(f"{where}.weeks: between 1 and 52, got {settings.weeks}")
     if settings.draws < 50:

@@ -11,15 +11,20 @@ timing and summary in the manifest as it goes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from creditlab.models.diagnostics import GateResult
+from creditlab.models.sampling import SamplerConfig
 from creditlab.run.folder import RunFolder
 from creditlab.run.prepare import Run
 
-__all__ = ["Stage", "run_stage", "run_stages", "timed"]
+__all__ = ["Stage", "extend_until_converged", "run_stage", "run_stages", "timed"]
+
+Fitted = TypeVar("Fitted")
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,37 @@ class Stage(Protocol):
 
     def compute(self, run: Run) -> dict[str, Any]:
         """Write the stage's artifacts into the run folder; return its summary."""
+
+
+def extend_until_converged(
+    fit: Callable[[SamplerConfig], Fitted],
+    check: Callable[[Fitted], GateResult],
+    sampler: SamplerConfig,
+    rounds: int,
+    what: str,
+) -> tuple[Fitted, int, GateResult]:
+    """``fit(sampler)``, then ``check`` the fit against the gate (without raising); while it fails
+    and ``rounds`` allow, fit again with tuning and draws doubled. Returns the last fit, how many
+    times it was extended and its gate (the caller applies the params' ``fatal``)."""
+    model = fit(sampler)
+    gate = check(model)
+    extended = 0
+    while not gate.passed and extended < rounds:
+        extended += 1
+        sampler = dataclasses.replace(sampler, tune=sampler.tune * 2, draws=sampler.draws * 2)
+        log.warning(
+            "%s: %s; fitting again with %d tuning steps and %d draws per chain "
+            "(extension %d of %d)",
+            what,
+            "; ".join(gate.failures),
+            sampler.tune,
+            sampler.draws,
+            extended,
+            rounds,
+        )
+        model = fit(sampler)
+        gate = check(model)
+    return model, extended, gate
 
 
 @contextlib.contextmanager

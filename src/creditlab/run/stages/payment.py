@@ -36,7 +36,7 @@ from creditlab.run.folder import (
 )
 from creditlab.run.prepare import Run
 from creditlab.run.settings import PaymentSettings
-from creditlab.run.stages.base import run_stage
+from creditlab.run.stages.base import extend_until_converged, run_stage
 from creditlab.segments import payment_behaviour
 
 __all__ = [
@@ -125,25 +125,14 @@ def fit_until_converged(
     """Fit; while the gate fails and ``settings.extend_rounds`` allows, fit again with tuning and
     draws doubled. Returns the last fit, how many times it was extended and its gate (checked
     without raising: the caller applies the params' ``fatal``)."""
-    sampler, quiet = settings.sampler, dataclasses.replace(settings.gate, fatal=False)
-    model = PaymentModel(settings.model, sampler).fit(frame)
-    gate = model.gate(quiet)
-    extended = 0
-    while not gate.passed and extended < settings.extend_rounds:
-        extended += 1
-        sampler = dataclasses.replace(sampler, tune=sampler.tune * 2, draws=sampler.draws * 2)
-        log.warning(
-            "payment model: %s; fitting again with %d tuning steps and %d draws per chain "
-            "(extension %d of %d)",
-            "; ".join(gate.failures),
-            sampler.tune,
-            sampler.draws,
-            extended,
-            settings.extend_rounds,
-        )
-        model = PaymentModel(settings.model, sampler).fit(frame)
-        gate = model.gate(quiet)
-    return model, extended, gate
+    quiet = dataclasses.replace(settings.gate, fatal=False)
+    return extend_until_converged(
+        lambda sampler: PaymentModel(settings.model, sampler).fit(frame),
+        lambda model: model.gate(quiet),
+        settings.sampler,
+        settings.extend_rounds,
+        "payment model",
+    )
 
 
 def _fit_and_forecast(

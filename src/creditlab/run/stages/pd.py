@@ -21,13 +21,23 @@ from creditlab.features import (
     FEATURES,
     SNAPSHOT,
     TARGET,
+    WINDOW,
     TrainingData,
+    hazard_data,
     snapshot_features,
     training_data,
 )
-from creditlab.ledger.schema import CUSTOMER_ID, IN_DEFAULT, INDUSTRY, NAME, PD_HI, PD_LO, PD_MEAN
+from creditlab.ledger.schema import (
+    CUSTOMER_ID,
+    IN_DEFAULT,
+    INDUSTRY,
+    NAME,
+    PD_HI,
+    PD_LO,
+    PD_MEAN,
+)
 from creditlab.ledger.store import append_scores, previous_scores
-from creditlab.models.diagnostics import convergence_gate
+from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.pd import PDModel
 from creditlab.models.pd_checks import (
     effects_table,
@@ -59,11 +69,19 @@ from creditlab.run.folder import (
 )
 from creditlab.run.prepare import Run
 from creditlab.run.settings import PDSettings
-from creditlab.run.stages.base import run_stage
+from creditlab.run.stages.base import extend_until_converged, run_stage
 
-__all__ = ["PDStage", "run_pd_stage"]
+__all__ = ["PDStage", "baseline_pds", "run_pd_stage"]
 
 log = logging.getLogger(__name__)
+
+# hazard: auto models 12-month labels only when their training windows hold this many defaults
+AUTO_CLASSIC_DEFAULTS = 20
+PD_ADVICE = (
+    "what to change: more tuning and draws (pd_model.sampler: tune, draws), more extensions "
+    "(pd_model.extend_rounds, up to 3), or gate: {fatal: false} to render the report with this "
+    "failure at its top"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +92,15 @@ class PDStage:
     name = "model"
     section = "pd_model"
     summary_file = PD_SUMMARY_FILE
-    manifest_keys = ("enabled", "skipped", "reused_cached_fit", "gate", "timings")
+    manifest_keys = (
+        "enabled",
+        "skipped",
+        "design",
+        "reused_cached_fit",
+        "extended",
+        "gate",
+        "timings",
+    )
 
     def check(self, run: Run) -> None:
         """Nothing to check against the data: the settings were checked when the params loaded."""
@@ -114,12 +140,13 @@ def _write_checks(
     by_industry.rename(columns={"group": INDUSTRY}).to_csv(
         folder / PD_BY_INDUSTRY_FILE, index=False
     )
-    snapshot_table(data.train, SNAPSHOT, TARGET).to_csv(folder / PD_SNAPSHOTS_FILE, index=False)
-    feature_table(data.train, FEATURES, TARGET).to_csv(folder / PD_FEATURES_FILE, index=False)
+    target = data.target
+    snapshot_table(data.train, SNAPSHOT, target).to_csv(folder / PD_SNAPSHOTS_FILE, index=False)
+    feature_table(data.train, FEATURES, target).to_csv(folder / PD_FEATURES_FILE, index=False)
     groups = {SNAPSHOT: data.train[SNAPSHOT], INDUSTRY: data.train[INDUSTRY]}
     checks = predictive_checks(
-        model.predict_draws(data.train), data.train[TARGET].to_numpy(), groups, prob,
-        run.params.seed,
+        model.predict_draws(data.train, months=_window(data)), data.train[target].to_numpy(),
+        groups, prob, run.params.seed,
     )  # fmt: skip
     checks.to_csv(folder / PD_PREDICTIVE_FILE, index=False)
     today = scores.loc[~scores[IN_DEFAULT], PD_MEAN].to_numpy()
@@ -129,6 +156,65 @@ def _write_checks(
     return [{"against": a, "psi": value, "reading": reading} for a, value, reading in rows]
 
 
+def _gate(model: PDModel, config: GateConfig) -> GateResult:
+    """The convergence gate of a PD fit (a non-centred fit's intercepts are judged by their
+    underlying standard-normal parameters)."""
+    return convergence_gate(
+        model.idata,
+        config,
+        var_names=["~a_group"] if not model.centred else None,
+        advice=PD_ADVICE,
+    )
+
+
+def _window(data: TrainingData) -> int | np.ndarray:
+    """The months each training row's label covers (a hazard row: the months observable)."""
+    return data.period_months if data.period_months == 12 else data.train[WINDOW].to_numpy()
+
+
+def baseline_pds(data: TrainingData, cols: list[str]) -> dict[str, np.ndarray]:
+    """scikit-learn's PDs for the validation rows over the validation span, learnt from the same
+    training rows; for a monthly hazard's rows they learn "default within the months observable"
+    with those months as a feature, and predict at the validation span."""
+    y = data.train[data.target].to_numpy()
+    if data.period_months == 12:
+        return baseline_scores(data.train[cols], y, data.validation[cols])
+    valid = data.validation[cols].assign(**{WINDOW: data.validation_months})
+    return baseline_scores(data.train[[*cols, WINDOW]], y, valid)
+
+
+def _training(run: Run, settings: PDSettings) -> TrainingData:
+    """The training design the settings ask for: 12-month labels on snapshots every few months
+    (``hazard: false``), customer-months of a monthly hazard (``true``), or (``auto``) the 12-month
+    design when the ledger holds its two 12-month windows and their training part at least
+    :data:`AUTO_CLASSIC_DEFAULTS` defaults, the hazard otherwise.
+
+    Raises
+    ------
+    ValueError
+        The ledger is too short for the design asked for.
+    """
+    led = run.ledger
+    ledger = (led.customers, led.invoices, led.events, run.as_of)
+    if settings.hazard is not True:
+        try:
+            data = training_data(*ledger, every_months=settings.snapshot_every_months)
+        except ValueError as exc:
+            if settings.hazard is False:
+                raise
+            log.info("%s; modelling a monthly default hazard instead", exc)
+        else:
+            defaults = int(data.train[TARGET].sum())
+            if settings.hazard is False or defaults >= AUTO_CLASSIC_DEFAULTS:
+                return data
+            log.info(
+                "only %d defaults in the 12-month training windows; modelling a monthly default "
+                "hazard instead, so every customer-month counts",
+                defaults,
+            )
+    return hazard_data(*ledger)
+
+
 def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     """Fit or reuse the PD model, gate it, validate it, score the portfolio; returns a summary."""
     led, run_dir, prob = run.ledger, run.run_dir, run.params.interval_prob
@@ -136,21 +222,17 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     if not settings.enabled:
         return summary
     try:
-        data = training_data(
-            led.customers,
-            led.invoices,
-            led.events,
-            run.as_of,
-            every_months=settings.snapshot_every_months,
-        )
+        data = _training(run, settings)
     except ValueError as exc:
         summary.update(skipped=str(exc))
         log.warning("PD model not fitted: %s", exc)
         return summary
-    if data.train[TARGET].sum() < 5 or data.train[TARGET].nunique() < 2:
+    target = data.target
+    if data.period_months == 12 and data.train[target].sum() < 5:
         summary.update(
-            skipped=f"only {int(data.train[TARGET].sum())} defaults in the training "
-            "windows: too few to fit a PD model"
+            skipped=f"only {int(data.train[target].sum())} defaults in the 12-month training "
+            "windows: too few to fit a PD model on them (pd_model.hazard: auto models a monthly "
+            "hazard instead)"
         )
         log.warning("PD model not fitted: %s", summary["skipped"])
         return summary
@@ -158,31 +240,38 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     key = settings.key(led.data_hash, run.as_of)
     model = cached_fit(run.params.store, key, PDModel.load, "PD") if settings.cache else None
     summary["reused_cached_fit"] = model is not None
+    gate = None
     if model is None:
-        model = PDModel(settings.predictors, settings.model, settings.sampler)
-        model.fit(data.train, TARGET)
-    gate = convergence_gate(
-        model.idata,
-        settings.gate,
-        var_names=["~a_group"] if not model.centred else None,
-        advice="what to change: more tuning and draws (pd_model.sampler: tune, draws), or "
-        "gate: {fatal: false} to render the report with this failure at its top",
-    )
+        model, summary["extended"], gate = extend_until_converged(
+            lambda sampler: PDModel(
+                settings.predictors, settings.model, sampler, data.period_months
+            ).fit(data.train, target),
+            lambda fitted: _gate(fitted, dataclasses.replace(settings.gate, fatal=False)),
+            settings.sampler,
+            settings.extend_rounds,
+            "PD model",
+        )
+    if gate is None or not gate.passed:  # a failure raises or warns as the params say
+        gate = _gate(model, settings.gate)
     save_fit_of_run(run, model, PD_MODEL_FILE, key, settings.cache, summary["reused_cached_fit"])
 
     # out-of-time validation, with baselines on the same split and features
-    y_valid = data.validation[TARGET].to_numpy()
-    p_valid = model.predict(data.validation, prob)[PD_MEAN].to_numpy()
-    data.validation[[CUSTOMER_ID, TARGET]].assign(pd_mean=p_valid).to_parquet(
-        run_dir / VALIDATION_SCORES_FILE, index=False
-    )
+    horizon = data.validation_months
+    y_valid = data.validation[target].to_numpy()
+    p_valid = model.predict(data.validation, prob, months=horizon)[PD_MEAN].to_numpy()
+    if horizon == 12:  # grades are calibrated against 12-month outcomes only
+        data.validation[[CUSTOMER_ID]].assign(**{TARGET: y_valid, PD_MEAN: p_valid}).to_parquet(
+            run_dir / VALIDATION_SCORES_FILE, index=False
+        )
     group = settings.model.group
     cols = [*settings.predictors, *([group] if group else [])]
-    base = baseline_scores(data.train[cols], data.train[TARGET].to_numpy(), data.validation[cols])
     comparison = [
         {"model": "creditlab hierarchical Bayesian (posterior mean)", **metrics(y_valid, p_valid)}
     ]
-    comparison += [{"model": name, **metrics(y_valid, p)} for name, p in base.items()]
+    if data.train[target].nunique() == 2:  # the baselines need defaults to learn from
+        comparison += [
+            {"model": name, **metrics(y_valid, p)} for name, p in baseline_pds(data, cols).items()
+        ]
 
     # score the portfolio as of the run date
     current = snapshot_features(led.customers, led.invoices, led.events, run.as_of)
@@ -206,8 +295,11 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
 
     summary.update(
         gate=gate.to_dict(),
+        design="monthly hazard" if data.period_months == 1 else "12-month labels",
+        period_months=data.period_months,
+        validation_months=horizon,
         train_rows=len(data.train),
-        train_defaults=int(data.train[TARGET].sum()),
+        train_defaults=int(data.train[target].sum()),
         validation_rows=len(data.validation),
         validation_defaults=int(y_valid.sum()),
         snapshots=[s.isoformat() for s in data.snapshots],
