@@ -244,6 +244,11 @@ def test_init_then_a_weekly_run_on_the_real_highradius_export(highradius_dir, tm
     assert "Exposure by currency" in html and "1 CAD = 0.7537 USD" in html
     assert "exact duplicate of row N" in html  # reasons grouped, not one line per row
     assert "300 merged" in html and "no credit limits" in html
+    # ten months of history: a PD for every customer from the monthly hazard
+    summary = json.loads((run_dir / "pd_validation.json").read_text())
+    assert summary["design"] == "monthly hazard" and summary["gate"]["passed"]
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    assert len(scores) > 900 and scores[["pd_lo", "pd_mean", "pd_hi"]].notna().all().all()
     run = open_run(run_dir)
     inv = run.ledger.invoices
     assert {"currency_original", "amount_original", "fx_rate"} <= set(inv.columns)

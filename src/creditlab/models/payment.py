@@ -63,7 +63,7 @@ from creditlab.ledger.schema import CUSTOMER_ID
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.payment_data import PaymentConfig, payment_cells
 from creditlab.models.payment_forecast import Conditional
-from creditlab.models.pd import _codes
+from creditlab.models.pd_design import level_codes
 from creditlab.models.sampling import SamplerConfig, read_posterior, sample, write_posterior
 
 if TYPE_CHECKING:
@@ -172,11 +172,11 @@ class PaymentModel:
             log.info("payment covariates left out (constant in training): %s", dropped)
         group = mc.group if mc.group and mc.group in frame else None
         self.customers = sorted(frame[CUSTOMER_ID].unique())
-        frame = frame.assign(_customer=_codes(frame[CUSTOMER_ID], self.customers))
+        frame = frame.assign(_customer=level_codes(frame[CUSTOMER_ID], self.customers))
         self.groups = sorted(frame[group].unique()) if group else ["all"]
         first = frame.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)
         self.customer_group = (
-            _codes(first.loc[self.customers, group], self.groups).tolist()
+            level_codes(first.loc[self.customers, group], self.groups).tolist()
             if group
             else [0] * len(self.customers)
         )
@@ -355,7 +355,7 @@ class PaymentModel:
         s = len(cut)
         u = self._posterior("u", n_draws)
         sigma_c = self._posterior("sigma_customer", n_draws)
-        codes = _codes(frame[CUSTOMER_ID], self.customers)
+        codes = level_codes(frame[CUSTOMER_ID], self.customers)
         known = codes >= 0
         eta = np.empty((s, len(frame)))
         eta[:, known] = u[:, codes[known]]
@@ -370,7 +370,7 @@ class PaymentModel:
                 offsets = self._posterior("offset_group", n_draws)
                 sigma_g = self._posterior("sigma_group", n_draws)
                 first = frame.loc[~known].drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)
-                g = _codes(first.loc[new_ids, group], self.groups)
+                g = level_codes(first.loc[new_ids, group], self.groups)
                 fresh = sigma_g[:, None] * rng.standard_normal((s, len(new_ids)))
                 mean = mean + np.where(g >= 0, offsets[:, np.maximum(g, 0)], fresh)
             draws = mean + sigma_c[:, None] * rng.standard_normal((s, len(new_ids)))
@@ -411,7 +411,7 @@ class PaymentModel:
         if not self.model_config.calendar:
             return None
         customer, group, population = self.weekday_shares()
-        codes = _codes(frame[CUSTOMER_ID], self.customers)
+        codes = level_codes(frame[CUSTOMER_ID], self.customers)
         due_day = frame["due_weekday"].to_numpy()
         known = codes >= 0
         own = self.paid_weekdays[np.maximum(codes, 0), due_day]  # (rows, 7)
@@ -420,7 +420,7 @@ class PaymentModel:
         shares = np.where(known[:, None], pooled, population)
         name = self.model_config.group
         if (codes < 0).any() and len(self.groups) > 1 and name in frame:
-            g = _codes(frame[name], self.groups)
+            g = level_codes(frame[name], self.groups)
             new_known_group = (codes < 0) & (g >= 0)
             shares[new_known_group] = group[g[new_known_group]]
         turn = (due_day[:, None] + np.arange(7)) % 7

@@ -42,6 +42,13 @@ import pandas as pd
 
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import FOLLOW_UP, PD_HI, PD_LO, PD_MEAN
+from creditlab.models.pd_design import (
+    Standardizer,
+    bin_edges,
+    bin_index,
+    bin_labels,
+    level_codes,
+)
 from creditlab.models.sampling import (
     SamplerConfig,
     read_posterior,
@@ -59,7 +66,6 @@ log = logging.getLogger(__name__)
 
 PREDICT_CELLS = 50_000_000  # draws x rows scored at once by PDModel.predict
 HAZARD_MONTHS = 12  # months of follow-up a monthly hazard model has a baseline for
-TWIN_CORRELATION = 0.99  # a predictor this correlated with an earlier one is left out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,132 +102,6 @@ class _Design:
     trials: np.ndarray | None
 
 
-@dataclasses.dataclass
-class Standardizer:
-    """Median imputation, missing indicators, caps on heavy tails and standardisation, learnt on
-    the training rows.
-
-    A predictor that moves with an earlier one almost exactly on the training rows (|r| >=
-    ``TWIN_CORRELATION``, as the 6- and 12-month max DPD do on a ledger of months) is left out:
-    the model could only learn their sum. Predictors missing on exactly the same rows share one indicator (the first one's): two
-    identical columns would leave the model only their sum to learn and slow the sampler down.
-
-    A predictor is *heavy-tailed* when a value lies further outside its central 98 % (1st to 99th
-    percentile) than that range is wide, as financial ratios with near-zero denominators do; its
-    values are capped at those percentiles (winsorised) before standardising, so a handful of
-    extreme rows cannot put standardised values in the hundreds and the sampler's start at risk.
-    """
-
-    columns: list[str]
-    medians: dict[str, float]
-    means: dict[str, float]
-    scales: dict[str, float]
-    indicators: list[str]
-    bounds: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # capped columns
-
-    @classmethod
-    def fit(cls, frame: pd.DataFrame, columns: Sequence[str]) -> Standardizer:
-        """Learn each predictor's median (for imputation), caps, mean and standard deviation."""
-        usable = [c for c in columns if frame[c].notna().any() and frame[c].nunique() > 1]
-        dropped = sorted(set(columns) - set(usable))
-        if dropped:
-            log.info("predictors left out (all missing or constant): %s", dropped)
-        bounds = {}
-        for c in usable:
-            values = frame[c].dropna().to_numpy(dtype=float)
-            lo, hi = np.quantile(values, [0.01, 0.99])
-            if hi > lo and (values.min() < lo - (hi - lo) or values.max() > hi + (hi - lo)):
-                bounds[c] = [float(lo), float(hi)]
-        if bounds:
-            names = sorted(bounds)
-            log.info(
-                "capped %d heavy-tailed predictor(s) at their 1st and 99th percentiles: %s%s",
-                len(names),
-                ", ".join(names[:5]),
-                f" and {len(names) - 5} more" if len(names) > 5 else "",
-            )
-        medians = {c: float(frame[c].median()) for c in usable}
-        filled = _cap(frame[usable].astype(float), bounds).fillna(medians)
-        usable = _without_twins(filled)
-        indicators, patterns = [], set()
-        for c in usable:  # one indicator per pattern: identical columns are not identifiable
-            missing = frame[c].isna().to_numpy()
-            if missing.any() and (key := missing.tobytes()) not in patterns:
-                indicators.append(c)
-                patterns.add(key)
-        return cls(
-            columns=usable,
-            medians=medians,
-            means={c: float(filled[c].mean()) for c in usable},
-            scales={c: float(filled[c].std()) or 1.0 for c in usable},
-            indicators=indicators,
-            bounds={c: b for c, b in bounds.items() if c in usable},
-        )
-
-    @property
-    def names(self) -> list[str]:
-        """The model's columns: the predictors and their missing-value indicators."""
-        return [*self.columns, *(f"{c}_missing" for c in self.indicators)]
-
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """Impute, flag and standardise ``frame``'s predictors as learnt by :meth:`fit`."""
-        x = frame[self.columns].astype(float)
-        flags = [x[c].isna().to_numpy(dtype=float) for c in self.indicators]
-        x = _cap(x, self.bounds).fillna(self.medians)
-        z = [(x[c].to_numpy() - self.means[c]) / self.scales[c] for c in self.columns]
-        return np.column_stack(z + flags)
-
-
-def _without_twins(filled: pd.DataFrame) -> list[str]:
-    """``filled``'s columns less each one whose correlation with an earlier kept one reaches
-    ``TWIN_CORRELATION`` (logged)."""
-    if filled.shape[1] < 2:
-        return list(filled.columns)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.abs(np.corrcoef(filled.to_numpy(dtype=float), rowvar=False))
-    kept: list[int] = []
-    for j, c in enumerate(filled.columns):
-        twin = next((k for k in kept if r[j, k] >= TWIN_CORRELATION), None)
-        if twin is None:
-            kept.append(j)
-        else:
-            log.info(
-                "predictor %s left out: on the training rows it moves with %s (|r| = %.3f), so "
-                "the model could only learn their sum",
-                c,
-                filled.columns[twin],
-                r[j, twin],
-            )
-    return [filled.columns[j] for j in kept]
-
-
-def _cap(frame: pd.DataFrame, bounds: dict[str, list[float]]) -> pd.DataFrame:
-    """``frame`` with each capped column clipped to its bounds (missing values stay missing)."""
-    if not bounds:
-        return frame
-    return frame.assign(**{c: frame[c].clip(lo, hi) for c, (lo, hi) in bounds.items()})
-
-
-def _bin_edges(values: pd.Series, n_bins: int) -> dict:
-    """Quantile bin edges of a training column (and the median that stands in for missing)."""
-    inner = np.unique(np.nanquantile(values.astype(float), np.linspace(0, 1, n_bins + 1)[1:-1]))
-    return {"edges": inner.tolist(), "median": float(values.median())}
-
-
-def _bin_index(values: pd.Series, spec: dict) -> np.ndarray:
-    filled = values.astype(float).fillna(spec["median"]).to_numpy()
-    return np.searchsorted(np.asarray(spec["edges"]), filled, side="right").astype(np.int64)
-
-
-def _bin_labels(spec: dict) -> list[str]:
-    e = [f"{v:.4g}" for v in spec["edges"]]
-    return [
-        f"<= {e[0]}",
-        *(f"{a} to {b}" for a, b in zip(e[:-1], e[1:], strict=True)),
-        f"> {e[-1]}",
-    ]
-
-
 def over_months(p: np.ndarray | float, months: float, period_months: float) -> np.ndarray:
     """PD over ``months`` from a PD ``p`` over ``period_months`` at a constant hazard:
     ``1 - (1 - p)^(months / period_months)`` (``p`` itself when the two are equal)."""
@@ -229,11 +109,6 @@ def over_months(p: np.ndarray | float, months: float, period_months: float) -> n
     if months == period_months:
         return p
     return -np.expm1(months / period_months * np.log1p(-np.minimum(p, 1.0 - 1e-15)))
-
-
-def _codes(values: pd.Series, levels: list[str]) -> np.ndarray:
-    """Integer codes of ``values`` in ``levels``; -1 for a level not seen in training."""
-    return pd.Index(levels).get_indexer(values.astype(str)).astype(np.int64)
 
 
 class PDModel:
@@ -301,15 +176,15 @@ class PDModel:
         mc = self.model_config
         linear = [p for p in self.predictors if p not in mc.binned]
         self.standardizer = Standardizer.fit(frame, linear)
-        self.bins = {c: _bin_edges(frame[c], mc.n_bins) for c in mc.binned}
+        self.bins = {c: bin_edges(frame[c], mc.n_bins) for c in mc.binned}
         x = self.standardizer.transform(frame).astype(pytensor.config.floatX)
         y = frame[target].to_numpy(dtype=np.int64)
         levels = {f: sorted(frame[f].astype(str).unique()) for f in self._factors()}
         self.levels = {f: v for f, v in levels.items() if len(v) > 1}
         if single := sorted(set(levels) - set(self.levels)):
             log.info("one level only in the training data, so no effect of: %s", single)
-        codes = {f: _codes(frame[f], self.levels[f]) for f in self.levels}
-        codes |= {f"bin_{c}": _bin_index(frame[c], spec) for c, spec in self.bins.items()}
+        codes = {f: level_codes(frame[f], self.levels[f]) for f in self.levels}
+        codes |= {f"bin_{c}": bin_index(frame[c], spec) for c, spec in self.bins.items()}
         if self.hazard:
             codes[FOLLOW_UP] = np.minimum(frame[FOLLOW_UP].to_numpy(np.int64), HAZARD_MONTHS) - 1
         group = self._group
@@ -392,7 +267,7 @@ class PDModel:
                 eta = eta + (s * off)[codes[factor]]
             for c, spec in self.bins.items():
                 # ordered, smooth effects: a random walk over the bins, centred on zero
-                model.add_coord(f"bin_{c}", _bin_labels(spec))
+                model.add_coord(f"bin_{c}", bin_labels(spec))
                 sd = pm.HalfNormal(f"sigma_bins_{c}", mc.prior_bin_sigma)
                 steps = pm.Normal(f"steps_{c}", 0.0, 1.0, shape=len(spec["edges"]))
                 walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps * sd)])
@@ -468,7 +343,7 @@ class PDModel:
         n = beta.shape[0]
 
         def level_effects(levels, values, post, mean, scale):
-            idx = _codes(values, levels)
+            idx = level_codes(values, levels)
             fresh = mean[:, None] + scale[:, None] * rng.standard_normal((n, 1))
             padded = np.concatenate([post, fresh], axis=1)
             return padded[:, np.where(idx < 0, len(levels), idx)]
@@ -484,7 +359,7 @@ class PDModel:
         else:
             eta += self._posterior("mu")[:, None]
         for c, spec in self.bins.items():
-            eta += self._posterior(f"bins_{c}")[:, _bin_index(frame[c], spec)]
+            eta += self._posterior(f"bins_{c}")[:, bin_index(frame[c], spec)]
         for factor in self._offsets():
             eta += level_effects(
                 self.levels[factor],
