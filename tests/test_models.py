@@ -16,6 +16,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from creditlab.errors import ConfigError, ConvergenceError
 from creditlab.models.diagnostics import GateConfig, convergence_gate
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig, Standardizer
+from creditlab.models.pd_priors import Priors, prior_sensitivity
 from creditlab.models.sampling import strongest_correlation
 from creditlab.models.validation import (
     auc,
@@ -399,3 +400,28 @@ def test_twin_predictors_and_indicators_are_left_out():
     st = Standardizer.fit(frame, ["a", "b", "c", "c_twin"])
     assert st.names == ["a", "b", "c", "a_missing", "c_missing"]
     assert st.transform(frame)[:, 3].tolist() == [0.0, 1.0, 0.0, 1.0, 0.0]
+
+
+@pytest.mark.slow
+def test_with_few_defaults_a_stated_base_rate_carries_the_pd_and_power_scaling_shows_it():
+    """300 customers, 5 defaults (1.7 %): a tight prior at 1 % keeps the PDs near the data's rate,
+    one at 30 % holds them well above it, and reweighting the posterior to a wider prior moves
+    them back towards the data (a narrower one further away), as refitting would."""
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame({"x1": rng.normal(size=300), "industry": rng.choice(["a", "b"], 300)})
+    frame["y"] = (rng.random(300) < 1 / (1 + np.exp(-(-3.9 + 0.5 * frame["x1"])))).astype(int)
+    sampler = SamplerConfig(sampler="nutpie", draws=500, tune=500, chains=2, seed=6)
+    config = ModelConfig(prior_intercept_sigma=0.3, prior_group_sigma=0.2)
+    means, sens = {}, {}
+    for rate in (0.01, 0.3):
+        priors = Priors(base_rate=rate, source="a test's own statement")
+        model = PDModel(["x1"], config, sampler, priors=priors).fit(frame, "y").add_prior_draws(1)
+        draws = model.predict_draws(frame)
+        means[rate] = draws.mean()
+        sens[rate] = prior_sensitivity(model.log_prior(), draws).set_index("prior")["mean_pd"]
+        share = model.prior_share(frame)
+        assert ((share > 0) & (share <= 1)).all()
+    rate = frame["y"].mean()
+    assert means[0.01] < 1.3 * rate and means[0.3] > 2 * rate
+    wider, narrower = "wider prior (alpha = 0.5)", "narrower prior (alpha = 2)"
+    assert sens[0.3][wider] < sens[0.3]["as fitted"] < sens[0.3][narrower]

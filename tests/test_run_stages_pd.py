@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from IPython.display import Markdown
 
 from creditlab.errors import ConfigError, ConvergenceError
 from creditlab.features import snapshot_features
 from creditlab.report.pd_section import pd_overview
+from creditlab.report.validation_section import prior_influence
 from creditlab.run.orchestrate import run_report
 from creditlab.run.params import load_params
 from creditlab.run.prepare import prepare_run
@@ -64,6 +67,16 @@ def test_two_runs_share_a_cached_fit_and_build_score_history(weekly_run, ci_ledg
         ({"predictors": ["shoe_size"]}, "unknown feature"),
         ({"gate": {"max_rhat": 1.01, "min_ess": 3}}, "unknown key"),
         ({"hazard": "sometimes"}, "expected true, false or auto"),
+        ({"priors": {"base_rate": 0.02}}, "say where the priors come from"),
+        ({"priors": {"base_rate": 2, "source": "x"}}, "between 0 and 1"),
+        (
+            {"priors": {"coefficients": {"shoe": {"per_unit": 1, "sd": 1}}, "source": "x"}},
+            "not among the predictors",
+        ),
+        (
+            {"priors": {"coefficients": {"external_score": {"per_unit": 1}}, "source": "x"}},
+            "per_unit: ..., sd: ...",
+        ),
     ],
 )
 def test_pd_settings_are_checked_before_sampling(raw, message):
@@ -111,3 +124,18 @@ def test_a_ledger_of_months_gets_a_pd_for_every_customer(portfolio_dir, tmp_path
     assert not (run.run_dir / "pd_validation_scores.parquet").exists()  # no 12-month outcomes
     text = pd_overview(run)[0].data  # the description comes first (no gate warning here)
     assert "monthly default hazard" in text and "too short to hold out a whole year" in text
+    # how much each PD owes to the priors, and who has a thin file
+    assert alive["evidence"].between(0, 1).all() and alive["thin_file"].any()
+    thin = alive.set_index("customer_id")["thin_file"]
+    invoices = np.expm1(current.set_index("customer_id")["log_invoices_12m"]).round()
+    tenure = current.set_index("customer_id")["tenure_years"]
+    assert (thin == ((invoices < 3) | (tenure < 0.5)).loc[thin.index]).all()
+    sens = pd.read_csv(run.run_dir / "pd_prior_sensitivity.csv")
+    assert list(sens["prior"]) == [
+        "as fitted",
+        "wider prior (alpha = 0.5)",
+        "narrower prior (alpha = 2)",
+    ]
+    assert sens["mean_pd"].between(0, 1).all()
+    words = " ".join(m.data for m in prior_influence(run) if isinstance(m, Markdown))
+    assert "prior share" in words and "thin file" in words

@@ -49,6 +49,7 @@ __all__ = [
     "describe_feature",
     "hazard_data",
     "snapshot_features",
+    "thin_file",
     "training_data",
 ]
 
@@ -91,6 +92,18 @@ FEATURE_LABELS = {
     "external_score": "external credit score (bureau or rating)",
     "log_revenue": "customer's annual revenue (log scale)",
 }
+
+
+THIN_FILE_INVOICES, THIN_FILE_YEARS = 3, 0.5  # fewer invoices in 12 months, or a shorter tenure
+
+
+def thin_file(features: pd.DataFrame) -> np.ndarray:
+    """Whether each customer of a :func:`snapshot_features` frame has a *thin file*: fewer than
+    ``THIN_FILE_INVOICES`` invoices in the last 12 months or under ``THIN_FILE_YEARS`` of tenure,
+    so its PD rests more on its industry, country, score and the priors than on its own record."""
+    invoices = np.expm1(features["log_invoices_12m"].to_numpy(dtype=float))
+    tenure = features["tenure_years"].to_numpy(dtype=float)
+    return (invoices < THIN_FILE_INVOICES - 0.5) | (tenure < THIN_FILE_YEARS)
 
 
 def describe_feature(name: str) -> str:

@@ -45,6 +45,8 @@ __all__ = [
     "BREACH",
     "PD_MEAN",
     "FOLLOW_UP",
+    "EVIDENCE",
+    "THIN_FILE",
     "PD_LO",
     "PD_HI",
     "IN_DEFAULT",
@@ -88,6 +90,7 @@ OPEN_AR, OVERDUE_AR, DPD, BUCKET, MAX_DPD = "open_ar", "overdue_ar", "dpd", "buc
 UTILISATION, BREACH = "utilisation", "limit_breach"
 PD_MEAN, PD_LO, PD_HI, IN_DEFAULT = "pd_mean", "pd_lo", "pd_hi", "in_default"
 FOLLOW_UP = "follow_up_month"  # month k = 1..12 after a snapshot that a PD hazard row covers
+EVIDENCE, THIN_FILE = "evidence", "thin_file"  # a PD's prior share; a customer with little history
 
 
 @dataclasses.dataclass(frozen=True)

@@ -49,6 +49,7 @@ from creditlab.models.pd_design import (
     bin_labels,
     level_codes,
 )
+from creditlab.models.pd_priors import PRIOR_DRAWS, Priors, prior_share
 from creditlab.models.sampling import (
     SamplerConfig,
     read_posterior,
@@ -130,9 +131,12 @@ class PDModel:
         model_config: ModelConfig | None = None,
         sampler_config: SamplerConfig | None = None,
         period_months: int = 12,
+        priors: Priors | None = None,
     ):
         self.predictors = list(predictors)
         self.period_months = period_months
+        self.priors = priors or Priors()
+        self.priors.check_predictors(self.predictors)
         self.model_config = model_config or ModelConfig()
         self.sampler_config = sampler_config or SamplerConfig()
         self.idata: az.InferenceData | None = None
@@ -143,6 +147,8 @@ class PDModel:
         self.sampled_with: dict[str, str] = {}
         self.bins: dict[str, dict] = {}
         self.n_rows = self.n_events = self.n_cells = 0
+        self._fitted_design: _Design | None = None  # kept in memory for the prior's draws
+        self._draws_from = "posterior"  # the idata group predictions draw from
         unknown = sorted(set(self.model_config.binned) - set(self.predictors))
         if unknown:
             raise ConfigError(f"binned predictor(s) {unknown} are not among the predictors")
@@ -241,21 +247,28 @@ class PDModel:
         mc = self.model_config
         x, codes = design.x, design.codes
         coords = {"predictor": self.standardizer.names, **self.levels}
-        # the prior is stated for a 12-month PD; a shorter label's base rate is lower
-        p12 = 1.0 / (1.0 + np.exp(-mc.prior_intercept_mu))
-        p_period = float(over_months(p12, self.period_months, 12))
-        centre = float(np.log(p_period / (1.0 - p_period)))
+
+        # priors are stated for a 12-month PD; a shorter label's rates are lower
+        def to_period(p12: float) -> float:
+            return float(over_months(p12, self.period_months, 12))
+
+        p12 = 1.0 / (1.0 + np.exp(-self.priors.intercept_centre(mc.prior_intercept_mu)))
+        centre = float(np.log(to_period(p12) / (1.0 - to_period(p12))))
+        beta_mean, beta_sd = self.priors.beta_prior(
+            self.standardizer.names, self.standardizer.scales, mc.prior_beta_sigma
+        )
         with pm.Model(coords=coords) as model:
             mu = pm.Normal("mu", centre, mc.prior_intercept_sigma)
-            beta = pm.Normal("beta", 0.0, mc.prior_beta_sigma, dims="predictor")
+            beta = pm.Normal("beta", beta_mean, beta_sd, dims="predictor")
             eta = pm.math.dot(x, beta)
             if group := self._group:
                 sigma = pm.HalfNormal("sigma_group", mc.prior_group_sigma)
+                centres = mu + self.priors.group_shifts(self.levels[group], to_period)
                 if self.centred:
-                    a = pm.Normal("a_group", mu, sigma, dims=group)
+                    a = pm.Normal("a_group", centres, sigma, dims=group)
                 else:
                     z = pm.Normal("z_group", 0.0, 1.0, dims=group)
-                    a = pm.Deterministic("a_group", mu + sigma * z, dims=group)
+                    a = pm.Deterministic("a_group", centres + sigma * z, dims=group)
                 eta = eta + a[codes[group]]
             else:
                 eta = eta + mu
@@ -316,12 +329,69 @@ class PDModel:
         self.timings["fit_s"] = round(time.perf_counter() - t0, 3)
         self.n_rows = len(frame)
         self.n_events = int(frame[target].sum())
+        self._fitted_design = design
         return self
+
+    def add_prior_draws(self, seed: int = 0) -> PDModel:
+        """Keep draws of the prior (group ``prior``) and the log prior density of each posterior
+        draw (group ``log_prior``) in ``idata``, for :meth:`prior_share` and the prior
+        sensitivity; saved with the model. Call right after :meth:`fit`."""
+        import pymc as pm
+
+        if self._fitted_design is None:
+            raise ConfigError(
+                "the prior's draws need the fit's data: call add_prior_draws after fit"
+            )
+        model = self._model(self._fitted_design)
+        wanted = ["mu", "beta", "a_group", "sigma_group", "baseline"]
+        wanted += [f"offset_{f}" for f in self._offsets()] + [f"sigma_{f}" for f in self._offsets()]
+        wanted += [f"bins_{c}" for c in self.bins]
+        names = [v for v in wanted if v in model.named_vars]
+        with model:
+            prior = pm.sample_prior_predictive(PRIOR_DRAWS, var_names=names, random_seed=seed)
+            self.idata.add_groups(prior=prior.prior)
+            pm.compute_log_prior(self.idata, progressbar=False)
+        return self
+
+    def prior_share(self, frame: pd.DataFrame, max_cells: int = PREDICT_CELLS) -> np.ndarray:
+        """Per row, the share of its 12-month PD's uncertainty the prior still holds
+        (:func:`~creditlab.models.pd_priors.prior_share`); NaN without prior draws. Scored in
+        chunks, as :meth:`predict`."""
+        if self.idata is None or "prior" not in self.idata.groups():
+            return np.full(len(frame), np.nan)
+        n_draws = self.idata.posterior.sizes["chain"] * self.idata.posterior.sizes["draw"]
+        step = max(1, max_cells // n_draws)
+        parts = [
+            prior_share(self.predict_draws(part), self.prior_draws(part))
+            for part in (frame.iloc[i : i + step] for i in range(0, len(frame), step))
+        ]
+        return np.concatenate(parts) if parts else np.empty(0)
 
     # -- predict --------------------------------------------------------------------------
     def _posterior(self, name: str) -> np.ndarray:
-        post = self.idata.posterior[name]
+        post = self.idata[self._draws_from][name]
         return post.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
+
+    def prior_draws(self, frame: pd.DataFrame, months: float = 12) -> np.ndarray | None:
+        """Draws of the PD over ``months`` under the prior alone (``None`` when the fit kept no
+        prior draws: see :meth:`add_prior_draws`)."""
+        if self.idata is None or "prior" not in self.idata.groups():
+            return None
+        self._draws_from = "prior"
+        try:
+            return self.predict_draws(frame, months=months)
+        finally:
+            self._draws_from = "posterior"
+
+    def log_prior(self) -> np.ndarray | None:
+        """The joint log prior density at each posterior draw, ``(draws,)`` (``None`` without)."""
+        if self.idata is None or "log_prior" not in self.idata.groups():
+            return None
+        total = sum(
+            v.sum([d for d in v.dims if d not in ("chain", "draw")])
+            for v in self.idata.log_prior.data_vars.values()
+        )
+        return total.stack(sample=("chain", "draw")).to_numpy()
 
     def predict_draws(
         self, frame: pd.DataFrame, seed: int = 0, months: float | np.ndarray = 12
@@ -411,6 +481,7 @@ class PDModel:
         state = {
             "predictors": self.predictors,
             "period_months": self.period_months,
+            "priors": dataclasses.asdict(self.priors),
             "model_config": dataclasses.asdict(self.model_config),
             "sampler_config": dataclasses.asdict(self.sampler_config),
             "standardizer": dataclasses.asdict(self.standardizer),
@@ -435,6 +506,7 @@ class PDModel:
             ModelConfig(**config),
             SamplerConfig(**state["sampler_config"]),
             state.get("period_months", 12),  # saved before the monthly hazard existed
+            Priors(**state.get("priors", {})),
         )
         model.idata = idata
         model.standardizer = Standardizer(**state["standardizer"])

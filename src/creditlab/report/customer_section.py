@@ -19,6 +19,7 @@ from creditlab.ledger.schema import (
     DISPUTED,
     DUE_ON,
     EVENT_ON,
+    EVIDENCE,
     IN_DEFAULT,
     INDUSTRY,
     INVOICE_ID,
@@ -31,11 +32,18 @@ from creditlab.ledger.schema import (
     PD_HI,
     PD_LO,
     PD_MEAN,
+    THIN_FILE,
 )
 from creditlab.models.payment import DAY_NAMES
 from creditlab.report.figures import band_chart, payment_chart, to_image
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
-from creditlab.run.folder import FORECAST_FILE, PAYMENT_CALENDAR_FILE, PD_MODEL_FILE, RunFolder
+from creditlab.run.folder import (
+    FORECAST_FILE,
+    PAYMENT_CALENDAR_FILE,
+    PD_MODEL_FILE,
+    SCORES_FILE,
+    RunFolder,
+)
 from creditlab.run.prepare import Run
 from creditlab.run.queries import pd_history
 
@@ -300,6 +308,29 @@ def _calendar(run: Run, customer_id: str) -> str:
     )
 
 
+def _evidence(run: Run, customer_id: str) -> str:
+    """How much of the customer's PD is the ledger's and how much the priors', in words."""
+    scores = RunFolder(run.run_dir).read_parquet(SCORES_FILE)
+    row = row_of(scores, customer_id)
+    if row is None or EVIDENCE not in row or pd.isna(row[EVIDENCE]):
+        return ""
+    share = float(row[EVIDENCE])
+    words = (
+        "mostly from its own record" if share < 0.2
+        else "partly from its record, partly from the priors (industry, base rate)" if share <= 0.5
+        else "mostly from the priors (industry, base rate): the ledger says little about it yet"
+    )  # fmt: skip
+    thin = (
+        " It has a thin file (fewer than 3 invoices in 12 months or under six months as a "
+        "customer): its own record says little yet."
+        if bool(row.get(THIN_FILE, False))
+        else ""
+    )
+    return (
+        f" This PD comes {words}: the priors' share of its uncertainty is {fmt_pct(share)}.{thin}"
+    )
+
+
 def pd_path(run: Run, customer_id: str) -> list:
     """The PD now and at the last eight quarter-ends, from the run's model, with intervals."""
     if not (run.run_dir / PD_MODEL_FILE).is_file():
@@ -317,7 +348,9 @@ def pd_path(run: Run, customer_id: str) -> list:
     chart = hist.rename(columns={PD_MEAN: "mean", PD_LO: "lo", PD_HI: "hi"})
     return [
         Markdown(
-            head + " Earlier points apply the same model to the features the customer had on "
+            head
+            + _evidence(run, customer_id)
+            + " Earlier points apply the same model to the features the customer had on "
             "each quarter-end (what the model would have said then)."
         ),
         table(

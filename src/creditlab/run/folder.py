@@ -55,6 +55,7 @@ __all__ = [
     "PD_SNAPSHOTS_FILE",
     "PD_FEATURES_FILE",
     "PD_PREDICTIVE_FILE",
+    "PD_PRIOR_SENSITIVITY_FILE",
     "PORTFOLIO_ROLL_RATES_FILE",
     "FORECAST_FILE",
     "CASH_FILE",
@@ -100,6 +101,7 @@ VALIDATION_SCORES_FILE = "pd_validation_scores.parquet"
 PD_EFFECTS_FILE, PD_BY_INDUSTRY_FILE = "pd_effects.csv", "pd_by_industry.csv"
 PD_SNAPSHOTS_FILE, PD_FEATURES_FILE = "pd_snapshots.csv", "pd_features.csv"
 PD_PREDICTIVE_FILE = "pd_predictive_checks.csv"
+PD_PRIOR_SENSITIVITY_FILE = "pd_prior_sensitivity.csv"
 FORECAST_FILE, CASH_FILE = "payment_forecast.csv", "cash_forecast.csv"
 PAYMENT_MODEL_FILE, PAYMENT_SUMMARY_FILE = "payment_model.nc", "payment.json"
 PAYMENT_CALENDAR_FILE = "payment_calendar.csv"
@@ -149,7 +151,8 @@ FILES = (
         for key, name in KPI_TABLES.items()
     ),
     Artifact(SCORES_FILE, "run.stages.pd", "run.stages.decisions, report.pd_section",
-             "customer_id, pd_mean, pd_lo, pd_hi, industry, in_default, name, pd_previous, pd_change"),
+             "customer_id, pd_mean, pd_lo, pd_hi, industry, in_default, evidence, thin_file, name, "
+             "pd_previous, pd_change"),
     Artifact(PD_MODEL_FILE, "run.stages.pd", "run.queries, run.stages.decisions, report",
              "PD posterior (NetCDF) with provenance"),
     Artifact(PD_SUMMARY_FILE, "run.stages.pd", "report.pd_section, report.validation_section",
@@ -168,6 +171,8 @@ FILES = (
              "feature, missing, mean_train, mean_defaulters"),
     Artifact(PD_PREDICTIVE_FILE, "run.stages.pd", "report.validation_section",
              "by, group, observed, mean, lo, hi, inside: posterior predictive checks"),
+    Artifact(PD_PRIOR_SENSITIVITY_FILE, "run.stages.pd", "report.validation_section",
+             "prior, mean_pd, mean_abs_change, max_abs_change, pareto_k, reliable: power-scaled priors"),
     Artifact(FORECAST_FILE, "run.stages.payment", "run.stages.decisions, report.payment_section",
              "invoice_id, customer_id, p_paid_by_due, p_dpd30/60/90, expected_paid_on, paid_on_lo/hi"),
     Artifact(CASH_FILE, "run.stages.payment", "report.payment_section",

@@ -20,6 +20,7 @@ from creditlab.features import FEATURES
 from creditlab.models.diagnostics import GateConfig
 from creditlab.models.payment_data import PaymentConfig
 from creditlab.models.pd import ModelConfig
+from creditlab.models.pd_priors import Priors, parse_priors
 from creditlab.models.sampling import SamplerConfig
 
 __all__ = [
@@ -50,6 +51,7 @@ class PDSettings:
     sampler: SamplerConfig = SamplerConfig()
     gate: GateConfig = GateConfig()
     extend_rounds: int = 1  # refits with tuning and draws doubled when the gate fails
+    priors: Priors = Priors()  # knowledge the PD model starts from, with its source
 
     def key(self, data_hash: str, as_of: dt.date) -> str:
         """Cache key of the fit: same data, as-of date and settings give the same fit."""
@@ -103,6 +105,8 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
         raise ConfigError(
             f"{where}.predictors: unknown feature(s) {bad}; features: {list(FEATURES)}"
         )
+    priors = parse_priors(raw.get("priors"), f"{where}.priors")
+    priors.check_predictors(list(predictors))
     hazard = raw.get("hazard", "auto")
     if hazard not in (True, False, "auto"):
         raise ConfigError(f"{where}.hazard: expected true, false or auto, got {hazard!r}")
@@ -112,6 +116,7 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
         snapshot_every_months=int(raw.get("snapshot_every_months", 3)),
         hazard=hazard,
         extend_rounds=_extend_rounds(raw, where),
+        priors=priors,
         cache=bool(raw.get("cache", True)),
         model=parse_section(ModelConfig, raw.get("model"), f"{where}.model"),
         sampler=parse_section(SamplerConfig, raw.get("sampler"), f"{where}.sampler"),

@@ -25,16 +25,19 @@ from creditlab.features import (
     TrainingData,
     hazard_data,
     snapshot_features,
+    thin_file,
     training_data,
 )
 from creditlab.ledger.schema import (
     CUSTOMER_ID,
+    EVIDENCE,
     IN_DEFAULT,
     INDUSTRY,
     NAME,
     PD_HI,
     PD_LO,
     PD_MEAN,
+    THIN_FILE,
 )
 from creditlab.ledger.store import append_scores, previous_scores
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
@@ -46,6 +49,7 @@ from creditlab.models.pd_checks import (
     predictive_checks,
     snapshot_table,
 )
+from creditlab.models.pd_priors import prior_sensitivity
 from creditlab.models.validation import (
     baseline_scores,
     calibration,
@@ -61,6 +65,7 @@ from creditlab.run.folder import (
     PD_FEATURES_FILE,
     PD_MODEL_FILE,
     PD_PREDICTIVE_FILE,
+    PD_PRIOR_SENSITIVITY_FILE,
     PD_SNAPSHOTS_FILE,
     PD_SUMMARY_FILE,
     SCORES_FILE,
@@ -131,12 +136,13 @@ def _write_checks(
     summary: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Write the tables a reviewer checks the model with (effects, PD by industry, training data,
-    predictive checks); return the score stability rows (PSI against the validation window's
-    scores and the previous run's)."""
+    predictive checks, prior sensitivity: also put in ``summary``); return the score stability
+    rows (PSI against the validation window's scores and the previous run's)."""
     folder, prob = RunFolder(run.run_dir), run.params.interval_prob
     effects_table(model, prob).to_csv(folder / PD_EFFECTS_FILE, index=False)
     alive = current.loc[~current[IN_DEFAULT]].reset_index(drop=True)
-    by_industry = pd_by_group(model.predict_draws(alive), alive[INDUSTRY], prob)
+    draws = model.predict_draws(alive)
+    by_industry = pd_by_group(draws, alive[INDUSTRY], prob)
     by_industry.rename(columns={"group": INDUSTRY}).to_csv(
         folder / PD_BY_INDUSTRY_FILE, index=False
     )
@@ -149,6 +155,10 @@ def _write_checks(
         groups, prob, run.params.seed,
     )  # fmt: skip
     checks.to_csv(folder / PD_PREDICTIVE_FILE, index=False)
+    if (log_prior := model.log_prior()) is not None and len(alive):
+        sensitivity = prior_sensitivity(log_prior, draws)
+        sensitivity.to_csv(folder / PD_PRIOR_SENSITIVITY_FILE, index=False)
+        summary["prior_sensitivity"] = sensitivity.to_dict(orient="records")
     today = scores.loc[~scores[IN_DEFAULT], PD_MEAN].to_numpy()
     rows = [("validation window (12 months ago)", *psi(p_valid, today))]
     if summary.get("psi"):
@@ -244,13 +254,14 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     if model is None:
         model, summary["extended"], gate = extend_until_converged(
             lambda sampler: PDModel(
-                settings.predictors, settings.model, sampler, data.period_months
+                settings.predictors, settings.model, sampler, data.period_months, settings.priors
             ).fit(data.train, target),
             lambda fitted: _gate(fitted, dataclasses.replace(settings.gate, fatal=False)),
             settings.sampler,
             settings.extend_rounds,
             "PD model",
         )
+        model.add_prior_draws(seed=settings.sampler.seed)
     if gate is None or not gate.passed:  # a failure raises or warns as the params say
         gate = _gate(model, settings.gate)
     save_fit_of_run(run, model, PD_MODEL_FILE, key, settings.cache, summary["reused_cached_fit"])
@@ -278,6 +289,8 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     scores = model.predict(current, prob)
     scores = pd.concat([current[[CUSTOMER_ID, INDUSTRY, IN_DEFAULT]], scores], axis=1)
     scores.loc[scores[IN_DEFAULT], [PD_MEAN, PD_LO, PD_HI]] = 1.0
+    scores[EVIDENCE] = np.where(scores[IN_DEFAULT], np.nan, model.prior_share(current))
+    scores[THIN_FILE] = thin_file(current)
     scores = scores.merge(led.customers[[CUSTOMER_ID, NAME]], on=CUSTOMER_ID, how="left")
     previous = previous_scores(run.params.store, run.as_of, run.run_id)
     if previous is not None:
@@ -292,6 +305,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     if run.params.store is not None:
         append_scores(run.params.store, scores.loc[~scores[IN_DEFAULT]], run.as_of, run.run_id)
     summary["stability"] = _write_checks(run, model, data, current, scores, p_valid, summary)
+    alive_any = bool(scores[EVIDENCE].notna().any())
 
     summary.update(
         gate=gate.to_dict(),
@@ -314,5 +328,11 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         calibration=calibration(y_valid, p_valid, prob=prob).to_dict(orient="records"),
         scored=int((~scores[IN_DEFAULT]).sum()),
         in_default=int(scores[IN_DEFAULT].sum()),
+        priors=model.priors.describe(),
+        thin_file=int(scores[THIN_FILE].sum()),
+        prior_share={
+            "median": float(np.nanmedian(scores[EVIDENCE])) if alive_any else None,
+            "over_half": int((scores[EVIDENCE] > 0.5).sum()),
+        },
     )
     return summary
