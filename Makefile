@@ -34,6 +34,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/pd_recovery.py
 	$(BIN)/python benchmarks/german_credit.py
 	$(BIN)/python benchmarks/credit_tables.py
+	$(BIN)/python benchmarks/pd_hazard.py
 	$(BIN)/python benchmarks/decisions.py
 	$(BIN)/python benchmarks/whatif.py
 	$(BIN)/python benchmarks/portfolio_loss.py

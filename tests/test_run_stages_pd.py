@@ -89,6 +89,7 @@ def test_pd_settings_are_checked_before_sampling(raw, message):
 def test_a_fatal_convergence_failure_fails_the_run_before_any_report(tmp_path):
     params = yaml.safe_load(open("params/ci.yaml"))
     params["pd_model"]["gate"] = {"min_ess_bulk": 1e9, "fatal": True}
+    params["pd_model"]["extend_rounds"] = 0  # no second fit: it fails whatever the draws
     params["pd_model"]["sampler"].update(draws=100, tune=100)  # it fails whatever the draws
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(params))

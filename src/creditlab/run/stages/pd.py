@@ -160,7 +160,7 @@ def _write_checks(
         sensitivity.to_csv(folder / PD_PRIOR_SENSITIVITY_FILE, index=False)
         summary["prior_sensitivity"] = sensitivity.to_dict(orient="records")
     today = scores.loc[~scores[IN_DEFAULT], PD_MEAN].to_numpy()
-    rows = [("validation window (12 months ago)", *psi(p_valid, today))]
+    rows = [(f"validation window ({data.validation_snapshot})", *psi(p_valid, today))]
     if summary.get("psi"):
         rows.append((f"previous run {summary['previous_run']}", *summary["psi"]))
     return [{"against": a, "psi": value, "reading": reading} for a, value, reading in rows]
@@ -305,7 +305,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     if run.params.store is not None:
         append_scores(run.params.store, scores.loc[~scores[IN_DEFAULT]], run.as_of, run.run_id)
     summary["stability"] = _write_checks(run, model, data, current, scores, p_valid, summary)
-    alive_any = bool(scores[EVIDENCE].notna().any())
+    has_share = bool(scores[EVIDENCE].notna().any())
 
     summary.update(
         gate=gate.to_dict(),
@@ -331,7 +331,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         priors=model.priors.describe(),
         thin_file=int(scores[THIN_FILE].sum()),
         prior_share={
-            "median": float(np.nanmedian(scores[EVIDENCE])) if alive_any else None,
+            "median": float(np.nanmedian(scores[EVIDENCE])) if has_share else None,
             "over_half": int((scores[EVIDENCE] > 0.5).sum()),
         },
     )
