@@ -198,7 +198,7 @@ def _effects(run: Run) -> list:
         out += [
             Markdown(
                 f"Binned effect of **{md_escape(describe_feature(name))}** "
-                f"(`{md_escape(name)}`; log-odds, centred on zero):"
+                f"(column {md_escape(name)}; log-odds, centred on zero):"
             ),
             table(
                 bins[["bin", "mean", "lo", "hi"]],

@@ -139,14 +139,16 @@ def prior_influence(run: Run) -> list:
     sens = folder.read_csv(PD_PRIOR_SENSITIVITY_FILE)
     if sens is not None:
         moved = sens.loc[sens["prior"] != "as fitted", "mean_abs_change"].max()
+        relative = moved / sens["mean_pd"].iloc[0]
         out += [
             Markdown(
                 "The PDs again under a wider and a narrower version of every prior, from the same "
                 "posterior draws reweighted (power-scaling the prior; no refit). A reliable "
                 "reweighting has Pareto k <= 0.7. Largest average move of a customer's PD: "
-                f"{moved * 1e4:.1f} basis points"
-                + (", so the priors barely matter here." if moved < 0.001 else
-                   ": the data do not outweigh the priors; state them with their source.")
+                f"{moved * 1e4:.1f} basis points, {relative:.1%} of the mean PD"
+                + (": the priors barely matter here." if relative < 0.05 else
+                   ": the data do not outweigh the priors, so they should be stated with their "
+                   "source.")
             ),
             table(sens.assign(reliable=sens["reliable"].map({True: "yes", False: "no"})),
                   pct=["mean_pd", "mean_abs_change", "max_abs_change"], decimals=["pareto_k"],
