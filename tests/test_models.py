@@ -16,6 +16,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from creditlab.errors import ConfigError, ConvergenceError
 from creditlab.models.diagnostics import GateConfig, convergence_gate
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig, Standardizer
+from creditlab.models.pd_checks import points_table
 from creditlab.models.pd_priors import Priors, prior_sensitivity
 from creditlab.models.sampling import strongest_correlation
 from creditlab.models.validation import (
@@ -197,15 +198,26 @@ def test_binned_predictor_recovers_a_nonlinear_effect(tmp_path):
             "industry": rng.choice(["a", "b", "c"], n),
         }
     )
-    # risk jumps past 30 days and flattens: not a straight line in dpd
-    eta = -3.0 + 0.5 * frame["x1"] + np.where(frame["dpd"] > 30, 1.5, 0.0)
+    # risk jumps past 30 days and flattens: not a straight line in dpd; a missing dpd is riskier
+    missing = rng.random(n) < 0.1
+    eta = -3.0 + 0.5 * frame["x1"] + np.where(frame["dpd"] > 30, 1.5, 0.0) + 1.2 * missing
     frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    frame.loc[missing, "dpd"] = np.nan
     config = ModelConfig(binned=("dpd",), n_bins=5, prior_group_sigma=1.0)
     model = PDModel(["x1", "dpd"], config, SamplerConfig(sampler="nutpie", draws=300, tune=300))
     model.fit(frame, "y")
     assert model.standardizer.names == ["x1"]
-    effect = model.idata.posterior["bins_dpd"].mean(("chain", "draw")).to_numpy()
-    assert effect[-1] - effect[0] > 1.0 and np.all(np.diff(effect) > -0.3)
+    bins = model.idata.posterior["bins_dpd"]
+    assert str(bins.coords["bin_dpd"].to_numpy()[-1]) == "missing"  # a bin of its own
+    effect = bins.mean(("chain", "draw")).to_numpy()
+    ordered, gap = effect[:-1], effect[-1]
+    assert ordered[-1] - ordered[0] > 1.0 and np.all(np.diff(ordered) > -0.3)
+    assert gap - ordered[:3].mean() > 0.6  # missing carries its own (higher) risk
+    points = points_table(model)
+    assert list(points.loc[points["predictor"] == "dpd", "bin"])[-1] == "missing"
+    top = points.loc[points["predictor"] == "dpd", "points"].to_numpy()
+    assert top[0] > top[-2]  # more points (lower risk) at few days past due
+    assert points.loc[points["predictor"] == "x1", "bin"].tolist() == ["per +1 sd"]
     again = PDModel.load(model.save(tmp_path / "b.nc"))
     np.testing.assert_allclose(
         again.predict_draws(frame.head(20)), model.predict_draws(frame.head(20))

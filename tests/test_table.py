@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from creditlab.cli import main
-from creditlab.errors import SchemaError
+from creditlab.errors import ConfigError, SchemaError
 from creditlab.models.diagnostics import GateConfig
 from creditlab.models.pd import SamplerConfig
 from creditlab.models.table import fit_table, read_table, score_table, target_values
@@ -44,7 +44,7 @@ def applications():
 
 @pytest.mark.slow
 def test_fit_and_score_a_table(applications):
-    model, gate = fit_table(applications, "status", sampler=FAST, gate=LENIENT)
+    model, gate = fit_table(applications, "status", sampler=FAST, gate=LENIENT, shape="linear")
     assert "owner = yes" in model.predictors and model.model_config.factors == ("region",)
     assert "age_missing" in model.standardizer.names
     scored = score_table(model, applications.drop(columns="status").head(200))
@@ -54,6 +54,8 @@ def test_fit_and_score_a_table(applications):
     assert roc_auc_score(y, scored["pd_mean"]) > 0.7
     with pytest.raises(SchemaError, match=r"\['income'\] used by the model are missing"):
         score_table(model, applications.drop(columns="income"))
+    with pytest.raises(ConfigError, match="shape must be one of"):
+        fit_table(applications, "status", shape="wiggly")
 
 
 def test_target_mapping_and_bad_tables(tmp_path):
@@ -102,6 +104,12 @@ def test_cli_fits_and_scores_german_credit(german_credit_csv, tmp_path, capsys):
     assert (tmp_path / "m" / "pd_model.nc").is_file() and (
         tmp_path / "m" / "fit_summary.json"
     ).is_file()
+    # shape auto: the columns with 10+ values are a scorecard's binned effects, with points
+    points = pd.read_csv(tmp_path / "m" / "points.csv")
+    binned = set(points.loc[points["bin"] != "per +1 sd", "predictor"])
+    assert {"duration_in_month", "credit_amount", "age_in_years"} <= binned
+    assert (points["points_lo"] <= points["points"]).all()
+    assert (points["points"] <= points["points_hi"]).all()
     out = tmp_path / "scored.parquet"
     assert (
         main(

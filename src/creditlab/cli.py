@@ -318,6 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, help="the default column")
     p.add_argument("--group", action="append", help="column to pool intercepts by (repeatable)")
     p.add_argument("--positive", help="the target value meaning default (default: 1/true/yes/bad)")
+    p.add_argument(
+        "--shape",
+        default="auto",
+        choices=["auto", "linear"],
+        help="auto: numeric columns with 10+ values as smooth binned effects with a missing bin "
+        "(a scorecard, points.csv); linear: straight lines in every numeric column",
+    )
     p.add_argument("--sampler", default="auto", choices=["auto", "nutpie", "numpyro", "pymc"])
     p.add_argument("--draws", type=int, default=1500)
     p.add_argument("--tune", type=int, default=1000)
@@ -328,7 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="save the fit even when the convergence gate fails (with a warning)",
     )
-    p.add_argument("--out", required=True, help="folder for pd_model.nc and fit_summary.json")
+    p.add_argument(
+        "--out", required=True, help="folder for pd_model.nc, fit_summary.json and points.csv"
+    )
     p.set_defaults(func=cmd_pd_fit)
     p = pd_sub.add_parser("score", help="score a table with a fitted PD model")
     p.add_argument("--model", required=True, help="folder (or .nc file) written by pd fit")

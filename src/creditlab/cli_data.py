@@ -220,6 +220,7 @@ def cmd_pd_fit(args: argparse.Namespace) -> int:
         sampler=sampler,
         gate=GateConfig(fatal=not args.allow_unconverged),
         where=str(args.table),
+        shape=args.shape,
     )
     out = save_fit(
         model,

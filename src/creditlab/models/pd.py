@@ -208,7 +208,11 @@ class PDModel:
             if group
             else "one intercept",
             "".join(f"; offsets by {f} ({len(self.levels[f])} levels)" for f in self._offsets())
-            + "".join(f"; {c} in {len(b['edges']) + 1} ordered bins" for c, b in self.bins.items())
+            + "".join(
+                f"; {c} in {len(b['edges']) + 1} ordered bins"
+                + (" and a missing bin" if b.get("missing") else "")
+                for c, b in self.bins.items()
+            )
             + (
                 "; a monthly hazard with a baseline over 12 months of follow-up"
                 if self.hazard
@@ -284,7 +288,11 @@ class PDModel:
                 sd = pm.HalfNormal(f"sigma_bins_{c}", mc.prior_bin_sigma)
                 steps = pm.Normal(f"steps_{c}", 0.0, 1.0, shape=len(spec["edges"]))
                 walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps * sd)])
-                effect = pm.Deterministic(f"bins_{c}", walk - walk.mean(), dims=f"bin_{c}")
+                walk = walk - walk.mean()
+                if spec.get("missing"):  # missing values: a bin of their own, outside the order
+                    gap = pm.Normal(f"missing_{c}", 0.0, mc.prior_beta_sigma)
+                    walk = pt.concatenate([walk, pt.atleast_1d(gap)])
+                effect = pm.Deterministic(f"bins_{c}", walk, dims=f"bin_{c}")
                 eta = eta + effect[codes[f"bin_{c}"]]
             if self.hazard:
                 self._hazard_likelihood(model, eta, design)

@@ -12,7 +12,15 @@ import pandas as pd
 
 from creditlab.models.pd import PDModel
 
-__all__ = ["effects_table", "feature_table", "pd_by_group", "predictive_checks", "snapshot_table"]
+__all__ = [
+    "PDO",
+    "effects_table",
+    "feature_table",
+    "pd_by_group",
+    "points_table",
+    "predictive_checks",
+    "snapshot_table",
+]
 
 
 def _interval(values: np.ndarray, prob: float, axis: int | None = None) -> np.ndarray:
@@ -70,6 +78,31 @@ def pd_by_group(draws: np.ndarray, groups: pd.Series, prob: float) -> pd.DataFra
         lo, hi = _interval(avg, prob)
         rows.append({"group": name, "customers": len(idx), "mean": avg.mean(), "lo": lo, "hi": hi})
     return pd.DataFrame(rows).sort_values("mean", ascending=False).reset_index(drop=True)
+
+
+PDO = 20.0  # scorecard points that double the odds of not defaulting (the usual scaling)
+
+
+def points_table(model: PDModel, prob: float = 0.9, pdo: float = PDO) -> pd.DataFrame:
+    """The model as a scorecard a credit analyst can read: points per bin of each binned
+    predictor (and per standard deviation of each linear one), with ``prob`` intervals.
+
+    Points are ``-log-odds x pdo / ln 2``: ``pdo`` more points double the odds of *not*
+    defaulting, so more points = lower PD, as scorecards are read. Returns ``predictor, bin,
+    log_odds, points, points_lo, points_hi`` (``bin`` is ``per +1 sd`` for a linear predictor).
+    """
+    effects = effects_table(model, prob)
+    factor = pdo / np.log(2.0)
+    return pd.DataFrame(
+        {
+            "predictor": effects["predictor"],
+            "bin": effects["bin"].where(effects["bin"] != "", "per +1 sd"),
+            "log_odds": effects["mean"],
+            "points": -factor * effects["mean"],
+            "points_lo": -factor * effects["hi"],
+            "points_hi": -factor * effects["lo"],
+        }
+    ).round({"log_odds": 4, "points": 1, "points_lo": 1, "points_hi": 1})
 
 
 def predictive_checks(

@@ -132,24 +132,34 @@ def _cap(frame: pd.DataFrame, bounds: dict[str, list[float]]) -> pd.DataFrame:
 
 
 def bin_edges(values: pd.Series, n_bins: int) -> dict:
-    """Quantile bin edges of a training column (and the median that stands in for missing)."""
+    """Quantile bin edges of a training column; ``missing``: whether it had missing values, which
+    then get a bin of their own (a spec saved without the key puts them in the median's bin)."""
     inner = np.unique(np.nanquantile(values.astype(float), np.linspace(0, 1, n_bins + 1)[1:-1]))
-    return {"edges": inner.tolist(), "median": float(values.median())}
+    return {
+        "edges": inner.tolist(),
+        "median": float(values.median()),
+        "missing": bool(values.isna().any()),
+    }
 
 
 def bin_index(values: pd.Series, spec: dict) -> np.ndarray:
-    """Each value's bin (0 = the lowest) under ``spec`` (:func:`bin_edges`); missing: the median's."""
-    filled = values.astype(float).fillna(spec["median"]).to_numpy()
-    return np.searchsorted(np.asarray(spec["edges"]), filled, side="right").astype(np.int64)
+    """Each value's bin (0 = the lowest) under ``spec`` (:func:`bin_edges`); a missing value's is
+    the last (after the ordered ones) when training had missing values, else the median's."""
+    x = values.astype(float)
+    index = np.searchsorted(np.asarray(spec["edges"]), x.fillna(spec["median"]).to_numpy(), "right")
+    if spec.get("missing"):
+        index = np.where(x.isna().to_numpy(), len(spec["edges"]) + 1, index)
+    return index.astype(np.int64)
 
 
 def bin_labels(spec: dict) -> list[str]:
-    """The bins of ``spec`` in words: ``<= a``, ``a to b``, ..., ``> z``."""
+    """The bins of ``spec`` in words: ``<= a``, ``a to b``, ..., ``> z`` (and ``missing``)."""
     e = [f"{v:.4g}" for v in spec["edges"]]
     return [
         f"<= {e[0]}",
         *(f"{a} to {b}" for a, b in zip(e[:-1], e[1:], strict=True)),
         f"> {e[-1]}",
+        *(["missing"] if spec.get("missing") else []),
     ]
 
 

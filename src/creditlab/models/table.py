@@ -1,8 +1,12 @@
 """Bring your own table: fit and score the PD model on any table with a default column (bureau
-extracts, application data), not only on a ledger. Numeric columns become standardised predictors
-(missing values imputed and flagged); a text column with two values becomes a 0/1 predictor named
-``"<column> = <value>"`` (a spread over two levels is barely identified), and one with more values
-gets partially pooled offsets."""
+extracts, application data), not only on a ledger. With ``shape="auto"`` (the default) a numeric
+column with at least ``SHAPE_MIN_VALUES`` distinct values enters the way a scorecard has it:
+``SHAPE_BINS`` quantile bins whose effects follow a smooth random walk, and a bin of its own for
+missing values, so effects may bend and missingness may carry information; other numeric columns
+(``shape="linear"``: all of them) are standardised predictors, missing values imputed and flagged.
+A text column with two values becomes a 0/1 predictor named ``"<column> = <value>"`` (a spread over
+two levels is barely identified), and one with more values gets partially pooled offsets. The fit
+writes a points table (:func:`~creditlab.models.pd_checks.points_table`) beside the model."""
 
 from __future__ import annotations
 
@@ -17,12 +21,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from creditlab.errors import SchemaError
+from creditlab.errors import ConfigError, SchemaError
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
+from creditlab.models.pd_checks import points_table
 
 __all__ = [
+    "POINTS_FILE",
     "POSITIVE_DEFAULTS",
+    "SHAPES",
     "fit_table",
     "model_frame",
     "read_table",
@@ -35,7 +42,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 POSITIVE_DEFAULTS = ("1", "true", "yes", "bad", "default", "y", "t")
-MODEL_FILE, SUMMARY_FILE = "pd_model.nc", "fit_summary.json"
+MODEL_FILE, SUMMARY_FILE, POINTS_FILE = "pd_model.nc", "fit_summary.json", "points.csv"
+SHAPES = ("auto", "linear")
+SHAPE_MIN_VALUES, SHAPE_BINS = 10, 8  # shape auto: columns binned, and into how many bins
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -122,6 +131,7 @@ def fit_table(
     sampler: SamplerConfig | None = None,
     gate: GateConfig | None = None,
     where: str = "table",
+    shape: str = "auto",
 ) -> tuple[PDModel, GateResult]:
     """Fit the PD model to a table and check its convergence. The first of ``groups`` pools the intercepts; every other
     text column (and any further group) gets partially pooled offsets.
@@ -130,9 +140,13 @@ def fit_table(
     ------
     SchemaError
         The target or a group column is missing, or the target is not binary.
+    ConfigError
+        ``shape`` is not auto or linear.
     ConvergenceError
         The fit failed the convergence gate (when ``gate.fatal``).
     """
+    if shape not in SHAPES:
+        raise ConfigError(f"shape must be one of {list(SHAPES)}, got {shape!r}")
     missing = [c for c in (target, *groups) if c not in frame.columns]
     if missing:
         raise SchemaError(f"{where}: column(s) {missing} not found; columns: {list(frame.columns)}")
@@ -149,16 +163,21 @@ def fit_table(
             numeric.append(name)
         elif col in text:
             factors.append(col)
+    binned = [c for c in numeric if shape == "auto" and data[c].nunique() >= SHAPE_MIN_VALUES]
     config = ModelConfig(
         group=groups[0] if groups else None,
         factors=(*groups[1:], *factors),
         prior_intercept_mu=-1.0,
+        binned=tuple(binned),
+        n_bins=SHAPE_BINS,
     )
     log.info(
-        "fitting a PD model to %s rows (%s defaults): %d numeric predictors, %d text factors",
+        "fitting a PD model to %s rows (%s defaults): %d numeric predictors (%d binned), "
+        "%d text factors",
         f"{len(data):,}",
         int(data[target].sum()),
         len(numeric),
+        len(binned),
         len(config.factors),
     )
     model = PDModel(numeric, config, sampler).fit(data, target)
@@ -166,7 +185,8 @@ def fit_table(
 
 
 def save_fit(model: PDModel, gate: GateResult, out: str | Path, provenance: dict) -> Path:
-    """Write ``pd_model.nc`` and ``fit_summary.json`` into ``out``."""
+    """Write ``pd_model.nc``, ``fit_summary.json`` and the scorecard's ``points.csv`` into
+    ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / MODEL_FILE, provenance)
@@ -181,6 +201,7 @@ def save_fit(model: PDModel, gate: GateResult, out: str | Path, provenance: dict
         **provenance,
     }
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    points_table(model).to_csv(out / POINTS_FILE, index=False)
     return out
 
 
