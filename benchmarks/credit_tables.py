@@ -1,7 +1,8 @@
 """Bring-your-own-table PD on a public credit table (CSV, Parquet or ARFF): one stratified 80/20
-split, creditlab's table model (posterior mean PD; with its default low-rank mass matrix and with
-the diagonal one) against scikit-learn logistic regression and gradient boosting on the same rows:
-AUC, Brier score, fit time, bulk ESS per second (the worst parameter's) and the convergence gate.
+split, creditlab's table model (posterior mean PD; the default scorecard shape, binned effects with
+a missing bin, and straight lines) against scikit-learn logistic regression and gradient boosting
+on the same rows: AUC, Brier score, fit time, bulk ESS per second (the worst parameter's) and the
+convergence gate.
 
     python benchmarks/credit_tables.py \\
         [--table ../shared/data/credit_tables/polish_bankruptcy/1year.arff --target bankruptcy]
@@ -22,7 +23,7 @@ from sklearn.model_selection import train_test_split
 
 from creditlab.models.diagnostics import GateConfig
 from creditlab.models.pd import SamplerConfig
-from creditlab.models.table import fit_table, read_table, score_table, target_values
+from creditlab.models.table import SHAPES, fit_table, read_table, score_table, target_values
 from creditlab.models.validation import auc, baseline_scores, brier
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "credit_tables"
@@ -44,18 +45,18 @@ def main() -> None:
     x = frame.drop(columns=args.target)
     yt = y[frame.index.get_indexer(test)]
     rows = []
-    for mass in ("auto", "diag"):  # the default, then the diagonal mass matrix it replaced
+    for shape in SHAPES:  # the scorecard shape (default), then straight lines
         t0 = time.perf_counter()
         model, gate = fit_table(
-            frame.loc[train], args.target, positive=args.positive,
-            sampler=SamplerConfig(draws=args.draws, tune=args.tune, seed=0, mass_matrix=mass),
+            frame.loc[train], args.target, positive=args.positive, shape=shape,
+            sampler=SamplerConfig(draws=args.draws, tune=args.tune, seed=0),
             gate=GateConfig(fatal=False),
         )  # fmt: skip
         fit_s = time.perf_counter() - t0
         p = score_table(model, x.loc[test])["pd_mean"].to_numpy()
         checks = gate.table.set_index("check")["value"]
-        rows.append((f"creditlab, {model.sampled_with['mass_matrix']} mass matrix", auc(yt, p),
-                     brier(yt, p), fit_s, checks["min bulk ESS"] / fit_s,
+        rows.append((f"creditlab, shape {shape} ({model.sampled_with['mass_matrix']} mass matrix)",
+                     auc(yt, p), brier(yt, p), fit_s, checks["min bulk ESS"] / fit_s,
                      "passed" if gate.passed else "FAILED"))  # fmt: skip
     t0 = time.perf_counter()
     for name, pb in baseline_scores(

@@ -13,6 +13,7 @@ from creditlab.cli import main
 from creditlab.errors import ConfigError, SchemaError
 from creditlab.models.diagnostics import GateConfig
 from creditlab.models.pd import SamplerConfig
+from creditlab.models.pd_checks import points_table
 from creditlab.models.table import fit_table, read_table, score_table, target_values
 
 FAST = SamplerConfig(draws=300, tune=300, seed=2)
@@ -186,3 +187,21 @@ def test_an_arff_table_reads_with_its_attribute_names_and_missing_values(tmp_pat
     (tmp_path / "bad.arff").write_text("@relation x\n@attribute a numeric\n")
     with pytest.raises(SchemaError, match="bad.arff: not a readable.*no @data"):
         read_table(tmp_path / "bad.arff")
+
+
+@pytest.mark.slow
+def test_a_table_of_binned_columns_only_is_a_scorecard():
+    """Every column binned (no straight lines left): it fits, scores and has points per bin,
+    missing values in a bin of their own."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=800), "b": rng.exponential(size=800)})
+    frame.loc[::9, "b"] = np.nan
+    frame["y"] = (rng.random(800) < 1 / (1 + np.exp(-(-2 + frame["a"])))).astype(int)
+    model, _ = fit_table(frame, "y", sampler=FAST, gate=LENIENT)
+    assert model.standardizer.names == [] and set(model.bins) == {"a", "b"}
+    scored = score_table(model, frame.drop(columns="y"))
+    assert roc_auc_score(frame["y"], scored["pd_mean"]) > 0.7
+    points = points_table(model)
+    assert "missing" in set(points.loc[points["predictor"] == "b", "bin"])
+    a = points.loc[points["predictor"] == "a", "points"].to_numpy()
+    assert a[0] > a[-1]  # risk rises with a: fewer points at the top

@@ -263,8 +263,11 @@ class PDModel:
         )
         with pm.Model(coords=coords) as model:
             mu = pm.Normal("mu", centre, mc.prior_intercept_sigma)
-            beta = pm.Normal("beta", beta_mean, beta_sd, dims="predictor")
-            eta = pm.math.dot(x, beta)
+            if x.shape[1]:
+                beta = pm.Normal("beta", beta_mean, beta_sd, dims="predictor")
+                eta = pm.math.dot(x, beta)
+            else:  # every predictor binned (a scorecard): no straight-line effects
+                eta = pt.zeros(x.shape[0])
             if group := self._group:
                 sigma = pm.HalfNormal("sigma_group", mc.prior_group_sigma)
                 centres = mu + self.priors.group_shifts(self.levels[group], to_period)
@@ -416,9 +419,8 @@ class PDModel:
             raise ConfigError("the model is not fitted")
         rng = np.random.default_rng(seed)
         x = self.standardizer.transform(frame)
-        beta = self._posterior("beta")
-        eta = beta @ x.T
-        n = beta.shape[0]
+        n = self._posterior("mu").shape[0]
+        eta = self._posterior("beta") @ x.T if x.shape[1] else np.zeros((n, len(frame)))
 
         def level_effects(levels, values, post, mean, scale):
             idx = level_codes(values, levels)

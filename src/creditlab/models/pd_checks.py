@@ -36,18 +36,20 @@ def effects_table(model: PDModel, prob: float) -> pd.DataFrame:
     """
     import arviz as az  # slow to import: only where a posterior is summarised
 
-    beta = az.summary(model.idata, var_names=["beta"], hdi_prob=prob, kind="stats")
-    frames = [
-        pd.DataFrame(
-            {
-                "predictor": model.standardizer.names,
-                "bin": "",
-                "mean": beta["mean"].to_numpy(),
-                "lo": beta.iloc[:, 2].to_numpy(),
-                "hi": beta.iloc[:, 3].to_numpy(),
-            }
+    frames = []
+    if model.standardizer.names:  # none when every predictor is binned
+        beta = az.summary(model.idata, var_names=["beta"], hdi_prob=prob, kind="stats")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "predictor": model.standardizer.names,
+                    "bin": "",
+                    "mean": beta["mean"].to_numpy(),
+                    "lo": beta.iloc[:, 2].to_numpy(),
+                    "hi": beta.iloc[:, 3].to_numpy(),
+                }
+            )
         )
-    ]
     for name in model.bins:
         b = az.summary(model.idata, var_names=[f"bins_{name}"], hdi_prob=prob, kind="stats")
         labels = model.idata.posterior[f"bins_{name}"].coords[f"bin_{name}"].to_numpy()

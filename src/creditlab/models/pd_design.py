@@ -98,7 +98,7 @@ class Standardizer:
         flags = [x[c].isna().to_numpy(dtype=float) for c in self.indicators]
         x = _cap(x, self.bounds).fillna(self.medians)
         z = [(x[c].to_numpy() - self.means[c]) / self.scales[c] for c in self.columns]
-        return np.column_stack(z + flags)
+        return np.column_stack(z + flags) if z or flags else np.zeros((len(frame), 0))
 
 
 def _without_twins(filled: pd.DataFrame) -> list[str]:
