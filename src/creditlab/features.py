@@ -222,6 +222,14 @@ class TrainingData:
     validation_months: int = 12
 
 
+def _performing(
+    customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame, s: dt.date
+) -> pd.DataFrame:
+    """The features at ``s`` of the customers not in default then (the rows a label can follow)."""
+    rows = snapshot_features(customers, invoices, events, s)
+    return rows.loc[~rows[IN_DEFAULT]].drop(columns=IN_DEFAULT)
+
+
 def _labelled(
     customers: pd.DataFrame,
     invoices: pd.DataFrame,
@@ -233,8 +241,7 @@ def _labelled(
 ) -> pd.DataFrame:
     """The customers not in default at ``s``, labelled 1 when ``defaults`` (first default dates
     known at the end of the data) puts theirs after ``s`` and on or before ``horizon``."""
-    rows = snapshot_features(customers, invoices, events, s)
-    rows = rows.loc[~rows[IN_DEFAULT]].drop(columns=IN_DEFAULT)
+    rows = _performing(customers, invoices, events, s)
     when = rows[CUSTOMER_ID].map(defaults)
     rows[target] = ((when > pd.Timestamp(s)) & (when <= horizon)).astype(int)
     return rows
@@ -348,9 +355,7 @@ def hazard_data(
     train = []
     for s in snaps:
         observed = min(12, round((validation - s).days / 30.44))
-        rows = snapshot_features(customers, inv, ev, s)
-        train.append(_follow_up(rows.loc[~rows[IN_DEFAULT]].drop(columns=IN_DEFAULT), defaults,
-                                s, observed))  # fmt: skip
+        train.append(_follow_up(_performing(customers, inv, ev, s), defaults, s, observed))
     valid = _labelled(customers, inv, ev, validation, defaults, t, HAZARD_TARGET)
     train = pd.concat(train, ignore_index=True)
     log_training(train, valid, snaps, validation, HAZARD_TARGET)
