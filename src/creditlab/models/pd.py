@@ -14,18 +14,22 @@
   the training median and flagged by an explicit ``<name>_missing`` indicator predictor;
 * predictors listed in ``binned`` enter nonlinearly instead, the way scorecards bin them: quantile
   bins whose effects follow a random walk (ordered and smooth, partially pooled between
-  neighbouring bins, ``sigma ~ HalfNormal(prior_bin_sigma)``), centred on zero.
+  neighbouring bins, ``sigma ~ HalfNormal(prior_bin_sigma)``), centred on zero; missing values,
+  when training has them, get a bin of their own outside the order.
 
 A model of a *monthly hazard* (``period_months=1``: each row is a customer followed for
 ``follow_up_month`` months after a snapshot, labelled with default in the last of them) adds a
 baseline over the months ``k = 1..12`` since the snapshot (a random walk with steps
-``~ Normal(0, prior_follow_up_sigma)``, so the hazard can rise as a clean customer has time to fall
-90 days behind, and months a short ledger has not shown yet keep a wide interval), has the discrete-time
-survival likelihood (months past the end of the data are censored) and gives the PD over ``m``
-months as ``1 - prod_{k<=m} (1 - h_k)`` per draw; its prior intercept is stated on the 12-month
-scale and converted. Build and fit are separate; the fitted
-model keeps its configs and posterior (``idata``) and saves both as NetCDF. Predictions are
-posterior draws of PD, so every decision downstream can carry its interval.
+``~ Normal(0, prior_follow_up_sigma)``, so the hazard can rise as a clean customer has time to
+fall 90 days behind, and months a short ledger has not shown yet keep a wide interval), has the
+discrete-time survival likelihood (months past the end of the data are censored) and gives the PD
+over ``m`` months as ``1 - prod_{k<=m} (1 - h_k)`` per draw; its prior intercept is stated on the
+12-month scale and converted. Stated priors (:class:`~creditlab.models.pd_priors.Priors`) move
+the intercept's, the groups' and the coefficients' prior centres.
+
+Build and fit are separate; the fitted model keeps its configs and posterior (``idata``) and saves
+both as NetCDF. Predictions are posterior draws of PD, so every decision downstream can carry its
+interval.
 """
 
 from __future__ import annotations
