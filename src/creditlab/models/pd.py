@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -352,6 +353,7 @@ class PDModel:
         draw (group ``log_prior``) in ``idata``, for :meth:`prior_share` and the prior
         sensitivity; saved with the model. Call right after :meth:`fit`."""
         import pymc as pm
+        import pytensor
 
         if self._fitted_design is None:
             raise ConfigError(
@@ -362,7 +364,10 @@ class PDModel:
         wanted += [f"offset_{f}" for f in self._offsets()] + [f"sigma_{f}" for f in self._offsets()]
         wanted += [f"bins_{c}" for c in self.bins]
         names = [v for v in wanted if v in model.named_vars]
-        with model:
+        # small graphs evaluated once: compiling them to C would cost more than running them
+        with model, pytensor.config.change_flags(mode="FAST_COMPILE"), warnings.catch_warnings():
+            # the likelihood (a Potential for the hazard) plays no part in draws of the prior
+            warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
             prior = pm.sample_prior_predictive(PRIOR_DRAWS, var_names=names, random_seed=seed)
             self.idata.add_groups(prior=prior.prior)
             pm.compute_log_prior(self.idata, progressbar=False)
