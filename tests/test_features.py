@@ -139,6 +139,22 @@ def test_hazard_rows_follow_each_customer_to_its_default_or_the_validation_cut(l
         hazard_data(c, inv, ev, (first + pd.Timedelta(days=100)).date())
 
 
+def test_a_ledger_without_defaults_gets_hazard_rows_labelled_zero(ledger):
+    """No customer ever defaulted (as in the IBM sample): the rows are built, all labelled 0."""
+    c, inv, ev = ledger.customers, ledger.invoices, ledger.events
+    as_of = dt.date(2026, 11, 20)
+    clean = ~c[CUSTOMER_ID].isin(default_dates(inv, ev, as_of).index)
+    keep = c.loc[clean, CUSTOMER_ID]
+    data = hazard_data(
+        c.loc[clean],
+        inv.loc[inv[CUSTOMER_ID].isin(keep)],
+        ev.loc[ev[CUSTOMER_ID].isin(keep)],
+        as_of,
+    )
+    assert len(data.train) > 0 and data.train[HAZARD_TARGET].sum() == 0
+    assert data.validation[HAZARD_TARGET].sum() == 0
+
+
 def test_every_feature_has_plain_words():
     assert set(FEATURE_LABELS) == set(FEATURES)
     assert describe_feature("share_late_12m") == "share of invoices paid late in the last 12 months"

@@ -222,6 +222,13 @@ class TrainingData:
     validation_months: int = 12
 
 
+def _default_on(rows: pd.DataFrame, defaults: pd.Series) -> pd.Series:
+    """Each row's customer's first default date from ``defaults`` (NaT when none; also when no
+    customer has defaulted, where a mapping would lose the date type)."""
+    when = defaults.astype("datetime64[s]").reindex(rows[CUSTOMER_ID].to_numpy())
+    return pd.Series(when.to_numpy(), index=rows.index)
+
+
 def _performing(
     customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame, s: dt.date
 ) -> pd.DataFrame:
@@ -242,7 +249,7 @@ def _labelled(
     """The customers not in default at ``s``, labelled 1 when ``defaults`` (first default dates
     known at the end of the data) puts theirs after ``s`` and on or before ``horizon``."""
     rows = _performing(customers, invoices, events, s)
-    when = rows[CUSTOMER_ID].map(defaults)
+    when = _default_on(rows, defaults)
     rows[target] = ((when > pd.Timestamp(s)) & (when <= horizon)).astype(int)
     return rows
 
@@ -292,7 +299,7 @@ def _follow_up(
     :data:`WINDOW` (the months observable), :data:`FOLLOW_UP` (the months it was followed: to the
     month it defaulted in, else the whole window) and :data:`HAZARD_TARGET` (whether it defaulted
     in that last month)."""
-    when = rows[CUSTOMER_ID].map(defaults)
+    when = _default_on(rows, defaults)
     ends = np.array([s + pd.DateOffset(months=k) for k in range(months + 1)], "datetime64[ns]")
     month = np.searchsorted(ends, when.to_numpy(dtype="datetime64[ns]"), side="left")
     hit = when.notna().to_numpy() & (month >= 1) & (month <= months)
