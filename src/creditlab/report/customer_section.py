@@ -316,9 +316,10 @@ def _evidence(run: Run, customer_id: str) -> str:
         return ""
     share = float(row[EVIDENCE])
     words = (
-        "mostly from its own record" if share < 0.2
-        else "partly from its record, partly from the priors (industry, base rate)" if share <= 0.5
-        else "mostly from the priors (industry, base rate): the ledger says little about it yet"
+        "mostly from the ledger's history (all customers' payments and defaults)" if share < 0.2
+        else "partly from the ledger's history, partly from the priors (base rate, industry)"
+        if share <= 0.5
+        else "mostly from the priors (base rate, industry): the ledger says little about it yet"
     )  # fmt: skip
     thin = (
         " It has a thin file (fewer than 3 invoices in 12 months or under six months as a "
