@@ -440,3 +440,20 @@ def test_with_few_defaults_a_stated_base_rate_carries_the_pd_and_power_scaling_s
     assert means[0.01] < 1.3 * rate and means[0.3] > 2 * rate
     wider, narrower = "wider prior (alpha = 0.5)", "narrower prior (alpha = 2)"
     assert sens[0.3][wider] < sens[0.3]["as fitted"] < sens[0.3][narrower]
+
+
+def test_stated_priors_move_the_prior_centres_by_their_log_odds():
+    priors = Priors(
+        base_rate=0.02,
+        group_rates={"construction": 0.04},
+        coefficients={"score": {"per_unit": -0.01, "sd": 0.004}},
+        source="a test's own statement",
+    )
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    assert priors.intercept_centre(-3.0) == pytest.approx(logit(0.02))
+    assert Priors().intercept_centre(-3.0) == -3.0  # no base rate: the model's own centre
+    shifts = priors.group_shifts(["construction", "retail"], lambda p: p, 0.02)
+    assert shifts == pytest.approx([logit(0.04) - logit(0.02), 0.0])
+    mean, sd = priors.beta_prior(["score", "other"], {"score": 60.0, "other": 2.0}, 1.0)
+    assert mean == pytest.approx([-0.6, 0.0]) and sd == pytest.approx([0.24, 1.0])  # per sd
+    assert "source: a test's own statement" in priors.describe() and Priors().describe() == ""

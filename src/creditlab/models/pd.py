@@ -275,7 +275,7 @@ class PDModel:
                 eta = pt.zeros(x.shape[0])
             if group := self._group:
                 sigma = pm.HalfNormal("sigma_group", mc.prior_group_sigma)
-                centres = mu + self.priors.group_shifts(self.levels[group], to_period)
+                centres = mu + self.priors.group_shifts(self.levels[group], to_period, p12)
                 if self.centred:
                     a = pm.Normal("a_group", centres, sigma, dims=group)
                 else:

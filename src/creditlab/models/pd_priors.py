@@ -87,13 +87,13 @@ class Priors:
         """The 12-month log-odds the intercept's prior centres on."""
         return default_logit if self.base_rate is None else _logit(self.base_rate)
 
-    def group_shifts(self, levels: list[str], to_period) -> np.ndarray:
-        """Per level of the group, its prior's shift from the intercept's centre on the model's
-        scale (``to_period`` maps a 12-month PD to the model's period); 0 for a level without a
-        stated rate."""
+    def group_shifts(self, levels: list[str], to_period, centre_12m: float) -> np.ndarray:
+        """Per level of the group, its prior's shift from the intercept's centre (a 12-month PD,
+        ``centre_12m``) on the model's scale (``to_period`` maps a 12-month PD to the model's
+        period); 0 for a level without a stated rate."""
         if not self.group_rates:
             return np.zeros(len(levels))
-        base = _logit(to_period(self.base_rate if self.base_rate is not None else 0.05))
+        base = _logit(to_period(centre_12m))
         return np.array(
             [
                 _logit(to_period(self.group_rates[lv])) - base if lv in self.group_rates else 0.0
