@@ -367,7 +367,7 @@ def test_monthly_hazard_recovers_its_effect_and_12_month_pds_from_censored_rows(
     recovers the predictor's effect, the rising baseline and the 12-month PDs, and its interval
     of the portfolio's mean PD holds the true one."""
     rng = np.random.default_rng(21)
-    n = 3000
+    n = 2500
     x = rng.normal(size=n)
     window = rng.choice(np.arange(1, 13), n, p=np.r_[np.full(6, 0.12), np.full(6, 0.28 / 6)])
     base = -5.2 + 0.12 * np.arange(12)  # hazard rises as a clean customer has time to fall behind
@@ -419,27 +419,23 @@ def test_twin_predictors_and_indicators_are_left_out():
 
 @pytest.mark.slow
 def test_with_few_defaults_a_stated_base_rate_carries_the_pd_and_power_scaling_shows_it():
-    """300 customers, 5 defaults (1.7 %): a tight prior at 1 % keeps the PDs near the data's rate,
-    one at 30 % holds them well above it, and reweighting the posterior to a wider prior moves
-    them back towards the data (a narrower one further away), as refitting would."""
+    """300 customers, 5 defaults (1.7 %): a tight prior at 30 % holds the PDs well above the data's
+    rate, and reweighting the posterior to a wider prior moves them back towards the data (a
+    narrower one further away), as refitting would."""
     rng = np.random.default_rng(8)
     frame = pd.DataFrame({"x1": rng.normal(size=300), "industry": rng.choice(["a", "b"], 300)})
     frame["y"] = (rng.random(300) < 1 / (1 + np.exp(-(-3.9 + 0.5 * frame["x1"])))).astype(int)
     sampler = SamplerConfig(sampler="nutpie", draws=500, tune=500, chains=2, seed=6)
     config = ModelConfig(prior_intercept_sigma=0.3, prior_group_sigma=0.2)
-    means, sens = {}, {}
-    for rate in (0.01, 0.3):
-        priors = Priors(base_rate=rate, source="a test's own statement")
-        model = PDModel(["x1"], config, sampler, priors=priors).fit(frame, "y").add_prior_draws(1)
-        draws = model.predict_draws(frame)
-        means[rate] = draws.mean()
-        sens[rate] = prior_sensitivity(model.log_prior(), draws).set_index("prior")["mean_pd"]
-        share = model.prior_share(frame)
-        assert ((share > 0) & (share <= 1)).all()
-    rate = frame["y"].mean()
-    assert means[0.01] < 1.3 * rate and means[0.3] > 2 * rate
+    priors = Priors(base_rate=0.3, source="a test's own statement")
+    model = PDModel(["x1"], config, sampler, priors=priors).fit(frame, "y").add_prior_draws(1)
+    draws = model.predict_draws(frame)
+    assert draws.mean() > 2 * frame["y"].mean()
+    share = model.prior_share(frame)
+    assert ((share > 0) & (share <= 1)).all()
+    sens = prior_sensitivity(model.log_prior(), draws).set_index("prior")["mean_pd"]
     wider, narrower = "wider prior (alpha = 0.5)", "narrower prior (alpha = 2)"
-    assert sens[0.3][wider] < sens[0.3]["as fitted"] < sens[0.3][narrower]
+    assert sens[wider] < sens["as fitted"] < sens[narrower]
 
 
 def test_stated_priors_move_the_prior_centres_by_their_log_odds():
