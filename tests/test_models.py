@@ -353,6 +353,7 @@ def test_many_or_near_duplicate_predictors_get_a_low_rank_mass_matrix_on_nutpie(
     assert auto.low_rank("nutpie", 4, strongest_correlation(near))  # |r| 0.995
     assert not auto.low_rank("nutpie", 4, strongest_correlation(near[:, 1:]))  # |r| ~0.1
     assert strongest_correlation(near[:, :1]) == 0.0
+    assert auto.low_rank("nutpie", 4, structured=True)  # the PD hazard: walk beside intercept
     assert not auto.low_rank("numpyro", 113) and not auto.low_rank("pymc", 113)  # nutpie's own
     assert SamplerConfig(mass_matrix="low_rank").low_rank("nutpie", 3)
     assert not SamplerConfig(mass_matrix="diag").low_rank("nutpie", 500)

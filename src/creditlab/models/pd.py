@@ -341,6 +341,7 @@ class PDModel:
         self.idata, self.sampled_with = sample(
             lambda: self._model(design), self.sampler_config, len(design.events), "PD model",
             predictors=len(self.standardizer.names), correlation=strongest_correlation(design.x),
+            structured=self.hazard,  # the baseline's walk moves with the intercept
         )  # fmt: skip
         self.timings["fit_s"] = round(time.perf_counter() - t0, 3)
         self.n_rows = len(frame)
