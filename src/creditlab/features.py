@@ -221,6 +221,11 @@ class TrainingData:
     period_months: int = 12
     validation_months: int = 12
 
+    @property
+    def hazard(self) -> bool:
+        """Whether the rows are a monthly hazard's (see :func:`hazard_data`)."""
+        return self.period_months == 1
+
 
 def _default_on(rows: pd.DataFrame, defaults: pd.Series) -> pd.Series:
     """Each row's customer's first default date from ``defaults`` (NaT when none; also when no
@@ -357,12 +362,13 @@ def hazard_data(
     held = 12 if span - 12 >= min_train_months else max(1, span // 3)
     validation = t - pd.DateOffset(months=held)
     step = every_months if (span - held) // every_months >= 4 else 1
-    snaps = [t - pd.DateOffset(months=k) for k in range(span, held, -1) if (span - k) % step == 0]
+    months_back = [k for k in range(span, held, -1) if (span - k) % step == 0]
+    snaps = [t - pd.DateOffset(months=k) for k in months_back]
     defaults = default_dates(inv, ev, t.date())
-    train = []
-    for s in snaps:
-        observed = min(12, round((validation - s).days / 30.44))
-        train.append(_follow_up(_performing(customers, inv, ev, s), defaults, s, observed))
+    train = [  # a snapshot k months back is followed to the validation cut, at most 12 months
+        _follow_up(_performing(customers, inv, ev, s), defaults, s, min(12, k - held))
+        for s, k in zip(snaps, months_back, strict=True)
+    ]
     valid = _labelled(customers, inv, ev, validation, defaults, t, HAZARD_TARGET)
     train = pd.concat(train, ignore_index=True)
     log_training(train, valid, snaps, validation, HAZARD_TARGET)

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from creditlab.errors import ConfigError
-from creditlab.ledger.schema import FOLLOW_UP, PD_HI, PD_LO, PD_MEAN
+from creditlab.ledger.schema import EVIDENCE, FOLLOW_UP, PD_HI, PD_LO, PD_MEAN
 from creditlab.models.pd_design import (
     Standardizer,
     bin_edges,
@@ -374,19 +374,10 @@ class PDModel:
             pm.compute_log_prior(self.idata, progressbar=False)
         return self
 
-    def prior_share(self, frame: pd.DataFrame, max_cells: int = PREDICT_CELLS) -> np.ndarray:
+    def prior_share(self, frame: pd.DataFrame) -> np.ndarray:
         """Per row, the share of its 12-month PD's uncertainty the prior still holds
-        (:func:`~creditlab.models.pd_priors.prior_share`); NaN without prior draws. Scored in
-        chunks, as :meth:`predict`."""
-        if self.idata is None or "prior" not in self.idata.groups():
-            return np.full(len(frame), np.nan)
-        n_draws = self.idata.posterior.sizes["chain"] * self.idata.posterior.sizes["draw"]
-        step = max(1, max_cells // n_draws)
-        parts = [
-            prior_share(self.predict_draws(part), self.prior_draws(part))
-            for part in (frame.iloc[i : i + step] for i in range(0, len(frame), step))
-        ]
-        return np.concatenate(parts) if parts else np.empty(0)
+        (:func:`~creditlab.models.pd_priors.prior_share`); NaN without prior draws."""
+        return self.predict(frame, with_prior_share=True)[EVIDENCE].to_numpy()
 
     # -- predict --------------------------------------------------------------------------
     def _posterior(self, name: str) -> np.ndarray:
@@ -477,9 +468,10 @@ class PDModel:
         prob: float = 0.9,
         max_cells: int = PREDICT_CELLS,
         months: float = 12,
+        with_prior_share: bool = False,
     ) -> pd.DataFrame:
         """``pd_mean, pd_lo, pd_hi`` of the PD over ``months`` per row (equal-tailed interval of
-        probability ``prob``).
+        probability ``prob``), and with ``with_prior_share`` its ``evidence`` (:meth:`prior_share`).
 
         Rows are scored in chunks of at most ``max_cells`` draws x rows (~400 MB of float64 by
         default), so memory stays bounded however many customers there are; chunks give the same
@@ -487,13 +479,23 @@ class PDModel:
         """
         n_draws = self.idata.posterior.sizes["chain"] * self.idata.posterior.sizes["draw"]
         step = max(1, max_cells // n_draws)
+        columns = [PD_MEAN, PD_LO, PD_HI, *([EVIDENCE] if with_prior_share else [])]
+        has_prior = "prior" in self.idata.groups()
         parts = []
         for start in range(0, len(frame), step):
-            draws = self.predict_draws(frame.iloc[start : start + step], months=months)
+            part = frame.iloc[start : start + step]
+            draws = self.predict_draws(part, months=months)
             lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
-            parts.append(np.column_stack([draws.mean(axis=0), lo, hi]))
-        values = np.concatenate(parts) if parts else np.empty((0, 3))
-        return pd.DataFrame(values, columns=[PD_MEAN, PD_LO, PD_HI], index=frame.index)
+            cols = [draws.mean(axis=0), lo, hi]
+            if with_prior_share:  # from the same draws: no second pass over the portfolio
+                cols.append(
+                    prior_share(draws, self.prior_draws(part, months))
+                    if has_prior
+                    else np.full(len(part), np.nan)
+                )
+            parts.append(np.column_stack(cols))
+        values = np.concatenate(parts) if parts else np.empty((0, len(columns)))
+        return pd.DataFrame(values, columns=columns, index=frame.index)
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: str | Path, provenance: dict | None = None) -> Path:

@@ -179,7 +179,7 @@ def _gate(model: PDModel, config: GateConfig) -> GateResult:
 
 def _window(data: TrainingData) -> int | np.ndarray:
     """The months each training row's label covers (a hazard row: the months observable)."""
-    return data.period_months if data.period_months == 12 else data.train[WINDOW].to_numpy()
+    return data.train[WINDOW].to_numpy() if data.hazard else data.period_months
 
 
 def baseline_pds(data: TrainingData, cols: list[str]) -> dict[str, np.ndarray]:
@@ -187,7 +187,7 @@ def baseline_pds(data: TrainingData, cols: list[str]) -> dict[str, np.ndarray]:
     training rows; for a monthly hazard's rows they learn "default within the months observable"
     with those months as a feature, and predict at the validation span."""
     y = data.train[data.target].to_numpy()
-    if data.period_months == 12:
+    if not data.hazard:
         return baseline_scores(data.train[cols], y, data.validation[cols])
     valid = data.validation[cols].assign(**{WINDOW: data.validation_months})
     return baseline_scores(data.train[[*cols, WINDOW]], y, valid)
@@ -238,7 +238,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         log.warning("PD model not fitted: %s", exc)
         return summary
     target = data.target
-    if data.period_months == 12 and data.train[target].sum() < 5:
+    if not data.hazard and data.train[target].sum() < 5:
         summary.update(
             skipped=f"only {int(data.train[target].sum())} defaults in the 12-month training "
             "windows: too few to fit a PD model on them (pd_model.hazard: auto models a monthly "
@@ -286,10 +286,10 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
 
     # score the portfolio as of the run date
     current = snapshot_features(led.customers, led.invoices, led.events, run.as_of)
-    scores = model.predict(current, prob)
+    scores = model.predict(current, prob, with_prior_share=True)
     scores = pd.concat([current[[CUSTOMER_ID, INDUSTRY, IN_DEFAULT]], scores], axis=1)
     scores.loc[scores[IN_DEFAULT], [PD_MEAN, PD_LO, PD_HI]] = 1.0
-    scores[EVIDENCE] = np.where(scores[IN_DEFAULT], np.nan, model.prior_share(current))
+    scores.loc[scores[IN_DEFAULT], EVIDENCE] = np.nan
     scores[THIN_FILE] = thin_file(current)
     scores = scores.merge(led.customers[[CUSTOMER_ID, NAME]], on=CUSTOMER_ID, how="left")
     previous = previous_scores(run.params.store, run.as_of, run.run_id)
@@ -309,7 +309,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
 
     summary.update(
         gate=gate.to_dict(),
-        design="monthly hazard" if data.period_months == 1 else "12-month labels",
+        design="monthly hazard" if data.hazard else "12-month labels",
         period_months=data.period_months,
         validation_months=horizon,
         train_rows=len(data.train),
