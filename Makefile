@@ -28,7 +28,6 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check src tests benchmarks
 
 bench: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[jax]"
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/pd_fit.py
 	$(BIN)/python benchmarks/pd_recovery.py

@@ -17,6 +17,7 @@ from creditlab.errors import ConfigError, ConvergenceError
 from creditlab.models.diagnostics import GateConfig, convergence_gate
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig, Standardizer
 from creditlab.models.pd_checks import points_table
+from creditlab.models.pd_design import bin_edges, bin_index, bin_labels, screen_pairs
 from creditlab.models.pd_priors import Priors, prior_sensitivity
 from creditlab.models.sampling import strongest_correlation
 from creditlab.models.validation import (
@@ -226,15 +227,74 @@ def test_binned_predictor_recovers_a_nonlinear_effect(tmp_path):
         PDModel(["x1"], ModelConfig(binned=("dpd",)))
 
 
-def test_auto_sampler_choice_follows_the_measurements(monkeypatch):
+def _joint_effect_table(n: int, seed: int) -> pd.DataFrame:
+    """Defaults driven by a and b together (a step up only where both are high: no main-effect
+    model holds it) and by c along a bent, rising curve; d is noise. Not the model's own family."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(n, 4)), columns=["a", "b", "c", "d"])
+    eta = -2.2 + 2.0 * ((frame["a"] > 0.3) & (frame["b"] > 0.3)) + 0.9 * np.tanh(2 * frame["c"])
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    return frame
+
+
+def test_the_pair_screen_finds_a_joint_effect_and_no_spurious_ones():
+    found = screen_pairs(_joint_effect_table(4000, 1), "y", ["a", "b", "c", "d"])
+    assert [pair["columns"] for pair in found] == [["a", "b"]]
+    assert found[0]["p_value"] * 6 < 0.01 and found[0]["df"] == 9
+    other = _joint_effect_table(4000, 2)
+    assert screen_pairs(other, "y", ["c", "d"]) == []  # a bent main effect and noise
+    assert screen_pairs(other, "y", ["a"]) == []  # one column: no pair
+
+
+def test_columns_with_few_values_get_a_bin_per_value():
+    spec = bin_edges(pd.Series([0, 1, 1, 2, 5, np.nan, 2, 0]), n_bins=4)
+    assert spec["edges"] == [0.5, 1.5, 3.5] and spec["missing"]
+    assert bin_labels(spec) == ["= 0", "= 1", "= 2", "= 5", "missing"]
+    assert bin_index(pd.Series([0, 2, 5, 4, np.nan]), spec).tolist() == [0, 2, 3, 3, 4]
+    many = bin_edges(pd.Series(np.arange(100.0)), n_bins=4)
+    assert len(many["edges"]) == 3 and "values" not in many
+
+
+def test_shape_settings_are_checked():
+    with pytest.raises(ConfigError, match="increasing or decreasing"):
+        ModelConfig(monotone={"x": "upwards"})
+    with pytest.raises(ConfigError, match="pair of two"):
+        ModelConfig(interactions=[["x", "x"]])
+    with pytest.raises(ConfigError, match="not binned"):
+        PDModel(["x", "z"], ModelConfig(monotone={"x": "increasing"}))
+    with pytest.raises(ConfigError, match=r"interaction predictor\(s\) \['q'\]"):
+        PDModel(["x", "z"], ModelConfig(interactions=[["x", "q"]]))
+    config = ModelConfig(monotone={"x": "decreasing"}, interactions=[["x", "z"]])
+    assert config.monotone == (("x", "decreasing"),) and config.interactions == (("x", "z"),)
+
+
+@pytest.mark.slow
+def test_an_interaction_and_a_monotone_shape_are_learnt(tmp_path):
+    frame = _joint_effect_table(3000, 3)
+    config = ModelConfig(group=None, binned=("c",), monotone={"c": "increasing"},
+                         interactions=[["a", "b"]])  # fmt: skip
+    model = PDModel(["a", "b", "c", "d"], config, SamplerConfig(draws=400, tune=400, seed=1))
+    model.fit(frame, "y")
+    steps = np.diff(model._posterior("bins_c"), axis=1)
+    assert (steps >= 0).all()  # every draw rises along c
+    corners = pd.DataFrame({"a": [1.5, 1.5, -1.5, -1.5], "b": [1.5, -1.5, 1.5, -1.5],
+                            "c": 0.0, "d": 0.0})  # fmt: skip
+    pd_mean = model.predict(corners)["pd_mean"].to_numpy()
+    truth = 1 / (1 + np.exp(-np.array([-0.2, -2.2, -2.2, -2.2])))
+    assert pd_mean[0] > 2.5 * pd_mean[1:].max()  # both high: the joint step
+    np.testing.assert_allclose(pd_mean, truth, atol=0.08)
+    points = points_table(model)
+    assert points["predictor"].str.contains(" x ").any()
+    again = PDModel.load(model.save(tmp_path / "pair.nc"))
+    np.testing.assert_allclose(again.predict_draws(corners), model.predict_draws(corners))
+
+
+def test_auto_sampler_choice_follows_the_measurements():
     from creditlab.models import sampling as pd_module
 
     auto = SamplerConfig()
     assert auto.resolve(2_000) == ("nutpie", "float64")
-    monkeypatch.setattr(pd_module.importlib.util, "find_spec", lambda name: object())
     assert auto.resolve(pd_module.AUTO_NUMPYRO_ROWS) == ("numpyro", "float32")
-    monkeypatch.setattr(pd_module.importlib.util, "find_spec", lambda name: None)
-    assert auto.resolve(10**6) == ("nutpie", "float64")  # numpyro not installed: fall back
     assert SamplerConfig(sampler="numpyro", precision="float64").resolve(10) == (
         "numpyro",
         "float64",

@@ -28,8 +28,9 @@ def _interval(values: np.ndarray, prob: float, axis: int | None = None) -> np.nd
 
 
 def effects_table(model: PDModel, prob: float) -> pd.DataFrame:
-    """The change in log-odds per standard deviation of each predictor, and each binned
-    predictor's bin effects, with ``prob`` highest-density intervals.
+    """The change in log-odds per standard deviation of each predictor, each binned
+    predictor's bin effects and each interaction's cell effects (predictor ``a x b``), with
+    ``prob`` highest-density intervals.
 
     Returns ``predictor, bin, mean, lo, hi, reading`` (``bin`` empty for a linear predictor;
     ``reading``: *higher PD* / *lower PD* when the whole interval is above / below zero).
@@ -50,9 +51,11 @@ def effects_table(model: PDModel, prob: float) -> pd.DataFrame:
                 }
             )
         )
-    for name in model.bins:
-        b = az.summary(model.idata, var_names=[f"bins_{name}"], hdi_prob=prob, kind="stats")
-        labels = model.idata.posterior[f"bins_{name}"].coords[f"bin_{name}"].to_numpy()
+    cells = [(name, f"bins_{name}") for name in model.bins]
+    cells += [(name, f"pair_{name}") for name in model.pairs]
+    for name, var in cells:
+        b = az.summary(model.idata, var_names=[var], hdi_prob=prob, kind="stats")
+        labels = model.idata.posterior[var].coords[model.idata.posterior[var].dims[-1]].to_numpy()
         frames.append(
             pd.DataFrame(
                 {

@@ -1,6 +1,8 @@
 """The predictors as the PD model sees them: imputed, flagged, capped and standardised numeric
-columns (:class:`Standardizer`), quantile bins of the binned ones, integer codes of categorical
-levels. Learnt on the training rows and saved with the model, so scoring sees the same columns."""
+columns (:class:`Standardizer`), quantile bins of the binned ones (a bin per value for a column with
+few values), integer codes of categorical levels, the cells of a pair of binned columns. Learnt on
+the training rows and saved with the model, so scoring sees the same columns. :func:`screen_pairs`
+finds the pairs whose joint effect the main effects miss."""
 
 from __future__ import annotations
 
@@ -12,12 +14,17 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "PAIR_BINS",
     "TWIN_CORRELATION",
     "Standardizer",
+    "bin_count",
     "bin_edges",
     "bin_index",
     "bin_labels",
     "level_codes",
+    "pair_index",
+    "pair_labels",
+    "screen_pairs",
 ]
 
 log = logging.getLogger(__name__)
@@ -132,14 +139,18 @@ def _cap(frame: pd.DataFrame, bounds: dict[str, list[float]]) -> pd.DataFrame:
 
 
 def bin_edges(values: pd.Series, n_bins: int) -> dict:
-    """Quantile bin edges of a training column; ``missing``: whether it had missing values, which
-    then get a bin of their own (a spec saved without the key puts them in the median's bin)."""
-    inner = np.unique(np.nanquantile(values.astype(float), np.linspace(0, 1, n_bins + 1)[1:-1]))
-    return {
-        "edges": inner.tolist(),
-        "median": float(values.median()),
-        "missing": bool(values.isna().any()),
-    }
+    """Bin edges of a training column: a bin per value when it has at most ``2 * n_bins``
+    distinct values (counts, status codes: quantiles would merge them), ``n_bins`` quantile bins
+    otherwise; ``missing``: whether it had missing values, which then get a bin of their own (a
+    spec saved without the key puts them in the median's bin)."""
+    x = values.astype(float)
+    distinct = np.unique(x.dropna().to_numpy())
+    spec = {"median": float(values.median()), "missing": bool(values.isna().any())}
+    if len(distinct) <= 2 * n_bins:  # edges halfway between neighbouring values
+        return {"edges": ((distinct[1:] + distinct[:-1]) / 2).tolist(),
+                "values": distinct.tolist(), **spec}  # fmt: skip
+    inner = np.unique(np.nanquantile(x, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    return {"edges": inner.tolist(), **spec}
 
 
 def bin_index(values: pd.Series, spec: dict) -> np.ndarray:
@@ -153,14 +164,101 @@ def bin_index(values: pd.Series, spec: dict) -> np.ndarray:
 
 
 def bin_labels(spec: dict) -> list[str]:
-    """The bins of ``spec`` in words: ``<= a``, ``a to b``, ..., ``> z`` (and ``missing``)."""
+    """The bins of ``spec`` in words: ``<= a``, ``a to b``, ..., ``> z`` (``= v`` for a bin per
+    value; and ``missing``)."""
     e = [f"{v:.4g}" for v in spec["edges"]]
-    return [
-        f"<= {e[0]}",
-        *(f"{a} to {b}" for a, b in zip(e[:-1], e[1:], strict=True)),
-        f"> {e[-1]}",
-        *(["missing"] if spec.get("missing") else []),
-    ]
+    if "values" in spec:
+        ordered = [f"= {v:.4g}" for v in spec["values"]]
+    else:
+        ordered = [f"<= {e[0]}", *(f"{a} to {b}" for a, b in zip(e[:-1], e[1:], strict=True)),
+                   f"> {e[-1]}"]  # fmt: skip
+    return [*ordered, *(["missing"] if spec.get("missing") else [])]
+
+
+def bin_count(spec: dict) -> int:
+    """How many bins ``spec`` has (the missing bin included)."""
+    return len(spec["edges"]) + 1 + bool(spec.get("missing"))
+
+
+def pair_index(frame: pd.DataFrame, pair: dict) -> np.ndarray:
+    """Each row's cell of ``pair`` (``{"columns": [a, b], "specs": [spec_a, spec_b]}``, coarse
+    bins of two predictors): ``bin_a * bins_of_b + bin_b``."""
+    (a, b), (sa, sb) = pair["columns"], pair["specs"]
+    return bin_index(frame[a], sa) * bin_count(sb) + bin_index(frame[b], sb)
+
+
+def pair_labels(pair: dict) -> list[str]:
+    """The cells of ``pair`` in words, in :func:`pair_index` order: ``a <= 1 & b > 3``."""
+    (a, b), (sa, sb) = pair["columns"], pair["specs"]
+    return [f"{a} {la} & {b} {lb}" for la in bin_labels(sa) for lb in bin_labels(sb)]
+
+
+PAIR_BINS = 4  # bins of each column in a pair's cells (and a bin per value up to 8 values)
+
+
+def screen_pairs(
+    frame: pd.DataFrame,
+    target: str,
+    columns: Sequence[str],
+    others: Sequence[str] = (),
+    n_bins: int = 8,
+    most: int = 3,
+    alpha: float = 0.01,
+) -> list[dict]:
+    """The pairs of numeric ``columns`` whose joint effect the main effects miss most, strongest
+    first: at most ``most``, each significant at ``alpha`` after a Bonferroni correction over all
+    pairs.
+
+    The main effects are a ridge logistic regression (scikit-learn, C = 0.1) on every column's
+    bins (:func:`bin_edges` with ``n_bins``) and the levels of the text columns ``others``. For a
+    pair, the cells of its coarse bins (``PAIR_BINS`` each, and missing) give Rao's score test of
+    adding a parameter per cell: ``sum_cells (sum (y - p))^2 / sum p (1 - p)``, chi-squared with
+    ``(rows - 1)(cols - 1)`` degrees of freedom under no interaction (the main effects already fit
+    the margins). Only the main-effects fit is needed, so every pair of 60 columns is screened in
+    seconds. Returns ``{"columns", "specs", "statistic", "df", "p_value", "log_p"}`` per pair
+    chosen.
+    """
+    from scipy.stats import chi2
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import OneHotEncoder
+
+    columns = [c for c in columns if frame[c].nunique() > 1]
+    y = frame[target].to_numpy(dtype=float)
+    main = [bin_index(frame[c], bin_edges(frame[c], n_bins)) for c in columns]
+    main += [level_codes(frame[c], sorted(frame[c].astype(str).unique())) for c in others]
+    if len(columns) < 2 or not main or y.min() == y.max():
+        return []
+    onehot = OneHotEncoder().fit_transform(np.column_stack(main))
+    p = LogisticRegression(C=0.1, max_iter=2000).fit(onehot, y).predict_proba(onehot)[:, 1]
+    residual, information = y - p, p * (1 - p)
+    specs = {c: bin_edges(frame[c], PAIR_BINS) for c in columns}
+    coarse = {c: bin_index(frame[c], specs[c]) for c in columns}
+    tests, n_pairs = [], len(columns) * (len(columns) - 1) // 2
+    for i, a in enumerate(columns):
+        for b in columns[i + 1 :]:
+            cell = coarse[a] * bin_count(specs[b]) + coarse[b]
+            size = int(cell.max()) + 1
+            u = np.bincount(cell, residual, size)
+            v = np.bincount(cell, information, size)
+            statistic = float((u[v > 0] ** 2 / v[v > 0]).sum())
+            df = max(1, (len(np.unique(coarse[a])) - 1) * (len(np.unique(coarse[b])) - 1))
+            log_p = float(chi2.logsf(statistic, df))  # strong pairs underflow a plain p-value
+            if log_p + np.log(n_pairs) < np.log(alpha):
+                tests.append({"columns": [a, b], "specs": [specs[a], specs[b]],
+                              "statistic": round(statistic, 1), "df": df,
+                              "p_value": float(np.exp(log_p)), "log_p": log_p})  # fmt: skip
+    tests.sort(key=lambda t: t["log_p"])
+    chosen = tests[:most]
+    if chosen:
+        log.info(
+            "pairwise interactions (score test of the main effects' fit, of %d pairs): %s",
+            n_pairs,
+            "; ".join(
+                f"{t['columns'][0]} x {t['columns'][1]} (chi2 {t['statistic']:.0f} on {t['df']} df)"
+                for t in chosen
+            ),  # fmt: skip
+        )
+    return chosen
 
 
 def level_codes(values: pd.Series, levels: list[str]) -> np.ndarray:

@@ -1,9 +1,12 @@
 """Bring your own table: fit and score the PD model on any table with a default column (bureau
 extracts, application data), not only on a ledger. With ``shape="auto"`` (the default) a numeric
 column with at least ``SHAPE_MIN_VALUES`` distinct values enters the way a scorecard has it:
-``SHAPE_BINS`` quantile bins whose effects follow a smooth random walk, and a bin of its own for
-missing values, so effects may bend and missingness may carry information; other numeric columns
-(``shape="linear"``: all of them) are standardised predictors, missing values imputed and flagged.
+``SHAPE_BINS`` quantile bins (a bin per value up to twice as many values) whose effects follow a
+smooth random walk, and a bin of its own for missing values, so effects may bend and missingness
+may carry information; and up to ``SHAPE_PAIRS`` pairs of columns whose joint effect the main
+effects miss (:func:`~creditlab.models.pd_design.screen_pairs`) get an effect per cell. Other
+numeric columns (``shape="linear"``: all of them, and no pairs) are standardised predictors,
+missing values imputed and flagged.
 A text column with two values becomes a 0/1 predictor named ``"<column> = <value>"`` (a spread over
 two levels is barely identified), and one with more values gets partially pooled offsets. The fit
 writes a points table (:func:`~creditlab.models.pd_checks.points_table`) beside the model."""
@@ -25,6 +28,7 @@ from creditlab.errors import ConfigError, SchemaError
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
 from creditlab.models.pd_checks import points_table
+from creditlab.models.pd_design import screen_pairs
 
 __all__ = [
     "POINTS_FILE",
@@ -44,7 +48,8 @@ log = logging.getLogger(__name__)
 POSITIVE_DEFAULTS = ("1", "true", "yes", "bad", "default", "y", "t")
 MODEL_FILE, SUMMARY_FILE, POINTS_FILE = "pd_model.nc", "fit_summary.json", "points.csv"
 SHAPES = ("auto", "linear")
-SHAPE_MIN_VALUES, SHAPE_BINS = 10, 8  # shape auto: columns binned, and into how many bins
+SHAPE_MIN_VALUES, SHAPE_BINS = 3, 8  # shape auto: columns binned, and into how many bins
+SHAPE_PAIRS = 3  # shape auto: at most this many pairwise interactions
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -164,21 +169,27 @@ def fit_table(
         elif col in text:
             factors.append(col)
     binned = [c for c in numeric if shape == "auto" and data[c].nunique() >= SHAPE_MIN_VALUES]
+    pairs = []
+    if shape == "auto":
+        found = screen_pairs(data, target, numeric, [*groups, *factors], SHAPE_BINS, SHAPE_PAIRS)
+        pairs = [tuple(pair["columns"]) for pair in found]
     config = ModelConfig(
         group=groups[0] if groups else None,
         factors=(*groups[1:], *factors),
         prior_intercept_mu=-1.0,
         binned=tuple(binned),
         n_bins=SHAPE_BINS,
+        interactions=tuple(pairs),
     )
     log.info(
         "fitting a PD model to %s rows (%s defaults): %d numeric predictors (%d binned), "
-        "%d text factors",
+        "%d text factors, %d pairwise interactions",
         f"{len(data):,}",
         int(data[target].sum()),
         len(numeric),
         len(binned),
         len(config.factors),
+        len(pairs),
     )
     model = PDModel(numeric, config, sampler).fit(data, target)
     return model, convergence_gate(model.idata, gate)
