@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 
 import duckdb
@@ -12,14 +14,14 @@ import yaml
 from IPython.display import Markdown
 
 from creditlab.errors import ConfigError, ConvergenceError
-from creditlab.features import snapshot_features
+from creditlab.features import snapshot_features, training_data
 from creditlab.report.pd_section import pd_overview
 from creditlab.report.validation_section import prior_influence
 from creditlab.run.orchestrate import run_report
 from creditlab.run.params import load_params
 from creditlab.run.prepare import prepare_run
 from creditlab.run.settings import parse_pd_settings
-from creditlab.run.stages.pd import run_pd_stage
+from creditlab.run.stages.pd import model_config, run_pd_stage
 
 
 def test_two_runs_share_a_cached_fit_and_build_score_history(weekly_run, ci_ledger, tmp_path):
@@ -67,6 +69,7 @@ def test_two_runs_share_a_cached_fit_and_build_score_history(weekly_run, ci_ledg
         ({"predictors": ["shoe_size"]}, "unknown feature"),
         ({"gate": {"max_rhat": 1.01, "min_ess": 3}}, "unknown key"),
         ({"hazard": "sometimes"}, "expected true, false or auto"),
+        ({"shape": "wiggly"}, "expected auto or linear"),
         ({"priors": {"base_rate": 0.02}}, "say where the priors come from"),
         ({"priors": {"base_rate": 2, "source": "x"}}, "between 0 and 1"),
         (
@@ -83,6 +86,26 @@ def test_pd_settings_are_checked_before_sampling(raw, message):
     with pytest.raises(ConfigError, match=message):
         parse_pd_settings(raw)
     assert not parse_pd_settings(None).enabled
+
+
+def test_shape_auto_bins_the_ledger_features_and_screens_pairs(ledger):
+    data = training_data(ledger.customers, ledger.invoices, ledger.events, dt.date(2026, 11, 20))
+    linear = parse_pd_settings({})
+    assert model_config(linear, data) == linear.model  # as the params list it
+    # a pair the main effects cannot hold: defaults where two features are both high
+    train = data.train.copy()
+    a, b = train["share_late_12m"], train["utilisation"]
+    both = (a > a.median()) & (b > b.median())
+    train["default_12m"] = both.astype(int)
+    auto = parse_pd_settings({"shape": "auto"})
+    config = model_config(auto, dataclasses.replace(data, train=train))
+    distinct = train[list(auto.predictors)].nunique()
+    assert set(config.binned) == set(distinct.index[distinct >= 3])
+    assert ("share_late_12m", "utilisation") in config.interactions
+    assert (
+        config.group == linear.model.group
+        and config.prior_bin_sigma == linear.model.prior_bin_sigma
+    )
 
 
 @pytest.mark.slow

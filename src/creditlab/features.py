@@ -109,7 +109,11 @@ def thin_file(features: pd.DataFrame) -> np.ndarray:
 def describe_feature(name: str) -> str:
     """A predictor's name in plain words: ``share_late_12m`` -> "share of invoices paid late in the
     last 12 months"; ``<feature>_missing`` -> "no data on <feature>"; a column of a user's table
-    that is not one of :data:`FEATURES` is shown with spaces for underscores."""
+    that is not one of :data:`FEATURES` is shown with spaces for underscores; an interaction
+    ``a x b`` reads "<a> together with <b>"."""
+    if " x " in name:
+        a, b = name.split(" x ", 1)
+        return f"{describe_feature(a)} together with {describe_feature(b)}"
     if name.endswith("_missing"):
         return f"no data on {describe_feature(name.removesuffix('_missing'))}"
     return FEATURE_LABELS.get(name, name.replace("_", " "))

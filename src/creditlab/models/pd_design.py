@@ -15,6 +15,7 @@ import pandas as pd
 
 __all__ = [
     "PAIR_BINS",
+    "SHAPE_MIN_VALUES",
     "TWIN_CORRELATION",
     "Standardizer",
     "bin_count",
@@ -194,6 +195,7 @@ def pair_labels(pair: dict) -> list[str]:
 
 
 PAIR_BINS = 4  # bins of each column in a pair's cells (and a bin per value up to 8 values)
+SHAPE_MIN_VALUES = 3  # the scorecard shape bins a column with at least this many distinct values
 
 
 def screen_pairs(

@@ -28,7 +28,7 @@ from creditlab.errors import ConfigError, SchemaError
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
 from creditlab.models.pd_checks import points_table
-from creditlab.models.pd_design import screen_pairs
+from creditlab.models.pd_design import SHAPE_MIN_VALUES, screen_pairs
 
 __all__ = [
     "POINTS_FILE",
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 POSITIVE_DEFAULTS = ("1", "true", "yes", "bad", "default", "y", "t")
 MODEL_FILE, SUMMARY_FILE, POINTS_FILE = "pd_model.nc", "fit_summary.json", "points.csv"
 SHAPES = ("auto", "linear")
-SHAPE_MIN_VALUES, SHAPE_BINS = 3, 8  # shape auto: columns binned, and into how many bins
+SHAPE_BINS = 8  # shape auto: the bins of a binned column
 SHAPE_PAIRS = 3  # shape auto: at most this many pairwise interactions
 
 

@@ -147,10 +147,14 @@ def pd_drivers(run: Run) -> list:
             lines.append(f"- {lead} when there is {named(sel)}.")
     if (sel := linear["reading"] == "unclear").any():
         lines.append(f"- No clear effect (the {prob:.0%} interval spans zero): {named(sel)}.")
-    binned = effects.loc[effects["bin"] != "", "predictor"].unique()
-    if len(binned):
-        shapes = "; ".join(md_escape(describe_feature(p)) for p in binned)
+    shaped = pd.Series(effects.loc[effects["bin"] != "", "predictor"].unique(), dtype="string")
+    pairs = shaped.str.contains(" x ", regex=False)
+    if (~pairs).any():
+        shapes = "; ".join(md_escape(describe_feature(p)) for p in shaped[~pairs])
         lines.append(f"- An effect of its own shape, not a straight line: {shapes}.")
+    if pairs.any():
+        joint = "; ".join(md_escape(describe_feature(p)) for p in shaped[pairs])
+        lines.append(f"- A joint effect, more than the sum of the two: {joint}.")
     return [
         Markdown(
             "Each customer's **probability of default within 12 months** (PD) comes from a "

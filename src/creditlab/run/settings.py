@@ -46,6 +46,7 @@ class PDSettings:
     predictors: tuple[str, ...] = FEATURES
     snapshot_every_months: int = 3
     hazard: bool | str = "auto"  # True: monthly hazard; False: 12-month labels; "auto": by ledger
+    shape: str = "linear"  # "auto": every feature binned, pairs screened; "linear": as model lists
     cache: bool = True
     model: ModelConfig = ModelConfig()
     sampler: SamplerConfig = SamplerConfig()
@@ -110,11 +111,15 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
     hazard = raw.get("hazard", "auto")
     if hazard not in (True, False, "auto"):
         raise ConfigError(f"{where}.hazard: expected true, false or auto, got {hazard!r}")
+    shape = raw.get("shape", "linear")
+    if shape not in ("auto", "linear"):
+        raise ConfigError(f"{where}.shape: expected auto or linear, got {shape!r}")
     return PDSettings(
         enabled=bool(raw.get("enabled", True)),
         predictors=predictors,
         snapshot_every_months=int(raw.get("snapshot_every_months", 3)),
         hazard=hazard,
+        shape=shape,
         extend_rounds=_extend_rounds(raw, where),
         priors=priors,
         cache=bool(raw.get("cache", True)),

@@ -41,7 +41,7 @@ from creditlab.ledger.schema import (
 )
 from creditlab.ledger.store import append_scores, previous_scores
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
-from creditlab.models.pd import PDModel
+from creditlab.models.pd import ModelConfig, PDModel
 from creditlab.models.pd_checks import (
     effects_table,
     feature_table,
@@ -49,6 +49,7 @@ from creditlab.models.pd_checks import (
     predictive_checks,
     snapshot_table,
 )
+from creditlab.models.pd_design import SHAPE_MIN_VALUES, screen_pairs
 from creditlab.models.pd_priors import prior_sensitivity
 from creditlab.models.validation import (
     baseline_scores,
@@ -225,6 +226,23 @@ def _training(run: Run, settings: PDSettings) -> TrainingData:
     return hazard_data(*ledger)
 
 
+def model_config(settings: PDSettings, data: TrainingData) -> ModelConfig:
+    """The model's structure: ``settings.model`` as listed (``shape: linear``), or (``auto``) every
+    predictor with at least ``SHAPE_MIN_VALUES`` distinct training values binned and, for 12-month
+    labels, the pairs :func:`~creditlab.models.pd_design.screen_pairs` finds (a hazard row's
+    outcome depends on its months of follow-up, which the screen's main effects do not hold)."""
+    if settings.shape == "linear":
+        return settings.model
+    train = data.train
+    binned = [c for c in settings.predictors if train[c].nunique() >= SHAPE_MIN_VALUES]
+    pairs = []
+    if not data.hazard:
+        group = [settings.model.group] if settings.model.group else []
+        found = screen_pairs(train, data.target, settings.predictors, group, settings.model.n_bins)
+        pairs = [tuple(pair["columns"]) for pair in found]
+    return dataclasses.replace(settings.model, binned=tuple(binned), interactions=tuple(pairs))
+
+
 def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     """Fit or reuse the PD model, gate it, validate it, score the portfolio; returns a summary."""
     led, run_dir, prob = run.ledger, run.run_dir, run.params.interval_prob
@@ -252,9 +270,10 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     summary["reused_cached_fit"] = model is not None
     gate = None
     if model is None:
+        config = model_config(settings, data)
         model, summary["extended"], gate = extend_until_converged(
             lambda sampler: PDModel(
-                settings.predictors, settings.model, sampler, data.period_months, settings.priors
+                settings.predictors, config, sampler, data.period_months, settings.priors
             ).fit(data.train, target),
             lambda fitted: _gate(fitted, dataclasses.replace(settings.gate, fatal=False)),
             settings.sampler,
@@ -319,7 +338,12 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         snapshots=[s.isoformat() for s in data.snapshots],
         validation_snapshot=data.validation_snapshot.isoformat(),
         centred=model.centred,
-        predictors=[*model.standardizer.names, *(f"{c} (binned)" for c in model.bins)],
+        shape=settings.shape,
+        predictors=[
+            *model.standardizer.names,
+            *(f"{c} (binned)" for c in model.bins),
+            *(f"{name} (joint)" for name in model.pairs),
+        ],  # fmt: skip
         model_config=dataclasses.asdict(model.model_config),
         sampler_config={**dataclasses.asdict(model.sampler_config), **model.sampled_with},
         timings=model.timings,
