@@ -31,7 +31,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/pd_fit.py
 	$(BIN)/python benchmarks/pd_recovery.py
-	$(BIN)/python benchmarks/german_credit.py
+	$(BIN)/python benchmarks/pd_tables.py
 	$(BIN)/python benchmarks/credit_tables.py
 	$(BIN)/python benchmarks/pd_hazard.py
 	$(BIN)/python benchmarks/decisions.py

@@ -8,8 +8,9 @@
 * for each further categorical factor ``f`` (e.g. country, or any text column of a table), offsets
   ``o_f = sigma_f * z_f`` with ``z_f ~ ZeroSumNormal(1)``, partially pooled across its levels (the
   zero sum keeps them from trading off against the intercept); with fewer than
-  ``POOLED_MIN_LEVELS`` levels the spread is fixed, ``o_f ~ ZeroSumNormal(prior_beta_sigma)``; with ``time_varying`` the
-  snapshot period is such a factor too, so a downturn shows up instead of being averaged away;
+  ``POOLED_MIN_LEVELS`` levels the spread is fixed, ``o_f ~ ZeroSumNormal(prior_beta_sigma)``;
+  with ``time_varying`` the snapshot period is such a factor too, so a downturn shows up instead
+  of being averaged away;
   a level not seen in training is drawn from its factor's distribution;
 * standardised predictors, ``beta ~ Normal(0, prior_beta_sigma)``; a missing value is imputed with
   the training median and flagged by an explicit ``<name>_missing`` indicator predictor;
@@ -19,8 +20,8 @@
   when training has them, get a bin of their own outside the order. A binned predictor listed in
   ``monotone`` (``increasing`` or ``decreasing`` PD) has half-normal steps of one sign;
 * each pair in ``interactions`` gets an effect per cell of the two columns' coarse bins
-  (``PAIR_BINS`` each, and missing), ``z ~ Normal(0, prior_interaction_sigma)`` centred over rows
-  and columns, so that it holds only what the main effects cannot (pairs worth it are found by
+  (``PAIR_BINS`` each, and missing), ``ZeroSumNormal(prior_interaction_sigma)`` over rows and
+  over columns, so that it holds only what the main effects cannot (pairs worth it are found by
   :func:`~creditlab.models.pd_design.screen_pairs`).
 
 A model of a *monthly hazard* (``period_months=1``: each row is a customer followed for
@@ -354,13 +355,13 @@ class PDModel:
                 effect = pm.Deterministic(f"bins_{c}", walk, dims=f"bin_{c}")
                 eta = eta + effect[codes[f"bin_{c}"]]
             for name, pair in self.pairs.items():
-                # a joint effect per cell, centred over rows and columns: only what the two
-                # columns' main effects cannot hold; its prior scale is fixed (a learnt one made
-                # a funnel on HMEQ: tail ESS 134 at 2 x 1000 draws)
+                # a joint effect per cell, summing to zero over rows and over columns: only
+                # what the two columns' main effects cannot hold; its prior scale is fixed (a
+                # learnt one made a funnel on HMEQ: tail ESS 134 at 2 x 1000 draws)
                 model.add_coord(f"cell_{name}", pair_labels(pair))
                 shape = [bin_count(spec) for spec in pair["specs"]]
-                raw = pm.Normal(f"z_{name}", 0.0, mc.prior_interaction_sigma, shape=shape)
-                cells = raw - raw.mean(0, keepdims=True) - raw.mean(1, keepdims=True) + raw.mean()
+                cells = pm.ZeroSumNormal(f"z_{name}", sigma=mc.prior_interaction_sigma,
+                                         shape=shape, n_zerosum_axes=2)  # fmt: skip
                 cells = pm.Deterministic(f"pair_{name}", cells.flatten(), dims=f"cell_{name}")
                 eta = eta + cells[codes[f"pair_{name}"]]
             if self.hazard:
@@ -515,16 +516,13 @@ class PDModel:
         for name, pair in self.pairs.items():
             eta += self._posterior(f"pair_{name}")[:, pair_index(frame, pair)]
         for factor in self._offsets():
-            pooled = self._pooled(factor)
-            eta += level_effects(
-                self.levels[factor],
-                frame[factor],
-                self._posterior(f"offset_{factor}"),
-                np.zeros(n),
+            spread = (
                 self._posterior(f"sigma_{factor}")
-                if pooled
-                else np.full(n, self.model_config.prior_beta_sigma),
+                if self._pooled(factor)
+                else np.full(n, self.model_config.prior_beta_sigma)
             )
+            offsets = self._posterior(f"offset_{factor}")
+            eta += level_effects(self.levels[factor], frame[factor], offsets, np.zeros(n), spread)
         if self.hazard:
             baseline = self._posterior("baseline")
             months = np.broadcast_to(np.asarray(months), eta.shape[1:])
