@@ -61,7 +61,9 @@ from creditlab.models.pd_design import (
     bin_edges,
     bin_index,
     bin_labels,
+    dim,
     level_codes,
+    node,
     pair_index,
     pair_labels,
 )
@@ -297,7 +299,10 @@ class PDModel:
 
         mc = self.model_config
         x, codes = design.x, design.codes
-        coords = {"predictor": self.standardizer.names, **self.levels}
+        coords = {
+            "predictor": self.standardizer.names,
+            **{dim(f): v for f, v in self.levels.items()},
+        }
 
         # priors are stated for a 12-month PD; a shorter label's rates are lower
         def to_period(p12: float) -> float:
@@ -319,50 +324,54 @@ class PDModel:
                 sigma = pm.HalfNormal("sigma_group", mc.prior_group_sigma)
                 centres = mu + self.priors.group_shifts(self.levels[group], to_period, p12)
                 if self.centred:
-                    a = pm.Normal("a_group", centres, sigma, dims=group)
+                    a = pm.Normal("a_group", centres, sigma, dims=dim(group))
                 else:
-                    z = pm.Normal("z_group", 0.0, 1.0, dims=group)
-                    a = pm.Deterministic("a_group", centres + sigma * z, dims=group)
+                    z = pm.Normal("z_group", 0.0, 1.0, dims=dim(group))
+                    a = pm.Deterministic("a_group", centres + sigma * z, dims=dim(group))
                 eta = eta + a[codes[group]]
             else:
                 eta = eta + mu
             for factor in self._offsets():
                 # offsets sum to zero, so they do not trade off against the intercept
                 if self._pooled(factor):
-                    s = pm.HalfNormal(f"sigma_{factor}", mc.prior_group_sigma)
-                    off = s * pm.ZeroSumNormal(f"z_{factor}", sigma=1.0, dims=factor)
+                    s = pm.HalfNormal(node("sigma", factor), mc.prior_group_sigma)
+                    off = s * pm.ZeroSumNormal(node("z", factor), sigma=1.0, dims=dim(factor))
                 else:  # too few levels to learn their spread: fixed, as for a coefficient
-                    off = pm.ZeroSumNormal(f"z_{factor}", sigma=mc.prior_beta_sigma, dims=factor)
-                pm.Deterministic(f"offset_{factor}", off, dims=factor)
+                    off = pm.ZeroSumNormal(
+                        node("z", factor), sigma=mc.prior_beta_sigma, dims=dim(factor)
+                    )
+                pm.Deterministic(node("offset", factor), off, dims=dim(factor))
                 eta = eta + off[codes[factor]]
             monotone = dict(mc.monotone)
             for c, spec in self.bins.items():
                 # ordered, smooth effects: a random walk over the bins, centred on zero
                 # the step scale is fixed: a learnt one made funnels (divergences and bulk ESS
                 # 330 on HMEQ's ten binned columns); steps are the data's to make
-                model.add_coord(f"bin_{c}", bin_labels(spec))
+                model.add_coord(node("bin", c), bin_labels(spec))
                 n_steps, sd = len(spec["edges"]), mc.prior_bin_sigma
                 if c in monotone:  # steps of one sign: the PD only rises (or falls) along c
                     sign = 1.0 if monotone[c] == "increasing" else -1.0
-                    steps = sign * pm.HalfNormal(f"steps_{c}", sd, shape=n_steps)
+                    steps = sign * pm.HalfNormal(node("steps", c), sd, shape=n_steps)
                 else:
-                    steps = pm.Normal(f"steps_{c}", 0.0, sd, shape=n_steps)
+                    steps = pm.Normal(node("steps", c), 0.0, sd, shape=n_steps)
                 walk = pt.concatenate([pt.zeros(1), pt.cumsum(steps)])
                 walk = walk - walk.mean()
                 if spec.get("missing"):  # missing values: a bin of their own, outside the order
-                    gap = pm.Normal(f"missing_{c}", 0.0, mc.prior_beta_sigma)
+                    gap = pm.Normal(node("missing", c), 0.0, mc.prior_beta_sigma)
                     walk = pt.concatenate([walk, pt.atleast_1d(gap)])
-                effect = pm.Deterministic(f"bins_{c}", walk, dims=f"bin_{c}")
+                effect = pm.Deterministic(node("bins", c), walk, dims=node("bin", c))
                 eta = eta + effect[codes[f"bin_{c}"]]
             for name, pair in self.pairs.items():
                 # a joint effect per cell, summing to zero over rows and over columns: only
                 # what the two columns' main effects cannot hold; its prior scale is fixed (a
                 # learnt one made a funnel on HMEQ: tail ESS 134 at 2 x 1000 draws)
-                model.add_coord(f"cell_{name}", pair_labels(pair))
+                model.add_coord(node("cell", name), pair_labels(pair))
                 shape = [bin_count(spec) for spec in pair["specs"]]
-                cells = pm.ZeroSumNormal(f"z_{name}", sigma=mc.prior_interaction_sigma,
+                cells = pm.ZeroSumNormal(node("z", name), sigma=mc.prior_interaction_sigma,
                                          shape=shape, n_zerosum_axes=2)  # fmt: skip
-                cells = pm.Deterministic(f"pair_{name}", cells.flatten(), dims=f"cell_{name}")
+                cells = pm.Deterministic(
+                    node("pair", name), cells.flatten(), dims=node("cell", name)
+                )
                 eta = eta + cells[codes[f"pair_{name}"]]
             if self.hazard:
                 self._hazard_likelihood(model, eta, design)
@@ -434,8 +443,8 @@ class PDModel:
             )
         model = self._model(self._fitted_design)
         wanted = ["mu", "beta", "a_group", "sigma_group", "baseline"]
-        wanted += [f"offset_{f}" for f in self._offsets()] + [f"sigma_{f}" for f in self._offsets()]
-        wanted += [f"bins_{c}" for c in self.bins] + [f"pair_{name}" for name in self.pairs]
+        wanted += [node(v, f) for f in self._offsets() for v in ("offset", "sigma")]
+        wanted += [node("bins", c) for c in self.bins] + [node("pair", p) for p in self.pairs]
         names = [v for v in wanted if v in model.named_vars]
         # small graphs evaluated once: compiling them to C would cost more than running them
         with model, pytensor.config.change_flags(mode="FAST_COMPILE"), warnings.catch_warnings():
@@ -512,16 +521,16 @@ class PDModel:
         else:
             eta += self._posterior("mu")[:, None]
         for c, spec in self.bins.items():
-            eta += self._posterior(f"bins_{c}")[:, bin_index(frame[c], spec)]
+            eta += self._posterior(node("bins", c))[:, bin_index(frame[c], spec)]
         for name, pair in self.pairs.items():
-            eta += self._posterior(f"pair_{name}")[:, pair_index(frame, pair)]
+            eta += self._posterior(node("pair", name))[:, pair_index(frame, pair)]
         for factor in self._offsets():
             spread = (
-                self._posterior(f"sigma_{factor}")
+                self._posterior(node("sigma", factor))
                 if self._pooled(factor)
                 else np.full(n, self.model_config.prior_beta_sigma)
             )
-            offsets = self._posterior(f"offset_{factor}")
+            offsets = self._posterior(node("offset", factor))
             eta += level_effects(self.levels[factor], frame[factor], offsets, np.zeros(n), spread)
         if self.hazard:
             baseline = self._posterior("baseline")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from creditlab.models.pd import PDModel
+from creditlab.models.pd_design import node
 
 __all__ = [
     "PDO",
@@ -51,8 +52,8 @@ def effects_table(model: PDModel, prob: float) -> pd.DataFrame:
                 }
             )
         )
-    cells = [(name, f"bins_{name}") for name in model.bins]
-    cells += [(name, f"pair_{name}") for name in model.pairs]
+    cells = [(name, node("bins", name)) for name in model.bins]
+    cells += [(name, node("pair", name)) for name in model.pairs]
     for name, var in cells:
         b = az.summary(model.idata, var_names=[var], hdi_prob=prob, kind="stats")
         labels = model.idata.posterior[var].coords[model.idata.posterior[var].dims[-1]].to_numpy()

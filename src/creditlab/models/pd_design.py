@@ -22,7 +22,9 @@ __all__ = [
     "bin_edges",
     "bin_index",
     "bin_labels",
+    "dim",
     "level_codes",
+    "node",
     "pair_index",
     "pair_labels",
     "screen_pairs",
@@ -261,6 +263,17 @@ def screen_pairs(
             ),  # fmt: skip
         )
     return chosen
+
+
+def dim(column: str) -> str:
+    """A PyMC / NetCDF name for ``column`` (neither allows '/': a ratio's column "net profit /
+    total assets" becomes "net profit ÷ total assets")."""
+    return column.replace("/", "÷")
+
+
+def node(prefix: str, column: str) -> str:
+    """The name of ``column``'s ``prefix`` variable in the model: ``node("bins", c)``."""
+    return f"{prefix}_{dim(column)}"
 
 
 def level_codes(values: pd.Series, levels: list[str]) -> np.ndarray:

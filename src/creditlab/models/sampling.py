@@ -57,8 +57,8 @@ class SamplerConfig:
     predictors (financial ratios) make; ``auto`` uses it for a regression with at least
     ``AUTO_LOW_RANK_PREDICTORS`` effects (on Polish bankruptcy, 113 predictors: 14x the
     effective draws per second of the diagonal one; on HMEQ's scorecard, 107 bins and 3
-    interactions, 34 s and the gate passed against 79 s and bulk ESS 351) or with two predictors correlated at
-    ``AUTO_LOW_RANK_CORRELATION`` or more (on the HighRadius ledger's 10 months, the 6- and
+    interactions, 34 s and the gate passed against 79 s and bulk ESS 351) or with two
+    predictors correlated at ``AUTO_LOW_RANK_CORRELATION`` or more (on the HighRadius ledger's 10 months, the 6- and
     12-month max DPD: 32 s against 124 s, and the gate passes) or whose structure correlates its
     parameters (the PD hazard's baseline walk beside its intercept: on a 1.6-year ledger 40 s and
     bulk ESS 1,095 against 99 s and 234), the diagonal one otherwise.
