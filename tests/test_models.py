@@ -17,7 +17,13 @@ from creditlab.errors import ConfigError, ConvergenceError
 from creditlab.models.diagnostics import GateConfig, convergence_gate
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig, Standardizer
 from creditlab.models.pd_checks import points_table
-from creditlab.models.pd_design import bin_edges, bin_index, bin_labels, screen_pairs
+from creditlab.models.pd_design import (
+    bin_edges,
+    bin_index,
+    bin_labels,
+    scorecard_columns,
+    screen_pairs,
+)
 from creditlab.models.pd_priors import Priors, prior_sensitivity
 from creditlab.models.sampling import strongest_correlation
 from creditlab.models.validation import (
@@ -244,6 +250,16 @@ def test_the_pair_screen_finds_a_joint_effect_and_no_spurious_ones():
     other = _joint_effect_table(4000, 2)
     assert screen_pairs(other, "y", ["c", "d"]) == []  # a bent main effect and noise
     assert screen_pairs(other, "y", ["a"]) == []  # one column: no pair
+
+
+def test_the_scorecard_shape_needs_defaults_for_its_bins():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(1000, 6)), columns=list("abcdef"))
+    frame["flag"] = rng.integers(0, 2, 1000)
+    frame["y"] = (np.arange(1000) < 200).astype(int)  # 200 defaults for 6 x 8 = 48 bin effects
+    assert scorecard_columns(frame, "y", [*"abcdef", "flag"], n_bins=8) == list("abcdef")
+    frame["y"] = (np.arange(1000) < 60).astype(int)  # 60: fewer than 2 per bin effect
+    assert scorecard_columns(frame, "y", [*"abcdef", "flag"], n_bins=8) == []
 
 
 def test_columns_with_few_values_get_a_bin_per_value():

@@ -15,6 +15,7 @@ import pandas as pd
 
 __all__ = [
     "PAIR_BINS",
+    "SHAPE_DEFAULTS_PER_BIN",
     "SHAPE_MIN_VALUES",
     "TWIN_CORRELATION",
     "Standardizer",
@@ -27,6 +28,7 @@ __all__ = [
     "node",
     "pair_index",
     "pair_labels",
+    "scorecard_columns",
     "screen_pairs",
 ]
 
@@ -198,6 +200,29 @@ def pair_labels(pair: dict) -> list[str]:
 
 PAIR_BINS = 4  # bins of each column in a pair's cells (and a bin per value up to 8 values)
 SHAPE_MIN_VALUES = 3  # the scorecard shape bins a column with at least this many distinct values
+SHAPE_DEFAULTS_PER_BIN = 2  # defaults the scorecard shape needs per bin effect, or straight lines
+
+
+def scorecard_columns(
+    frame: pd.DataFrame, target: str, columns: Sequence[str], n_bins: int
+) -> list[str]:
+    """The columns the scorecard shape bins: those with at least ``SHAPE_MIN_VALUES`` distinct
+    values, when the defaults in ``frame`` number at least ``SHAPE_DEFAULTS_PER_BIN`` per bin
+    effect; none otherwise (logged). On Polish bankruptcy, 216 defaults for 557 bin effects, the
+    bins took over ten minutes a fit where straight lines take 72 s (AUC 0.953 on one split)."""
+    binned = [c for c in columns if frame[c].nunique() >= SHAPE_MIN_VALUES]
+    effects = sum(bin_count(bin_edges(frame[c], n_bins)) for c in binned)
+    defaults = int(frame[target].sum())
+    if defaults < SHAPE_DEFAULTS_PER_BIN * effects:
+        log.info(
+            "straight lines instead of a scorecard's bins: %d defaults are too few for %d bin "
+            "effects (%d per effect needed)",
+            defaults,
+            effects,
+            SHAPE_DEFAULTS_PER_BIN,
+        )
+        return []
+    return binned
 
 
 def screen_pairs(

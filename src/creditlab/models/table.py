@@ -1,6 +1,7 @@
 """Bring your own table: fit and score the PD model on any table with a default column (bureau
 extracts, application data), not only on a ledger. With ``shape="auto"`` (the default) a numeric
-column with at least ``SHAPE_MIN_VALUES`` distinct values enters the way a scorecard has it:
+column with at least three distinct values enters the way a scorecard has it, when the defaults
+are enough for the bins (:func:`~creditlab.models.pd_design.scorecard_columns`):
 ``SHAPE_BINS`` quantile bins (a bin per value up to twice as many values) whose effects follow a
 smooth random walk, and a bin of its own for missing values, so effects may bend and missingness
 may carry information; and up to ``SHAPE_PAIRS`` pairs of columns whose joint effect the main
@@ -28,7 +29,7 @@ from creditlab.errors import ConfigError, SchemaError
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.pd import ModelConfig, PDModel, SamplerConfig
 from creditlab.models.pd_checks import points_table
-from creditlab.models.pd_design import SHAPE_MIN_VALUES, screen_pairs
+from creditlab.models.pd_design import scorecard_columns, screen_pairs
 
 __all__ = [
     "POINTS_FILE",
@@ -168,9 +169,9 @@ def fit_table(
             numeric.append(name)
         elif col in text:
             factors.append(col)
-    binned = [c for c in numeric if shape == "auto" and data[c].nunique() >= SHAPE_MIN_VALUES]
+    binned = scorecard_columns(data, target, numeric, SHAPE_BINS) if shape == "auto" else []
     pairs = []
-    if shape == "auto":
+    if binned:
         found = screen_pairs(data, target, numeric, [*groups, *factors], SHAPE_BINS, SHAPE_PAIRS)
         pairs = [tuple(pair["columns"]) for pair in found]
     config = ModelConfig(

@@ -49,7 +49,7 @@ from creditlab.models.pd_checks import (
     predictive_checks,
     snapshot_table,
 )
-from creditlab.models.pd_design import SHAPE_MIN_VALUES, screen_pairs
+from creditlab.models.pd_design import scorecard_columns, screen_pairs
 from creditlab.models.pd_priors import prior_sensitivity
 from creditlab.models.validation import (
     baseline_scores,
@@ -227,18 +227,18 @@ def _training(run: Run, settings: PDSettings) -> TrainingData:
 
 
 def model_config(settings: PDSettings, data: TrainingData) -> ModelConfig:
-    """The model's structure: ``settings.model`` as listed (``shape: linear``), or (``auto``) every
-    predictor with at least ``SHAPE_MIN_VALUES`` distinct training values binned and, for 12-month
+    """The model's structure: ``settings.model`` as listed (``shape: linear``), or (``auto``) the
+    predictors :func:`~creditlab.models.pd_design.scorecard_columns` bins and, for 12-month
     labels, the pairs :func:`~creditlab.models.pd_design.screen_pairs` finds (a hazard row's
     outcome depends on its months of follow-up, which the screen's main effects do not hold)."""
     if settings.shape == "linear":
         return settings.model
-    train = data.train
-    binned = [c for c in settings.predictors if train[c].nunique() >= SHAPE_MIN_VALUES]
+    train, n_bins = data.train, settings.model.n_bins
+    binned = scorecard_columns(train, data.target, settings.predictors, n_bins)
     pairs = []
-    if not data.hazard:
+    if binned and not data.hazard:
         group = [settings.model.group] if settings.model.group else []
-        found = screen_pairs(train, data.target, settings.predictors, group, settings.model.n_bins)
+        found = screen_pairs(train, data.target, settings.predictors, group, n_bins)
         pairs = [tuple(pair["columns"]) for pair in found]
     return dataclasses.replace(settings.model, binned=tuple(binned), interactions=tuple(pairs))
 
