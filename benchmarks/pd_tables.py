@@ -127,9 +127,11 @@ def main() -> None:
     missing = [n for n in args.tables if not (SHARED / TABLES[n][0]).is_file()]
     if missing:
         raise SystemExit(f"tables not found under {SHARED}: {missing}")
-    results = pd.DataFrame(
-        [row for name in args.tables for row in run_table(name, args.folds, sampler)]
-    )
+    rows = []
+    for name in args.tables:  # each table's lines as soon as it is done
+        rows += run_table(name, args.folds, sampler)
+        print(pd.DataFrame(rows[-3:]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    results = pd.DataFrame(rows)
     print(
         f"\n# {args.folds}-fold stratified cross-validation (seed 0) | {platform.node()} | "
         f"{os.cpu_count()} cores | Python {platform.python_version()} | "

@@ -92,7 +92,13 @@ def calibration(
     from scipy import stats  # slow to import: loaded where used
 
     y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
-    labels = [f"{lo:.1%} to {hi:.1%}" for lo, hi in zip(bands[:-1], bands[1:], strict=True)]
+    for digits in range(1, 6):  # as many decimals as close bands (deciles of small PDs) need
+        labels = [
+            f"{lo:.{digits}%} to {hi:.{digits}%}"
+            for lo, hi in zip(bands[:-1], bands[1:], strict=True)
+        ]
+        if len(set(labels)) == len(labels):
+            break
     band = pd.cut(p, bins=list(bands), labels=labels, include_lowest=True)
     frame = pd.DataFrame({"band": band, "y": y, "p": p})
     rows = []
