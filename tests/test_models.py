@@ -286,10 +286,10 @@ def test_shape_settings_are_checked():
 
 @pytest.mark.slow
 def test_an_interaction_and_a_monotone_shape_are_learnt(tmp_path):
-    frame = _joint_effect_table(3000, 3)
+    frame = _joint_effect_table(2500, 3)
     config = ModelConfig(group=None, binned=("c",), monotone={"c": "increasing"},
                          interactions=[["a", "b"]])  # fmt: skip
-    model = PDModel(["a", "b", "c", "d"], config, SamplerConfig(draws=400, tune=400, seed=1))
+    model = PDModel(["a", "b", "c", "d"], config, SamplerConfig(draws=300, tune=300, seed=1))
     model.fit(frame, "y")
     steps = np.diff(model._posterior("bins_c"), axis=1)
     assert (steps >= 0).all()  # every draw rises along c

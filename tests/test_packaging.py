@@ -24,10 +24,7 @@ def _name(requirement: str) -> str:
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    wanted = {
-        CONDA_NAMES.get(_name(r), _name(r))
-        for r in project["dependencies"] + extras["dev"] + extras["jax"]
-    }
+    wanted = {CONDA_NAMES.get(_name(r), _name(r)) for r in project["dependencies"] + extras["dev"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)}
     assert wanted <= conda, f"missing from environment.yml: {wanted - conda}"
