@@ -164,17 +164,15 @@ def sample(
     import pytensor
 
     sampler, precision = config.resolve(rows)
-    kwargs = {}
+    nuts: dict = {}  # the implementation's own options
     if sampler == "numpyro":
-        method = _jax_chain_method(config.chains, min(config.chains, _cores(config)))
-        kwargs["nuts_sampler_kwargs"] = {"chain_method": method}
+        nuts["chain_method"] = _jax_chain_method(config.chains, min(config.chains, _cores(config)))
     low_rank = config.low_rank(sampler, predictors, correlation, structured)
     if low_rank:
-        kwargs["nuts_sampler_kwargs"] = {"low_rank_modified_mass_matrix": True}
+        nuts["low_rank_modified_mass_matrix"] = True
     backend = "jax" if sampler == "nutpie" and rows * predictors >= AUTO_JAX_CELLS else None
     if backend:  # a big graph: JAX compiles it in seconds where Numba takes half a minute
-        kwargs["nuts_sampler_kwargs"] = {**kwargs.get("nuts_sampler_kwargs", {}),
-                                         "backend": backend, "gradient_backend": backend}  # fmt: skip
+        nuts |= {"backend": backend, "gradient_backend": backend}
     with pytensor.config.change_flags(floatX=precision):
         model = build()
         log.info(
@@ -199,7 +197,7 @@ def sample(
                     nuts_sampler=sampler,
                     progressbar=False,
                     compute_convergence_checks=False,
-                    **kwargs,
+                    **({"nuts_sampler_kwargs": nuts} if nuts else {}),
                 )
             except (RuntimeError, ValueError, FloatingPointError) as exc:
                 if not _failed_to_start(exc):
