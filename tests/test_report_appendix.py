@@ -63,3 +63,16 @@ def test_appendix_holds_hashes_counts_versions_timings_and_caveats(weekly_run):
 def test_reports_stay_small(weekly_run):
     for page in weekly_run.glob("*.html"):
         assert page.stat().st_size < 3_000_000, page.name  # static PNGs, no JS bundles
+
+
+def test_escaped_text_reads_as_written_once_rendered():
+    """Untrusted text through md_escape and nbconvert's Markdown: no markup, no HTML, and no
+    entity shown literally (an apostrophe used to show as "&#x27;")."""
+    from nbconvert.filters.markdown import markdown2html
+
+    from creditlab.report.tables import md_escape
+
+    rendered = markdown2html(md_escape("customer's <b>#1</b> *deal* [x](y) a|b"))
+    assert "&amp;#" not in rendered and "<b>" not in rendered and "<em>" not in rendered
+    assert "&lt;b&gt;#1&lt;/b&gt;" in rendered and "*deal*" in rendered and "a|b" in rendered
+    assert "customer&#x27;s" in rendered or "customer's" in rendered

@@ -96,10 +96,11 @@ def _fmt_int(value: float) -> str:
 
 def md_escape(text: object) -> str:
     """Escape untrusted text for Markdown that is rendered to HTML."""
-    escaped = html.escape(str(text))
+    escaped = str(text)
     for char in "\\`*_[]#|":
         escaped = escaped.replace(char, "\\" + char)
-    return escaped
+    # HTML last: escaping '#' after it turned "&#x27;" into a literal "&#x27;" on the page
+    return html.escape(escaped)
 
 
 def table(
