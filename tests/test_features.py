@@ -162,3 +162,26 @@ def test_every_feature_has_plain_words():
         "no data on external credit score (bureau or rating)"
     )
     assert describe_feature("debt_to_income") == "debt to income"  # a user's own table column
+
+
+def test_overlap_weights_count_every_customer_month_once():
+    """Three monthly snapshots of one customer followed 12 months overlap; the weights spread
+    each calendar month's one unit over the rows that hold it (12-month labels: a row's mean)."""
+    from creditlab.features import overlap_weights
+
+    train = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "A", "B"],
+            "snapshot": pd.to_datetime(["2025-01-31", "2025-02-28", "2025-03-31", "2025-01-31"]),
+            "follow_up_month": [12, 12, 2, 12],  # A's third row defaulted in its second month
+        }
+    )
+    w = overlap_weights(train, hazard=True)
+    assert w.shape == (4, 12)
+    assert w[0, 0] == 1.0 and w[0, 1] == 0.5 and w[0, 2] == 1 / 3  # Feb: 2 rows, Mar: 3
+    assert w[2, 2:].sum() == 0.0  # past the default: not followed
+    assert np.allclose(w[3], 1.0)  # B's single row counts fully
+    # each of A's calendar months sums to one: 12 + 1 months (Feb 2025 to Feb 2026)
+    assert np.isclose(w[:3].sum(), 13.0)
+    rows = overlap_weights(train, hazard=False)
+    assert rows.shape == (4,) and rows[3] == 1.0 and rows[0] < 1.0

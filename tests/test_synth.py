@@ -82,3 +82,21 @@ def test_disputes_delay_payment_and_nothing_is_dated_after_the_end(big):
     end = pd.Timestamp(big.config.end)
     assert big.invoices["issued_on"].max() <= end and inv["paid_on"].max() <= end
     assert (big.invoices["due_on"] >= big.invoices["issued_on"]).all()
+
+
+def test_exact_defaults_make_the_ledgers_defaults_the_latent_ones():
+    """With ``exact_defaults`` the ledger's definition (90+ DPD or a default event) finds exactly
+    the latent defaulters, on their default day; without it, slow payers count as well."""
+    from creditlab.features import default_dates
+
+    kw = dict(customers=1500, seed=5, years=3.0, intercept=-4.5)
+    for exact in (False, True):
+        p = synthesize(SynthConfig(**kw, exact_defaults=exact))
+        found = default_dates(p.invoices, p.events, p.config.end)
+        truth = p.truth_customers.set_index("customer_id")
+        latent = truth.loc[truth["defaulted"], "default_on"]
+        if exact:
+            assert set(found.index) == set(latent.index)
+            assert (found.reindex(latent.index) == latent.astype(found.dtype)).all()
+        else:
+            assert len(found) > 2 * len(latent)

@@ -27,6 +27,14 @@ invoices take seconds:
   month (never on a weekend). With ``payment_process="ordinal"`` ``D = R +
   pay_disputed*disputed`` exactly: the model's own family, for recovering its parameters.
 
+The ledger's defaults (90+ days past due, or a default event) are not the latent ones: disputes and
+slips take performing customers' invoices past 90 days, and a default shows months after it
+happens. ``exact_defaults=True`` makes them the same, for checking PDs against the truth: every
+default leaves an insolvency event on its day, no performing invoice waits more than
+``EXACT_MAX_LATE`` days for its payment run to start, and payments do not slip before a default (so
+a default the ledger has not reached yet cannot show in it either). Then ``pd_12m`` is the
+probability of the default the ledger will show in the 12 months after the end date.
+
 ``truth/customers.csv`` holds each customer's true 12-month PD at the end date, its default date and
 its payment effect; ``truth/payment.csv`` the payment-delay parameters in days and on the model's
 latent scale (days / ``pay_scale``; cutpoint ``j`` = ``(edge_j + 0.5 - pay_mu) / pay_scale``).
@@ -67,6 +75,7 @@ __all__ = ["PAYMENT_PROCESSES", "SynthConfig", "Portfolio", "synthesize"]
 
 PAYMENT_PROCESSES = ("ledger", "ordinal")
 RUN_KINDS = ("any weekday", "one weekday", "two weekdays", "month end")
+EXACT_MAX_LATE = 55  # days; plus the wait for a month-end run (at most 31), under 90 days past due
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +172,7 @@ class SynthConfig:
     drift_share: float = 0.1
     drift_days: float = 8.0
     drift_window: int = 120
+    exact_defaults: bool = False
 
     def __post_init__(self) -> None:
         if self.payment_process not in PAYMENT_PROCESSES:
@@ -347,16 +357,17 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     floor = _logistic((-terms[cust_of] - 0.5 - loc) / cfg.pay_scale)
     q = floor + rng.random(m) * (1 - floor)
     late = np.round(loc + cfg.pay_scale * np.log(q / (1 - q)))
-    late = late + pre_default * rng.integers(10, 40, m)
+    late = late + pre_default * rng.integers(10, 40, m) * (not cfg.exact_defaults)
     pay_runs = "as due"  # when each customer pays (the truth of its payment calendar)
     if cfg.payment_process == "ledger":
         runs, run_days = _payment_runs(rng, n)
         pay_runs = [_describe_runs(k, d) for k, d in zip(runs, run_days, strict=True)]
         late = _ledger_delays(rng, cfg, late, due, disputed, cust_of, n, end)
-        ready = due + late.astype(int).astype("timedelta64[D]")
-        paid = _next_run(ready, runs[cust_of], run_days[cust_of])
-    else:
-        paid = due + late.astype(int).astype("timedelta64[D]")
+    if cfg.exact_defaults:
+        late = np.minimum(late, EXACT_MAX_LATE)
+    paid = due + late.astype(int).astype("timedelta64[D]")
+    if cfg.payment_process == "ledger":
+        paid = _next_run(paid, runs[cust_of], run_days[cust_of])
     # a defaulter stops paying; about half of what it owes is recovered, months late
     unpaid = defaulted[cust_of] & (paid >= default_on[cust_of])
     recovered = unpaid & (rng.random(m) < 0.5)
@@ -366,9 +377,12 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
 
     # events: most defaults leave one; reminders for late invoices
     kinds = np.array(["write_off", "insolvency", "collections_agency"])
-    ev_cust = np.where(defaulted & (rng.random(n) < 0.7))[0]
-    ev_on = default_on[ev_cust] + rng.integers(20, 120, len(ev_cust)).astype("timedelta64[D]")
+    ev_cust = np.where(defaulted & ((rng.random(n) < 0.7) | cfg.exact_defaults))[0]
+    ev_lag = rng.integers(20, 120, len(ev_cust)) * (not cfg.exact_defaults)
+    ev_on = default_on[ev_cust] + ev_lag.astype("timedelta64[D]")
     ev_kind = kinds[rng.integers(0, 3, len(ev_cust))]
+    if cfg.exact_defaults:
+        ev_kind[:] = "insolvency"
     rem = np.where(~np.isnat(paid) & ((paid - due).astype(int) > 10) & (rng.random(m) < 0.5))[0]
     ev_cust = np.concatenate([ev_cust, cust_of[rem]])
     ev_on = np.concatenate([ev_on, due[rem] + np.timedelta64(7, "D")])

@@ -125,12 +125,14 @@ class ModelConfig:
 @dataclasses.dataclass(frozen=True)
 class _Design:
     """What the likelihood sees: predictors, level codes and events per row, or per cell of rows
-    with identical values (``trials`` rows each) when aggregated."""
+    with identical values (``trials`` rows each) when aggregated; or each row with its ``weights``
+    (per row, or per row and month of follow-up for the hazard), never aggregated."""
 
     x: np.ndarray
     codes: dict[str, np.ndarray]
     events: np.ndarray
     trials: np.ndarray | None
+    weights: np.ndarray | None = None
 
 
 def over_months(p: np.ndarray | float, months: float, period_months: float) -> np.ndarray:
@@ -216,9 +218,12 @@ class PDModel:
         guarantor column: R-hat 1.03, tail ESS 99), so it is fixed at ``prior_beta_sigma``."""
         return len(self.levels[factor]) >= POOLED_MIN_LEVELS
 
-    def _design(self, frame: pd.DataFrame, target: str) -> _Design:
+    def _design(
+        self, frame: pd.DataFrame, target: str, weights: np.ndarray | None = None
+    ) -> _Design:
         """Standardised predictors and level codes of ``frame``; rows that share every value
-        collapse into binomial cells when that at least halves the likelihood's terms."""
+        collapse into binomial cells when that at least halves the likelihood's terms (unless
+        rows carry ``weights``)."""
         import pytensor
 
         mc = self.model_config
@@ -268,8 +273,8 @@ class PDModel:
                 else ""
             ),
         )
-        design = _Design(x, codes, y, None)
-        if mc.aggregate and len(y):
+        design = _Design(x, codes, y, None, weights)
+        if mc.aggregate and len(y) and weights is None:
             # a hazard row's outcome is part of its cell (its likelihood is not binomial)
             keys = np.column_stack([x, *codes.values(), *([y] if self.hazard else [])])
             _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
@@ -375,6 +380,11 @@ class PDModel:
                 eta = eta + cells[codes[f"pair_{name}"]]
             if self.hazard:
                 self._hazard_likelihood(model, eta, design)
+            elif design.weights is not None:  # a weighted Bernoulli log-likelihood
+                w = design.weights
+                pm.Potential(
+                    "y", (w * design.events * eta).sum() - (w * pm.math.log1pexp(eta)).sum()
+                )
             elif design.trials is None:
                 pm.Bernoulli("y", logit_p=eta, observed=design.events)
             else:
@@ -384,7 +394,8 @@ class PDModel:
     def _hazard_likelihood(self, model, eta, design: _Design) -> None:
         """A monthly hazard ``h_k = logistic(eta + baseline_k)``: a row followed for ``K`` months
         adds ``sum_{k<=K} log(1 - h_k)``, plus ``log(h_K / (1 - h_K))`` when it defaulted in month
-        K (the discrete-time survival likelihood; ``trials`` counts identical rows)."""
+        K (the discrete-time survival likelihood; ``trials`` counts identical rows, ``weights``
+        weigh each row's months)."""
         import pymc as pm
         import pytensor.tensor as pt
 
@@ -399,10 +410,14 @@ class PDModel:
         baseline = pm.Deterministic("baseline", walk - walk.mean(), dims=FOLLOW_UP)
         last = design.codes[FOLLOW_UP]
         followed = (np.arange(HAZARD_MONTHS)[None, :] <= last[:, None]).astype(float)
-        weight = np.ones(len(last)) if design.trials is None else design.trials.astype(float)
+        if design.weights is not None:
+            followed = followed * design.weights
+        elif design.trials is not None:
+            followed = followed * design.trials[:, None]
         month_eta = eta[:, None] + baseline[None, :]
-        survived = -(pm.math.log1pexp(month_eta) * (weight[:, None] * followed)).sum()
-        pm.Potential("y", survived + ((weight * design.events) * (eta + baseline[last])).sum())
+        survived = -(pm.math.log1pexp(month_eta) * followed).sum()
+        defaulted = design.events * followed[np.arange(len(last)), last]
+        pm.Potential("y", survived + (defaulted * (eta + baseline[last])).sum())
 
     @property
     def n_coefficients(self) -> int:
@@ -415,10 +430,12 @@ class PDModel:
         )
 
     # -- fit ------------------------------------------------------------------------------
-    def fit(self, frame: pd.DataFrame, target: str) -> PDModel:
-        """Sample the posterior with NUTS (the configured implementation)."""
+    def fit(self, frame: pd.DataFrame, target: str, weights: np.ndarray | None = None) -> PDModel:
+        """Sample the posterior with NUTS (the configured implementation). ``weights``: how much
+        each row counts, per row or (a monthly hazard) per row and month of follow-up, as
+        :func:`~creditlab.features.overlap_weights` gives for a ledger's overlapping snapshots."""
         t0 = time.perf_counter()
-        design = self._design(frame, target)
+        design = self._design(frame, target, weights)
         self.idata, self.sampled_with = sample(
             lambda: self._model(design), self.sampler_config, len(design.events), "PD model",
             predictors=self.n_coefficients, correlation=strongest_correlation(design.x),

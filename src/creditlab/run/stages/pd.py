@@ -11,6 +11,7 @@ the store's ``score_history`` and caches the fit in its ``pd_fits`` table.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from typing import Any
 
@@ -194,7 +195,13 @@ def baseline_pds(data: TrainingData, cols: list[str]) -> dict[str, np.ndarray]:
     return baseline_scores(data.train[[*cols, WINDOW]], y, valid)
 
 
-def _training(run: Run, settings: PDSettings) -> TrainingData:
+def training_design(
+    customers: pd.DataFrame,
+    invoices: pd.DataFrame,
+    events: pd.DataFrame,
+    as_of: dt.date,
+    settings: PDSettings,
+) -> TrainingData:
     """The training design the settings ask for: 12-month labels on snapshots every few months
     (``hazard: false``), customer-months of a monthly hazard (``true``), or (``auto``) the 12-month
     design when the ledger holds its two 12-month windows and their training part at least
@@ -205,8 +212,7 @@ def _training(run: Run, settings: PDSettings) -> TrainingData:
     ValueError
         The ledger is too short for the design asked for.
     """
-    led = run.ledger
-    ledger = (led.customers, led.invoices, led.events, run.as_of)
+    ledger = (customers, invoices, events, as_of)
     if settings.hazard is not True:
         try:
             data = training_data(*ledger, every_months=settings.snapshot_every_months)
@@ -243,6 +249,22 @@ def model_config(settings: PDSettings, data: TrainingData) -> ModelConfig:
     return dataclasses.replace(settings.model, binned=tuple(binned), interactions=tuple(pairs))
 
 
+def fit_model(data: TrainingData, settings: PDSettings) -> tuple[PDModel, int, GateResult]:
+    """Fit the PD model the settings describe (:func:`model_config`) to the training rows, extended
+    while the gate fails and ``extend_rounds`` allow; returns the fit, how many times it was
+    extended and its gate (not yet raised on: the caller applies ``fatal``)."""
+    config = model_config(settings, data)
+    return extend_until_converged(
+        lambda sampler: PDModel(
+            settings.predictors, config, sampler, data.period_months, settings.priors
+        ).fit(data.train, data.target, data.weights),
+        lambda fitted: _gate(fitted, dataclasses.replace(settings.gate, fatal=False)),
+        settings.sampler,
+        settings.extend_rounds,
+        "PD model",
+    )
+
+
 def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     """Fit or reuse the PD model, gate it, validate it, score the portfolio; returns a summary."""
     led, run_dir, prob = run.ledger, run.run_dir, run.params.interval_prob
@@ -250,7 +272,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     if not settings.enabled:
         return summary
     try:
-        data = _training(run, settings)
+        data = training_design(led.customers, led.invoices, led.events, run.as_of, settings)
     except ValueError as exc:
         summary.update(skipped=str(exc))
         log.warning("PD model not fitted: %s", exc)
@@ -270,16 +292,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     summary["reused_cached_fit"] = model is not None
     gate = None
     if model is None:
-        config = model_config(settings, data)
-        model, summary["extended"], gate = extend_until_converged(
-            lambda sampler: PDModel(
-                settings.predictors, config, sampler, data.period_months, settings.priors
-            ).fit(data.train, target),
-            lambda fitted: _gate(fitted, dataclasses.replace(settings.gate, fatal=False)),
-            settings.sampler,
-            settings.extend_rounds,
-            "PD model",
-        )
+        model, summary["extended"], gate = fit_model(data, settings)
         model.add_prior_draws(seed=settings.sampler.seed)
     if gate is None or not gate.passed:  # a failure raises or warns as the params say
         gate = _gate(model, settings.gate)
