@@ -2,8 +2,9 @@
 
 A grid of synthetic ledgers (600 customers; 1, 2 or 3 years; a true mean 12-month PD of 0.5, 1 or
 2 %), each run through the PD stage's own steps with the weekly params (``params/weekly.yaml``:
-training design chosen by ``hazard: auto``, model as listed, gate and one extension), then once more
-with ``shape: auto``. Every customer performing at the end date is scored and compared with its true
+training design chosen by ``hazard: auto``, model as listed, gate and one extension, and on a hazard
+design the refit with the held-out months that the scores come from; ``--no-refit`` scores with the
+validated fit), then once more with ``shape: auto``. Every customer performing at the end date is scored and compared with its true
 12-month PD.
 
 The generator runs with ``exact_defaults`` (the ledger's defaults are exactly its latent ones, see
@@ -40,7 +41,7 @@ from creditlab.ledger.schema import CUSTOMER_ID, FOLLOW_UP, IN_DEFAULT, INDUSTRY
 from creditlab.ledger.synth import SynthConfig, synthesize
 from creditlab.models.validation import baseline_scores
 from creditlab.run.settings import parse_pd_settings
-from creditlab.run.stages.pd import fit_model, training_design
+from creditlab.run.stages.pd import fit_model, refit_design, training_design
 
 PARAMS = Path(__file__).resolve().parents[1] / "params" / "weekly.yaml"
 
@@ -69,6 +70,9 @@ def _score(portfolio, settings, label: str) -> dict:
     data = training_design(*ledger, settings)
     t0 = time.perf_counter()
     model, extended, gate = fit_model(data, settings)
+    if (everything := refit_design(*ledger, settings, data)) is not None:
+        data = everything  # the scores' model, as the stage refits it
+        model, extended, gate = fit_model(data, settings)
     fit_s = time.perf_counter() - t0
     current = snapshot_features(*ledger)
     current = current.loc[~current[IN_DEFAULT]].reset_index(drop=True)
@@ -116,6 +120,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=600)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--shapes", nargs="+", default=["linear", "auto"])
+    parser.add_argument("--no-refit", action="store_true")
     parser.add_argument("--years", nargs="+", type=float, default=[1.0, 2.0, 3.0])
     parser.add_argument("--rates", nargs="+", type=float, default=[0.005, 0.01, 0.02])
     args = parser.parse_args()
@@ -127,7 +132,7 @@ def main() -> None:
         label = f"{years:g} y, {rate:.1%}"
         defaults = int(portfolio.truth_customers["defaulted"].sum())
         for shape in args.shapes:
-            settings = dataclasses.replace(weekly, shape=shape)
+            settings = dataclasses.replace(weekly, shape=shape, refit=not args.no_refit)
             rows.append({**_score(portfolio, settings, label), "ledger_defaults": defaults})
             print(rows[-1], flush=True)
     print(

@@ -15,6 +15,7 @@ from IPython.display import Markdown
 
 from creditlab.errors import ConfigError, ConvergenceError
 from creditlab.features import snapshot_features, training_data
+from creditlab.models.pd import PDModel
 from creditlab.report.pd_section import pd_overview
 from creditlab.report.validation_section import prior_influence
 from creditlab.run.orchestrate import run_report
@@ -70,6 +71,7 @@ def test_two_runs_share_a_cached_fit_and_build_score_history(weekly_run, ci_ledg
         ({"gate": {"max_rhat": 1.01, "min_ess": 3}}, "unknown key"),
         ({"hazard": "sometimes"}, "expected true, false or auto"),
         ({"shape": "wiggly"}, "expected auto or linear"),
+        ({"refit": "yes"}, "refit: expected true or false"),
         ({"priors": {"base_rate": 0.02}}, "say where the priors come from"),
         ({"priors": {"base_rate": 2, "source": "x"}}, "between 0 and 1"),
         (
@@ -138,6 +140,13 @@ def test_a_ledger_of_months_gets_a_pd_for_every_customer(portfolio_dir, tmp_path
     # third, two months, is held out
     assert summary["validation_months"] == 2 and summary["train_defaults"] >= 1
     assert summary["validation_snapshot"] == "2024-05-31"
+    # once validated, the scores' model is refitted with the held-out months included
+    refit = summary["refit"]
+    assert refit["train_rows"] > summary["train_rows"]
+    assert refit["train_defaults"] >= summary["train_defaults"]
+    assert refit["snapshots"][1] > summary["validation_snapshot"]
+    assert (run.run_dir / "pd_model_validated.nc").is_file()
+    assert PDModel.load(run.run_dir / "pd_model.nc").n_rows == refit["train_rows"]
     scores = pd.read_parquet(run.run_dir / "scores.parquet")
     alive = scores.loc[~scores["in_default"]]
     led = run.ledger
@@ -148,6 +157,7 @@ def test_a_ledger_of_months_gets_a_pd_for_every_customer(portfolio_dir, tmp_path
     assert not (run.run_dir / "pd_validation_scores.parquet").exists()  # no 12-month outcomes
     text = pd_overview(run)[0].data  # the description comes first (no gate warning here)
     assert "monthly default hazard" in text and "too short to hold out a whole year" in text
+    assert "fitted again" in text and "held-out months included" in text
     # how much each PD owes to the priors, and who has a thin file
     assert alive["evidence"].between(0, 1).all() and alive["thin_file"].any()
     thin = alive.set_index("customer_id")["thin_file"]

@@ -363,6 +363,7 @@ def hazard_data(
     every_months: int = 3,
     min_history_days: int = 90,
     min_train_months: int = 6,
+    hold_out: bool = True,
 ) -> TrainingData:
     """Customer-months for a discrete-time (monthly) default hazard, censored at the data's end.
 
@@ -377,7 +378,9 @@ def hazard_data(
     Out of time, the last 12 months are held out when at least ``min_train_months`` of history
     with outcomes remain before them; on a shorter ledger its last third. Training follow-up stops
     at the validation snapshot; the validation rows are the customers at that snapshot, labelled
-    with default within the held-out span (``validation_months``).
+    with default within the held-out span (``validation_months``). With ``hold_out=False``
+    nothing is held out: snapshots run to a month before ``as_of`` and are followed to it (the
+    rows to refit on once the model is validated; no validation rows).
 
     Raises
     ------
@@ -397,6 +400,7 @@ def hazard_data(
             f"a PD needs {min_history_days} days of history plus two months of outcomes"
         )
     held = 12 if span - 12 >= min_train_months else max(1, span // 3)
+    held = held if hold_out else 0
     validation = t - pd.DateOffset(months=held)
     step = every_months if (span - held) // every_months >= 4 else 1
     months_back = [k for k in range(span, held, -1) if (span - k) % step == 0]

@@ -113,9 +113,20 @@ def training_text(s: dict) -> str:
             f"the last {months} months; the 12-month PD extends the monthly hazard beyond what this "
             "ledger has shown, and its intervals include that uncertainty."
         )
-    if s["train_defaults"] < 20:
+    defaults = s["train_defaults"]
+    if refit := s.get("refit"):
+        passed = "passed" if refit["validated_gate"]["passed"] else "failed"
+        defaults = refit["train_defaults"]
         text += (
-            f" With only {s['train_defaults']} defaults to learn from, the PDs lean on the priors "
+            f" Once validated (that fit {passed} its convergence gate), the model was fitted again "
+            f"on all {refit['train_rows']:,} customer-snapshots ({defaults:,} defaults; snapshots "
+            f"{refit['snapshots'][0]} to {refit['snapshots'][1]}), the held-out months included, "
+            "so the scores also learn from the most recent defaults; the PDs, intervals and "
+            "convergence diagnostics in this report are that fit's."
+        )
+    if defaults < 20:
+        text += (
+            f" With only {defaults} defaults to learn from, the PDs lean on the priors "
             "below and their intervals are wide."
         )
     return text

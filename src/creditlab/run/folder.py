@@ -47,6 +47,7 @@ __all__ = [
     "KPI_TABLES",
     "SCORES_FILE",
     "PD_MODEL_FILE",
+    "PD_VALIDATED_FILE",
     "PD_SUMMARY_FILE",
     "FEATURES_FILE",
     "VALIDATION_SCORES_FILE",
@@ -96,6 +97,7 @@ KPI_TABLES = {  # the weekly KPIs' tables, one Parquet file each
     "currencies": "kpi_currencies.parquet",
 }
 SCORES_FILE, PD_MODEL_FILE = "scores.parquet", "pd_model.nc"
+PD_VALIDATED_FILE = "pd_model_validated.nc"  # the validated fit, when the scores' is a refit
 PD_SUMMARY_FILE, FEATURES_FILE = "pd_validation.json", "score_features.parquet"
 VALIDATION_SCORES_FILE = "pd_validation_scores.parquet"
 PD_EFFECTS_FILE, PD_BY_INDUSTRY_FILE = "pd_effects.csv", "pd_by_industry.csv"
@@ -154,7 +156,9 @@ FILES = (
              "customer_id, pd_mean, pd_lo, pd_hi, industry, in_default, evidence, thin_file, name, "
              "pd_previous, pd_change"),
     Artifact(PD_MODEL_FILE, "run.stages.pd", "run.queries, run.stages.decisions, report",
-             "PD posterior (NetCDF) with provenance"),
+             "PD posterior (NetCDF) with provenance: the fit the scores come from"),
+    Artifact(PD_VALIDATED_FILE, "run.stages.pd", "(audit)",
+             "the validated PD fit, when the scores come from a refit on all months (hazard)"),
     Artifact(PD_SUMMARY_FILE, "run.stages.pd", "report.pd_section, report.validation_section",
              "PD fit summary: gate, counts, metrics, comparison, calibration (or why skipped)"),
     Artifact(FEATURES_FILE, "run.stages.pd", "run.stages.decisions, run.queries, report",

@@ -47,6 +47,7 @@ class PDSettings:
     snapshot_every_months: int = 3
     hazard: bool | str = "auto"  # True: monthly hazard; False: 12-month labels; "auto": by ledger
     shape: str = "linear"  # "auto": every feature binned, pairs screened; "linear": as model lists
+    refit: bool = True  # hazard design: once validated, refit with the held-out months for scores
     cache: bool = True
     model: ModelConfig = ModelConfig()
     sampler: SamplerConfig = SamplerConfig()
@@ -114,12 +115,16 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
     shape = raw.get("shape", "linear")
     if shape not in ("auto", "linear"):
         raise ConfigError(f"{where}.shape: expected auto or linear, got {shape!r}")
+    refit = raw.get("refit", True)
+    if not isinstance(refit, bool):
+        raise ConfigError(f"{where}.refit: expected true or false, got {refit!r}")
     return PDSettings(
         enabled=bool(raw.get("enabled", True)),
         predictors=predictors,
         snapshot_every_months=int(raw.get("snapshot_every_months", 3)),
         hazard=hazard,
         shape=shape,
+        refit=refit,
         extend_rounds=_extend_rounds(raw, where),
         priors=priors,
         cache=bool(raw.get("cache", True)),

@@ -70,6 +70,7 @@ from creditlab.run.folder import (
     PD_PRIOR_SENSITIVITY_FILE,
     PD_SNAPSHOTS_FILE,
     PD_SUMMARY_FILE,
+    PD_VALIDATED_FILE,
     SCORES_FILE,
     VALIDATION_SCORES_FILE,
     RunFolder,
@@ -78,7 +79,14 @@ from creditlab.run.prepare import Run
 from creditlab.run.settings import PDSettings
 from creditlab.run.stages.base import extend_until_converged, run_stage
 
-__all__ = ["PDStage", "baseline_pds", "run_pd_stage"]
+__all__ = [
+    "PDStage",
+    "baseline_pds",
+    "fit_model",
+    "refit_design",
+    "run_pd_stage",
+    "training_design",
+]
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +142,13 @@ def _write_checks(
     data: TrainingData,
     current: pd.DataFrame,
     scores: pd.DataFrame,
-    p_valid: np.ndarray,
+    validated: tuple[dt.date, np.ndarray],
     summary: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """Write the tables a reviewer checks the model with (effects, PD by industry, training data,
-    predictive checks, prior sensitivity: also put in ``summary``); return the score stability
-    rows (PSI against the validation window's scores and the previous run's)."""
+    """Write the tables a reviewer checks the model (fitted to ``data``'s training rows) with
+    (effects, PD by industry, training data, predictive checks, prior sensitivity: also put in
+    ``summary``); return the score stability rows (PSI against the scores of the validation
+    window, ``validated``: its snapshot and PDs, and against the previous run's)."""
     folder, prob = RunFolder(run.run_dir), run.params.interval_prob
     effects_table(model, prob).to_csv(folder / PD_EFFECTS_FILE, index=False)
     alive = current.loc[~current[IN_DEFAULT]].reset_index(drop=True)
@@ -162,10 +171,26 @@ def _write_checks(
         sensitivity.to_csv(folder / PD_PRIOR_SENSITIVITY_FILE, index=False)
         summary["prior_sensitivity"] = sensitivity.to_dict(orient="records")
     today = scores.loc[~scores[IN_DEFAULT], PD_MEAN].to_numpy()
-    rows = [(f"validation window ({data.validation_snapshot})", *psi(p_valid, today))]
+    rows = [(f"validation window ({validated[0]})", *psi(validated[1], today))]
     if summary.get("psi"):
         rows.append((f"previous run {summary['previous_run']}", *summary["psi"]))
     return [{"against": a, "psi": value, "reading": reading} for a, value, reading in rows]
+
+
+def _fit_or_reuse(
+    run: Run, settings: PDSettings, data: TrainingData, key: str
+) -> tuple[PDModel, bool, int, GateResult]:
+    """The cached fit under ``key`` or a new one (:func:`fit_model`, with its prior draws), held
+    to the gate (a failure raises or warns as the params say); returns the model, whether it was
+    reused, how many times its fit was extended and its gate."""
+    model = cached_fit(run.params.store, key, PDModel.load, "PD") if settings.cache else None
+    reused, extended, gate = model is not None, 0, None
+    if model is None:
+        model, extended, gate = fit_model(data, settings)
+        model.add_prior_draws(seed=settings.sampler.seed)
+    if gate is None or not gate.passed:
+        gate = _gate(model, settings.gate)
+    return model, reused, extended, gate
 
 
 def _gate(model: PDModel, config: GateConfig) -> GateResult:
@@ -232,6 +257,23 @@ def training_design(
     return hazard_data(*ledger)
 
 
+def refit_design(
+    customers: pd.DataFrame,
+    invoices: pd.DataFrame,
+    events: pd.DataFrame,
+    as_of: dt.date,
+    settings: PDSettings,
+    data: TrainingData,
+) -> TrainingData | None:
+    """The rows the scores' model is refitted on once ``data``'s fit is validated: with
+    ``refit`` on a monthly hazard design (a short ledger or few defaults), every month up to
+    ``as_of``, the held-out ones included (on the grid of ``benchmarks/pd_coverage.py`` they
+    hold most of the defaults); ``None`` when the validated fit scores as it is."""
+    if not (settings.refit and data.hazard):
+        return None
+    return hazard_data(customers, invoices, events, as_of, hold_out=False)
+
+
 def model_config(settings: PDSettings, data: TrainingData) -> ModelConfig:
     """The model's structure: ``settings.model`` as listed (``shape: linear``), or (``auto``) the
     predictors :func:`~creditlab.models.pd_design.scorecard_columns` bins and, for 12-month
@@ -288,15 +330,28 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         return summary
 
     key = settings.key(led.data_hash, run.as_of)
-    model = cached_fit(run.params.store, key, PDModel.load, "PD") if settings.cache else None
-    summary["reused_cached_fit"] = model is not None
-    gate = None
-    if model is None:
-        model, summary["extended"], gate = fit_model(data, settings)
-        model.add_prior_draws(seed=settings.sampler.seed)
-    if gate is None or not gate.passed:  # a failure raises or warns as the params say
-        gate = _gate(model, settings.gate)
-    save_fit_of_run(run, model, PD_MODEL_FILE, key, settings.cache, summary["reused_cached_fit"])
+    model, reused, summary["extended"], gate = _fit_or_reuse(run, settings, data, key)
+    summary["reused_cached_fit"] = reused
+    # the scores' model: on a hazard design (few defaults or a short ledger) a refit that also
+    # learns from the held-out months, which hold the most recent defaults
+    scoring, fitted, scoring_key, scoring_reused = model, data, key, reused
+    ledger = (led.customers, led.invoices, led.events, run.as_of)
+    if (everything := refit_design(*ledger, settings, data)) is not None:
+        save_fit_of_run(run, model, PD_VALIDATED_FILE, key, settings.cache, reused)
+        fitted, scoring_key = everything, f"{key}-refit"
+        summary["refit"] = {  # the validated fit's gate; the summary's own is the refit's
+            "validated_gate": gate.to_dict(),
+            "validated_extended": summary["extended"],
+        }
+        scoring, scoring_reused, summary["extended"], gate = _fit_or_reuse(
+            run, settings, fitted, scoring_key
+        )
+        summary["refit"] |= {
+            "train_rows": len(fitted.train),
+            "train_defaults": int(fitted.train[target].sum()),
+            "snapshots": [fitted.snapshots[0].isoformat(), fitted.snapshots[-1].isoformat()],
+        }
+    save_fit_of_run(run, scoring, PD_MODEL_FILE, scoring_key, settings.cache, scoring_reused)
 
     # out-of-time validation, with baselines on the same split and features
     horizon = data.validation_months
@@ -318,7 +373,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
 
     # score the portfolio as of the run date
     current = snapshot_features(led.customers, led.invoices, led.events, run.as_of)
-    scores = model.predict(current, prob, with_prior_share=True)
+    scores = scoring.predict(current, prob, with_prior_share=True)
     scores = pd.concat([current[[CUSTOMER_ID, INDUSTRY, IN_DEFAULT]], scores], axis=1)
     scores.loc[scores[IN_DEFAULT], [PD_MEAN, PD_LO, PD_HI]] = 1.0
     scores.loc[scores[IN_DEFAULT], EVIDENCE] = np.nan
@@ -336,7 +391,8 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     current.to_parquet(run_dir / FEATURES_FILE, index=False)
     if run.params.store is not None:
         append_scores(run.params.store, scores.loc[~scores[IN_DEFAULT]], run.as_of, run.run_id)
-    summary["stability"] = _write_checks(run, model, data, current, scores, p_valid, summary)
+    validated = (data.validation_snapshot, p_valid)
+    summary["stability"] = _write_checks(run, scoring, fitted, current, scores, validated, summary)
     has_share = bool(scores[EVIDENCE].notna().any())
 
     summary.update(
@@ -350,22 +406,22 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         validation_defaults=int(y_valid.sum()),
         snapshots=[s.isoformat() for s in data.snapshots],
         validation_snapshot=data.validation_snapshot.isoformat(),
-        centred=model.centred,
+        centred=scoring.centred,
         shape=settings.shape,
         predictors=[
-            *model.standardizer.names,
-            *(f"{c} (binned)" for c in model.bins),
-            *(f"{name} (joint)" for name in model.pairs),
+            *scoring.standardizer.names,
+            *(f"{c} (binned)" for c in scoring.bins),
+            *(f"{name} (joint)" for name in scoring.pairs),
         ],  # fmt: skip
-        model_config=dataclasses.asdict(model.model_config),
-        sampler_config={**dataclasses.asdict(model.sampler_config), **model.sampled_with},
-        timings=model.timings,
+        model_config=dataclasses.asdict(scoring.model_config),
+        sampler_config={**dataclasses.asdict(scoring.sampler_config), **scoring.sampled_with},
+        timings=scoring.timings,
         metrics=metrics_table(y_valid, p_valid, prob=prob).to_dict(orient="records"),
         comparison=comparison,
         calibration=calibration(y_valid, p_valid, prob=prob).to_dict(orient="records"),
         scored=int((~scores[IN_DEFAULT]).sum()),
         in_default=int(scores[IN_DEFAULT].sum()),
-        priors=model.priors.describe(),
+        priors=scoring.priors.describe(),
         thin_file=int(scores[THIN_FILE].sum()),
         prior_share={
             "median": float(np.nanmedian(scores[EVIDENCE])) if has_share else None,
