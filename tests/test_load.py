@@ -243,3 +243,46 @@ def test_values_are_trimmed_and_events_are_checked(tmp_path):
     assert "unknown customer_id" in events.loc[4, "reason"]
     assert "exact duplicate of row 2" in events.loc[5, "reason"]
     assert len(ledger.events) == 1
+
+
+def test_relationship_events_load_with_their_columns_and_rules(tmp_path):
+    """Promises, disputes on invoices, contacts and external signals: each kind's rule rejects a
+    row that breaks it, an invoice reference must be the customer's own, and an event about the
+    customer keeps an empty invoice_id (part of the key: one letter disputing two invoices)."""
+    folder = write(
+        tmp_path / "l",
+        [
+            GOOD,
+            "I2,C1,2024-01-05,2024-02-04,80,EUR,,no\n",
+            "I3,C2,2024-01-05,2024-02-19,50,EUR,,no\n",
+        ],
+    )
+    (folder / "events.csv").write_text(
+        "customer_id,event_on,kind,invoice_id,promised_on,amount,channel,outcome,detail,value,note\n"
+        "C1,2024-02-05,dispute_opened,I1,,40,,,wrong price,,\n"  # 2
+        "C1,2024-02-05,dispute_opened,I2,,80,,,damaged goods,,\n"  # 3: same day, other invoice
+        'C1,2024-02-10,promise_to_pay,I2,2024-02-20,80,phone,promised,,,"call \r\nBcc: x"\n'  # 4
+        "C1,2024-02-11,promise_to_pay,,,80,,,,,\n"  # 5: no promised_on
+        "C1,2024-02-12,promise_to_pay,,2024-02-01,80,,,,,\n"  # 6: promised before the event
+        "C1,2024-02-13,external_signal,,,,,,,540,\n"  # 7: which signal?
+        "C1,2024-02-14,external_signal,,,,,,bureau_score,540,<script>x</script>\n"  # 8
+        "C1,2024-02-15,contact,I3,,,email,,,,\n"  # 9: C2's invoice
+        "C1,2024-02-16,contact,I9,,,email,,,,\n"  # 10: no such invoice
+        "C2,2024-02-16,master_data_change,,,,,,bank_account,,\n"  # 11
+    )
+    ledger = load_ledger(folder, currency="EUR")
+    bad = ledger.rejects.loc[ledger.rejects["file"] == "events.csv"].set_index("row")
+    assert sorted(bad.index) == [5, 6, 7, 9, 10]
+    assert "a promise_to_pay needs promised_on" in bad.loc[5, "reason"]
+    assert "promised_on is before event_on" in bad.loc[6, "reason"]
+    assert "an external_signal needs detail" in bad.loc[7, "reason"]
+    assert bad.loc[9, "reason"] == "invoice_id is an invoice of customer C2"
+    assert "unknown invoice_id" in bad.loc[10, "reason"]
+    ev = ledger.events.set_index(["kind", "invoice_id"])
+    assert len(ledger.events) == 5
+    assert ev.loc[("dispute_opened", "I2"), "detail"] == "damaged goods"
+    assert ev.loc[("promise_to_pay", "I2"), "promised_on"] == pd.Timestamp("2024-02-20")
+    assert ev.loc[("external_signal", ""), "value"] == 540
+    assert ev.loc[("master_data_change", ""), "detail"] == "bank_account"
+    count = ledger.counts.set_index("table").loc["events"]
+    assert (count["read"], count["loaded"], count["rejected"]) == (10, 5, 5)

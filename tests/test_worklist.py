@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from creditlab.decisions.settings import DEFAULT_DUNNING, AlertSettings
-from creditlab.decisions.worklist import alerts, suggested_action, worklist
+from creditlab.decisions.worklist import alerts, relationship_action, suggested_action, worklist
 from creditlab.kpi import open_items
 
 AS_OF = dt.date(2026, 11, 20)  # a Friday
@@ -17,13 +17,42 @@ TS = pd.Timestamp
 
 def test_actions_follow_the_dunning_cadence():
     cadence = DEFAULT_DUNNING["standard"]  # reminder -3, call 10, hold 30, escalate 60
-    assert suggested_action(-10, cadence, False) == ""
-    assert suggested_action(-3, cadence, False) == "send a reminder"
-    assert suggested_action(45, cadence, False) == "hold new orders"
-    assert suggested_action(200, cadence, False).startswith("escalate")
-    assert (
-        suggested_action(15, cadence, True) == "resolve the dispute first, then call the customer"
+    assert suggested_action(-10, cadence) == ""
+    assert suggested_action(-3, cadence) == "send a reminder"
+    assert suggested_action(45, cadence) == "hold new orders"
+    assert suggested_action(200, cadence).startswith("escalate")
+
+
+def test_the_relationship_shapes_the_action():
+    """A dispute or complaint holds the dunning, a pending promise waits for its day, broken
+    promises turn a reminder into a call; each says why."""
+    day = dt.date(2026, 3, 1)
+    call = "call the customer"
+    assert relationship_action(call, True, None, day) == (
+        "acknowledge the dispute; no dunning until it is resolved",
+        "this invoice is disputed",
     )
+    escalate = "escalate (collections / legal)"
+    assert relationship_action(escalate, True, None, day)[0].startswith("escalate the unresolved")
+    action, why = relationship_action(call, False, {"open_complaint": True}, day)
+    assert action.startswith("acknowledge the complaint") and why == "open complaint"
+    pending = {"promise_pending_until": pd.Timestamp("2026-03-04"), "promises_kept": 1}
+    assert relationship_action(call, False, pending, day) == (
+        "wait for the promised payment; follow up after 2026-03-04",
+        "promised to pay by 2026-03-04",
+    )
+    assert relationship_action(call, False, pending, dt.date(2026, 3, 5))[0] == call
+    broken = {
+        "promises_broken": 1,
+        "promises_kept": 0,
+        "open_disputes": 1,
+        "dispute_reasons": "price",
+    }
+    assert relationship_action("send a reminder", False, broken, day) == (
+        call,
+        "1 of 1 promises to pay broken in 12 months; other disputes open (price)",
+    )
+    assert relationship_action("", True, broken, day) == ("", "")
 
 
 def test_worklist_ranks_by_expected_cash_at_risk():
@@ -60,7 +89,7 @@ def test_worklist_ranks_by_expected_cash_at_risk():
     assert list(out["invoice_id"]) == ["big-late", "big-fresh", "small-late"]
     assert list(out["rank"]) == [1, 2, 3]
     first = out.iloc[0]
-    assert first["action"].startswith("resolve the dispute first")
+    assert first["action"] == "escalate the unresolved dispute (collections / legal)"  # 98 DPD
     assert first["contact_day"] == "Tuesday" and first["contact_on"] == "2026-11-24"
 
 
@@ -130,3 +159,33 @@ def test_likely_arrears_alert_from_the_payment_forecast():
     assert "70%" in likely["detail"].iloc[0]
     none = alerts(_now(), None, shares, AlertSettings(arrears=0.8), arrears)
     assert "likely 30+ DPD" not in set(none["alert"])
+
+
+def test_relationship_signals_raise_their_alerts():
+    """Bureau falls past the threshold (high at twice it), outside news, a bank change and a
+    recently broken promise each alert with the day; old or small ones do not."""
+    day = TS("2026-11-10")
+    signals = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "bureau_score": [520.0, 610.0, 600.0],
+            "bureau_score_on": [day, day, TS("2026-05-01")],  # c's fall is old news
+            "bureau_score_change": [-120.0, -30.0, -90.0],
+            "adverse_media_on": [pd.NaT, day, pd.NaT],
+            "insolvency_notice_on": [pd.NaT, pd.NaT, pd.NaT],
+            "bank_change_on": [pd.NaT, pd.NaT, day],
+            "last_broken_promise_on": [TS("2026-11-01"), TS("2026-08-01"), pd.NaT],
+            "promises_broken": [2, 1, 0],
+            "promises_kept": [1, 3, 0],
+        }
+    )
+    shares = pd.Series({"a": 0.05, "b": 0.05, "c": 0.05})
+    out = alerts(_now(), None, shares, AlertSettings(score_drop=50), None, signals, AS_OF)
+    got = {(r.customer_id, r.alert): r for r in out.itertuples()}
+    assert got[("a", "bureau score drop")].severity == "high"
+    assert "120 points below" in got[("a", "bureau score drop")].detail
+    assert ("b", "bureau score drop") not in got and ("c", "bureau score drop") not in got
+    assert got[("b", "adverse media")].detail == "adverse media reported on 2026-11-10"
+    assert got[("c", "bank details changed")].severity == "medium"
+    assert "2 of 3 broken" in got[("a", "broken promise")].detail
+    assert ("b", "broken promise") not in got  # broken in August

@@ -233,6 +233,7 @@ class AlertSettings:
     top10_share: float = 0.5  # top-10 share of AR above this
     single_share: float = 0.1  # one customer's share of AR above this
     arrears: float = 0.5  # an invoice not yet 30 DPD whose P(reaching 30+ DPD) is at least this
+    score_drop: float = 50.0  # a bureau score this many points below its best of the half-year
 
 
 @dataclasses.dataclass(frozen=True)

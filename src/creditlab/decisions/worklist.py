@@ -34,12 +34,14 @@ from creditlab.ledger.schema import (
     OPEN_AR,
     PD_MEAN,
 )
+from creditlab.signals import RECENT_DAYS
 
 __all__ = [
     "ALERT_COLUMNS",
     "WORKLIST_COLUMNS",
     "alerts",
     "p_invoice_from_matrix",
+    "relationship_action",
     "suggested_action",
     "worklist",
 ]
@@ -59,6 +61,7 @@ WORKLIST_COLUMNS = [
     "p_at_risk",
     "cash_at_risk",
     "action",
+    "relationship",
     "contact_day",
     "contact_on",
     "approval",
@@ -72,20 +75,18 @@ _ACTIONS = {
 }
 
 
-def suggested_action(days_past_due: int, cadence: Mapping[str, int], disputed: bool) -> str:
+def suggested_action(days_past_due: int, cadence: Mapping[str, int]) -> str:
     """The latest dunning step the cadence has reached ('' when none yet).
 
     Examples
     --------
-    >>> suggested_action(12, {"reminder": -3, "call": 10, "hold_orders": 30}, False)
+    >>> suggested_action(12, {"reminder": -3, "call": 10, "hold_orders": 30})
     'call the customer'
     """
     step = ""
     for name in DUNNING_STEPS:
         if name in cadence and days_past_due >= cadence[name]:
             step = _ACTIONS[name]
-    if step and disputed:
-        return f"resolve the dispute first, then {step}"
     return step
 
 
@@ -97,31 +98,94 @@ def _next_weekday(as_of: dt.date, weekday: str | float) -> str:
     return (as_of + dt.timedelta(days=ahead)).isoformat()
 
 
+def relationship_action(
+    step: str, invoice_disputed: bool, signals: Mapping | None, as_of: dt.date
+) -> tuple[str, str]:
+    """The dunning step as the relationship allows it, and the reason in words.
+
+    An open dispute about the invoice or an open complaint holds the dunning (acknowledge it
+    instead; a dispute still open when the cadence reaches holding orders or escalating holds
+    orders or escalates the dispute); a pending promise to pay waits for its day; broken promises make a reminder a call.
+    ``signals`` is the customer's row of :func:`creditlab.signals.customer_signals` (None: the
+    ledger has no relationship events).
+
+    Examples
+    --------
+    >>> relationship_action("send a reminder", False, {"promises_broken": 2,
+    ...     "promises_kept": 1}, dt.date(2026, 3, 1))
+    ('call the customer', '2 of 3 promises to pay broken in 12 months')
+    """
+    why: list[str] = []
+    if not step:
+        return step, ""
+    s = signals or {}
+    broken, kept = int(s.get("promises_broken", 0) or 0), int(s.get("promises_kept", 0) or 0)
+    if broken:
+        why.append(f"{broken} of {broken + kept} promises to pay broken in 12 months")
+    if s.get("open_disputes", 0) and not invoice_disputed:
+        reasons = s.get("dispute_reasons") or ""
+        why.append(f"other disputes open ({reasons})" if reasons else "other disputes open")
+    pending = s.get("promise_pending_until")
+    if invoice_disputed:  # no dunning; a dispute left unresolved past the late steps escalates
+        action = {
+            _ACTIONS["hold_orders"]: "hold new orders until the dispute is resolved",
+            _ACTIONS["escalate"]: "escalate the unresolved dispute (collections / legal)",
+        }.get(step, "acknowledge the dispute; no dunning until it is resolved")
+        return action, "; ".join(["this invoice is disputed", *why])
+    if s.get("open_complaint"):
+        return "acknowledge the complaint; no dunning while it is open", "; ".join(
+            ["open complaint", *why]
+        )
+    if pd.notna(pending) and pd.Timestamp(pending) >= pd.Timestamp(as_of):
+        day = pd.Timestamp(pending).date().isoformat()
+        return f"wait for the promised payment; follow up after {day}", "; ".join(
+            [f"promised to pay by {day}", *why]
+        )
+    if broken and step == _ACTIONS["reminder"]:
+        step = _ACTIONS["call"]
+    return step, "; ".join(why)
+
+
 def worklist(
     items: pd.DataFrame,
     customers: pd.DataFrame,
     cadences: Mapping[str, Mapping[str, int]],
     as_of: dt.date,
     p_invoice: np.ndarray,
+    signals: pd.DataFrame | None = None,
+    disputed: pd.Index | None = None,
 ) -> pd.DataFrame:
     """Rank open invoices needing an action by expected cash at risk.
 
     ``items`` are open items (``kpi.open_items``); ``customers`` has per customer ``customer_id,
     name, policy, dunning, approval, pd_mean, usual_weekday``; ``p_invoice`` is each item's
-    probability of reaching 91+ DPD before payment.
+    probability of reaching 91+ DPD before payment. ``signals`` (per customer,
+    :func:`creditlab.signals.customer_signals`) and ``disputed`` (invoice ids with an open
+    dispute in the events) let the relationship shape each action (:func:`relationship_action`).
     """
     t = pd.Timestamp(as_of)
     frame = items[[INVOICE_ID, CUSTOMER_ID, OPEN_AR, DPD, BUCKET, DISPUTED]].copy()
+    if disputed is not None:
+        frame[DISPUTED] = frame[DISPUTED].astype(bool) | frame[INVOICE_ID].astype(str).isin(
+            disputed
+        )
     frame["signed_dpd"] = (t - items[DUE_ON]).dt.days.to_numpy()
     frame = frame.merge(customers, on=CUSTOMER_ID, how="left")
     frame["p_invoice_90dpd"] = np.asarray(p_invoice, dtype=float)
     frame["pd_customer"] = frame[PD_MEAN].astype(float)
     frame["p_at_risk"] = 1 - (1 - frame["p_invoice_90dpd"]) * (1 - frame["pd_customer"].fillna(0.0))
     frame["cash_at_risk"] = frame[OPEN_AR] * frame["p_at_risk"]
-    frame["action"] = [
-        suggested_action(int(d), cadences[c], bool(disp))
-        for d, c, disp in zip(frame["signed_dpd"], frame["dunning"], frame[DISPUTED], strict=True)
+    by_customer = {} if signals is None else signals.set_index(CUSTOMER_ID).to_dict("index")
+    steps = [
+        relationship_action(
+            suggested_action(int(d), cadences[c]), bool(disp), by_customer.get(cid), as_of
+        )
+        for d, c, disp, cid in zip(
+            frame["signed_dpd"], frame["dunning"], frame[DISPUTED], frame[CUSTOMER_ID], strict=True
+        )
     ]
+    frame["action"] = [a for a, _ in steps]
+    frame["relationship"] = [r for _, r in steps]
     frame = frame.loc[frame["action"] != ""].copy()
     frame["contact_day"] = frame["usual_weekday"].fillna("")
     frame["contact_on"] = [_next_weekday(as_of, w) for w in frame["usual_weekday"]]
@@ -151,8 +215,11 @@ def alerts(
     shares: pd.Series,
     settings: AlertSettings,
     arrears: pd.DataFrame | None = None,
+    signals: pd.DataFrame | None = None,
+    as_of: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Early-warning alerts: changes since the previous run, and states over thresholds.
+    """Early-warning alerts: changes since the previous run, states over thresholds, and what the
+    relationship events say.
 
     ``now`` has per customer ``customer_id, name, pd_mean, grade, grade_rank, open_ar,
     credit_limit, utilisation, max_dpd, new_disputes``; ``before`` (None on a first run) has
@@ -161,6 +228,11 @@ def alerts(
     payment-timing model, when the run has one) has per open invoice ``customer_id, dpd,
     open_amount, p_dpd30``: invoices not yet 30 days past due with ``p_dpd30 >=
     settings.arrears`` raise a "likely 30+ DPD" alert for their customer, before the arrears.
+    ``signals`` (:func:`creditlab.signals.customer_signals` at ``as_of``) raise: a bureau score
+    down by ``settings.score_drop`` points or more against its best of the half-year before
+    (high at twice that), adverse media and insolvency notices (high), a bank-account change
+    (medium: the classic set-up of a payment fraud or a bust-out), each within
+    ``signals.RECENT_DAYS``, and a promise to pay broken in the last 30 days.
     """
     rows: list[dict] = []
 
@@ -223,6 +295,8 @@ def alerts(
                 f"open, likely to reach 30+ DPD (P up to {per.at[r[CUSTOMER_ID], 'p']:.0%})"
             ),
         )
+    if signals is not None:
+        _signal_alerts(now.merge(signals, on=CUSTOMER_ID), settings, as_of, add)
     over = now.loc[now[CREDIT_LIMIT].notna() & (now[OPEN_AR] > now[CREDIT_LIMIT])]
     add(
         over,
@@ -256,4 +330,52 @@ def alerts(
     out = pd.DataFrame(rows, columns=ALERT_COLUMNS)
     return out.sort_values("severity", key=lambda s: s.map(order), kind="stable").reset_index(
         drop=True
+    )
+
+
+def _signal_alerts(both: pd.DataFrame, settings: AlertSettings, as_of: dt.date, add) -> None:
+    """The alerts from relationship events (see :func:`alerts`)."""
+    since = pd.Timestamp(as_of) - pd.Timedelta(days=RECENT_DAYS)
+
+    def day(value) -> str:
+        return pd.Timestamp(value).date().isoformat()
+
+    fell = both.loc[
+        (both["bureau_score_change"] <= -settings.score_drop) & (both["bureau_score_on"] > since)
+    ]
+    for severity, sel in (
+        ("high", fell["bureau_score_change"] <= -2 * settings.score_drop),
+        ("medium", fell["bureau_score_change"] > -2 * settings.score_drop),
+    ):
+        add(
+            fell.loc[sel],
+            "bureau score drop",
+            severity,
+            lambda r: (
+                f"bureau score {r['bureau_score']:.0f} on {day(r['bureau_score_on'])}, "
+                f"{-r['bureau_score_change']:.0f} points below its best of the half-year before"
+            ),
+        )
+    for column, alert, severity, detail in (
+        ("adverse_media_on", "adverse media", "high", "adverse media reported on {}"),
+        ("insolvency_notice_on", "insolvency notice", "high", "insolvency notice on {}"),
+        (
+            "bank_change_on",
+            "bank details changed",
+            "medium",
+            "bank account changed on {}: confirm it by calling a known number before refunds "
+            "or large orders",
+        ),
+    ):
+        add(both.loc[both[column].notna()], alert, severity, lambda r, c=column, d=detail: d.format(day(r[c])))  # fmt: skip
+    recent = both.loc[both["last_broken_promise_on"] > pd.Timestamp(as_of) - pd.Timedelta(days=30)]
+    add(
+        recent,
+        "broken promise",
+        "medium",
+        lambda r: (
+            f"promise to pay by {day(r['last_broken_promise_on'])} broken; "
+            f"{int(r['promises_broken'])} of {int(r['promises_broken'] + r['promises_kept'])} "
+            "broken in 12 months"
+        ),
     )

@@ -25,12 +25,18 @@ from creditlab.ledger.schema import (
     AMOUNT_PAID,
     CURRENCY,
     CUSTOMER_ID,
+    DETAIL,
     DUE_ON,
     EVENT_KINDS,
+    EVENT_ON,
+    INVOICE_ID,
     ISSUED_ON,
+    KIND,
     ONBOARDED_ON,
     PAID_ON,
     PAYMENT_TERMS_DAYS,
+    PROMISED_ON,
+    SIGNALS,
     Column,
     TableSpec,
 )
@@ -222,6 +228,8 @@ class Checks:
         if kind == "event_kind":
             kinds = ", ".join(map(literal, EVENT_KINDS))
             return f"(CASE WHEN {r} IN ({kinds}) THEN {r} END)"
+        if kind == "ref":
+            return f"coalesce({r}, '')"
         return r
 
     def checks(self, spec: TableSpec) -> list[tuple[str, str]]:
@@ -307,6 +315,27 @@ class Checks:
                         f"coalesce(CAST({ident(ISSUED_ON)} AS VARCHAR), 'the issue date') || {source}"
                     )
                 problem(f"{ident(CURRENCY)} <> {literal(self.currency)}", CURRENCY, reason)
+        if spec.name == "events":
+            kind, promised = ident(KIND), ident(PROMISED_ON)
+            problem(
+                f"{kind} = 'promise_to_pay' AND {promised} IS NULL",
+                PROMISED_ON,
+                literal(f"a promise_to_pay needs {PROMISED_ON} (the day the customer will pay)"),
+            )
+            problem(
+                f"{promised} < {ident(EVENT_ON)}",
+                PROMISED_ON,
+                literal(f"{PROMISED_ON} is before {EVENT_ON}"),
+            )
+            problem(
+                f"{kind} = 'external_signal' AND {ident(DETAIL)} IS NULL",
+                DETAIL,
+                literal(
+                    f"an external_signal needs {DETAIL}: which signal ("
+                    + ", ".join(SIGNALS)
+                    + " or a name of your own)"
+                ),
+            )
         key = "/".join(spec.key)
         first = ident("__first")
         problem(
@@ -407,6 +436,21 @@ class Checks:
                     f"struct_pack(col := {literal(CUSTOMER_ID)}, val := t.{cid}, reason := CASE WHEN "
                     "__bad_row IS NULL THEN 'unknown customer_id (not in customers)' ELSE "
                     f"'customer_id was rejected in ' || {literal(parent.label)} || ' row ' || __bad_row END)",
+                )
+            )
+        if spec.name == "events":  # an event about an invoice names one of the customer's
+            inv, cid = ident(INVOICE_ID), ident(CUSTOMER_ID)
+            ctes.append(
+                f"invs AS (SELECT {inv} AS __inv, {cid} AS __inv_customer FROM chk_invoices "
+                "WHERE len(__problems) = 0)"
+            )
+            joins += f" LEFT JOIN invs ON t.{inv} = invs.__inv"
+            problems.append(
+                (
+                    f"t.{inv} <> '' AND (__inv IS NULL OR __inv_customer <> t.{cid})",
+                    f"struct_pack(col := {literal(INVOICE_ID)}, val := t.{inv}, reason := CASE "
+                    "WHEN __inv IS NULL THEN 'unknown invoice_id (not among the loaded invoices)' "
+                    "ELSE 'invoice_id is an invoice of customer ' || __inv_customer END)",
                 )
             )
         columns = ", ".join(

@@ -21,10 +21,12 @@ from creditlab.ledger.checks import ident, literal
 from creditlab.ledger.schema import (
     AMOUNT,
     AMOUNT_PAID,
+    CHANNEL,
     COUNTRY,
     CREDIT_LIMIT,
     CURRENCY,
     CUSTOMER_ID,
+    DETAIL,
     DISPUTED,
     DUE_ON,
     EVENT_ON,
@@ -34,10 +36,14 @@ from creditlab.ledger.schema import (
     ISSUED_ON,
     KIND,
     NAME,
+    NOTE,
     ONBOARDED_ON,
+    OUTCOME,
     PAID_ON,
     PAYMENT_TERMS_DAYS,
+    PROMISED_ON,
     TABLES,
+    VALUE,
 )
 
 __all__ = ["ExportGuess", "TableGuess", "draft_params", "guess_export"]
@@ -133,6 +139,20 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         CUSTOMER_ID: CUSTOMER_NAMES,
         EVENT_ON: ("eventon", "date", "eventdate"),
         KIND: ("kind", "event", "eventtype", "type"),
+        INVOICE_ID: ("invoiceid", "invoice", "invoiceno", "invoicenumber", "docid", "document"),
+        PROMISED_ON: (
+            "promisedon",
+            "promisedate",
+            "promiseddate",
+            "ptpdate",
+            "promisedpaymentdate",
+        ),
+        AMOUNT: ("amount", "promisedamount", "disputedamount", "value"),
+        CHANNEL: ("channel", "contactchannel", "medium", "via"),
+        OUTCOME: ("outcome", "result", "response"),
+        DETAIL: ("detail", "reason", "disputereason", "field", "signal", "subtype"),
+        VALUE: ("value", "newvalue", "score", "rating"),
+        NOTE: ("note", "notes", "comment", "comments", "remark", "text"),
     },
 }
 _KINDS = {c.name: c.kind for t in TABLES.values() for c in t.columns}

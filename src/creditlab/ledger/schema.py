@@ -20,8 +20,16 @@ __all__ = [
     "CUSTOMER_ID",
     "DISPUTED",
     "DUE_ON",
+    "CHANNEL",
+    "CONTACT_EVENTS",
+    "DETAIL",
     "EVENT_KINDS",
     "EVENT_ON",
+    "NOTE",
+    "OUTCOME",
+    "PROMISED_ON",
+    "SIGNALS",
+    "VALUE",
     "EXTERNAL_SCORE",
     "INDUSTRY",
     "INVOICE_ID",
@@ -75,6 +83,12 @@ PAPERLESS = "paperless"  # optional extra invoice column (kept by a mapping): pa
 # events
 EVENT_ON = "event_on"
 KIND = "kind"
+PROMISED_ON = "promised_on"  # promise_to_pay: the day the customer said it would pay
+CHANNEL = "channel"  # contact: email, phone, letter, visit, portal (free text)
+OUTCOME = "outcome"  # contact: what came of it (free text: "no answer", "promised", ...)
+DETAIL = "detail"  # dispute reason, the master data that changed, the external signal's name
+VALUE = "value"  # external_signal: its new value (a bureau score, a rating's number)
+NOTE = "note"  # free text of any event (untrusted: escaped wherever it is shown)
 EVENT_KINDS = (
     "write_off",
     "insolvency",
@@ -83,8 +97,15 @@ EVENT_KINDS = (
     "dispute_opened",
     "dispute_closed",
     "complaint",
+    "promise_to_pay",
+    "contact",
+    "master_data_change",
+    "external_signal",
 )
 DEFAULT_EVENTS = ("write_off", "insolvency", "collections_agency")
+CONTACT_EVENTS = ("reminder_sent", "contact")  # the collector reached out
+# external_signal details the package reads (others load and show on the timeline)
+SIGNALS = ("bureau_score", "rating", "adverse_media", "insolvency_notice")
 # derived columns every layer shares: exposure (kpi) and PD estimates (models, decisions, reports)
 OPEN_AR, OVERDUE_AR, DPD, BUCKET, MAX_DPD = "open_ar", "overdue_ar", "dpd", "bucket", "max_dpd"
 UTILISATION, BREACH = "utilisation", "limit_breach"
@@ -99,7 +120,8 @@ class Column:
 
     ``kind`` is one of: ``id`` (non-empty text), ``text``, ``category`` (non-empty text),
     ``country`` (ISO 3166 alpha-2), ``currency`` (ISO 4217), ``date``, ``decimal``, ``int``,
-    ``number``, ``bool``, ``event_kind``. ``optional`` columns may be absent from the file;
+    ``number``, ``bool``, ``event_kind``, ``ref`` (an optional reference: text, "" when empty, so
+    that it can be part of a key). ``optional`` columns may be absent from the file;
     ``nullable`` ones may hold empty values. ``min``/``min_exclusive`` bound numbers. An optional
     column absent from the file takes ``default`` (NULL when None), and ``absent`` says what that
     costs (a data-quality note of the run).
@@ -198,8 +220,18 @@ EVENTS = TableSpec(
         Column(CUSTOMER_ID, "id"),
         Column(EVENT_ON, "date"),
         Column(KIND, "event_kind"),
+        # which invoice the event is about ("" when it is about the customer): part of the key,
+        # so a letter disputing two invoices is two rows
+        Column(INVOICE_ID, "ref", optional=True, nullable=True),
+        Column(PROMISED_ON, "date", optional=True, nullable=True),
+        Column(AMOUNT, "decimal", optional=True, nullable=True, min=0),
+        Column(CHANNEL, "category", optional=True, nullable=True),
+        Column(OUTCOME, "text", optional=True, nullable=True),
+        Column(DETAIL, "text", optional=True, nullable=True),
+        Column(VALUE, "number", optional=True, nullable=True),
+        Column(NOTE, "text", optional=True, nullable=True),
     ),
-    key=(CUSTOMER_ID, EVENT_ON, KIND),
+    key=(CUSTOMER_ID, EVENT_ON, KIND, INVOICE_ID),
     required=False,
 )
 

@@ -50,6 +50,7 @@ _SQL_TYPES = {
     "country": "VARCHAR",
     "currency": "VARCHAR",
     "event_kind": "VARCHAR",
+    "ref": "VARCHAR",
     "date": "DATE",
     "decimal": "DOUBLE",
     "number": "DOUBLE",

@@ -27,6 +27,10 @@ invoices take seconds:
   month (never on a weekend). With ``payment_process="ordinal"`` ``D = R +
   pay_disputed*disputed`` exactly: the model's own family, for recovering its parameters.
 
+Relationship events (disputes with their reasons, calls and promises to pay, master-data changes,
+bureau scores and adverse media) come from :mod:`creditlab.ledger.synth_events`, with what they
+plant in ``truth/customers.csv`` (``relationship_events=False`` leaves them out).
+
 The ledger's defaults (90+ days past due, or a default event) are not the latent ones: disputes and
 slips take performing customers' invoices past 90 days, and a default shows months after it
 happens. ``exact_defaults=True`` makes them the same, for checking PDs against the truth: every
@@ -70,6 +74,7 @@ from creditlab.ledger.schema import (
     PAID_ON,
     PAYMENT_TERMS_DAYS,
 )
+from creditlab.ledger.synth_events import relationship_events
 
 __all__ = ["PAYMENT_PROCESSES", "SynthConfig", "Portfolio", "synthesize"]
 
@@ -173,6 +178,7 @@ class SynthConfig:
     drift_days: float = 8.0
     drift_window: int = 120
     exact_defaults: bool = False
+    relationship_events: bool = True
 
     def __post_init__(self) -> None:
         if self.payment_process not in PAYMENT_PROCESSES:
@@ -428,14 +434,21 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
             DISPUTED: disputed[order],
         }
     )
-    ev_order = np.argsort(ev_on[ev_keep], kind="stable")
     events = pd.DataFrame(
         {
-            CUSTOMER_ID: ids[ev_cust[ev_keep]][ev_order],
-            EVENT_ON: ev_on[ev_keep][ev_order],
-            KIND: ev_kind[ev_keep][ev_order],
+            CUSTOMER_ID: ids[ev_cust[ev_keep]],
+            EVENT_ON: ev_on[ev_keep],
+            KIND: ev_kind[ev_keep],
+            INVOICE_ID: "",
         }
     ).drop_duplicates()
+    relationship = None
+    if cfg.relationship_events:
+        more, relationship = relationship_events(
+            cfg.seed, ids, invoices, latent, score_raw, default_on, onboarded, months[0], end
+        )
+        events = pd.concat([events, more], ignore_index=True)
+    events = events.sort_values(EVENT_ON, kind="stable", ignore_index=True)
 
     truth_customers = pd.DataFrame(
         {
@@ -452,6 +465,8 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
             "pay_runs": pay_runs,
         }
     )
+    if relationship is not None:
+        truth_customers = truth_customers.merge(relationship, on=CUSTOMER_ID)
     coef = [
         ("intercept", cfg.intercept),
         ("b_size", cfg.b_size),

@@ -20,7 +20,7 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     arrays = {
         col: pa.array(values.to_numpy().astype("datetime64[D]"), type=pa.date32())
         if pd.api.types.is_datetime64_any_dtype(values)
-        else pa.array(values.to_numpy())
+        else pa.array(values, from_pandas=True)  # NaN as empty
         for col, values in frame.items()
     }
     table = pa.table(arrays)

@@ -33,7 +33,9 @@ def worklist_section(run: Run) -> list:
             f"{len(w):,} open invoices call for an action under their customer's dunning cadence, "
             f"with {fmt_money(s['worklist']['cash_at_risk'])} {cur} of expected cash at risk in "
             "all (open amount x the chance the invoice reaches 90+ days past due or the customer "
-            "defaults). Contact day = the weekday the customer usually pays on. The full list is "
+            "defaults). An open dispute or complaint holds the dunning (acknowledge it instead), a "
+            "promise to pay waits for its day, and broken promises turn a reminder into a call. "
+            "Contact day = the weekday the customer usually pays on. The full list is "
             "`worklist.csv`."
         ),
         table(
@@ -48,6 +50,7 @@ def worklist_section(run: Run) -> list:
                     "p_at_risk",
                     "cash_at_risk",
                     "action",
+                    "relationship",
                     "contact_day",
                     "approval",
                 ]
@@ -65,6 +68,7 @@ def worklist_section(run: Run) -> list:
                 "p_at_risk": "P(90+ DPD or default)",
                 "cash_at_risk": "Cash at risk",
                 "action": "Action",
+                "relationship": "Why (disputes, promises)",
                 "contact_day": "Contact on",
                 "approval": "Owner",
             },

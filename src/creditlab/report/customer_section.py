@@ -24,7 +24,6 @@ from creditlab.ledger.schema import (
     INDUSTRY,
     INVOICE_ID,
     ISSUED_ON,
-    KIND,
     NAME,
     ONBOARDED_ON,
     PAID_ON,
@@ -46,6 +45,7 @@ from creditlab.run.folder import (
 )
 from creditlab.run.prepare import Run
 from creditlab.run.queries import pd_history
+from creditlab.signals import PROMISE_GRACE_DAYS, timeline
 
 __all__ = [
     "actions",
@@ -276,10 +276,18 @@ def payments(run: Run, customer_id: str) -> list:
         ),  # fmt: skip
     ]
     if len(events):
-        ev = events[[EVENT_ON, KIND]].assign(
-            **{EVENT_ON: events[EVENT_ON].dt.date, KIND: events[KIND].str.replace("_", " ")}
-        )  # "reminder sent", not reminder_sent
-        out += [Markdown("Events on record:"), table(ev, labels={EVENT_ON: "Date", KIND: "Event"})]
+        ev = timeline(events, inv, run.as_of).tail(30)
+        out += [
+            Markdown(
+                "Events on record, the latest 30 (promises, disputes, contacts, master-data "
+                "changes and outside signals; a promise is kept when what it promised was paid "
+                f"within {PROMISE_GRACE_DAYS} days of the promised day):"
+            ),
+            table(
+                ev,
+                labels={EVENT_ON: "Date", "event": "Event", INVOICE_ID: "Invoice", "what": "What"},
+            ),
+        ]
     return [*out, to_image(payment_chart(paid, open_))]
 
 

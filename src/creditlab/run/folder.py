@@ -75,6 +75,7 @@ __all__ = [
     "WORKLIST_FILE",
     "ALERTS_FILE",
     "ACTIONS_FILE",
+    "SIGNALS_FILE",
     "TERMS_FILE",
     "SCENARIOS_FILE",
     "GRADE_CALIBRATION_FILE",
@@ -114,6 +115,7 @@ ROLL_RATES_FILE, PROVISION_TOTALS_FILE = "roll_rates.csv", "provision_totals.csv
 PORTFOLIO_ROLL_RATES_FILE = "roll_rates_portfolio.csv"
 WORKLIST_FILE, ALERTS_FILE, TERMS_FILE = "worklist.csv", "alerts.csv", "terms.csv"
 ACTIONS_FILE = "actions.csv"
+SIGNALS_FILE = "signals.csv"
 SCENARIOS_FILE, GRADE_CALIBRATION_FILE = "scenarios.csv", "grade_calibration.csv"
 PORTFOLIO_LOSS_FILE, LOSS_CURVE_FILE = "portfolio_loss.json", "loss_curve.csv"
 LOSS_DISTRIBUTION_FILE, LOSS_CONTRIBUTIONS_FILE = "loss_distribution.csv", "loss_contributions.csv"
@@ -209,7 +211,10 @@ FILES = (
              "scenario, allowance_mean, allowance_lo, allowance_hi"),
     Artifact(WORKLIST_FILE, "run.stages.decisions", "report.decisions_section, widgets",
              "rank, invoice_id, customer_id, name, policy, open_amount, dpd, ..., p_invoice_90dpd, "
-             "cash_at_risk, action, contact_day, contact_on, approval"),
+             "cash_at_risk, action, relationship, contact_day, contact_on, approval"),
+    Artifact(SIGNALS_FILE, "run.stages.decisions", "report.customer_section",
+             "customer_id, promises kept/broken/pending, open disputes and complaints, last contact, "
+             "bank change, bureau score and its change, adverse media, insolvency notice"),
     Artifact(ALERTS_FILE, "run.stages.decisions", "report, run.queries.customers_to_review",
              "customer_id, name, alert, severity, detail"),
     Artifact(ACTIONS_FILE, "run.stages.decisions", "report.this_week",

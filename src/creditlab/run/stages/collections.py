@@ -1,5 +1,6 @@
-"""The collections part of the decisions stage: the worklist of open invoices and the early-warning
-alerts (against the previous run's scores in the store, and from the payment-timing forecast)."""
+"""The collections part of the decisions stage: the worklist of open invoices (each action shaped by
+the customer's disputes, complaints and promises) and the early-warning alerts (against the previous
+run's scores in the store, from the payment-timing forecast and from the relationship signals)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from creditlab.ledger.schema import (
 from creditlab.ledger.store import previous_scores
 from creditlab.run.prepare import Run
 from creditlab.segments import assign_grades
+from creditlab.signals import open_disputes
 
 __all__ = ["collections_worklist", "early_warnings"]
 
@@ -59,7 +61,10 @@ def collections_worklist(
     if forecast is not None:  # the payment-timing model's probability where it has one
         p90 = items[INVOICE_ID].astype(str).map(forecast.set_index(INVOICE_ID)["p_dpd90"])
         p_invoice = np.where(p90.notna(), p90.to_numpy(dtype=float), p_invoice)
-    return worklist(items, who, settings.dunning, run.as_of, p_invoice)
+    disputed = open_disputes(led.events, led.invoices, run.as_of)[INVOICE_ID]
+    return worklist(
+        items, who, settings.dunning, run.as_of, p_invoice, views["signals"], pd.Index(disputed)
+    )
 
 
 def early_warnings(
@@ -110,7 +115,7 @@ def early_warnings(
             [CUSTOMER_ID, kpi.DPD, "open_amount", "p_dpd30"]
         ]
     )
-    return alerts(now, before, shares, settings.alerts, arrears)
+    return alerts(now, before, shares, settings.alerts, arrears, views["signals"], run.as_of)
 
 
 def _new_disputes(run: Run, since: pd.Timestamp) -> pd.Series:

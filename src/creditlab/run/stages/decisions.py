@@ -68,6 +68,7 @@ from creditlab.run.folder import (
     SCENARIOS_FILE,
     SCORES_FILE,
     SEGMENTS_FILE,
+    SIGNALS_FILE,
     TABLE_FILE,
     TERMS_FILE,
     VALIDATION_SCORES_FILE,
@@ -84,6 +85,7 @@ from creditlab.segments import (
     segment_customers,
     value_tiers,
 )
+from creditlab.signals import customer_signals
 
 __all__ = [
     "DecisionStage",
@@ -251,7 +253,9 @@ def _decide(run: Run, settings: DecisionSettings) -> dict[str, Any]:
             "value": value_tiers(
                 led.customers, led.invoices, as_of, settings.economics.margin, settings.value_tiers
             ),
+            "signals": customer_signals(led.customers, led.invoices, led.events, as_of),
         }
+    views["signals"].to_csv(run_dir / SIGNALS_FILE, index=False)
     table = draws = lgd = None
     if (run_dir / SCORES_FILE).is_file() and (run_dir / PD_MODEL_FILE).is_file():
         with timed(timings, "PD draws"):
