@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import email
+import email.policy
 import json
 import shutil
 
@@ -68,6 +70,31 @@ def test_run_folder_holds_every_decision_file_with_its_columns(weekly_run):
     scen = pd.read_csv(weekly_run / "scenarios.csv").set_index("scenario")
     assert scen.loc["downturn", "ecl_mean"] > scen.loc["base", "ecl_mean"]
     assert scen.loc["downturn", "recommended_limits"] <= scen.loc["base", "recommended_limits"]
+
+
+@pytest.mark.slow
+def test_every_customer_on_the_worklist_has_its_reminder_draft(weekly_run):
+    """One draft per customer on the worklist (none for those waiting for a promised payment), its
+    .eml as reminders.csv says, on the drafts page, linked from the report."""
+    work = pd.read_csv(weekly_run / "worklist.csv", dtype={"customer_id": str})
+    drafts = pd.read_csv(weekly_run / "reminders.csv", dtype=str, keep_default_na=False)
+    acting = work.loc[~work["action"].str.startswith("wait for"), "customer_id"]
+    assert sorted(drafts["customer_id"]) == sorted(acting.unique()) and len(drafts) > 10
+    assert set(drafts["tone"]) <= {"friendly", "firm", "final", "acknowledge"}
+    assert {"de", "en"} <= set(drafts["language"])  # the CI portfolio has German customers
+    page = (weekly_run / "drafts" / "index.html").read_text()
+    for d in drafts.to_dict("records"):
+        msg = email.message_from_bytes(
+            (weekly_run / d["file"]).read_bytes(), policy=email.policy.default
+        )
+        assert msg["Subject"] == d["subject"] and (msg["To"] or "") == d["to"]
+        assert msg["X-Unsent"] == "1"
+        assert msg.get_content().strip() == d["body"].strip()
+        assert f'id="{d["draft_id"]}"' in page
+    summary = json.loads((weekly_run / "decisions.json").read_text())["reminders"]
+    assert summary["drafts"] == len(drafts) and summary["send"] is False
+    report = (weekly_run / "weekly_portfolio.html").read_text()
+    assert report.count('href="drafts/index.html#') >= 5
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from creditlab.cli_data import (
     cmd_synth,
     cmd_validate,
 )
-from creditlab.deliver import SmtpSettings, deliver_outcome, deliver_run
+from creditlab.deliver import SmtpSettings, deliver_outcome, deliver_run, send_reminders
 from creditlab.errors import ConfigError, CreditlabError, DeliveryError
 from creditlab.features import TARGET
 from creditlab.ledger.synth import SynthConfig
@@ -139,7 +139,13 @@ def _run_batch(args: argparse.Namespace, report: str) -> int:
 
 
 def cmd_deliver(args: argparse.Namespace) -> int:
-    """``creditlab deliver``: (re-)send a finished run's report."""
+    """``creditlab deliver``: (re-)send a finished run's report, or its allowed reminders."""
+    if args.reminders:
+        done = send_reminders(args.run)
+        for r in done:
+            print(f"reminder {r['draft_id']} sent to {r['to'][0]}: {r['message_id']}")
+        print(f"{len(done)} reminder(s) sent")
+        return 0
     sent = deliver_run(args.run, to=args.to)
     print(f"sent to {', '.join(sent['to'])}: {sent['message_id']} at {sent['sent_at']}")
     return 0
@@ -363,6 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deliver", help="e-mail a finished run's reports")
     p.add_argument("--run", required=True, help="the run folder")
     p.add_argument("--to", action="append", help="recipient (repeatable; default: delivery.to)")
+    p.add_argument(
+        "--reminders",
+        action="store_true",
+        help="send the run's reminder drafts that reminders.send and reminders.allow_list allow, "
+        "those whose send day has come and not sent before (instead of the report)",
+    )
     p.set_defaults(func=cmd_deliver)
 
     p = sub.add_parser("runs", help="list past runs with status, KPIs and delivery")

@@ -10,10 +10,15 @@ A temporary failure (connection refused or dropped, timeout, a 4xx reply) is ret
 exponential backoff; a permanent one (5xx: recipient rejected, authentication failed) is reported
 at once. Either way the report stays in its run folder, and every attempt is recorded in the run's
 ``manifest.json`` (``delivery``), so a run can be re-sent later with ``creditlab deliver``.
+
+Reminder drafts (``drafts/*.eml``) go to customers only through :func:`send_reminders`, only when
+the run's params say ``reminders.send: true``, only to addresses or customer ids on
+``reminders.allow_list``, not before each draft's send day and never twice.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import html
@@ -24,13 +29,15 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from creditlab.errors import DeliveryError
 from creditlab.report.headline import headline_rows
-from creditlab.run.folder import MANIFEST_FILE
+from creditlab.run.folder import MANIFEST_FILE, REMINDERS_FILE
 from creditlab.run.manifest import read_manifest, write_manifest
 
 __all__ = [
@@ -41,6 +48,7 @@ __all__ = [
     "deliver_run",
     "notify_failure",
     "send",
+    "send_reminders",
 ]
 
 log = logging.getLogger(__name__)
@@ -344,8 +352,9 @@ def notify_failure(
 def deliver_outcome(
     run_dir: str | Path, succeeded: bool, operators: Sequence[str], smtp: SmtpSettings | None
 ) -> str:
-    """E-mail a finished run: its reports to ``delivery.to`` when it succeeded, otherwise a failure
-    notice to ``operators`` (when there are any). Returns one line saying what was sent.
+    """E-mail a finished run: its reports to ``delivery.to`` when it succeeded (and the reminder
+    drafts its params allow, :func:`send_reminders`), otherwise a failure notice to ``operators``
+    (when there are any). Returns one line saying what was sent.
 
     Raises
     ------
@@ -354,8 +363,77 @@ def deliver_outcome(
     """
     if succeeded:
         sent = deliver_run(run_dir, smtp=smtp)
-        return f"sent to {', '.join(sent['to'])} ({sent['message_id']})"
+        line = f"sent to {', '.join(sent['to'])} ({sent['message_id']})"
+        if (read_manifest(Path(run_dir)).get("params", {}).get("reminders") or {}).get("send"):
+            line += f"; {len(send_reminders(run_dir, smtp))} reminder(s) sent"
+        return line
     if not operators:
         return "failed; no delivery.operators to notify"
     notify_failure(run_dir, operators, smtp)
     return f"failure notice sent to {', '.join(operators)}"
+
+
+def send_reminders(
+    run_dir: str | Path,
+    smtp: SmtpSettings | None = None,
+    today: dt.date | None = None,
+    **retry,
+) -> list[dict]:
+    """E-mail a succeeded run's reminder drafts that its params allow (see the module docstring);
+    each is sent as its ``.eml`` file holds it (a collector may have edited it), from
+    ``CREDITLAB_SMTP_FROM``. Every attempt is recorded in the manifest (``kind: reminder``).
+
+    Returns the sent drafts' records.
+
+    Raises
+    ------
+    DeliveryError
+        Sending is off in the params, the run did not succeed, or a draft could not be sent (the
+        others are still tried first).
+    """
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    if manifest.get("status") != "succeeded":
+        raise DeliveryError(f"{run_dir}: only a succeeded run's reminders are sent")
+    settings = manifest.get("params", {}).get("reminders") or {}
+    if not settings.get("send"):
+        raise DeliveryError(
+            f"{run_dir}: reminders.send is off in the run's params; drafts go to customers only "
+            "when the params say reminders.send: true and list them in reminders.allow_list"
+        )
+    allowed = {str(a).strip().lower() for a in settings.get("allow_list") or ()}
+    done = {
+        e.get("draft_id")
+        for e in manifest.get("delivery", [])
+        if e.get("kind") == "reminder" and e.get("status") == "sent"
+    }
+    today = today or dt.date.today()
+    with open(run_dir / REMINDERS_FILE, newline="", encoding="utf-8") as f:
+        drafts = list(csv.DictReader(f))
+    smtp = smtp or SmtpSettings.from_env()
+    sent, failed = [], []
+    for d in drafts:
+        if not d["to"] or not ({d["to"].lower(), d["customer_id"].lower()} & allowed):
+            continue
+        if d["send_on"] > today.isoformat() or d["draft_id"] in done:
+            continue
+        with open(run_dir / d["file"], "rb") as f:
+            msg = BytesParser(policy=policy.default).parse(f)
+        for header in ("X-Unsent", "To", "From", "Date", "Message-ID"):
+            del msg[header]
+        msg["To"], msg["From"] = d["to"], smtp.sender
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = make_msgid(domain=smtp.sender.rsplit("@", 1)[-1])
+        entry = {"kind": "reminder", "draft_id": d["draft_id"], "to": [d["to"]]}
+        try:
+            result = send(msg, smtp, **retry)
+        except DeliveryError as exc:
+            _record(run_dir, {**entry, "status": "failed", "error": str(exc)})
+            failed.append(f"{d['draft_id']}: {exc}")
+            continue
+        _record(run_dir, {**entry, "status": "sent", **result})
+        sent.append({**entry, **result})
+    log.info("%d reminder(s) sent from run %s", len(sent), manifest.get("run_id"))
+    if failed:
+        raise DeliveryError(f"{len(failed)} reminder(s) not sent: " + "; ".join(failed))
+    return sent

@@ -31,6 +31,8 @@ __all__ = [
     "SIGNALS",
     "VALUE",
     "EXTERNAL_SCORE",
+    "EMAIL",
+    "LANGUAGE",
     "INDUSTRY",
     "INVOICE_ID",
     "ISSUED_ON",
@@ -70,6 +72,8 @@ PAYMENT_TERMS_DAYS = "payment_terms_days"
 ONBOARDED_ON = "onboarded_on"
 ANNUAL_REVENUE = "annual_revenue"
 EXTERNAL_SCORE = "external_score"
+LANGUAGE = "language"  # ISO 639-1 code of the language to write to the customer in
+EMAIL = "email"  # the customer's accounts-payable address (reminder drafts)
 # invoices
 INVOICE_ID = "invoice_id"
 ISSUED_ON = "issued_on"
@@ -187,6 +191,8 @@ CUSTOMERS = TableSpec(
         Column(ONBOARDED_ON, "date"),
         Column(ANNUAL_REVENUE, "decimal", optional=True, nullable=True, min=0),
         Column(EXTERNAL_SCORE, "number", optional=True, nullable=True),
+        Column(LANGUAGE, "text", optional=True, nullable=True),
+        Column(EMAIL, "text", optional=True, nullable=True),
     ),
     key=(CUSTOMER_ID,),
 )

@@ -49,6 +49,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -63,12 +64,14 @@ from creditlab.ledger.schema import (
     CUSTOMER_ID,
     DISPUTED,
     DUE_ON,
+    EMAIL,
     EVENT_ON,
     EXTERNAL_SCORE,
     INDUSTRY,
     INVOICE_ID,
     ISSUED_ON,
     KIND,
+    LANGUAGE,
     NAME,
     ONBOARDED_ON,
     PAID_ON,
@@ -418,6 +421,11 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
             ONBOARDED_ON: onboarded,
             ANNUAL_REVENUE: revenue,
             EXTERNAL_SCORE: score_raw.astype(int),
+            # correspondence: German customers in German, the others in English
+            LANGUAGE: np.where(ctry_names[ctry_idx] == "DE", "de", "en"),
+            EMAIL: [
+                f"ap@{re.sub('[^a-z0-9]+', '-', nm.lower()).strip('-')}.example" for nm in names
+            ],
         }
     )
     order = np.lexsort((cust_of, issued))

@@ -1,8 +1,9 @@
-"""The collections sections of the weekly report: the worklist and the early-warning alerts, from
-the decisions stage's files."""
+"""The collections sections of the weekly report: the worklist (with each customer's reminder draft)
+and the early-warning alerts, from the decisions stage's files."""
 
 from __future__ import annotations
 
+import pandas as pd
 from IPython.display import Markdown
 
 from creditlab.ledger.schema import CUSTOMER_ID, NAME
@@ -14,11 +15,24 @@ from creditlab.report.decisions_section import (
 from creditlab.report.tables import fmt_money, md_escape, table
 from creditlab.run.folder import (
     ALERTS_FILE,
+    DRAFTS_PAGE,
+    REMINDERS_FILE,
     WORKLIST_FILE,
+    RunFolder,
 )
 from creditlab.run.prepare import Run
 
-__all__ = ["alerts_section", "worklist_section"]
+__all__ = ["DRAFT_LINK", "alerts_section", "with_drafts", "worklist_section"]
+
+DRAFT_LINK = (f"{DRAFTS_PAGE}#{{}}", "draft")  # table(links=...): a draft on the drafts page
+
+
+def with_drafts(run: Run, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (with a ``customer_id`` column) and a ``draft`` column: the id of the customer's
+    reminder draft ("" when it has none, or the run wrote no drafts)."""
+    drafts = RunFolder(run.run_dir).read_csv(REMINDERS_FILE)
+    ids = {} if drafts is None else drafts.set_index(CUSTOMER_ID)["draft_id"].to_dict()
+    return frame.assign(draft=frame[CUSTOMER_ID].map(ids).fillna(""))
 
 
 def worklist_section(run: Run) -> list:
@@ -27,7 +41,18 @@ def worklist_section(run: Run) -> list:
         return missing
     w, s = read_artifact(run, WORKLIST_FILE), decisions_summary(run)
     cur = run.params.currency
-    top = w.head(max(run.params.top_n, 10))
+    top = with_drafts(run, w.head(max(run.params.top_n, 10)))
+    reminders = s.get("reminders") or {}
+    drafts = (
+        f" Each customer's reminder draft (tone and language from its relationship; sent to no "
+        f"one unless the params allow it) is linked; all {reminders.get('drafts', 0):,} are on "
+        f"`{DRAFTS_PAGE}` and in `{REMINDERS_FILE}`. None is written while a promised payment "
+        f"is awaited, nor for the {reminders.get('handed_over', 0)} customer(s) already written "
+        "off, insolvent or with a collections agency (they speak to the agency or the "
+        "administrator now)."
+        if reminders.get("enabled")
+        else ""
+    )
     return [
         Markdown(
             f"{len(w):,} open invoices call for an action under their customer's dunning cadence, "
@@ -36,7 +61,7 @@ def worklist_section(run: Run) -> list:
             "defaults). An open dispute or complaint holds the dunning (acknowledge it instead), a "
             "promise to pay waits for its day, and broken promises turn a reminder into a call. "
             "Contact day = the weekday the customer usually pays on. The full list is "
-            "`worklist.csv`."
+            "`worklist.csv`." + drafts
         ),
         table(
             top[
@@ -53,6 +78,7 @@ def worklist_section(run: Run) -> list:
                     "relationship",
                     "contact_day",
                     "approval",
+                    "draft",
                 ]
             ],
             money=["open_amount", "cash_at_risk"],
@@ -71,7 +97,9 @@ def worklist_section(run: Run) -> list:
                 "relationship": "Why (disputes, promises)",
                 "contact_day": "Contact on",
                 "approval": "Owner",
+                "draft": "Draft",
             },
+            links={"draft": DRAFT_LINK},
         ),
     ]
 

@@ -113,12 +113,14 @@ def table(
     decimals: Iterable[str] = (),
     labels: dict[str, str] | None = None,
     caption: str | None = None,
+    links: dict[str, tuple[str, str]] | None = None,
 ) -> Styler:
     """Format ``frame`` for a report: thousands separators, percentages, escaped text.
 
     Columns named in ``money``/``pct``/``days``/``ints``/``decimals`` get those formats and are right-aligned;
     every other cell is HTML-escaped text. ``labels`` names columns for readers; the others get
-    :func:`column_label`.
+    :func:`column_label`. ``links`` maps a column to ``(url, text)``: each non-empty cell becomes
+    a link to ``url`` with the (escaped) cell value in place of ``{}``.
     """
     formats: dict[str, object] = {
         c: (lambda v: "–" if pd.isna(v) else "yes" if v else "no")
@@ -130,7 +132,11 @@ def table(
     formats.update({c: fmt_days for c in days})
     formats.update({c: _fmt_int for c in ints})
     formats.update({c: (lambda v: "–" if pd.isna(v) else f"{v:.3f}") for c in decimals})
-    numeric = [c for c in formats if c in frame.columns]
+    for c, (url, text) in (links or {}).items():  # the cell value arrives HTML-escaped
+        formats[c] = lambda v, u=url, t=text: (
+            "" if pd.isna(v) or v == "" else f'<a href="{u.format(v)}">{html.escape(t)}</a>'
+        )
+    numeric = [c for c in formats if c in frame.columns and c not in (links or {})]
     formats = {c: f for c, f in formats.items() if c in frame.columns}
     styler = frame.style.format(formats, na_rep="–", escape="html").hide(axis="index")
     if numeric:

@@ -9,6 +9,7 @@ from IPython.display import Markdown
 
 from creditlab.decisions.actions import ACTION_COLUMNS
 from creditlab.ledger.schema import IN_DEFAULT, NAME, PD_MEAN
+from creditlab.report.collections_section import DRAFT_LINK, with_drafts
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
 from creditlab.report.weekly import WeeklyKpis
 from creditlab.run.folder import (
@@ -138,7 +139,7 @@ def top_actions(run: Run, n: int = 5) -> list:
             "hold or a limit cut; the expected loss for a provision)."
         ),
         table(
-            shown[ACTION_COLUMNS],
+            with_drafts(run, shown[ACTION_COLUMNS]),
             money=["amount", "worth"],
             ints=["rank"],
             labels={
@@ -149,7 +150,9 @@ def top_actions(run: Run, n: int = 5) -> list:
                 "worth": f"Expected at risk ({cur})",
                 "reason": "Why",
                 "owner": "Who decides",
+                "draft": "Draft",
             },
+            links={"draft": DRAFT_LINK},
         ),
     ]
 

@@ -76,6 +76,9 @@ __all__ = [
     "ALERTS_FILE",
     "ACTIONS_FILE",
     "SIGNALS_FILE",
+    "REMINDERS_FILE",
+    "DRAFTS_DIR",
+    "DRAFTS_PAGE",
     "TERMS_FILE",
     "SCENARIOS_FILE",
     "GRADE_CALIBRATION_FILE",
@@ -116,6 +119,11 @@ PORTFOLIO_ROLL_RATES_FILE = "roll_rates_portfolio.csv"
 WORKLIST_FILE, ALERTS_FILE, TERMS_FILE = "worklist.csv", "alerts.csv", "terms.csv"
 ACTIONS_FILE = "actions.csv"
 SIGNALS_FILE = "signals.csv"
+REMINDERS_FILE, DRAFTS_DIR = (
+    "reminders.csv",
+    "drafts",
+)  # drafts/<draft_id>.eml and drafts/index.html
+DRAFTS_PAGE = f"{DRAFTS_DIR}/index.html"
 SCENARIOS_FILE, GRADE_CALIBRATION_FILE = "scenarios.csv", "grade_calibration.csv"
 PORTFOLIO_LOSS_FILE, LOSS_CURVE_FILE = "portfolio_loss.json", "loss_curve.csv"
 LOSS_DISTRIBUTION_FILE, LOSS_CONTRIBUTIONS_FILE = "loss_distribution.csv", "loss_contributions.csv"
@@ -215,6 +223,11 @@ FILES = (
     Artifact(SIGNALS_FILE, "run.stages.decisions", "report.customer_section",
              "customer_id, promises kept/broken/pending, open disputes and complaints, last contact, "
              "bank change, bureau score and its change, adverse media, insolvency notice"),
+    Artifact(REMINDERS_FILE, "run.stages.collections", "deliver (sending), report.collections_section, report.this_week",
+             "draft_id, customer_id, name, to, language, tone, send_on, invoices, amount, currency, "
+             "max_dpd, subject, body, why, file"),
+    Artifact(DRAFTS_DIR, "run.stages.collections", "the collectors (their mail program), deliver",
+             "<draft_id>.eml (unsent plain-text drafts) and index.html (every draft on one page)"),
     Artifact(ALERTS_FILE, "run.stages.decisions", "report, run.queries.customers_to_review",
              "customer_id, name, alert, severity, detail"),
     Artifact(ACTIONS_FILE, "run.stages.decisions", "report.this_week",

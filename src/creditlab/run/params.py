@@ -22,6 +22,7 @@ from creditlab.config import parse_date, parse_section, read_yaml, reject_unknow
 from creditlab.decisions.insurance import Insurance, parse_insurance
 from creditlab.decisions.loss_settings import PortfolioLossSettings, parse_loss_settings
 from creditlab.decisions.params import parse_decision_settings
+from creditlab.decisions.reminders import ReminderSettings, parse_reminders
 from creditlab.decisions.settings import DecisionSettings
 from creditlab.errors import ConfigError
 from creditlab.ledger.fx import load_fx
@@ -108,6 +109,7 @@ class RunParams:
     payment_model: PaymentSettings = PaymentSettings(enabled=False)
     portfolio_loss: PortfolioLossSettings = PortfolioLossSettings(enabled=False)
     insurance: Insurance | None = None
+    reminders: ReminderSettings = ReminderSettings()
     reports: ReportsSpec = dataclasses.field(default_factory=lambda: ReportsSpec())
     delivery: DeliverySpec = dataclasses.field(default_factory=lambda: DeliverySpec())
     stale_days: int = 14
@@ -167,6 +169,7 @@ class RunParams:
         out["reports"] = ReportsSpec(**(out.get("reports") or {}))
         out["delivery"] = DeliverySpec(**(out.get("delivery") or {}))
         out["insurance"] = parse_insurance(out.get("insurance"), Path("."), "params: insurance")
+        out["reminders"] = parse_reminders(out.get("reminders"), Path("."), "params: reminders")
         out.update(_stage_sections(out, "params"))
         return cls(**out)
 
@@ -262,6 +265,8 @@ def load_params(
             values[key] = parse_section(DeliverySpec, value, where)
         elif key == "insurance":
             values[key] = parse_insurance(value, path.parent, where)
+        elif key == "reminders":
+            values[key] = parse_reminders(value, path.parent, where)
         elif key == "fx":
             load_fx(value, path.parent, where)  # checked now, read again when the run loads data
             if value and value.get("rates"):

@@ -1,20 +1,24 @@
 """The collections part of the decisions stage: the worklist of open invoices (each action shaped by
-the customer's disputes, complaints and promises) and the early-warning alerts (against the previous
-run's scores in the store, from the payment-timing forecast and from the relationship signals)."""
+the customer's disputes, complaints and promises), a reminder draft per customer on it, and the
+early-warning alerts (against the previous run's scores in the store, from the payment-timing
+forecast and from the relationship signals)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from creditlab import kpi
+from creditlab.decisions.reminders import draft_email, drafts_page, reminder_drafts
 from creditlab.decisions.settings import DecisionSettings
 from creditlab.decisions.worklist import alerts, p_invoice_from_matrix, worklist
 from creditlab.ledger.schema import (
     CREDIT_LIMIT,
     CUSTOMER_ID,
+    DEFAULT_EVENTS,
     DISPUTED,
     EVENT_ON,
     INVOICE_ID,
@@ -24,11 +28,14 @@ from creditlab.ledger.schema import (
     PD_MEAN,
 )
 from creditlab.ledger.store import previous_scores
+from creditlab.run.folder import DRAFTS_DIR, DRAFTS_PAGE, REMINDERS_FILE
 from creditlab.run.prepare import Run
 from creditlab.segments import assign_grades
 from creditlab.signals import open_disputes
 
-__all__ = ["collections_worklist", "early_warnings"]
+__all__ = ["collections_worklist", "early_warnings", "write_reminders"]
+
+log = logging.getLogger(__name__)
 
 
 def collections_worklist(
@@ -61,10 +68,46 @@ def collections_worklist(
     if forecast is not None:  # the payment-timing model's probability where it has one
         p90 = items[INVOICE_ID].astype(str).map(forecast.set_index(INVOICE_ID)["p_dpd90"])
         p_invoice = np.where(p90.notna(), p90.to_numpy(dtype=float), p_invoice)
-    disputed = open_disputes(led.events, led.invoices, run.as_of)[INVOICE_ID]
+    views["disputes"] = open_disputes(led.events, led.invoices, run.as_of)
     return worklist(
-        items, who, settings.dunning, run.as_of, p_invoice, views["signals"], pd.Index(disputed)
-    )
+        items, who, settings.dunning, run.as_of, p_invoice, views["signals"],
+        pd.Index(views["disputes"][INVOICE_ID]),
+    )  # fmt: skip
+
+
+def write_reminders(run: Run, work: pd.DataFrame, views: dict[str, pd.DataFrame]) -> dict:
+    """A reminder draft per customer on the worklist (``reminders:`` params): ``reminders.csv``,
+    ``drafts/<draft_id>.eml`` and ``drafts/index.html``; returns the summary (counts by tone and
+    language). Needs :func:`collections_worklist` to have run (its open disputes)."""
+    settings = run.params.reminders
+    if not settings.enabled:
+        return {"enabled": False}
+    led = run.ledger
+    ev = led.events
+    handed_over = ev.loc[
+        ev[KIND].isin(DEFAULT_EVENTS) & (ev[EVENT_ON] <= pd.Timestamp(run.as_of)), CUSTOMER_ID
+    ].unique()
+    drafts = reminder_drafts(
+        work, led.invoices, led.customers, views["behaviour"], views["signals"],
+        views["disputes"], run.as_of, settings, handed_over=handed_over,
+    )  # fmt: skip
+    folder = run.run_dir / DRAFTS_DIR
+    folder.mkdir(exist_ok=True)
+    for draft in drafts.to_dict("records"):
+        (run.run_dir / draft["file"]).write_bytes(draft_email(draft).as_bytes())
+    title = f"{run.params.title}: {run.params.portfolio}"
+    (run.run_dir / DRAFTS_PAGE).write_text(drafts_page(drafts, run.as_of, title), encoding="utf-8")
+    drafts.to_csv(run.run_dir / REMINDERS_FILE, index=False)
+    log.info("%d reminder drafts written to %s", len(drafts), folder)
+    return {
+        "enabled": True,
+        "drafts": len(drafts),
+        "by_tone": drafts["tone"].value_counts().to_dict(),
+        "by_language": drafts["language"].value_counts().to_dict(),
+        "without_address": int((drafts["to"] == "").sum()),
+        "handed_over": int(work.loc[work[CUSTOMER_ID].isin(handed_over), CUSTOMER_ID].nunique()),
+        "send": settings.send,
+    }
 
 
 def early_warnings(

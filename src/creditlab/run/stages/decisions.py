@@ -77,7 +77,7 @@ from creditlab.run.folder import (
 )
 from creditlab.run.prepare import Run
 from creditlab.run.stages.base import run_stage, timed
-from creditlab.run.stages.collections import collections_worklist, early_warnings
+from creditlab.run.stages.collections import collections_worklist, early_warnings, write_reminders
 from creditlab.segments import (
     SEGMENT_COLUMNS,
     grade_calibration,
@@ -219,7 +219,7 @@ class DecisionStage:
     name = "decide"
     section = "decisions"
     summary_file = DECISIONS_FILE
-    manifest_keys = ("enabled", "left_out", "previous_run", "alerts", "worklist")
+    manifest_keys = ("enabled", "left_out", "previous_run", "alerts", "worklist", "reminders")
 
     def check(self, run: Run) -> None:
         """LGD priors by industry must name industries of the ledger."""
@@ -290,6 +290,8 @@ def _decide(run: Run, settings: DecisionSettings) -> dict[str, Any]:
             run, settings, views, table, segment_of, pm.p_reach_90, forecast
         )
         work.to_csv(run_dir / WORKLIST_FILE, index=False)
+    with timed(timings, "reminder drafts"):
+        summary["reminders"] = write_reminders(run, work, views)
     summary["worklist"] = {
         "items": len(work),
         "cash_at_risk": float(work["cash_at_risk"].sum()),
