@@ -42,6 +42,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/payment_timing.py
 	$(BIN)/python benchmarks/large_ledger.py
 	$(BIN)/python benchmarks/portfolios.py
+	$(BIN)/python benchmarks/early_warning.py
 
 clean:
 	rm -rf $(VENV)

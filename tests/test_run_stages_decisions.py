@@ -17,6 +17,7 @@ import yaml
 from helpers import creditlab
 
 from creditlab import kpi
+from creditlab.ledger.schema import DEFAULT_EVENTS
 from creditlab.ledger.store import append_scores
 from creditlab.run.prepare import open_run
 from creditlab.run.queries import approve, order_headroom
@@ -78,8 +79,14 @@ def test_every_customer_on_the_worklist_has_its_reminder_draft(weekly_run):
     .eml as reminders.csv says, on the drafts page, linked from the report."""
     work = pd.read_csv(weekly_run / "worklist.csv", dtype={"customer_id": str})
     drafts = pd.read_csv(weekly_run / "reminders.csv", dtype=str, keep_default_na=False)
-    acting = work.loc[~work["action"].str.startswith("wait for"), "customer_id"]
+    events = pd.read_parquet(weekly_run / "ledger" / "events.parquet")
+    handed_over = events.loc[events["kind"].isin(DEFAULT_EVENTS), "customer_id"]  # none after as_of
+    acting = work.loc[
+        ~work["action"].str.startswith("wait for") & ~work["customer_id"].isin(handed_over),
+        "customer_id",
+    ]
     assert sorted(drafts["customer_id"]) == sorted(acting.unique()) and len(drafts) > 10
+    assert work["customer_id"].isin(handed_over).any()  # the exclusion was exercised
     assert set(drafts["tone"]) <= {"friendly", "firm", "final", "acknowledge"}
     assert {"de", "en"} <= set(drafts["language"])  # the CI portfolio has German customers
     page = (weekly_run / "drafts" / "index.html").read_text()

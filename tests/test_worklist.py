@@ -177,6 +177,14 @@ def test_relationship_signals_raise_their_alerts():
             "last_broken_promise_on": [TS("2026-11-01"), TS("2026-08-01"), pd.NaT],
             "promises_broken": [2, 1, 0],
             "promises_kept": [1, 3, 0],
+            # a pays 22 days later since August (z 6); b's step is too small, c's too uncertain
+            "shift_from": [TS("2026-08-03"), TS("2026-09-01"), TS("2026-10-01")],
+            "shift_days": [22.0, 9.0, 30.0],
+            "days_before": [3.0, 2.0, 1.0],
+            "days_after": [25.0, 11.0, 31.0],
+            "n_before": [12, 12, 12],
+            "n_after": [6, 4, 2],
+            "shift_z": [6.0, 5.0, 3.0],
         }
     )
     shares = pd.Series({"a": 0.05, "b": 0.05, "c": 0.05})
@@ -189,3 +197,8 @@ def test_relationship_signals_raise_their_alerts():
     assert got[("c", "bank details changed")].severity == "medium"
     assert "2 of 3 broken" in got[("a", "broken promise")].detail
     assert ("b", "broken promise") not in got  # broken in August
+    assert got[("a", "paying later")].detail == (
+        "25 days beyond terms on the 6 invoice(s) due since 2026-08-03, against 3 before "
+        "(+22 days, z 6.0)"
+    )
+    assert ("b", "paying later") not in got and ("c", "paying later") not in got

@@ -234,6 +234,8 @@ class AlertSettings:
     single_share: float = 0.1  # one customer's share of AR above this
     arrears: float = 0.5  # an invoice not yet 30 DPD whose P(reaching 30+ DPD) is at least this
     score_drop: float = 50.0  # a bureau score this many points below its best of the half-year
+    shift_z: float = 4.0  # a step up in days beyond terms this many standard errors (drift.py)
+    shift_days: float = 15.0  # ... and at least this many days
 
 
 @dataclasses.dataclass(frozen=True)

@@ -232,7 +232,9 @@ def alerts(
     down by ``settings.score_drop`` points or more against its best of the half-year before
     (high at twice that), adverse media and insolvency notices (high), a bank-account change
     (medium: the classic set-up of a payment fraud or a bust-out), each within
-    ``signals.RECENT_DAYS``, and a promise to pay broken in the last 30 days.
+    ``signals.RECENT_DAYS``, a promise to pay broken in the last 30 days, and a step up in days
+    beyond terms (:func:`creditlab.drift.payment_shifts` columns in ``signals``) of at least
+    ``settings.shift_days`` and ``settings.shift_z`` standard errors: "paying later".
     """
     rows: list[dict] = []
 
@@ -368,6 +370,20 @@ def _signal_alerts(both: pd.DataFrame, settings: AlertSettings, as_of: dt.date, 
         ),
     ):
         add(both.loc[both[column].notna()], alert, severity, lambda r, c=column, d=detail: d.format(day(r[c])))  # fmt: skip
+    if "shift_z" in both.columns:  # creditlab.drift.payment_shifts, merged in by the stage
+        shifted = both.loc[
+            (both["shift_z"] >= settings.shift_z) & (both["shift_days"] >= settings.shift_days)
+        ]
+        add(
+            shifted,
+            "paying later",
+            "medium",
+            lambda r: (
+                f"{r['days_after']:.0f} days beyond terms on the {int(r['n_after'])} invoice(s) "
+                f"due since {day(r['shift_from'])}, against {r['days_before']:.0f} before "
+                f"(+{r['shift_days']:.0f} days, z {r['shift_z']:.1f})"
+            ),
+        )
     recent = both.loc[both["last_broken_promise_on"] > pd.Timestamp(as_of) - pd.Timedelta(days=30)]
     add(
         recent,

@@ -222,7 +222,8 @@ FILES = (
              "cash_at_risk, action, relationship, contact_day, contact_on, approval"),
     Artifact(SIGNALS_FILE, "run.stages.decisions", "report.customer_section",
              "customer_id, promises kept/broken/pending, open disputes and complaints, last contact, "
-             "bank change, bureau score and its change, adverse media, insolvency notice"),
+             "bank change, bureau score and its change, adverse media, insolvency notice, "
+             "payment shift (shift_from, shift_days, days_before/after, n_before/after, shift_z)"),
     Artifact(REMINDERS_FILE, "run.stages.collections", "deliver (sending), report.collections_section, report.this_week",
              "draft_id, customer_id, name, to, language, tone, send_on, invoices, amount, currency, "
              "max_dpd, subject, body, why, file"),

@@ -38,6 +38,7 @@ from creditlab.decisions.provisions import (
 from creditlab.decisions.scenarios import scenario_grid
 from creditlab.decisions.settings import DecisionSettings
 from creditlab.decisions.terms import terms_economics
+from creditlab.drift import payment_shifts
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import (
     CREDIT_LIMIT,
@@ -253,7 +254,9 @@ def _decide(run: Run, settings: DecisionSettings) -> dict[str, Any]:
             "value": value_tiers(
                 led.customers, led.invoices, as_of, settings.economics.margin, settings.value_tiers
             ),
-            "signals": customer_signals(led.customers, led.invoices, led.events, as_of),
+            "signals": customer_signals(led.customers, led.invoices, led.events, as_of).merge(
+                payment_shifts(led.invoices, as_of), on=CUSTOMER_ID, how="left"
+            ),
         }
     views["signals"].to_csv(run_dir / SIGNALS_FILE, index=False)
     table = draws = lgd = None
