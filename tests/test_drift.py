@@ -45,13 +45,15 @@ def _noise(rng, n: int) -> np.ndarray:
 
 
 def _alarmed(shifts: pd.DataFrame) -> pd.DataFrame:
-    return shifts.loc[(shifts["shift_z"] >= ALERT.shift_z) & (shifts["shift_days"] >= ALERT.shift_days)]
+    return shifts.loc[
+        (shifts["shift_z"] >= ALERT.shift_z) & (shifts["shift_days"] >= ALERT.shift_days)
+    ]
 
 
 def test_a_planted_step_is_found_with_its_start_and_size():
     rng = np.random.default_rng(4)
     found = []
-    for seed in range(30):
+    for _ in range(30):
         late = _noise(rng, 30)
         late[-6:] += 25  # the last six invoices (due in the last ~80 days) 25 days later
         shifts = payment_shifts(_ledger({"C": late}), AS_OF)
