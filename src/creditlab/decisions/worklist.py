@@ -379,8 +379,8 @@ def _signal_alerts(both: pd.DataFrame, settings: AlertSettings, as_of: dt.date, 
             "paying later",
             "medium",
             lambda r: (
-                f"{r['days_after']:.0f} days beyond terms on the {int(r['n_after'])} invoice(s) "
-                f"due since {day(r['shift_from'])}, against {r['days_before']:.0f} before "
+                f"{round(r['days_after'])} days beyond terms on the {int(r['n_after'])} invoice(s) "
+                f"due since {day(r['shift_from'])}, against {round(r['days_before'])} before "
                 f"(+{r['shift_days']:.0f} days, z {r['shift_z']:.1f})"
             ),
         )

@@ -31,7 +31,6 @@ from creditlab.ledger.store import previous_scores
 from creditlab.run.folder import DRAFTS_DIR, DRAFTS_PAGE, REMINDERS_FILE
 from creditlab.run.prepare import Run
 from creditlab.segments import assign_grades
-from creditlab.signals import open_disputes
 
 __all__ = ["collections_worklist", "early_warnings", "write_reminders"]
 
@@ -68,7 +67,6 @@ def collections_worklist(
     if forecast is not None:  # the payment-timing model's probability where it has one
         p90 = items[INVOICE_ID].astype(str).map(forecast.set_index(INVOICE_ID)["p_dpd90"])
         p_invoice = np.where(p90.notna(), p90.to_numpy(dtype=float), p_invoice)
-    views["disputes"] = open_disputes(led.events, led.invoices, run.as_of)
     return worklist(
         items, who, settings.dunning, run.as_of, p_invoice, views["signals"],
         pd.Index(views["disputes"][INVOICE_ID]),
@@ -78,7 +76,7 @@ def collections_worklist(
 def write_reminders(run: Run, work: pd.DataFrame, views: dict[str, pd.DataFrame]) -> dict:
     """A reminder draft per customer on the worklist (``reminders:`` params): ``reminders.csv``,
     ``drafts/<draft_id>.eml`` and ``drafts/index.html``; returns the summary (counts by tone and
-    language). Needs :func:`collections_worklist` to have run (its open disputes)."""
+    language)."""
     settings = run.params.reminders
     if not settings.enabled:
         return {"enabled": False}

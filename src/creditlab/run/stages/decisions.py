@@ -86,7 +86,7 @@ from creditlab.segments import (
     segment_customers,
     value_tiers,
 )
-from creditlab.signals import customer_signals
+from creditlab.signals import customer_signals, open_disputes
 
 __all__ = [
     "DecisionStage",
@@ -257,6 +257,7 @@ def _decide(run: Run, settings: DecisionSettings) -> dict[str, Any]:
             "signals": customer_signals(led.customers, led.invoices, led.events, as_of).merge(
                 payment_shifts(led.invoices, as_of), on=CUSTOMER_ID, how="left"
             ),
+            "disputes": open_disputes(led.events, led.invoices, as_of),
         }
     views["signals"].to_csv(run_dir / SIGNALS_FILE, index=False)
     table = draws = lgd = None
