@@ -188,8 +188,14 @@ def test_relationship_signals_raise_their_alerts():
         }
     )
     shares = pd.Series({"a": 0.05, "b": 0.05, "c": 0.05})
-    out = alerts(_now(), None, shares, AlertSettings(score_drop=50), None, signals, AS_OF)
+    screen = pd.DataFrame(
+        [{"customer_id": "c", "name": "C", "alert": "order surge", "severity": "medium",
+          "detail": "invoiced 9,000 in the last 30 days"}]
+    )  # fmt: skip
+    out = alerts(_now(), None, shares, AlertSettings(score_drop=50), None, signals, AS_OF, screen)
     got = {(r.customer_id, r.alert): r for r in out.itertuples()}
+    assert got[("c", "order surge")].detail == "invoiced 9,000 in the last 30 days"
+    assert out["severity"].map({"high": 0, "medium": 1, "low": 2}).is_monotonic_increasing
     assert got[("a", "bureau score drop")].severity == "high"
     assert "120 points below" in got[("a", "bureau score drop")].detail
     assert ("b", "bureau score drop") not in got and ("c", "bureau score drop") not in got

@@ -236,6 +236,7 @@ class AlertSettings:
     score_drop: float = 50.0  # a bureau score this many points below its best of the half-year
     shift_z: float = 4.0  # a step up in days beyond terms this many standard errors (drift.py)
     shift_days: float = 15.0  # ... and at least this many days
+    surge: float = 5.0  # fraud screens: orders this many times the customer's usual (screens.py)
 
 
 @dataclasses.dataclass(frozen=True)

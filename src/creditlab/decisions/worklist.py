@@ -217,9 +217,10 @@ def alerts(
     arrears: pd.DataFrame | None = None,
     signals: pd.DataFrame | None = None,
     as_of: dt.date | None = None,
+    screens: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Early-warning alerts: changes since the previous run, states over thresholds, and what the
-    relationship events say.
+    """Early-warning alerts: changes since the previous run, states over thresholds, what the
+    relationship events say, and the fraud and bust-out screens.
 
     ``now`` has per customer ``customer_id, name, pd_mean, grade, grade_rank, open_ar,
     credit_limit, utilisation, max_dpd, new_disputes``; ``before`` (None on a first run) has
@@ -235,6 +236,8 @@ def alerts(
     ``signals.RECENT_DAYS``, a promise to pay broken in the last 30 days, and a step up in days
     beyond terms (:func:`creditlab.drift.payment_shifts` columns in ``signals``) of at least
     ``settings.shift_days`` and ``settings.shift_z`` standard errors: "paying later".
+    ``screens`` (:func:`creditlab.decisions.screens.bust_out_screens`, in these columns) are added
+    as they are.
     """
     rows: list[dict] = []
 
@@ -330,6 +333,8 @@ def alerts(
         )
     order = {"high": 0, "medium": 1, "low": 2}
     out = pd.DataFrame(rows, columns=ALERT_COLUMNS)
+    if screens is not None and len(screens):
+        out = pd.concat([out, screens[ALERT_COLUMNS]], ignore_index=True)
     return out.sort_values("severity", key=lambda s: s.map(order), kind="stable").reset_index(
         drop=True
     )

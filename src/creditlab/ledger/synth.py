@@ -27,6 +27,9 @@ invoices take seconds:
   month (never on a weekend). With ``payment_process="ordinal"`` ``D = R +
   pay_disputed*disputed`` exactly: the model's own family, for recovering its parameters.
 
+Bust-outs (orders far beyond the customer's history, then no payment) are planted by
+:mod:`creditlab.ledger.synth_fraud` when ``bust_outs`` > 0.
+
 Relationship events (disputes with their reasons, calls and promises to pay, master-data changes,
 bureau scores and adverse media) come from :mod:`creditlab.ledger.synth_events`, with what they
 plant in ``truth/customers.csv`` (``relationship_events=False`` leaves them out).
@@ -78,6 +81,7 @@ from creditlab.ledger.schema import (
     PAYMENT_TERMS_DAYS,
 )
 from creditlab.ledger.synth_events import relationship_events
+from creditlab.ledger.synth_fraud import plant_bust_outs
 
 __all__ = ["PAYMENT_PROCESSES", "SynthConfig", "Portfolio", "synthesize"]
 
@@ -182,6 +186,7 @@ class SynthConfig:
     drift_window: int = 120
     exact_defaults: bool = False
     relationship_events: bool = True
+    bust_outs: float = 0.0  # share of customers planted as bust-outs (ledger.synth_fraud)
 
     def __post_init__(self) -> None:
         if self.payment_process not in PAYMENT_PROCESSES:
@@ -475,6 +480,10 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     )
     if relationship is not None:
         truth_customers = truth_customers.merge(relationship, on=CUSTOMER_ID)
+    if cfg.bust_outs:
+        invoices, events, truth_customers = plant_bust_outs(
+            cfg.seed, cfg.bust_outs, invoices, events, truth_customers, end
+        )
     coef = [
         ("intercept", cfg.intercept),
         ("b_size", cfg.b_size),

@@ -13,6 +13,7 @@ import pandas as pd
 
 from creditlab import kpi
 from creditlab.decisions.reminders import draft_email, drafts_page, reminder_drafts
+from creditlab.decisions.screens import bust_out_screens
 from creditlab.decisions.settings import DecisionSettings
 from creditlab.decisions.worklist import alerts, p_invoice_from_matrix, worklist
 from creditlab.ledger.schema import (
@@ -116,8 +117,9 @@ def early_warnings(
     summary: dict[str, Any],
     forecast: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """Alerts against the previous run's scores in the store (none on a first run), and from the
-    payment-timing forecast where the run has one."""
+    """Alerts against the previous run's scores in the store (none on a first run), from the
+    payment-timing forecast where the run has one, from the relationship signals, and the fraud
+    and bust-out screens."""
     led = run.ledger
     now = views["exposure"][
         [CUSTOMER_ID, NAME, CREDIT_LIMIT, kpi.OPEN_AR, kpi.MAX_DPD, kpi.UTILISATION]
@@ -156,7 +158,12 @@ def early_warnings(
             [CUSTOMER_ID, kpi.DPD, "open_amount", "p_dpd30"]
         ]
     )
-    return alerts(now, before, shares, settings.alerts, arrears, views["signals"], run.as_of)
+    screens = bust_out_screens(
+        led.customers, led.invoices, led.events, run.as_of, settings.alerts.surge
+    )
+    return alerts(
+        now, before, shares, settings.alerts, arrears, views["signals"], run.as_of, screens
+    )
 
 
 def _new_disputes(run: Run, since: pd.Timestamp) -> pd.Series:

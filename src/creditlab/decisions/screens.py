@@ -1,0 +1,148 @@
+"""Fraud and bust-out screens: orders far beyond what a customer's history predicts, point in time.
+
+A bust-out is a customer (often new, or a dormant account brought back) that builds trust, orders
+far more than usual in a few weeks and never pays. Each screen is an alert with its reason and its
+evidence (:data:`creditlab.decisions.worklist.ALERT_COLUMNS`), from the invoices issued and the
+events known at ``as_of``:
+
+* **order surge**: invoiced in the last ``WINDOW_DAYS`` more than ``surge`` times the customer's
+  mean 30-day billing over the year before, and above the largest 30-day billing of that year
+  (its range is in the evidence); needs ``MIN_HISTORY_DAYS`` of history.
+* **dormant reactivated**: a first order after at least ``DORMANT_DAYS`` without one, within the
+  last 60 days, billing more than ``surge`` times its mean 30-day billing when it was active.
+* **new account growing fast**: a customer whose first invoice is under ``MIN_HISTORY_DAYS`` old
+  and whose billing since then exceeds both ``surge`` times the median and the 95th percentile of
+  what the portfolio's customers billed in their own first as many days.
+* **details changed before a large order**: an address or bank-account change in the
+  ``CHANGE_DAYS`` before an invoice of the last ``WINDOW_DAYS`` at least ``surge`` times the
+  customer's median invoice.
+
+``benchmarks/bust_out.py`` measures them on portfolios with planted bust-outs
+(:mod:`creditlab.ledger.synth_fraud`): how many are caught before they stop paying, and the false
+alarms on everyone else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from creditlab.ledger.schema import (
+    AMOUNT,
+    CUSTOMER_ID,
+    DETAIL,
+    EVENT_ON,
+    INVOICE_ID,
+    ISSUED_ON,
+    KIND,
+    NAME,
+)
+
+__all__ = ["bust_out_screens"]
+
+WINDOW_DAYS = 30  # the recent orders a screen looks at
+MIN_HISTORY_DAYS = 180  # history needed to judge a surge; younger accounts are "new"
+DORMANT_DAYS = 180  # no order this long before a reactivation
+REACTIVATED_DAYS = 60  # a reactivation this recent counts
+CHANGE_DAYS = 60  # a master-data change this long before a large order counts
+_COLUMNS = [CUSTOMER_ID, NAME, "alert", "severity", "detail"]
+_HIGH = ("dormant account reactivated", "details changed before a large order")  # else medium
+
+
+def _money(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+def bust_out_screens(
+    customers: pd.DataFrame,
+    invoices: pd.DataFrame,
+    events: pd.DataFrame,
+    as_of: dt.date,
+    surge: float = 3.0,
+) -> pd.DataFrame:
+    """The screens' alerts at ``as_of`` (see the module docstring), one row per customer and
+    screen; ``surge`` is the multiple of the usual that counts as far beyond it."""
+    t = pd.Timestamp(as_of)
+    inv = invoices.loc[invoices[ISSUED_ON] <= t, [INVOICE_ID, CUSTOMER_ID, ISSUED_ON, AMOUNT]]
+    name = customers.set_index(CUSTOMER_ID)[NAME].to_dict()
+    rows: list[dict] = []
+
+    def add(cid, alert: str, detail: str) -> None:
+        severity = "high" if alert in _HIGH else "medium"
+        rows.append({CUSTOMER_ID: cid, NAME: name.get(cid), "alert": alert, "severity": severity,
+                     "detail": detail})  # fmt: skip
+
+    window = t - pd.Timedelta(days=WINDOW_DAYS)
+    first = inv.groupby(CUSTOMER_ID)[ISSUED_ON].min()
+    recent = inv.loc[inv[ISSUED_ON] > window].groupby(CUSTOMER_ID)[AMOUNT].sum()
+    # order surge: the last 30 days against the 12 30-day windows before
+    year = inv.loc[(inv[ISSUED_ON] > window - pd.Timedelta(days=360)) & (inv[ISSUED_ON] <= window)]
+    slot = ((window - year[ISSUED_ON]).dt.days // WINDOW_DAYS).clip(0, 11)
+    per = year.groupby([year[CUSTOMER_ID], slot])[AMOUNT].sum().unstack(fill_value=0.0)
+    per = per.reindex(columns=range(12), fill_value=0.0)
+    seasoned = first.index[first <= t - pd.Timedelta(days=MIN_HISTORY_DAYS)]
+    for cid in recent.index.intersection(per.index).intersection(seasoned):
+        months = per.loc[cid].to_numpy()
+        active = months[: max(1, min(12, (window - first[cid]).days // WINDOW_DAYS))]
+        mean, top = active.mean(), active.max()
+        if mean > 0 and recent[cid] > surge * mean and recent[cid] > top:
+            lo, hi = np.quantile(active, [0.05, 0.95])
+            add(cid, "order surge", f"invoiced {_money(recent[cid])} in the last {WINDOW_DAYS} days; "
+                f"its 30-day billing in the year before: mean {_money(mean)}, 90 % range "
+                f"{_money(lo)}-{_money(hi)}, at most {_money(top)}")  # fmt: skip
+    # dormant reactivated: a long gap before a recent first order
+    srt = inv.sort_values([CUSTOMER_ID, ISSUED_ON])
+    gap = srt.groupby(CUSTOMER_ID)[ISSUED_ON].diff().dt.days
+    back = srt.loc[
+        (gap >= DORMANT_DAYS) & (srt[ISSUED_ON] > t - pd.Timedelta(days=REACTIVATED_DAYS))
+    ]
+    for r in back.itertuples(index=False):
+        cid, since = r.customer_id, r.issued_on
+        before = srt.loc[(srt[CUSTOMER_ID] == cid) & (srt[ISSUED_ON] < since)]
+        active_days = max((before[ISSUED_ON].max() - before[ISSUED_ON].min()).days, WINDOW_DAYS)
+        usual = before[AMOUNT].sum() / active_days * WINDOW_DAYS
+        now = srt.loc[(srt[CUSTOMER_ID] == cid) & (srt[ISSUED_ON] >= since), AMOUNT].sum()
+        if now > surge * usual:
+            add(cid, "dormant account reactivated", f"no order for {int(gap.loc[(srt[CUSTOMER_ID] == cid) & (srt[ISSUED_ON] == since)].max())} days "
+                f"until {since.date()}; {_money(now)} invoiced since, against "
+                f"{_money(usual)} per 30 days when it was active")  # fmt: skip
+    # a new account growing faster than new accounts do
+    young = first.index[first > t - pd.Timedelta(days=MIN_HISTORY_DAYS)]
+    age_of = inv[ISSUED_ON] - inv[CUSTOMER_ID].map(first)
+    for cid in young:
+        age = (t - first[cid]).days
+        if age < 14:
+            continue
+        peers = first.index[first <= t - pd.Timedelta(days=age)].difference([cid])
+        early = inv.loc[inv[CUSTOMER_ID].isin(peers) & (age_of <= pd.Timedelta(days=age))]
+        peer_sum = early.groupby(CUSTOMER_ID)[AMOUNT].sum().reindex(peers, fill_value=0.0)
+        own = inv.loc[inv[CUSTOMER_ID] == cid, AMOUNT].sum()
+        if len(peer_sum) >= 20:
+            med, p95 = peer_sum.median(), peer_sum.quantile(0.95)
+            if own > max(surge * med, p95):
+                add(cid, "new account growing fast", f"invoiced {_money(own)} in its first {age} "
+                    f"days; customers billed a median {_money(med)} (95 % up to {_money(p95)}) "
+                    "in theirs")  # fmt: skip
+    # an address or bank change shortly before a large order
+    ev = events.loc[
+        (events[KIND] == "master_data_change")
+        & (events[EVENT_ON] <= t)
+        & events[DETAIL].isin(["address", "bank_account"])
+    ]
+    if len(ev):
+        median = inv.groupby(CUSTOMER_ID)[AMOUNT].median()
+        large = inv.loc[
+            (inv[ISSUED_ON] > window) & (inv[AMOUNT] >= surge * inv[CUSTOMER_ID].map(median))
+        ]
+        both = large.merge(ev[[CUSTOMER_ID, EVENT_ON, DETAIL]], on=CUSTOMER_ID)
+        lag = (both[ISSUED_ON] - both[EVENT_ON]).dt.days
+        both = both.loc[(lag >= 0) & (lag <= CHANGE_DAYS)].sort_values(AMOUNT, ascending=False)
+        for r in both.drop_duplicates(CUSTOMER_ID).itertuples(index=False):
+            what = "bank account" if r.detail == "bank_account" else "address"
+            add(r.customer_id, "details changed before a large order", f"{what} changed on "
+                f"{r.event_on.date()}, {(r.issued_on - r.event_on).days} days before invoice "
+                f"{r.invoice_id} of {_money(r.amount)} ({r.amount / median[r.customer_id]:.1f}x its "
+                "median invoice): confirm the change and the delivery address before shipping")  # fmt: skip
+    return pd.DataFrame(rows, columns=_COLUMNS)
