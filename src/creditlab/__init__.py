@@ -20,6 +20,13 @@ _EXPORTS = {
     "segments": "creditlab.segments",
     "parse_decision_settings": "creditlab.decisions.params",
     "DecisionSettings": "creditlab.decisions.settings",
+    "ReminderSettings": "creditlab.decisions.reminders",
+    "reminder_drafts": "creditlab.decisions.reminders",
+    "bust_out_screens": "creditlab.decisions.screens",
+    "customer_signals": "creditlab.signals",
+    "timeline": "creditlab.signals",
+    "payment_shifts": "creditlab.drift",
+    "send_reminders": "creditlab.deliver",
     "ConfigError": "creditlab.errors",
     "ConvergenceError": "creditlab.errors",
     "CreditlabError": "creditlab.errors",
@@ -118,6 +125,10 @@ __all__ = [
     "kpi",
     "features",
     "features_sql",
+    # relationship signals and payment shifts
+    "customer_signals",
+    "timeline",
+    "payment_shifts",
     # models
     "Backtest",
     "GateConfig",
@@ -136,6 +147,9 @@ __all__ = [
     "segments",
     "DecisionSettings",
     "parse_decision_settings",
+    "ReminderSettings",
+    "reminder_drafts",
+    "bust_out_screens",
     # one run: params, folder, stages, orchestration, questions asked of a finished run
     "Outputs",
     "PDSettings",
@@ -157,8 +171,9 @@ __all__ = [
     "pd_history",
     "read_forecast",
     "whatif_base",
-    # reports and batches of portfolios
+    # reports, delivery and batches of portfolios
     "report",
+    "send_reminders",
     "PortfolioJob",
     "discover",
     "run_portfolios",

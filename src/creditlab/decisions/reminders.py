@@ -46,6 +46,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from creditlab.config import parse_section
 from creditlab.errors import ConfigError
+from creditlab.ledger.fx import AMOUNT_ORIGINAL, CURRENCY_ORIGINAL
 from creditlab.ledger.schema import (
     AMOUNT,
     COUNTRY,
@@ -301,8 +302,8 @@ def reminder_drafts(
         & ~work[CUSTOMER_ID].astype(str).isin([str(c) for c in handed_over])
     ]
     inv = invoices.set_index(invoices[INVOICE_ID].astype(str))
-    own_amount = inv.get("amount_original", inv[AMOUNT])
-    own_currency = inv.get("currency_original", inv[CURRENCY])
+    own_amount = inv.get(AMOUNT_ORIGINAL, inv[AMOUNT])
+    own_currency = inv.get(CURRENCY_ORIGINAL, inv[CURRENCY])
     foreign = own_currency.notna() & (own_currency.astype(str) != "")
     scale = pd.Series(np.where(foreign, own_amount / inv[AMOUNT], 1.0), index=inv.index)
     currency = own_currency.where(foreign, inv[CURRENCY]).astype(str)
