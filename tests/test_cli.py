@@ -235,9 +235,11 @@ def test_init_then_a_weekly_run_on_the_real_highradius_export(highradius_dir, tm
     assert draft.stdout.strip().splitlines()[-1] == str(tmp_path / "mine.yaml")
     text = (tmp_path / "mine.yaml").read_text()
     assert "customer_id: cust_no" in text and "constant: {CAD: TODO}" in text
-    # the shipped params, with the payment model off to keep this test short
+    # the shipped params, with the payment model and the PD refit off to keep this test short
+    # (the refit has its own test in test_run_stages_pd.py)
     params = yaml.safe_load(Path("params/highradius_ar.yaml").read_text())
     params.pop("payment_model")
+    params["pd_model"]["refit"] = False
     params["data"] = str(highradius_dir)
     run_dir = weekly_with(params, tmp_path)
     html = (run_dir / "weekly_portfolio.html").read_text()
