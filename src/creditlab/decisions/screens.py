@@ -6,8 +6,9 @@ evidence (:data:`creditlab.decisions.worklist.ALERT_COLUMNS`), from the invoices
 events known at ``as_of``:
 
 * **order surge**: invoiced in the last ``WINDOW_DAYS`` more than ``surge`` times the customer's
-  mean 30-day billing over the year before, and above the largest 30-day billing of that year
-  (its range is in the evidence); needs ``MIN_HISTORY_DAYS`` of history.
+  mean 30-day billing over the year before, and more than ``TOP_MULTIPLE`` times the largest
+  30-day billing of that year (its range is in the evidence); needs ``MIN_HISTORY_DAYS`` of
+  history.
 * **dormant reactivated**: a first order after at least ``DORMANT_DAYS`` without one, within the
   last 60 days, billing more than ``surge`` times its mean 30-day billing when it was active.
 * **new account growing fast**: a customer whose first invoice is under ``MIN_HISTORY_DAYS`` old
@@ -47,6 +48,7 @@ MIN_HISTORY_DAYS = 180  # history needed to judge a surge; younger accounts are 
 DORMANT_DAYS = 180  # no order this long before a reactivation
 REACTIVATED_DAYS = 60  # a reactivation this recent counts
 CHANGE_DAYS = 60  # a master-data change this long before a large order counts
+TOP_MULTIPLE = 1.5  # an order surge also beats the customer's busiest 30 days of the year by this
 _COLUMNS = [CUSTOMER_ID, NAME, "alert", "severity", "detail"]
 _HIGH = ("dormant account reactivated", "details changed before a large order")  # else medium
 
@@ -87,7 +89,7 @@ def bust_out_screens(
         months = per.loc[cid].to_numpy()
         active = months[: max(1, min(12, (window - first[cid]).days // WINDOW_DAYS))]
         mean, top = active.mean(), active.max()
-        if mean > 0 and recent[cid] > surge * mean and recent[cid] > top:
+        if mean > 0 and recent[cid] > surge * mean and recent[cid] > TOP_MULTIPLE * top:
             lo, hi = np.quantile(active, [0.05, 0.95])
             add(cid, "order surge", f"invoiced {_money(recent[cid])} in the last {WINDOW_DAYS} days; "
                 f"its 30-day billing in the year before: mean {_money(mean)}, 90 % range "
