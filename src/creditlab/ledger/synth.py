@@ -30,9 +30,10 @@ invoices take seconds:
 Bust-outs (orders far beyond the customer's history, then no payment) are planted by
 :mod:`creditlab.ledger.synth_fraud` when ``bust_outs`` > 0.
 
-Relationship events (disputes with their reasons, calls and promises to pay, master-data changes,
-bureau scores and adverse media) come from :mod:`creditlab.ledger.synth_events`, with what they
-plant in ``truth/customers.csv`` (``relationship_events=False`` leaves them out).
+Relationship events (disputes with their reasons, e-mail reminders and calls that bring some
+payments forward, promises to pay, master-data changes, bureau scores and adverse media) come from
+:mod:`creditlab.ledger.synth_events`, with what they plant in ``truth/customers.csv`` and
+``truth/contacts.csv`` (``relationship_events=False`` leaves them out).
 
 The ledger's defaults (90+ days past due, or a default event) are not the latent ones: disputes and
 slips take performing customers' invoices past 90 days, and a default shows months after it
@@ -61,6 +62,7 @@ from creditlab.ledger.schema import (
     AMOUNT,
     AMOUNT_PAID,
     ANNUAL_REVENUE,
+    CHANNEL,
     COUNTRY,
     CREDIT_LIMIT,
     CURRENCY,
@@ -204,6 +206,7 @@ class Portfolio:
     truth_coefficients: pd.DataFrame
     config: SynthConfig
     truth_payment: pd.DataFrame
+    truth_contacts: pd.DataFrame  # contacts' planted and realised effect, per channel
 
 
 def _logistic(x: np.ndarray) -> np.ndarray:
@@ -389,7 +392,7 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     paid = np.where(recovered, late_recovery, paid)
     paid = np.where((unpaid & ~recovered) | (paid > end), np.datetime64("NaT"), paid)
 
-    # events: most defaults leave one; reminders for late invoices
+    # events: most defaults leave one
     kinds = np.array(["write_off", "insolvency", "collections_agency"])
     ev_cust = np.where(defaulted & ((rng.random(n) < 0.7) | cfg.exact_defaults))[0]
     ev_lag = rng.integers(20, 120, len(ev_cust)) * (not cfg.exact_defaults)
@@ -397,10 +400,6 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     ev_kind = kinds[rng.integers(0, 3, len(ev_cust))]
     if cfg.exact_defaults:
         ev_kind[:] = "insolvency"
-    rem = np.where(~np.isnat(paid) & ((paid - due).astype(int) > 10) & (rng.random(m) < 0.5))[0]
-    ev_cust = np.concatenate([ev_cust, cust_of[rem]])
-    ev_on = np.concatenate([ev_on, due[rem] + np.timedelta64(7, "D")])
-    ev_kind = np.concatenate([ev_kind, np.full(len(rem), "reminder_sent")])
     ev_keep = ev_on <= end
 
     ids = np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 6))
@@ -456,11 +455,14 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
         }
     ).drop_duplicates()
     relationship = None
+    truth_contacts = pd.DataFrame(columns=[CHANNEL, "contacts", "lift_planted", "lift_realised"])
     if cfg.relationship_events:
-        more, relationship = relationship_events(
+        planted = relationship_events(
             cfg.seed, ids, invoices, latent, score_raw, default_on, onboarded, months[0], end
         )
-        events = pd.concat([events, more], ignore_index=True)
+        events = pd.concat([events, planted.events], ignore_index=True)
+        invoices[PAID_ON] = planted.paid_on
+        relationship, truth_contacts = planted.truth, planted.contacts
     events = events.sort_values(EVENT_ON, kind="stable", ignore_index=True)
 
     truth_customers = pd.DataFrame(
@@ -518,5 +520,6 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
         f"{int(defaulted.sum()):,}",
     )
     return Portfolio(
-        customers, invoices, events, truth_customers, truth_coefficients, cfg, truth_payment
-    )
+        customers, invoices, events, truth_customers, truth_coefficients, cfg, truth_payment,
+        truth_contacts,
+    )  # fmt: skip

@@ -8,8 +8,13 @@ of the other draws. What is planted, and where the truth keeps it:
 * every disputed invoice gets a ``dispute_opened`` event 3-20 days after issue (a reason, the
   disputed amount) and a ``dispute_closed`` a few days before it is paid (weeks later: the ledger's
   dispute wait); an unpaid one stays open;
-* an invoice 15 or more days past due gets a call (``contact``, phone) with probability 0.5; four
-  calls in ten end in a ``promise_to_pay``. A customer keeps its promises with probability
+* collectors act on what they know that day: an invoice still unpaid 3-7 days past due gets an
+  e-mail reminder with probability 0.6, one still unpaid 10-14 days past due a call with
+  probability 0.5 (``contact``). A contact brings a payment that would have come more than
+  ``CONTACT_WINDOW`` days later into the window with probability ``CONTACT_LIFT`` (e-mail 0.15,
+  phone 0.30); ``truth/contacts.csv`` keeps that and the realised lift (the share of contacted
+  invoices paid within the window because of the contact). Four calls in ten end in a
+  ``promise_to_pay``. A customer keeps its promises with probability
   ``promise_keep_p = logistic(1.5 - 1.2 z)`` (``truth/customers.csv``; z the latent risk): a kept
   promise names a day at most three days before the payment, a broken one a day well before it (a
   defaulter's never comes);
@@ -24,6 +29,8 @@ of the other draws. What is planted, and where the truth keeps it:
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -46,7 +53,7 @@ from creditlab.ledger.schema import (
     VALUE,
 )
 
-__all__ = ["relationship_events"]
+__all__ = ["CONTACT_LIFT", "CONTACT_WINDOW", "RelationshipEvents", "relationship_events"]
 
 DISPUTE_REASONS = (
     "price difference",
@@ -56,11 +63,39 @@ DISPUTE_REASONS = (
     "late delivery",
 )
 MASTER_DATA = ("address", "contact_person", "bank_account")
+CONTACT_WINDOW = 7  # days after a contact in which it can bring a payment forward
+CONTACT_LIFT = {"email": 0.15, "phone": 0.30}  # P(a later payment comes into that window)
 _DAY = np.timedelta64(1, "D")
 
 
 def _days(values) -> np.ndarray:
     return np.asarray(values).astype(int) * _DAY
+
+
+class RelationshipEvents(NamedTuple):
+    """What :func:`relationship_events` planted."""
+
+    events: pd.DataFrame  # canonical events columns
+    truth: pd.DataFrame  # per customer: promise_keep_p, planted_bank_change, planted_score_drop
+    paid_on: np.ndarray  # the invoices' payment days, contacts' effects included
+    contacts: pd.DataFrame  # per channel: contacts, lift_planted, lift_realised
+
+
+def _contact(rng, paid, due, end, undisputed, days_past_due, p_send, lift):
+    """A contact on each undisputed invoice still unpaid ``days_past_due`` (low, high) days after its
+    due day, with probability ``p_send``; a payment due more than ``CONTACT_WINDOW`` days after the contact
+    comes into that window with probability ``lift``. Returns (invoice index, contact day, payment
+    days with the contacts' effect, the realised lift)."""
+    low, high = days_past_due
+    on = due + _days(rng.integers(low, high + 1, len(due)))
+    coin, pull, day = rng.random(len(due)), rng.random(len(due)), rng.integers(1, CONTACT_WINDOW + 1, len(due))  # fmt: skip
+    unpaid = np.isnat(paid) | (paid > on)
+    sent = np.where(undisputed & unpaid & (on <= end) & (coin < p_send))[0]
+    later = ~np.isnat(paid[sent]) & (paid[sent] > on[sent] + CONTACT_WINDOW * _DAY)
+    pulled = sent[later & (pull[sent] < lift)]
+    paid = paid.copy()
+    paid[pulled] = on[pulled] + _days(day[pulled])
+    return sent, on[sent], paid, len(pulled) / max(len(sent), 1)
 
 
 def relationship_events(
@@ -73,8 +108,9 @@ def relationship_events(
     onboarded: np.ndarray,
     start: np.datetime64,
     end: np.datetime64,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The relationship events of the portfolio and the per-customer truth of what was planted.
+) -> RelationshipEvents:
+    """The relationship events of the portfolio, the payments as the contacts moved them, and the
+    truth of what was planted.
 
     Parameters
     ----------
@@ -90,9 +126,7 @@ def relationship_events(
 
     Returns
     -------
-    (events, truth)
-        ``events`` in the canonical events columns; ``truth`` one row per customer:
-        ``promise_keep_p``, ``planted_bank_change``, ``planted_score_drop``.
+    RelationshipEvents
     """
     rng = np.random.default_rng([seed, 21])
     n = len(ids)
@@ -118,12 +152,13 @@ def relationship_events(
     ok = ~np.isnat(paid[d])
     add(cust[d][ok], closed[ok], "dispute_closed", **{INVOICE_ID: inv_id[d][ok], DETAIL: reason[ok]})  # fmt: skip
 
-    # calls on invoices 15+ days past due, some ending in a promise to pay
+    # an e-mail reminder, then a call, to invoices still unpaid; each may bring the payment forward
+    # (disputed invoices are not dunned)
+    undisputed = ~invoices[DISPUTED].to_numpy(bool)
+    e, e_on, paid, lift_email = _contact(rng, paid, due, end, undisputed, (3, 7), 0.6, CONTACT_LIFT["email"])  # fmt: skip
+    add(cust[e], e_on, "contact", **{INVOICE_ID: inv_id[e], CHANNEL: "email", OUTCOME: "sent"})
+    c, call_on, paid, lift_phone = _contact(rng, paid, due, end, undisputed, (10, 14), 0.5, CONTACT_LIFT["phone"])  # fmt: skip
     keep_p = 1.0 / (1.0 + np.exp(-(1.5 - 1.2 * latent)))
-    overdue_days = (np.where(np.isnat(paid), end, paid) - due).astype(int)
-    c = np.where((overdue_days >= 15) & (rng.random(len(due)) < 0.5))[0]
-    call_on = due[c] + _days(rng.integers(10, 15, len(c)))
-    c, call_on = c[call_on <= end], call_on[call_on <= end]
     promised = rng.random(len(c)) < 0.4
     outcome = np.where(promised, "promised to pay", rng.choice(["no answer", "asked for a copy"], len(c)))  # fmt: skip
     add(cust[c], call_on, "contact", **{INVOICE_ID: inv_id[c], CHANNEL: "phone", OUTCOME: outcome})
@@ -178,4 +213,12 @@ def relationship_events(
             "planted_score_drop": monitored & defaulted,
         }
     )
-    return events, truth
+    contacts = pd.DataFrame(
+        {
+            CHANNEL: ["email", "phone"],
+            "contacts": [len(e), len(c)],
+            "lift_planted": [CONTACT_LIFT["email"], CONTACT_LIFT["phone"]],
+            "lift_realised": [lift_email, lift_phone],
+        }
+    )
+    return RelationshipEvents(events, truth, paid, contacts)

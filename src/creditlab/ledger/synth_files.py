@@ -37,6 +37,7 @@ def write_portfolio(portfolio: Portfolio, out: str | Path) -> Path:
     _write_csv(portfolio.truth_customers, out / "truth" / "customers.csv")
     _write_csv(portfolio.truth_coefficients, out / "truth" / "coefficients.csv")
     _write_csv(portfolio.truth_payment, out / "truth" / "payment.csv")
+    _write_csv(portfolio.truth_contacts, out / "truth" / "contacts.csv")
     cfg = dataclasses.asdict(portfolio.config)
     cfg["end"] = portfolio.config.end.isoformat()
     (out / "truth" / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
