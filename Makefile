@@ -43,6 +43,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/large_ledger.py
 	$(BIN)/python benchmarks/portfolios.py
 	$(BIN)/python benchmarks/early_warning.py
+	$(BIN)/python benchmarks/contact_effect.py
 	$(BIN)/python benchmarks/bust_out.py
 
 clean:

@@ -13,7 +13,7 @@ def _worklist(rows):
     cols = ["customer_id", "open_amount", "dpd", "disputed", "p_at_risk", "cash_at_risk",
             "action", "approval"]  # fmt: skip
     frame = pd.DataFrame(rows, columns=cols[:-2] + ["action", "approval"])
-    return frame
+    return frame.assign(extra_cash=np.nan)  # no contacts in the ledger: no estimate
 
 
 def _inputs():
@@ -86,3 +86,11 @@ def test_no_actions_gives_an_empty_table_with_the_columns():
                                                            in_default=False))  # fmt: skip
     assert out.empty and list(out.columns) == ACTION_COLUMNS
     assert np.isfinite(week_actions(work, exposure, table)["worth"]).all()
+
+
+def test_the_extra_cash_from_acting_is_named_in_the_reason():
+    work, exposure, table = _inputs()
+    work.loc[work["customer_id"] == "A", "extra_cash"] = 640.0  # on each of its two invoices
+    out = week_actions(work, exposure, table).set_index("customer_id")
+    assert "expected to bring in 1,280 more within a week" in out.loc["A", "reason"]
+    assert "bring in" not in out.loc["B", "reason"]

@@ -6,10 +6,12 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from creditlab.decisions.settings import DEFAULT_DUNNING, AlertSettings
 from creditlab.decisions.worklist import alerts, relationship_action, suggested_action, worklist
 from creditlab.kpi import open_items
+from creditlab.models.contact_effect import ContactEffect
 
 AS_OF = dt.date(2026, 11, 20)  # a Friday
 TS = pd.Timestamp
@@ -91,6 +93,50 @@ def test_worklist_ranks_by_expected_cash_at_risk():
     first = out.iloc[0]
     assert first["action"] == "escalate the unresolved dispute (collections / legal)"  # 98 DPD
     assert first["contact_day"] == "Tuesday" and first["contact_on"] == "2026-11-24"
+    assert out["extra_cash"].isna().all()  # no contacts in the ledger: no estimate
+
+
+def test_with_a_contact_effect_the_worklist_ranks_by_the_extra_cash_from_acting():
+    """A call on a 50,000 invoice 20 days past due, with a daily payment hazard of 0.05 and a
+    call doubling it: 50,000 x (S0 - S0^2), S0 = exp(-7 x 0.05). Escalations bring no cash this
+    week and follow, by cash at risk; a customer in default is credited nothing."""
+    invoices = pd.DataFrame(
+        {
+            "invoice_id": ["small-late", "big-fresh", "big-late", "gone"],
+            "customer_id": ["a", "b", "a", "d"],
+            "issued_on": [TS("2026-07-01"), TS("2026-10-01"), TS("2026-07-15"), TS("2026-10-01")],
+            "due_on": [TS("2026-07-31"), TS("2026-10-31"), TS("2026-08-14"), TS("2026-10-31")],
+            "paid_on": [pd.NaT] * 4,
+            "amount": [1_000.0, 50_000.0, 20_000.0, 80_000.0],
+            "amount_paid": [0.0] * 4,
+            "disputed": [False, False, True, False],
+        }
+    )
+    items = open_items(invoices, AS_OF)
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "d"],
+            "name": ["A", "B", "D"],
+            "policy": ["high risk", "standard", "standard"],
+            "dunning": ["strict", "standard", "standard"],
+            "approval": ["credit manager", "credit analyst", "credit analyst"],
+            "pd_mean": [0.3, 0.01, 1.0],
+            "usual_weekday": ["Monday", np.nan, np.nan],
+        }
+    )
+    hazard = np.full((1, 98), 0.05)
+    hazard[:, 0] = 0.0
+    effect = ContactEffect(
+        pd.DataFrame(),
+        {"reminder": np.full(10, np.log(1.5)), "call": np.full(10, np.log(2.0))},
+        hazard, pd.Index([], dtype=str), 7, 0.9,
+    )  # fmt: skip
+    out = worklist(items, customers, DEFAULT_DUNNING, AS_OF, np.full(4, 0.1), effect=effect)
+    s0 = np.exp(-7 * 0.05)
+    extra = out.set_index("invoice_id")["extra_cash"]
+    assert extra["big-fresh"] == pytest.approx(50_000 * (s0 - s0**2))
+    assert extra["gone"] == 0.0 and extra["big-late"] == 0.0 and extra["small-late"] == 0.0
+    assert list(out["invoice_id"]) == ["big-fresh", "gone", "big-late", "small-late"]
 
 
 def _now():

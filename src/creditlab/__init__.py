@@ -26,6 +26,8 @@ _EXPORTS = {
     "customer_signals": "creditlab.signals",
     "timeline": "creditlab.signals",
     "payment_shifts": "creditlab.drift",
+    "ContactEffect": "creditlab.models.contact_effect",
+    "contact_effect": "creditlab.models.contact_effect",
     "send_reminders": "creditlab.deliver",
     "ConfigError": "creditlab.errors",
     "ConvergenceError": "creditlab.errors",
@@ -143,6 +145,8 @@ __all__ = [
     "convergence_gate",
     "fit_table",
     "score_table",
+    "ContactEffect",
+    "contact_effect",
     # segments and decisions
     "segments",
     "DecisionSettings",

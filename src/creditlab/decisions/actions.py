@@ -113,6 +113,12 @@ def _collect(worklist: pd.DataFrame) -> pd.DataFrame:
                         if items["disputed"].any()
                         else ""
                     )
+                    + (
+                        f"; acting is expected to bring in {items['extra_cash'].sum():,.0f} "
+                        "more within a week"
+                        if items["extra_cash"].sum() > 0
+                        else ""
+                    )
                 ),
                 "owner": str(top["approval"]),
             }

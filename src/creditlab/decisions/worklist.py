@@ -1,8 +1,10 @@
 """The collections worklist and the early-warning alerts.
 
 **Worklist**: open invoices whose dunning cadence (from the customer's policy) calls for an action,
-ranked by expected cash at risk = open amount x P(the invoice goes 90+ days past due or the
-customer defaults). The invoice part comes from the provision matrix's roll rates (the chance an
+ranked by the **expected extra cash from acting** within the contact window where the ledger's
+contacts give an estimate of what a reminder or a call does (:mod:`creditlab.models.contact_effect`:
+open amount x the extra chance of being paid within the window), then by expected cash at risk =
+open amount x P(the invoice goes 90+ days past due or the customer defaults). The invoice part comes from the provision matrix's roll rates (the chance an
 invoice in its bucket reaches 91+ DPD before it is paid) or, where a payment-timing forecast gives
 one, from that; the customer part is its 12-month PD. Taken as independent:
 ``p = 1 - (1 - p_invoice)(1 - PD)``. The suggested contact day is the weekday the customer
@@ -34,12 +36,15 @@ from creditlab.ledger.schema import (
     OPEN_AR,
     PD_MEAN,
 )
+from creditlab.models.contact_effect import ContactEffect
 from creditlab.signals import RECENT_DAYS
 
 __all__ = [
     "ALERT_COLUMNS",
+    "CONTACT_KINDS",
     "WORKLIST_COLUMNS",
     "alerts",
+    "extra_cash",
     "p_invoice_from_matrix",
     "relationship_action",
     "suggested_action",
@@ -60,6 +65,9 @@ WORKLIST_COLUMNS = [
     "pd_customer",
     "p_at_risk",
     "cash_at_risk",
+    "extra_cash",
+    "extra_cash_lo",
+    "extra_cash_hi",
     "action",
     "relationship",
     "contact_day",
@@ -73,6 +81,22 @@ _ACTIONS = {
     "hold_orders": "hold new orders",
     "escalate": "escalate (collections / legal)",
 }
+
+
+CONTACT_KINDS = {_ACTIONS["reminder"]: "reminder", _ACTIONS["call"]: "call"}  # effect estimated
+
+
+def extra_cash(
+    customer_ids, signed_dpd, actions, amounts, pd_customer, effect: ContactEffect
+) -> np.ndarray:
+    """Draws (items x draws) of the extra cash each action brings within the effect's window: the
+    open amount times the extra chance of payment (0 for an action that is not a reminder or a
+    call, and for a customer already in default, PD 1: its worth is in holds and escalation; NaN
+    for a kind the ledger's contacts could not estimate)."""
+    kinds = np.array(pd.Series(actions, dtype=object).map(CONTACT_KINDS).fillna(""), dtype=object)
+    kinds[pd.Series(pd_customer, dtype=float).fillna(0.0).to_numpy() >= 1.0] = ""
+    share = effect.extra_share(customer_ids, signed_dpd, kinds)
+    return share * np.asarray(amounts, dtype=float)[:, None]
 
 
 def suggested_action(days_past_due: int, cadence: Mapping[str, int]) -> str:
@@ -154,14 +178,20 @@ def worklist(
     p_invoice: np.ndarray,
     signals: pd.DataFrame | None = None,
     disputed: pd.Index | None = None,
+    effect: ContactEffect | None = None,
+    prob: float = 0.9,
 ) -> pd.DataFrame:
-    """Rank open invoices needing an action by expected cash at risk.
+    """Rank open invoices needing an action by the expected extra cash from acting (where
+    ``effect`` estimates one), then by expected cash at risk.
 
     ``items`` are open items (``kpi.open_items``); ``customers`` has per customer ``customer_id,
     name, policy, dunning, approval, pd_mean, usual_weekday``; ``p_invoice`` is each item's
     probability of reaching 91+ DPD before payment. ``signals`` (per customer,
     :func:`creditlab.signals.customer_signals`) and ``disputed`` (invoice ids with an open
     dispute in the events) let the relationship shape each action (:func:`relationship_action`).
+    ``effect`` (:func:`creditlab.models.contact_effect.contact_effect`) gives each reminder or call
+    its expected extra cash within the contact window, with its ``prob`` interval
+    (:func:`extra_cash`); without it those columns are empty and the ranking is by cash at risk.
     """
     t = pd.Timestamp(as_of)
     frame = items[[INVOICE_ID, CUSTOMER_ID, OPEN_AR, DPD, BUCKET, DISPUTED]].copy()
@@ -189,7 +219,18 @@ def worklist(
     frame = frame.loc[frame["action"] != ""].copy()
     frame["contact_day"] = frame["usual_weekday"].fillna("")
     frame["contact_on"] = [_next_weekday(as_of, w) for w in frame["usual_weekday"]]
-    frame = frame.sort_values(["cash_at_risk", DPD], ascending=False).reset_index(drop=True)
+    frame["extra_cash"] = frame["extra_cash_lo"] = frame["extra_cash_hi"] = np.nan
+    if effect is not None and effect.log_r and len(frame):
+        draws = extra_cash(
+            frame[CUSTOMER_ID], frame["signed_dpd"], frame["action"], frame[OPEN_AR],
+            frame["pd_customer"], effect,
+        )  # fmt: skip
+        frame["extra_cash"] = draws.mean(axis=1)
+        frame["extra_cash_lo"] = np.quantile(draws, (1 - prob) / 2, axis=1)
+        frame["extra_cash_hi"] = np.quantile(draws, (1 + prob) / 2, axis=1)
+    frame["_first"] = frame["extra_cash"].fillna(0.0)
+    frame = frame.sort_values(["_first", "cash_at_risk", DPD], ascending=False)
+    frame = frame.reset_index(drop=True)
     frame["rank"] = np.arange(1, len(frame) + 1)
     frame = frame.rename(
         columns={OPEN_AR: "open_amount", DPD: "dpd", BUCKET: "bucket", DISPUTED: "disputed"}

@@ -388,12 +388,13 @@ def actions(run: Run, customer_id: str) -> list:
                             "open_amount",
                             "dpd",
                             "cash_at_risk",
+                            "extra_cash",
                             "action",
                             "contact_day",
                             "approval",
                         ]
                     ],
-                    money=["open_amount", "cash_at_risk"],
+                    money=["open_amount", "cash_at_risk", "extra_cash"],
                     ints=["rank", "dpd"],
                     labels={
                         "rank": "Rank",
@@ -401,6 +402,7 @@ def actions(run: Run, customer_id: str) -> list:
                         "open_amount": "Open",
                         "dpd": "DPD",
                         "cash_at_risk": "Cash at risk",
+                        "extra_cash": "Extra cash from acting (7 days)",
                         "action": "Action",
                         "contact_day": "Contact on",
                         "approval": "Owner",

@@ -76,6 +76,7 @@ __all__ = [
     "ALERTS_FILE",
     "ACTIONS_FILE",
     "SIGNALS_FILE",
+    "CONTACT_EFFECT_FILE",
     "REMINDERS_FILE",
     "DRAFTS_DIR",
     "DRAFTS_PAGE",
@@ -118,7 +119,7 @@ ROLL_RATES_FILE, PROVISION_TOTALS_FILE = "roll_rates.csv", "provision_totals.csv
 PORTFOLIO_ROLL_RATES_FILE = "roll_rates_portfolio.csv"
 WORKLIST_FILE, ALERTS_FILE, TERMS_FILE = "worklist.csv", "alerts.csv", "terms.csv"
 ACTIONS_FILE = "actions.csv"
-SIGNALS_FILE = "signals.csv"
+SIGNALS_FILE, CONTACT_EFFECT_FILE = "signals.csv", "contact_effect.csv"
 REMINDERS_FILE, DRAFTS_DIR = (
     "reminders.csv",
     "drafts",
@@ -219,7 +220,11 @@ FILES = (
              "scenario, allowance_mean, allowance_lo, allowance_hi"),
     Artifact(WORKLIST_FILE, "run.stages.decisions", "report.decisions_section, widgets",
              "rank, invoice_id, customer_id, name, policy, open_amount, dpd, ..., p_invoice_90dpd, "
-             "cash_at_risk, action, relationship, contact_day, contact_on, approval"),
+             "cash_at_risk, extra_cash (_lo, _hi), action, relationship, contact_day, contact_on, "
+             "approval"),
+    Artifact(CONTACT_EFFECT_FILE, "run.stages.decisions", "report.collections_section",
+             "kind (reminder, call), contacts, invoices, payments_after, days_after, hazard_ratio "
+             "(_lo, _hi), p_helps, lift (_lo, _hi), note"),
     Artifact(SIGNALS_FILE, "run.stages.decisions", "report.customer_section",
              "customer_id, promises kept/broken/pending, open disputes and complaints, last contact, "
              "bank change, bureau score and its change, adverse media, insolvency notice, "

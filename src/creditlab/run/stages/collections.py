@@ -15,12 +15,13 @@ from creditlab import kpi
 from creditlab.decisions.reminders import draft_email, drafts_page, reminder_drafts
 from creditlab.decisions.screens import bust_out_screens
 from creditlab.decisions.settings import DecisionSettings
-from creditlab.decisions.worklist import alerts, p_invoice_from_matrix, worklist
+from creditlab.decisions.worklist import alerts, extra_cash, p_invoice_from_matrix, worklist
 from creditlab.ledger.schema import (
     CREDIT_LIMIT,
     CUSTOMER_ID,
     DEFAULT_EVENTS,
     DISPUTED,
+    DUE_ON,
     EVENT_ON,
     INVOICE_ID,
     ISSUED_ON,
@@ -29,11 +30,12 @@ from creditlab.ledger.schema import (
     PD_MEAN,
 )
 from creditlab.ledger.store import previous_scores
+from creditlab.models.contact_effect import ContactEffect, contact_effect
 from creditlab.run.folder import DRAFTS_DIR, DRAFTS_PAGE, REMINDERS_FILE
 from creditlab.run.prepare import Run
 from creditlab.segments import assign_grades
 
-__all__ = ["collections_worklist", "early_warnings", "write_reminders"]
+__all__ = ["collections_worklist", "early_warnings", "extra_cash_total", "write_reminders"]
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,12 @@ def collections_worklist(
     segment_of: pd.Series | None,
     p_reach: dict[str, np.ndarray],
     forecast: pd.DataFrame | None,
-) -> pd.DataFrame:
+    seed: int,
+) -> tuple[pd.DataFrame, ContactEffect | None]:
     """The collections worklist: every open invoice with its chance of reaching 90+ DPD (from the
-    payment-timing model where the run has one, else the roll rates), ranked by cash at risk."""
+    payment-timing model where the run has one, else the roll rates), ranked by the expected extra
+    cash from acting where the ledger's contacts estimate what a reminder or a call does (returned
+    beside it; None without contacts), then by cash at risk."""
     led = run.ledger
     items = kpi.open_items(led.invoices, run.as_of)
     seg_items = (
@@ -68,10 +73,33 @@ def collections_worklist(
     if forecast is not None:  # the payment-timing model's probability where it has one
         p90 = items[INVOICE_ID].astype(str).map(forecast.set_index(INVOICE_ID)["p_dpd90"])
         p_invoice = np.where(p90.notna(), p90.to_numpy(dtype=float), p_invoice)
-    return worklist(
+    effect = contact_effect(
+        led.invoices, led.events, run.as_of, prob=run.params.interval_prob, seed=seed
+    )
+    work = worklist(
         items, who, settings.dunning, run.as_of, p_invoice, views["signals"],
-        pd.Index(views["disputes"][INVOICE_ID]),
+        pd.Index(views["disputes"][INVOICE_ID]), effect, run.params.interval_prob,
     )  # fmt: skip
+    return work, effect
+
+
+def extra_cash_total(run: Run, work: pd.DataFrame, effect: ContactEffect | None) -> dict | None:
+    """The worklist's expected extra cash in all (mean and interval), or None without an effect."""
+    if effect is None or not effect.log_r:
+        return None
+    due = run.ledger.invoices.set_index(INVOICE_ID)[DUE_ON]
+    signed = (pd.Timestamp(run.as_of) - work[INVOICE_ID].map(due)).dt.days.to_numpy()
+    draws = extra_cash(
+        work[CUSTOMER_ID], signed, work["action"], work["open_amount"], work["pd_customer"], effect
+    )
+    total = np.nansum(draws, axis=0)
+    prob = run.params.interval_prob
+    return {
+        "mean": float(total.mean()),
+        "lo": float(np.quantile(total, (1 - prob) / 2)),
+        "hi": float(np.quantile(total, (1 + prob) / 2)),
+        "window_days": effect.window,
+    }
 
 
 def write_reminders(run: Run, work: pd.DataFrame, views: dict[str, pd.DataFrame]) -> dict:

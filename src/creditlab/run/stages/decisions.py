@@ -54,6 +54,7 @@ from creditlab.models.pd import PDModel
 from creditlab.run.folder import (
     ACTIONS_FILE,
     ALERTS_FILE,
+    CONTACT_EFFECT_FILE,
     DECISIONS_FILE,
     ECL_BY_GROUP_FILE,
     ECL_FILE,
@@ -78,7 +79,12 @@ from creditlab.run.folder import (
 )
 from creditlab.run.prepare import Run
 from creditlab.run.stages.base import run_stage, timed
-from creditlab.run.stages.collections import collections_worklist, early_warnings, write_reminders
+from creditlab.run.stages.collections import (
+    collections_worklist,
+    early_warnings,
+    extra_cash_total,
+    write_reminders,
+)
 from creditlab.segments import (
     SEGMENT_COLUMNS,
     grade_calibration,
@@ -290,17 +296,27 @@ def _decide(run: Run, settings: DecisionSettings) -> dict[str, Any]:
     summary["overlay"] = settings.provisions.overlay
     forecast = RunFolder(run_dir).read_csv(FORECAST_FILE)
     with timed(timings, "worklist"):
-        work = collections_worklist(
-            run, settings, views, table, segment_of, pm.p_reach_90, forecast
-        )
+        work, effect = collections_worklist(
+            run, settings, views, table, segment_of, pm.p_reach_90, forecast,
+            decision_seed(run, settings),
+        )  # fmt: skip
         work.to_csv(run_dir / WORKLIST_FILE, index=False)
+        if effect is not None:
+            effect.table.to_csv(run_dir / CONTACT_EFFECT_FILE, index=False)
     with timed(timings, "reminder drafts"):
         summary["reminders"] = write_reminders(run, work, views)
     summary["worklist"] = {
         "items": len(work),
         "cash_at_risk": float(work["cash_at_risk"].sum()),
         "p_invoice_source": "roll rates" if forecast is None else "payment-timing model",
+        "extra_cash": extra_cash_total(run, work, effect),
+        "ranked_by": "cash at risk" if effect is None or not effect.log_r else "extra cash",
     }
+    summary["contact_effect"] = (
+        []
+        if effect is None
+        else effect.table.astype(object).where(effect.table.notna(), None).to_dict("records")
+    )
     with timed(timings, "alerts"):
         found = early_warnings(run, settings, views, table, summary, forecast)
         found.to_csv(run_dir / ALERTS_FILE, index=False)
