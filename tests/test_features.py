@@ -12,6 +12,7 @@ from creditlab.features import (
     FEATURE_LABELS,
     FEATURES,
     HAZARD_TARGET,
+    SIGNAL_FEATURES,
     SNAPSHOT,
     TARGET,
     WINDOW,
@@ -156,7 +157,7 @@ def test_a_ledger_without_defaults_gets_hazard_rows_labelled_zero(ledger):
 
 
 def test_every_feature_has_plain_words():
-    assert set(FEATURE_LABELS) == set(FEATURES)
+    assert set(FEATURE_LABELS) == {*FEATURES, *SIGNAL_FEATURES}
     assert describe_feature("share_late_12m") == "share of invoices paid late in the last 12 months"
     assert describe_feature("external_score_missing") == (
         "no data on external credit score (bureau or rating)"

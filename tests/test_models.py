@@ -22,6 +22,7 @@ from creditlab.models.pd_design import (
     bin_index,
     bin_labels,
     scorecard_columns,
+    screen_columns,
     screen_pairs,
 )
 from creditlab.models.pd_priors import Priors, prior_sensitivity
@@ -250,6 +251,20 @@ def test_the_pair_screen_finds_a_joint_effect_and_no_spurious_ones():
     other = _joint_effect_table(4000, 2)
     assert screen_pairs(other, "y", ["c", "d"]) == []  # a bent main effect and noise
     assert screen_pairs(other, "y", ["a"]) == []  # one column: no pair
+
+
+def test_the_column_screen_keeps_what_adds_to_the_base_and_drops_noise():
+    """c drives defaults beside a (a bent curve, 0.9 tanh 2c); d is noise; e repeats a, which the
+    base already holds; a constant is never kept."""
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.normal(size=(4000, 3)), columns=["a", "c", "d"])
+    frame["e"] = frame["a"] + rng.normal(0, 0.05, len(frame))
+    frame["flat"] = 1.0
+    eta = -2.0 + 0.8 * frame["a"] + 0.9 * np.tanh(2 * frame["c"])
+    frame["y"] = (rng.random(len(frame)) < 1 / (1 + np.exp(-eta))).astype(int)
+    kept = screen_columns(frame, "y", ["a"], ["c", "d", "e", "flat"])
+    assert [k["column"] for k in kept] == ["c"] and kept[0]["p_value"] * 4 < 0.01
+    assert screen_columns(frame.assign(y=0), "y", ["a"], ["c"]) == []  # nothing to learn from
 
 
 def test_the_scorecard_shape_needs_defaults_for_its_bins():

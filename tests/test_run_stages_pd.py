@@ -14,15 +14,23 @@ import yaml
 from IPython.display import Markdown
 
 from creditlab.errors import ConfigError, ConvergenceError
-from creditlab.features import snapshot_features, training_data
+from creditlab.features import (
+    FEATURES,
+    SIGNAL_FEATURES,
+    TARGET,
+    snapshot_features,
+    training_data,
+)
+from creditlab.ledger.synth import SynthConfig, synthesize
 from creditlab.models.pd import PDModel
+from creditlab.models.pd_design import screen_columns
 from creditlab.report.pd_section import pd_overview
 from creditlab.report.validation_section import prior_influence
 from creditlab.run.orchestrate import run_report
 from creditlab.run.params import load_params
 from creditlab.run.prepare import prepare_run
 from creditlab.run.settings import parse_pd_settings
-from creditlab.run.stages.pd import model_config, run_pd_stage
+from creditlab.run.stages.pd import model_config, run_pd_stage, with_signals
 
 
 def test_two_runs_share_a_cached_fit_and_build_score_history(weekly_run, ci_ledger, tmp_path):
@@ -72,6 +80,8 @@ def test_two_runs_share_a_cached_fit_and_build_score_history(weekly_run, ci_ledg
         ({"hazard": "sometimes"}, "expected true, false or auto"),
         ({"shape": "wiggly"}, "expected auto or linear"),
         ({"refit": "yes"}, "refit: expected true or false"),
+        ({"signals": "always"}, "signals: expected auto or off"),
+        ({"predictors": ["bank_change_90d"]}, "added by pd_model.signals: auto"),
         ({"priors": {"base_rate": 0.02}}, "say where the priors come from"),
         ({"priors": {"base_rate": 2, "source": "x"}}, "between 0 and 1"),
         (
@@ -108,6 +118,32 @@ def test_shape_auto_bins_the_ledger_features_and_screens_pairs(ledger):
         config.group == linear.model.group
         and config.prior_bin_sigma == linear.model.prior_bin_sigma
     )
+
+
+@pytest.mark.slow
+def test_relationship_signals_join_the_pd_where_they_add_to_the_ledger_features(weekly_run):
+    """Planted before defaults: bank-account changes, bureau-score falls and adverse media. On
+    1,500 customers the screen keeps all three beside the ledger's features, and each training
+    row reads them as known at its snapshot; the weekly run's summary names what it screened."""
+    p = synthesize(SynthConfig(customers=1500, seed=3, years=4.0))
+    ledger = (p.customers, p.invoices, p.events)
+    data = with_signals(training_data(*ledger, p.config.end), *ledger)
+    assert len(data.train) == len(data.train.drop_duplicates(["customer_id", "snapshot"]))
+    assert (
+        set(SIGNAL_FEATURES)
+        <= set(data.train.columns)
+        <= set(data.validation.columns) | {"default_12m"}
+    )
+    kept = screen_columns(data.train, TARGET, FEATURES, SIGNAL_FEATURES, ["industry"])
+    assert {"bank_change_90d", "bureau_score_change", "adverse_media_90d"} == {
+        k["column"] for k in kept
+    }
+    defaulted = data.train.loc[data.train[TARGET] == 1, "bank_change_90d"].mean()
+    assert defaulted > 5 * data.train.loc[data.train[TARGET] == 0, "bank_change_90d"].mean()
+    summary = json.loads((weekly_run / "pd_validation.json").read_text())
+    assert summary["signals"]["candidates"] == list(SIGNAL_FEATURES)
+    for k in summary["signals"]["kept"]:  # the CI portfolio's 150 customers may support none
+        assert k["column"] in summary["predictors"] and k["p_value"] < 0.01
 
 
 @pytest.mark.slow

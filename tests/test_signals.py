@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from creditlab.ledger.synth import SynthConfig, synthesize
-from creditlab.signals import customer_signals, open_disputes, promise_outcomes
+from creditlab.signals import (
+    customer_signals,
+    has_signal_events,
+    open_disputes,
+    promise_outcomes,
+    signal_features,
+)
 
 T = pd.Timestamp
 
@@ -121,6 +127,29 @@ def test_customer_signals_point_in_time():
     )
     assert pd.isna(later.loc["C1", "adverse_media_on"])  # older than 90 days by then
     assert not bool(later.loc["C2", "open_complaint"])  # a complaint counts for 30 days
+
+
+def test_signal_features_read_each_snapshot_as_known_then():
+    customers, invoices, events = _ledger()
+    f = signal_features(customers, invoices, events, [AS_OF, dt.date(2026, 2, 1), AS_OF])
+    assert sorted(f["snapshot"].unique()) == [T("2026-02-01"), T(AS_OF)]  # each date once
+    f = f.set_index(["customer_id", "snapshot"])
+    now, before = T(AS_OF), T("2026-02-01")
+    assert (
+        f.loc[("C1", now), "promises_broken_12m"] == 1
+        and f.loc[("C1", before), "promises_broken_12m"] == 0
+    )
+    assert f.loc[("C1", now), "bureau_score_change"] == -80 and np.isnan(
+        f.loc[("C2", now), "bureau_score_change"]
+    )
+    assert (
+        f.loc[("C1", now), "adverse_media_90d"] == 1
+        and f.loc[("C1", before), "adverse_media_90d"] == 0
+    )
+    assert (
+        f.loc[("C3", now), "bank_change_90d"] == 1 and f.loc[("C3", before), "bank_change_90d"] == 0
+    )
+    assert has_signal_events(events, AS_OF) and not has_signal_events(events, dt.date(2025, 11, 1))
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ __all__ = [
     "FEATURES",
     "FEATURE_LABELS",
     "HAZARD_TARGET",
+    "SIGNAL_FEATURES",
     "SNAPSHOT",
     "WINDOW",
     "TARGET",
@@ -77,6 +78,15 @@ FEATURES = (
     "log_revenue",
 )
 
+# Features from the relationship events (computed by creditlab.signals.signal_features); the PD
+# model adds them where the ledger has such events (``pd_model.signals``)
+SIGNAL_FEATURES = (
+    "promises_broken_12m",
+    "bureau_score_change",
+    "bank_change_90d",
+    "adverse_media_90d",
+)
+
 # What each feature measures, in the words a credit analyst uses (reports and widgets show these).
 FEATURE_LABELS = {
     "mean_days_late_12m": "average days late on invoices paid in the last 12 months",
@@ -92,6 +102,10 @@ FEATURE_LABELS = {
     "dispute_share_12m": "share of invoices disputed in the last 12 months",
     "external_score": "external credit score (bureau or rating)",
     "log_revenue": "customer's annual revenue (log scale)",
+    "promises_broken_12m": "promises to pay broken in the last 12 months",
+    "bureau_score_change": "bureau score against its best of the half-year before",
+    "bank_change_90d": "bank account changed in the last 90 days",
+    "adverse_media_90d": "adverse media in the last 90 days",
 }
 
 

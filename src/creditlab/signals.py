@@ -23,6 +23,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from creditlab.features import SIGNAL_FEATURES, SNAPSHOT
 from creditlab.ledger.schema import (
     AMOUNT,
     AMOUNT_PAID,
@@ -48,6 +49,8 @@ __all__ = [
     "SCORE_WINDOW_DAYS",
     "SIGNAL_COLUMNS",
     "customer_signals",
+    "has_signal_events",
+    "signal_features",
     "open_disputes",
     "promise_outcomes",
     "timeline",
@@ -295,3 +298,41 @@ def timeline(events: pd.DataFrame, invoices: pd.DataFrame, as_of: dt.date) -> pd
             }
         )
     return pd.DataFrame(rows, columns=[EVENT_ON, "event", INVOICE_ID, "what"])
+
+
+SIGNAL_KINDS = ("promise_to_pay", "master_data_change", "external_signal")  # what the features read
+
+
+def has_signal_events(events: pd.DataFrame, as_of: dt.date) -> bool:
+    """Whether the ledger holds, up to ``as_of``, events the signal features are made of."""
+    known = events.loc[events[EVENT_ON] <= pd.Timestamp(as_of)]
+    return bool(known[KIND].isin(SIGNAL_KINDS).any())
+
+
+def signal_features(
+    customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame, snapshots
+) -> pd.DataFrame:
+    """The relationship events as PD features, point in time, for each snapshot date.
+
+    Returns one row per customer and snapshot: ``customer_id, snapshot`` and
+    :data:`creditlab.features.SIGNAL_FEATURES`: promises to pay broken in the 12 months before
+    (count), the bureau score's change against its best of the half-year before (NaN where no
+    bureau watches the customer), and flags for a bank-account change and for adverse media in the
+    90 days before. Each row reads only what was known on its snapshot date.
+    """
+    frames = []
+    for snapshot in sorted({pd.Timestamp(s) for s in snapshots}):
+        s = customer_signals(customers, invoices, events, snapshot.date())
+        frames.append(
+            pd.DataFrame(
+                {
+                    CUSTOMER_ID: s[CUSTOMER_ID],
+                    SNAPSHOT: snapshot,
+                    "promises_broken_12m": s["promises_broken"].astype(float),
+                    "bureau_score_change": s["bureau_score_change"].astype(float),
+                    "bank_change_90d": s["bank_change_on"].notna().astype(float),
+                    "adverse_media_90d": s["adverse_media_on"].notna().astype(float),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)[[CUSTOMER_ID, SNAPSHOT, *SIGNAL_FEATURES]]

@@ -29,6 +29,7 @@ __all__ = [
     "pair_index",
     "pair_labels",
     "scorecard_columns",
+    "screen_columns",
     "screen_pairs",
 ]
 
@@ -225,6 +226,71 @@ def scorecard_columns(
     return binned
 
 
+def _main_effects(
+    frame: pd.DataFrame, target: str, columns: Sequence[str], others: Sequence[str], n_bins: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Residuals ``y - p`` and information ``p (1 - p)`` of a ridge logistic regression
+    (scikit-learn, C = 0.1) on every column's bins and the levels of the text columns ``others``;
+    None when there is nothing to fit."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import OneHotEncoder
+
+    y = frame[target].to_numpy(dtype=float)
+    main = [bin_index(frame[c], bin_edges(frame[c], n_bins)) for c in columns]
+    main += [level_codes(frame[c], sorted(frame[c].astype(str).unique())) for c in others]
+    if not main or y.min() == y.max():
+        return None
+    onehot = OneHotEncoder().fit_transform(np.column_stack(main))
+    p = LogisticRegression(C=0.1, max_iter=2000).fit(onehot, y).predict_proba(onehot)[:, 1]
+    return y - p, p * (1 - p)
+
+
+def _score_test(residual, information, cell: np.ndarray) -> tuple[float, int, float]:
+    """Rao's score test of adding a parameter per cell to a fit with an intercept: the statistic,
+    its degrees of freedom and the log p-value (chi-squared)."""
+    from scipy.stats import chi2
+
+    size = int(cell.max()) + 1
+    u, v = np.bincount(cell, residual, size), np.bincount(cell, information, size)
+    statistic = float((u[v > 0] ** 2 / v[v > 0]).sum())
+    df = max(1, int((v > 0).sum()) - 1)
+    return statistic, df, float(chi2.logsf(statistic, df))
+
+
+def screen_columns(
+    frame: pd.DataFrame,
+    target: str,
+    base: Sequence[str],
+    candidates: Sequence[str],
+    others: Sequence[str] = (),
+    n_bins: int = 8,
+    alpha: float = 0.01,
+) -> list[dict]:
+    """The ``candidates`` that add to a fit of the ``base`` columns: each significant at ``alpha``
+    after a Bonferroni correction over the candidates, strongest first.
+
+    The fit is the ridge logistic regression of :func:`screen_pairs` on the bins of ``base`` and
+    the levels of ``others``; a candidate's coarse bins (``PAIR_BINS``, and missing) give Rao's
+    score test of a parameter per bin. Returns ``{"column", "statistic", "df", "p_value",
+    "log_p"}`` per column kept (a constant candidate is never kept).
+    """
+    base = [c for c in base if frame[c].nunique() > 1]
+    fit = _main_effects(frame, target, base, others, n_bins)
+    candidates = [c for c in candidates if frame[c].nunique() > 1]
+    if fit is None or not candidates:
+        return []
+    kept = []
+    for c in candidates:
+        statistic, df, log_p = _score_test(
+            *fit, bin_index(frame[c], bin_edges(frame[c], PAIR_BINS))
+        )
+        if log_p + np.log(len(candidates)) < np.log(alpha):
+            kept.append({"column": c, "statistic": round(statistic, 1), "df": df,
+                         "p_value": float(np.exp(log_p)), "log_p": log_p})  # fmt: skip
+    kept.sort(key=lambda t: t["log_p"])
+    return kept
+
+
 def screen_pairs(
     frame: pd.DataFrame,
     target: str,
@@ -248,28 +314,19 @@ def screen_pairs(
     chosen.
     """
     from scipy.stats import chi2
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import OneHotEncoder
 
     columns = [c for c in columns if frame[c].nunique() > 1]
-    y = frame[target].to_numpy(dtype=float)
-    main = [bin_index(frame[c], bin_edges(frame[c], n_bins)) for c in columns]
-    main += [level_codes(frame[c], sorted(frame[c].astype(str).unique())) for c in others]
-    if len(columns) < 2 or not main or y.min() == y.max():
+    fit = _main_effects(frame, target, columns, others, n_bins)
+    if len(columns) < 2 or fit is None:
         return []
-    onehot = OneHotEncoder().fit_transform(np.column_stack(main))
-    p = LogisticRegression(C=0.1, max_iter=2000).fit(onehot, y).predict_proba(onehot)[:, 1]
-    residual, information = y - p, p * (1 - p)
+    residual, information = fit
     specs = {c: bin_edges(frame[c], PAIR_BINS) for c in columns}
     coarse = {c: bin_index(frame[c], specs[c]) for c in columns}
     tests, n_pairs = [], len(columns) * (len(columns) - 1) // 2
     for i, a in enumerate(columns):
         for b in columns[i + 1 :]:
             cell = coarse[a] * bin_count(specs[b]) + coarse[b]
-            size = int(cell.max()) + 1
-            u = np.bincount(cell, residual, size)
-            v = np.bincount(cell, information, size)
-            statistic = float((u[v > 0] ** 2 / v[v > 0]).sum())
+            statistic, _, _ = _score_test(residual, information, cell)
             df = max(1, (len(np.unique(coarse[a])) - 1) * (len(np.unique(coarse[b])) - 1))
             log_p = float(chi2.logsf(statistic, df))  # strong pairs underflow a plain p-value
             if log_p + np.log(n_pairs) < np.log(alpha):

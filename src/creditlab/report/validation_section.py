@@ -67,7 +67,33 @@ def data_and_features(run: Run) -> list:
                   ["measures", "feature", "missing", "mean_train", "mean_defaulters"]],
               pct=["missing"], decimals=["mean_train", "mean_defaulters"],
               labels={"measures": "Feature", "feature": "Column", "missing": "Missing", "mean_train": "Mean, all", "mean_defaulters": "Mean, defaulters"}),
+        *_signals_screened(summary.get("signals")),
     ]  # fmt: skip
+
+
+def _signals_screened(signals: dict | None) -> list:
+    """Which relationship signals joined the predictors, and on what evidence."""
+    if signals is None:
+        return []
+    kept = signals["kept"]
+    words = ", ".join(describe_feature(c) for c in signals["candidates"])
+    verdict = (
+        "kept: "
+        + "; ".join(
+            f"{describe_feature(k['column'])} (chi-squared {k['statistic']:.0f} on {k['df']} df, "
+            f"p {k['p_value']:.1g})"
+            for k in kept
+        )
+        if kept
+        else "none adds to the ledger's own features on this ledger, so the model has none of them"
+    )
+    return [
+        Markdown(
+            f"The relationship events offer {len(signals['candidates'])} more features ({words}). "
+            "Each is screened against the ledger's features (Rao's score test of a ridge logistic "
+            f"fit, 1 % after a Bonferroni correction) and joins the model only if it adds: {verdict}."
+        )
+    ]
 
 
 def convergence(run: Run) -> list:

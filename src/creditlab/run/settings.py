@@ -16,7 +16,7 @@ from typing import Any
 
 from creditlab.config import parse_section, reject_unknown_keys
 from creditlab.errors import ConfigError
-from creditlab.features import FEATURES
+from creditlab.features import FEATURES, SIGNAL_FEATURES
 from creditlab.models.diagnostics import GateConfig
 from creditlab.models.payment_data import PaymentConfig
 from creditlab.models.pd import ModelConfig
@@ -54,6 +54,7 @@ class PDSettings:
     gate: GateConfig = GateConfig()
     extend_rounds: int = 1  # refits with tuning and draws doubled when the gate fails
     priors: Priors = Priors()  # knowledge the PD model starts from, with its source
+    signals: str = "auto"  # "auto": SIGNAL_FEATURES join the predictors where the ledger has events
 
     def key(self, data_hash: str, as_of: dt.date) -> str:
         """Cache key of the fit: same data, as-of date and settings give the same fit."""
@@ -105,8 +106,12 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
     bad = sorted(set(predictors) - set(FEATURES))
     if bad:
         raise ConfigError(
-            f"{where}.predictors: unknown feature(s) {bad}; features: {list(FEATURES)}"
+            f"{where}.predictors: unknown feature(s) {bad}; features: {list(FEATURES)} (the "
+            f"relationship signals {list(SIGNAL_FEATURES)} are added by pd_model.signals: auto)"
         )
+    signals = raw.get("signals", "auto")
+    if signals not in ("auto", "off"):
+        raise ConfigError(f"{where}.signals: expected auto or off, got {signals!r}")
     priors = parse_priors(raw.get("priors"), f"{where}.priors")
     priors.check_predictors(list(predictors))
     hazard = raw.get("hazard", "auto")
@@ -125,6 +130,7 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
         hazard=hazard,
         shape=shape,
         refit=refit,
+        signals=signals,
         extend_rounds=_extend_rounds(raw, where),
         priors=priors,
         cache=bool(raw.get("cache", True)),

@@ -20,6 +20,7 @@ import pandas as pd
 
 from creditlab.features import (
     FEATURES,
+    SIGNAL_FEATURES,
     SNAPSHOT,
     TARGET,
     WINDOW,
@@ -50,7 +51,7 @@ from creditlab.models.pd_checks import (
     predictive_checks,
     snapshot_table,
 )
-from creditlab.models.pd_design import scorecard_columns, screen_pairs
+from creditlab.models.pd_design import scorecard_columns, screen_columns, screen_pairs
 from creditlab.models.pd_priors import prior_sensitivity
 from creditlab.models.validation import (
     baseline_scores,
@@ -78,6 +79,7 @@ from creditlab.run.folder import (
 from creditlab.run.prepare import Run
 from creditlab.run.settings import PDSettings
 from creditlab.run.stages.base import extend_until_converged, run_stage
+from creditlab.signals import has_signal_events, signal_features
 
 __all__ = [
     "PDStage",
@@ -159,7 +161,8 @@ def _write_checks(
     )
     target = data.target
     snapshot_table(data.train, SNAPSHOT, target).to_csv(folder / PD_SNAPSHOTS_FILE, index=False)
-    feature_table(data.train, FEATURES, target).to_csv(folder / PD_FEATURES_FILE, index=False)
+    used = [*FEATURES, *(c for c in SIGNAL_FEATURES if c in data.train)]
+    feature_table(data.train, used, target).to_csv(folder / PD_FEATURES_FILE, index=False)
     groups = {SNAPSHOT: data.train[SNAPSHOT], INDUSTRY: data.train[INDUSTRY]}
     checks = predictive_checks(
         model.predict_draws(data.train, months=_window(data)), data.train[target].to_numpy(),
@@ -257,6 +260,28 @@ def training_design(
     return hazard_data(*ledger)
 
 
+def _merge_signals(
+    frame: pd.DataFrame, customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame
+) -> pd.DataFrame:
+    """``frame`` (rows of customers at snapshots) with the signal features of each row's
+    customer at its snapshot."""
+    found = signal_features(customers, invoices, events, frame[SNAPSHOT].unique())
+    return frame.merge(found, on=[CUSTOMER_ID, SNAPSHOT], how="left")
+
+
+def with_signals(
+    data: TrainingData, customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame
+) -> TrainingData:
+    """``data`` with :data:`~creditlab.features.SIGNAL_FEATURES` on its training and validation
+    rows, each as known at the row's snapshot (:func:`creditlab.signals.signal_features`)."""
+    ledger = (customers, invoices, events)
+    return dataclasses.replace(
+        data,
+        train=_merge_signals(data.train, *ledger),
+        validation=_merge_signals(data.validation, *ledger),
+    )
+
+
 def refit_design(
     customers: pd.DataFrame,
     invoices: pd.DataFrame,
@@ -271,7 +296,10 @@ def refit_design(
     hold most of the defaults); ``None`` when the validated fit scores as it is."""
     if not (settings.refit and data.hazard):
         return None
-    return hazard_data(customers, invoices, events, as_of, hold_out=False)
+    everything = hazard_data(customers, invoices, events, as_of, hold_out=False)
+    if SIGNAL_FEATURES[0] in data.train:  # the validated fit's signal features, here too
+        everything = with_signals(everything, customers, invoices, events)
+    return everything
 
 
 def model_config(settings: PDSettings, data: TrainingData) -> ModelConfig:
@@ -319,6 +347,21 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         summary.update(skipped=str(exc))
         log.warning("PD model not fitted: %s", exc)
         return summary
+    ledger = (led.customers, led.invoices, led.events, run.as_of)
+    if settings.signals == "auto" and has_signal_events(led.events, run.as_of):
+        data = with_signals(data, *ledger[:3])
+        others = [*([settings.model.group] if settings.model.group else []), *([WINDOW] if data.hazard else [])]  # fmt: skip
+        kept = screen_columns(data.train, data.target, settings.predictors, SIGNAL_FEATURES, others)
+        summary["signals"] = {"candidates": list(SIGNAL_FEATURES), "kept": kept}
+        settings = dataclasses.replace(
+            settings, predictors=(*settings.predictors, *(k["column"] for k in kept))
+        )
+        log.info(
+            "relationship signals screened against the ledger's features (score test, 1 %% "
+            "after Bonferroni): %s",
+            ", ".join(f"{k['column']} (chi2 {k['statistic']:.0f} on {k['df']} df)" for k in kept)
+            or "none adds to them",
+        )
     target = data.target
     if not data.hazard and data.train[target].sum() < 5:
         summary.update(
@@ -335,7 +378,6 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     # the scores' model: on a hazard design (few defaults or a short ledger) a refit that also
     # learns from the held-out months, which hold the most recent defaults
     scoring, fitted, scoring_key, scoring_reused = model, data, key, reused
-    ledger = (led.customers, led.invoices, led.events, run.as_of)
     if (everything := refit_design(*ledger, settings, data)) is not None:
         save_fit_of_run(run, model, PD_VALIDATED_FILE, key, settings.cache, reused)
         fitted, scoring_key = everything, f"{key}-refit"
@@ -372,7 +414,9 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         ]
 
     # score the portfolio as of the run date
-    current = snapshot_features(led.customers, led.invoices, led.events, run.as_of)
+    current = snapshot_features(*ledger)
+    if "signals" in summary:
+        current = _merge_signals(current, *ledger[:3])
     scores = scoring.predict(current, prob, with_prior_share=True)
     scores = pd.concat([current[[CUSTOMER_ID, INDUSTRY, IN_DEFAULT]], scores], axis=1)
     scores.loc[scores[IN_DEFAULT], [PD_MEAN, PD_LO, PD_HI]] = 1.0
