@@ -316,8 +316,8 @@ def signal_features(
 
     Returns one row per customer and snapshot: ``customer_id, snapshot`` and
     :data:`creditlab.features.SIGNAL_FEATURES`: promises to pay broken in the 12 months before
-    (count), the bureau score's change against its best of the half-year before (NaN where no
-    bureau watches the customer), and flags for a bank-account change and for adverse media in the
+    (count), the bureau score's change against its best of the half-year before (0 where no
+    bureau watches the customer: no change known), and flags for a bank-account change and for adverse media in the
     90 days before. Each row reads only what was known on its snapshot date.
     """
     frames = []
@@ -329,7 +329,7 @@ def signal_features(
                     CUSTOMER_ID: s[CUSTOMER_ID],
                     SNAPSHOT: snapshot,
                     "promises_broken_12m": s["promises_broken"].astype(float),
-                    "bureau_score_change": s["bureau_score_change"].astype(float),
+                    "bureau_score_change": s["bureau_score_change"].astype(float).fillna(0.0),
                     "bank_change_90d": s["bank_change_on"].notna().astype(float),
                     "adverse_media_90d": s["adverse_media_on"].notna().astype(float),
                 }
