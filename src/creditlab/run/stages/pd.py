@@ -88,6 +88,7 @@ __all__ = [
     "refit_design",
     "run_pd_stage",
     "training_design",
+    "with_signals",
 ]
 
 log = logging.getLogger(__name__)
@@ -282,6 +283,30 @@ def with_signals(
     )
 
 
+def _screen_signals(
+    data: TrainingData,
+    settings: PDSettings,
+    customers: pd.DataFrame,
+    invoices: pd.DataFrame,
+    events: pd.DataFrame,
+) -> tuple[TrainingData, PDSettings, dict]:
+    """``data`` with the signal features, the settings with those that add to the ledger's
+    features among the predictors (:func:`~creditlab.models.pd_design.screen_columns`, the group
+    and, for a hazard, the months followed in the base fit), and what was screened."""
+    data = with_signals(data, customers, invoices, events)
+    others = [*([settings.model.group] if settings.model.group else []), *([WINDOW] if data.hazard else [])]  # fmt: skip
+    kept = screen_columns(data.train, data.target, settings.predictors, SIGNAL_FEATURES, others)
+    log.info(
+        "relationship signals screened against the ledger's features (score test, 1 %% after "
+        "Bonferroni): %s",
+        ", ".join(f"{k['column']} (chi2 {k['statistic']:.0f} on {k['df']} df)" for k in kept)
+        or "none adds to them",
+    )
+    predictors = (*settings.predictors, *(k["column"] for k in kept))
+    screened = {"candidates": list(SIGNAL_FEATURES), "kept": kept}
+    return data, dataclasses.replace(settings, predictors=predictors), screened
+
+
 def refit_design(
     customers: pd.DataFrame,
     invoices: pd.DataFrame,
@@ -349,19 +374,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         return summary
     ledger = (led.customers, led.invoices, led.events, run.as_of)
     if settings.signals == "auto" and has_signal_events(led.events, run.as_of):
-        data = with_signals(data, *ledger[:3])
-        others = [*([settings.model.group] if settings.model.group else []), *([WINDOW] if data.hazard else [])]  # fmt: skip
-        kept = screen_columns(data.train, data.target, settings.predictors, SIGNAL_FEATURES, others)
-        summary["signals"] = {"candidates": list(SIGNAL_FEATURES), "kept": kept}
-        settings = dataclasses.replace(
-            settings, predictors=(*settings.predictors, *(k["column"] for k in kept))
-        )
-        log.info(
-            "relationship signals screened against the ledger's features (score test, 1 %% "
-            "after Bonferroni): %s",
-            ", ".join(f"{k['column']} (chi2 {k['statistic']:.0f} on {k['df']} df)" for k in kept)
-            or "none adds to them",
-        )
+        data, settings, summary["signals"] = _screen_signals(data, settings, *ledger[:3])
     target = data.target
     if not data.hazard and data.train[target].sum() < 5:
         summary.update(
