@@ -70,7 +70,7 @@ def test_a_planted_effect_is_found_and_sized_conservatively():
     """Contacts convert a share of would-be-late payments (not the model's proportional hazard):
     both kinds are found to help, the call more, and the lift is within [0.5, 1.2] of the
     realised one (a conversion effect is underestimated, see benchmarks/contact_effect.py)."""
-    p = synthesize(SynthConfig(customers=400, seed=7, years=2.0))
+    p = synthesize(SynthConfig(customers=1500, seed=7, years=2.0))
     effect = contact_effect(p.invoices, p.events, p.config.end)
     table = effect.table.set_index("kind")
     truth = p.truth_contacts.set_index("channel")["lift_realised"]
@@ -87,7 +87,7 @@ def test_a_planted_effect_is_found_and_sized_conservatively():
 
 def test_no_effect_is_found_where_none_was_planted(monkeypatch):
     monkeypatch.setattr(synth_events, "CONTACT_LIFT", {"email": 0.0, "phone": 0.0})
-    p = synthesize(SynthConfig(customers=400, seed=7, years=2.0))
+    p = synthesize(SynthConfig(customers=1500, seed=7, years=2.0))
     assert (p.truth_contacts["lift_realised"] == 0).all()
     table = contact_effect(p.invoices, p.events, p.config.end).table
     assert ((table["hazard_ratio_lo"] < 1) & (table["hazard_ratio_hi"] > 1)).all()

@@ -401,6 +401,7 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     if cfg.exact_defaults:
         ev_kind[:] = "insolvency"
     ev_keep = ev_on <= end
+    rng.random(m)  # once drew reminders (now synth_events'): kept, so every later draw is the same
 
     ids = np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 6))
     names = [
@@ -457,8 +458,15 @@ def synthesize(config: SynthConfig | None = None) -> Portfolio:
     relationship = None
     truth_contacts = pd.DataFrame(columns=[CHANNEL, "contacts", "lift_planted", "lift_realised"])
     if cfg.relationship_events:
+        by_row = cust_of[order]
+
+        def on_runs(days: np.ndarray, rows: np.ndarray) -> np.ndarray:
+            """A payment brought forward still waits for the customer's payment run."""
+            return _next_run(days, runs[by_row[rows]], run_days[by_row[rows]])
+
+        snap = on_runs if cfg.payment_process == "ledger" else None
         planted = relationship_events(
-            cfg.seed, ids, invoices, latent, score_raw, default_on, onboarded, months[0], end
+            cfg.seed, ids, invoices, latent, score_raw, default_on, onboarded, months[0], end, snap
         )
         events = pd.concat([events, planted.events], ignore_index=True)
         invoices[PAID_ON] = planted.paid_on

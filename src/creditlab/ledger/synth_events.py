@@ -12,7 +12,7 @@ of the other draws. What is planted, and where the truth keeps it:
   e-mail reminder with probability 0.6, one still unpaid 10-14 days past due a call with
   probability 0.5 (``contact``). A contact brings a payment that would have come more than
   ``CONTACT_WINDOW`` days later into the window with probability ``CONTACT_LIFT`` (e-mail 0.15,
-  phone 0.30); ``truth/contacts.csv`` keeps that and the realised lift (the share of contacted
+  phone 0.30), on the customer's next payment run (so a monthly payer's often misses it); ``truth/contacts.csv`` keeps that and the realised lift (the share of contacted
   invoices paid within the window because of the contact). Four calls in ten end in a
   ``promise_to_pay``. A customer keeps its promises with probability
   ``promise_keep_p = logistic(1.5 - 1.2 z)`` (``truth/customers.csv``; z the latent risk): a kept
@@ -81,11 +81,13 @@ class RelationshipEvents(NamedTuple):
     contacts: pd.DataFrame  # per channel: contacts, lift_planted, lift_realised
 
 
-def _contact(rng, paid, due, end, undisputed, days_past_due, p_send, lift):
-    """A contact on each undisputed invoice still unpaid ``days_past_due`` (low, high) days after its
-    due day, with probability ``p_send``; a payment due more than ``CONTACT_WINDOW`` days after the contact
-    comes into that window with probability ``lift``. Returns (invoice index, contact day, payment
-    days with the contacts' effect, the realised lift)."""
+def _contact(rng, paid, due, end, undisputed, days_past_due, p_send, lift, snap):
+    """A contact on each undisputed invoice still unpaid ``days_past_due`` (low, high) days after
+    its due day, with probability ``p_send``; a payment due more than ``CONTACT_WINDOW`` days
+    after the contact comes forward, with probability ``lift``, to a day in that window moved onto
+    the customer's next payment run (``snap``), if that is earlier. Returns (invoice index,
+    contact day, payment days with the contacts' effect, the realised lift: the share of contacts
+    whose payment it brought into the window)."""
     low, high = days_past_due
     on = due + _days(rng.integers(low, high + 1, len(due)))
     coin, pull, day = rng.random(len(due)), rng.random(len(due)), rng.integers(1, CONTACT_WINDOW + 1, len(due))  # fmt: skip
@@ -93,9 +95,11 @@ def _contact(rng, paid, due, end, undisputed, days_past_due, p_send, lift):
     sent = np.where(undisputed & unpaid & (on <= end) & (coin < p_send))[0]
     later = ~np.isnat(paid[sent]) & (paid[sent] > on[sent] + CONTACT_WINDOW * _DAY)
     pulled = sent[later & (pull[sent] < lift)]
+    moved = np.minimum(snap(on[pulled] + _days(day[pulled]), pulled), paid[pulled])
     paid = paid.copy()
-    paid[pulled] = on[pulled] + _days(day[pulled])
-    return sent, on[sent], paid, len(pulled) / max(len(sent), 1)
+    paid[pulled] = moved
+    came = int((moved <= on[pulled] + CONTACT_WINDOW * _DAY).sum())
+    return sent, on[sent], paid, came / max(len(sent), 1)
 
 
 def relationship_events(
@@ -108,6 +112,7 @@ def relationship_events(
     onboarded: np.ndarray,
     start: np.datetime64,
     end: np.datetime64,
+    snap=None,
 ) -> RelationshipEvents:
     """The relationship events of the portfolio, the payments as the contacts moved them, and the
     truth of what was planted.
@@ -123,12 +128,16 @@ def relationship_events(
         The canonical invoices (``paid_on`` NaT when unpaid).
     start, end
         The ledger's first and last day; no event falls after ``end``.
+    snap
+        ``snap(days, rows)``: the first day of the customer's payment run on or after each of
+        ``days`` for the invoices at positions ``rows`` (None: any day).
 
     Returns
     -------
     RelationshipEvents
     """
     rng = np.random.default_rng([seed, 21])
+    snap = snap or (lambda days, rows: days)
     n = len(ids)
     index = pd.Series(np.arange(n), index=ids)
     cust = index.loc[invoices[CUSTOMER_ID]].to_numpy()
@@ -155,9 +164,9 @@ def relationship_events(
     # an e-mail reminder, then a call, to invoices still unpaid; each may bring the payment forward
     # (disputed invoices are not dunned)
     undisputed = ~invoices[DISPUTED].to_numpy(bool)
-    e, e_on, paid, lift_email = _contact(rng, paid, due, end, undisputed, (3, 7), 0.6, CONTACT_LIFT["email"])  # fmt: skip
+    e, e_on, paid, lift_email = _contact(rng, paid, due, end, undisputed, (3, 7), 0.6, CONTACT_LIFT["email"], snap)  # fmt: skip
     add(cust[e], e_on, "contact", **{INVOICE_ID: inv_id[e], CHANNEL: "email", OUTCOME: "sent"})
-    c, call_on, paid, lift_phone = _contact(rng, paid, due, end, undisputed, (10, 14), 0.5, CONTACT_LIFT["phone"])  # fmt: skip
+    c, call_on, paid, lift_phone = _contact(rng, paid, due, end, undisputed, (10, 14), 0.5, CONTACT_LIFT["phone"], snap)  # fmt: skip
     keep_p = 1.0 / (1.0 + np.exp(-(1.5 - 1.2 * latent)))
     promised = rng.random(len(c)) < 0.4
     outcome = np.where(promised, "promised to pay", rng.choice(["no answer", "asked for a copy"], len(c)))  # fmt: skip
