@@ -106,12 +106,12 @@ def test_every_customer_on_the_worklist_has_its_reminder_draft(weekly_run):
 
 @pytest.mark.slow
 def test_the_worklist_ranks_by_the_extra_cash_from_acting(weekly_run):
-    """The CI portfolio's contacts give both kinds an effect; reminders and calls carry their
+    """The CI portfolio's contacts give both kinds an estimate; reminders and calls carry their
     extra cash with an interval, other actions none, and the list runs by extra cash, then by
     cash at risk; the report says what a contact does and what acting is worth."""
     effect = pd.read_csv(weekly_run / "contact_effect.csv").set_index("kind")
     assert (effect["contacts"] >= 30).all() and effect["hazard_ratio"].notna().all()
-    assert effect.loc["call", "p_helps"] > 0.95
+    assert effect.loc["call", "p_helps"] > 0.9
     work = pd.read_csv(weekly_run / "worklist.csv")
     contact = work["action"].isin(["send a reminder", "call the customer"])
     assert (work.loc[~contact, "extra_cash"] == 0).all() and work.loc[contact, "extra_cash"].gt(

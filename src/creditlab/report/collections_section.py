@@ -136,8 +136,8 @@ def _contact_effect(run: Run, worklist: dict, effect: list[dict]) -> list:
             f"- **{r['kind']}**: a payment is {r['hazard_ratio']:.2f} times as likely on each of "
             f"the {window} days after one ({prob:.0%} interval {r['hazard_ratio_lo']:.2f} to "
             f"{r['hazard_ratio_hi']:.2f}; P(it helps) {r['p_helps']:.0%}), from {r['contacts']:,} "
-            f"contacts: {r['lift']:.1%} more of the contacted invoices paid within {window} days "
-            f"({r['lift_lo']:.1%} to {r['lift_hi']:.1%})."
+            f"contacts: {r['lift']:+.1%} on the share of contacted invoices paid within {window} "
+            f"days ({r['lift_lo']:+.1%} to {r['lift_hi']:+.1%})."
         )
     head = (
         "**What a contact does**, measured on this ledger's own contacts (each customer's "
@@ -151,7 +151,7 @@ def _contact_effect(run: Run, worklist: dict, effect: list[dict]) -> list:
         f"expected to bring in {fmt_money(total['mean'])} {cur} more within {window} days than "
         f"waiting ({prob:.0%} interval {fmt_money(total['lo'])} to {fmt_money(total['hi'])}). "
         "Holds, escalations and acknowledgements bring no cash this week and follow, by cash at "
-        "risk. These are the ledger collectors' habits measured, not an experiment: where "
+        "risk; a contact the ledger says does not help (negative extra cash) comes last. These are the ledger collectors' habits measured, not an experiment: where "
         "contacts were chosen on something that also speeds payment, the effect is overstated."
         if total
         else "No kind could be estimated, so the worklist is ranked by cash at risk."
