@@ -102,3 +102,9 @@ def test_the_interval_widens_with_its_probability():
         return (table["hazard_ratio_hi"] - table["hazard_ratio_lo"]).to_numpy()
 
     assert (width(0.9) > width(0.5)).all() and (width(0.5) > 0).all()
+
+
+def test_contacts_without_a_channel_column_are_written_reminders():
+    invoices, events = _ledger(["2026-01-09"], [("2026-01-05", "contact", "I0", "")])
+    row = contact_effect(invoices, events.drop(columns="channel"), dt.date(2026, 3, 1)).table
+    assert row.set_index("kind").loc["reminder", "contacts"] == 1

@@ -67,9 +67,8 @@ log = logging.getLogger(__name__)
 KINDS = ("reminder", "call")
 CALL_CHANNELS = frozenset({"phone", "call", "telephone", "visit", "meeting"})
 MAX_DPD = 90
-MIN_CONTACTS = (
-    30  # a kind with fewer contacts (or fewer than 10 payments after one) is not estimated
-)
+# a kind with fewer contacts (or fewer than 10 payments after one) is not estimated
+MIN_CONTACTS = 30
 PRIOR_SD = 1.0  # of log r
 HAZARD_PRIOR_DAYS = 7.0  # a customer's hazard is shrunk to the portfolio's with this many days
 _GRID = np.linspace(-5.0, 5.0, 2001)
@@ -131,7 +130,9 @@ class ContactEffect:
 
 
 def _kind(events: pd.DataFrame) -> np.ndarray:
-    channel = events[CHANNEL].fillna("").astype(str).str.strip().str.lower()
+    """``call`` for a contact by phone, call, visit or meeting; ``reminder`` for the rest."""
+    raw = events[CHANNEL] if CHANNEL in events else pd.Series("", index=events.index)
+    channel = raw.fillna("").astype(str).str.strip().str.lower()
     return np.where(channel.isin(CALL_CHANNELS) & (events[KIND] == "contact"), "call", "reminder")
 
 
