@@ -26,6 +26,7 @@ _EXPORTS = {
     "customer_signals": "creditlab.signals",
     "timeline": "creditlab.signals",
     "payment_shifts": "creditlab.drift",
+    "with_signals": "creditlab.run.stages.pd",
     "ContactEffect": "creditlab.models.contact_effect",
     "contact_effect": "creditlab.models.contact_effect",
     "send_reminders": "creditlab.deliver",
@@ -147,6 +148,7 @@ __all__ = [
     "score_table",
     "ContactEffect",
     "contact_effect",
+    "with_signals",
     # segments and decisions
     "segments",
     "DecisionSettings",
