@@ -4,9 +4,10 @@
 ranked by the **expected extra cash from acting** within the contact window where the ledger's
 contacts give an estimate of what a reminder or a call does (:mod:`creditlab.models.contact_effect`:
 open amount x the extra chance of being paid within the window), then by expected cash at risk =
-open amount x P(the invoice goes 90+ days past due or the customer defaults). The invoice part comes from the provision matrix's roll rates (the chance an
-invoice in its bucket reaches 91+ DPD before it is paid) or, where a payment-timing forecast gives
-one, from that; the customer part is its 12-month PD. Taken as independent:
+open amount x P(the invoice goes 90+ days past due or the customer defaults). The invoice part
+comes from the provision matrix's roll rates (the chance an invoice in its bucket reaches 91+ DPD
+before it is paid) or, where a payment-timing forecast gives one, from that; the customer part is
+its 12-month PD. Taken as independent:
 ``p = 1 - (1 - p_invoice)(1 - PD)``. The suggested contact day is the weekday the customer
 usually pays on.
 

@@ -27,9 +27,9 @@ credited with its effect after it.
 What a reviewer should weigh: contacts chosen on something that changes within a customer and
 day (a collector who calls when told a payment run is near) bias the ratio; what was measured is the
 ledger's own collectors' habits, not a controlled experiment. On synthetic ledgers where a contact
-*converts* a fixed share of would-be-late payments (not a proportional hazard), the lift is
-underestimated by a fifth to a third (``benchmarks/contact_effect.py``); with no planted effect the
-interval covers a ratio of 1.
+*converts* a fixed share of would-be-late payments onto the customer's next payment run (not a
+proportional hazard, and partly beyond the window), the lift is underestimated by a third to a
+half (``benchmarks/contact_effect.py``); with no planted effect the interval covers a ratio of 1.
 """
 
 from __future__ import annotations
