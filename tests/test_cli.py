@@ -78,6 +78,7 @@ def test_structural_error_is_one_line_not_a_traceback(ledger_copy):
     assert "customers table not found" in result.stderr
 
 
+@pytest.mark.slow
 def test_bad_params_file_is_a_config_error(tmp_path):
     bad = tmp_path / "p.yaml"
     bad.write_text("title: x\nsynthetic: {customers: 5}\ncolour: blue\n")

@@ -334,6 +334,7 @@ def test_auto_sampler_choice_follows_the_measurements():
         SamplerConfig(precision="float16")
 
 
+@pytest.mark.slow
 def test_identical_rows_collapse_into_binomial_cells_exactly():
     """Rows that share every value become one binomial cell: the log posterior differs from the
     row-by-row Bernoulli one only by the constant sum of log binomial coefficients."""

@@ -244,6 +244,7 @@ def test_order_approval_from_the_cli_and_python(weekly_run):
     )
 
 
+@pytest.mark.slow
 def test_bad_decision_params_fail_before_any_data_or_sampling(tmp_path):
     params = yaml.safe_load(open("params/ci.yaml"))
     params["decisions"]["lgd"] = {"default": {"mean": -0.1, "sd": 0.1}}

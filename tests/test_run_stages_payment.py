@@ -114,6 +114,7 @@ def test_bad_payment_params_are_clear_errors(section, message):
         parse_payment_settings(section)
 
 
+@pytest.mark.slow
 def test_bad_payment_params_fail_before_any_data_or_sampling(tmp_path):
     params = yaml.safe_load(open("params/ci.yaml"))
     params["payment_model"]["model"] = {"covariates": ["disputed", "moon_phase"]}

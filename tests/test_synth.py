@@ -65,6 +65,7 @@ def test_defaults_are_driven_by_true_pd_and_show_in_the_ledger(big):
     assert signs.mean() > 0.9
 
 
+@pytest.mark.slow
 def test_regime_shift_raises_the_shifted_industrys_defaults():
     kw = dict(customers=6000, seed=9, years=3.0)
     on, off = synthesize(SynthConfig(**kw)), synthesize(SynthConfig(**kw, regime_shift=False))
