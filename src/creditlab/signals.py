@@ -51,6 +51,7 @@ __all__ = [
     "customer_signals",
     "has_signal_events",
     "signal_features",
+    "with_signal_features",
     "open_disputes",
     "promise_outcomes",
     "timeline",
@@ -61,6 +62,7 @@ COMPLAINT_DAYS = 30  # a complaint counts as open this long unless a dispute_clo
 RECENT_DAYS = 90  # adverse media, insolvency notices and bank-account changes this recent count
 SCORE_WINDOW_DAYS = 180  # a bureau score's change: against the best score of this many days before
 LOOKBACK_DAYS = 365  # promises counted over this many days
+SIGNAL_KINDS = ("promise_to_pay", "master_data_change", "external_signal")  # what the features read
 
 SIGNAL_COLUMNS = [
     CUSTOMER_ID,
@@ -300,9 +302,6 @@ def timeline(events: pd.DataFrame, invoices: pd.DataFrame, as_of: dt.date) -> pd
     return pd.DataFrame(rows, columns=[EVENT_ON, "event", INVOICE_ID, "what"])
 
 
-SIGNAL_KINDS = ("promise_to_pay", "master_data_change", "external_signal")  # what the features read
-
-
 def has_signal_events(events: pd.DataFrame, as_of: dt.date) -> bool:
     """Whether the ledger holds, up to ``as_of``, events the signal features are made of."""
     known = events.loc[events[EVENT_ON] <= pd.Timestamp(as_of)]
@@ -317,8 +316,9 @@ def signal_features(
     Returns one row per customer and snapshot: ``customer_id, snapshot`` and
     :data:`creditlab.features.SIGNAL_FEATURES`: promises to pay broken in the 12 months before
     (count), the bureau score's change against its best of the half-year before (0 where no
-    bureau watches the customer: no change known), and flags for a bank-account change and for adverse media in the
-    90 days before. Each row reads only what was known on its snapshot date.
+    bureau watches the customer: no change known), and flags for a bank-account change and for
+    adverse media in the 90 days before. Each row reads only what was known on its snapshot
+    date.
     """
     frames = []
     for snapshot in sorted({pd.Timestamp(s) for s in snapshots}):
@@ -336,3 +336,12 @@ def signal_features(
             )
         )
     return pd.concat(frames, ignore_index=True)[[CUSTOMER_ID, SNAPSHOT, *SIGNAL_FEATURES]]
+
+
+def with_signal_features(
+    frame: pd.DataFrame, customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame
+) -> pd.DataFrame:
+    """``frame`` (rows of customers at ``snapshot`` dates, as the features make them) with each
+    row's :func:`signal_features` at its snapshot."""
+    found = signal_features(customers, invoices, events, frame[SNAPSHOT].unique())
+    return frame.merge(found, on=[CUSTOMER_ID, SNAPSHOT], how="left")

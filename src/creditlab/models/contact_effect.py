@@ -280,43 +280,35 @@ def contact_effect(
     n_cells = (len(customer.categories) + 1) * (MAX_DPD + 1)
     none = state == -1
     hazard = _hazards(customer.codes[none], dpd[none], event[none], len(customer.categories), window)  # fmt: skip
-    effect = ContactEffect(pd.DataFrame(), {}, hazard, pd.Index(customer.categories), window, prob)
-
     rng = np.random.default_rng(seed)
     lo_q, hi_q = (1 - prob) / 2, 1 - (1 - prob) / 2
     c_rows = contacts["row"].to_numpy(int)
     c_dpd = (contacts[EVENT_ON].to_numpy("datetime64[D]") - invoices[DUE_ON].to_numpy("datetime64[D]")[c_rows]).astype(int)  # fmt: skip
     c_customer = invoices[CUSTOMER_ID].astype(str).to_numpy()[c_rows]
-    out = []
+    e0 = np.bincount(cell[none], minlength=n_cells).astype(float)  # the uncontacted days
+    n0 = np.bincount(cell[none], weights=event[none], minlength=n_cells)
+    out, log_r = [], {}
     for code, kind in enumerate(KINDS):
         mine = state == code
         sel = (contacts["kind"] == kind).to_numpy()
         row = {"kind": kind, "contacts": int(sel.sum()), "invoices": int(np.unique(c_rows[sel]).size),
                "payments_after": int(event[mine].sum()), "days_after": int(mine.sum()), "note": ""}  # fmt: skip
+        out.append(row)
         if row["contacts"] < MIN_CONTACTS or row["payments_after"] < 10:
             row["note"] = (
                 f"not estimated: {row['contacts']} contacts and {row['payments_after']} payments "
                 f"after one (needs {MIN_CONTACTS} and 10)"
             )
-            out.append(row)
             continue
-        e0 = np.bincount(cell[none], minlength=n_cells).astype(float)
         e1 = np.bincount(cell[mine], minlength=n_cells).astype(float)
-        n0 = np.bincount(cell[none], weights=event[none], minlength=n_cells)
         n1 = np.bincount(cell[mine], weights=event[mine], minlength=n_cells)
-        log_r = np.interp(rng.random(draws), np.cumsum(_posterior(e0, e1, n0, n1)), _GRID)
-        effect.log_r[kind] = log_r
-        ratio = np.exp(log_r)
-        extra = effect.extra_share(c_customer[sel], c_dpd[sel], np.full(sel.sum(), kind))
-        lift = extra.mean(axis=0)
+        log_r[kind] = np.interp(rng.random(draws), np.cumsum(_posterior(e0, e1, n0, n1)), _GRID)
+        ratio = np.exp(log_r[kind])
         row.update(
             hazard_ratio=float(ratio.mean()),
             hazard_ratio_lo=float(np.quantile(ratio, lo_q)),
             hazard_ratio_hi=float(np.quantile(ratio, hi_q)),
-            p_helps=float((log_r > 0).mean()),
-            lift=float(lift.mean()),
-            lift_lo=float(np.quantile(lift, lo_q)),
-            lift_hi=float(np.quantile(lift, hi_q)),
+            p_helps=float((log_r[kind] > 0).mean()),
         )
         log.info(
             "%s: payment %.2f times as likely in the %d days after one (%.0f%% interval "
@@ -324,6 +316,18 @@ def contact_effect(
             kind, row["hazard_ratio"], window, 100 * prob, row["hazard_ratio_lo"],
             row["hazard_ratio_hi"], row["contacts"],
         )  # fmt: skip
-        out.append(row)
+    effect = ContactEffect(
+        pd.DataFrame(), log_r, hazard, pd.Index(customer.categories), window, prob
+    )
+    for row in out:  # the lift on the contacted invoices, from the effect just estimated
+        if row["kind"] in log_r:
+            sel = (contacts["kind"] == row["kind"]).to_numpy()
+            kinds = np.full(sel.sum(), row["kind"])
+            lift = effect.extra_share(c_customer[sel], c_dpd[sel], kinds).mean(axis=0)
+            row.update(
+                lift=float(lift.mean()),
+                lift_lo=float(np.quantile(lift, lo_q)),
+                lift_hi=float(np.quantile(lift, hi_q)),
+            )
     table = pd.DataFrame(out).reindex(columns=CONTACT_EFFECT_COLUMNS)
     return dataclasses.replace(effect, table=table)

@@ -19,7 +19,7 @@ from creditlab.decisions.limits import OrderDecision, approve_order, max_order
 from creditlab.decisions.provisions import provision_matrix
 from creditlab.decisions.whatif import WhatIfBase
 from creditlab.errors import ConfigError
-from creditlab.features import SNAPSHOT, snapshot_features
+from creditlab.features import SIGNAL_FEATURES, snapshot_features
 from creditlab.ledger.schema import (
     CUSTOMER_ID,
     IN_DEFAULT,
@@ -45,7 +45,7 @@ from creditlab.run.manifest import read_manifest
 from creditlab.run.prepare import Run, ledger_dates, open_run
 from creditlab.run.stages.decisions import decision_seed, lgd_labels, pd_draws, segment_label
 from creditlab.run.stages.portfolio_loss import loss_inputs
-from creditlab.signals import has_signal_events, signal_features
+from creditlab.signals import with_signal_features
 
 if TYPE_CHECKING:
     from creditlab.decisions.portfolio_loss import LossInputs
@@ -196,9 +196,8 @@ def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:
         [snapshot_features(customers, invoices, events, day).assign(date=day) for day in days],
         ignore_index=True,
     )
-    if has_signal_events(led.events, run.as_of):  # the PD stage's signal features, if it kept any
-        found = signal_features(customers, invoices, events, days)
-        feats = feats.merge(found, on=[CUSTOMER_ID, SNAPSHOT], how="left")
+    if set(SIGNAL_FEATURES) & set(model.predictors):  # relationship signals the PD stage kept
+        feats = with_signal_features(feats, customers, invoices, events)
     alive = feats.loc[~feats[IN_DEFAULT].astype(bool)]
     rows = [  # defaulted dates: PD 1; the others from one pass over the posterior draws
         {"date": day, PD_MEAN: 1.0, PD_LO: 1.0, PD_HI: 1.0, IN_DEFAULT: True}

@@ -79,7 +79,7 @@ from creditlab.run.folder import (
 from creditlab.run.prepare import Run
 from creditlab.run.settings import PDSettings
 from creditlab.run.stages.base import extend_until_converged, run_stage
-from creditlab.signals import has_signal_events, signal_features
+from creditlab.signals import has_signal_events, with_signal_features
 
 __all__ = [
     "PDStage",
@@ -261,15 +261,6 @@ def training_design(
     return hazard_data(*ledger)
 
 
-def _merge_signals(
-    frame: pd.DataFrame, customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame
-) -> pd.DataFrame:
-    """``frame`` (rows of customers at snapshots) with the signal features of each row's
-    customer at its snapshot."""
-    found = signal_features(customers, invoices, events, frame[SNAPSHOT].unique())
-    return frame.merge(found, on=[CUSTOMER_ID, SNAPSHOT], how="left")
-
-
 def with_signals(
     data: TrainingData, customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame
 ) -> TrainingData:
@@ -278,8 +269,8 @@ def with_signals(
     ledger = (customers, invoices, events)
     return dataclasses.replace(
         data,
-        train=_merge_signals(data.train, *ledger),
-        validation=_merge_signals(data.validation, *ledger),
+        train=with_signal_features(data.train, *ledger),
+        validation=with_signal_features(data.validation, *ledger),
     )
 
 
@@ -428,8 +419,8 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
 
     # score the portfolio as of the run date
     current = snapshot_features(*ledger)
-    if "signals" in summary:
-        current = _merge_signals(current, *ledger[:3])
+    if set(SIGNAL_FEATURES) & set(scoring.predictors):  # the relationship signals it kept
+        current = with_signal_features(current, *ledger[:3])
     scores = scoring.predict(current, prob, with_prior_share=True)
     scores = pd.concat([current[[CUSTOMER_ID, INDUSTRY, IN_DEFAULT]], scores], axis=1)
     scores.loc[scores[IN_DEFAULT], [PD_MEAN, PD_LO, PD_HI]] = 1.0
