@@ -12,9 +12,9 @@ of the other draws. What is planted, and where the truth keeps it:
   e-mail reminder with probability 0.6, one still unpaid 10-14 days past due a call with
   probability 0.5 (``contact``). A contact brings a payment that would have come more than
   ``CONTACT_WINDOW`` days later into the window with probability ``CONTACT_LIFT`` (e-mail 0.15,
-  phone 0.30), on the customer's next payment run (so a monthly payer's often misses it); ``truth/contacts.csv`` keeps that and the realised lift (the share of contacted
-  invoices paid within the window because of the contact). Four calls in ten end in a
-  ``promise_to_pay``. A customer keeps its promises with probability
+  phone 0.30), on the customer's next payment run (so a monthly payer's often misses it);
+  ``truth/contacts.csv`` keeps that and the realised lift (the share of contacted invoices paid
+  within the window because of the contact). Four calls in ten end in a ``promise_to_pay``. A customer keeps its promises with probability
   ``promise_keep_p = logistic(1.5 - 1.2 z)`` (``truth/customers.csv``; z the latent risk): a kept
   promise names a day at most three days before the payment, a broken one a day well before it (a
   defaulter's never comes);
