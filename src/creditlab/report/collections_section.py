@@ -113,6 +113,11 @@ def worklist_section(run: Run) -> list:
     ]
 
 
+def _signed(share: float) -> str:
+    """A signed percentage, with no "-0.0 %" for a share that rounds to zero."""
+    return f"{round(share, 3) + 0.0:+.1%}"
+
+
 def _contact_effect(run: Run, worklist: dict, effect: list[dict]) -> list:
     """What the ledger's contacts say a reminder and a call do, and what acting this week is
     worth; or why the worklist is ranked by cash at risk instead."""
@@ -136,8 +141,8 @@ def _contact_effect(run: Run, worklist: dict, effect: list[dict]) -> list:
             f"- **{r['kind']}**: a payment is {r['hazard_ratio']:.2f} times as likely on each of "
             f"the {window} days after one ({prob:.0%} interval {r['hazard_ratio_lo']:.2f} to "
             f"{r['hazard_ratio_hi']:.2f}; P(it helps) {r['p_helps']:.0%}), from {r['contacts']:,} "
-            f"contacts: {r['lift']:+.1%} on the share of contacted invoices paid within {window} "
-            f"days ({r['lift_lo']:+.1%} to {r['lift_hi']:+.1%})."
+            f"contacts: {_signed(r['lift'])} on the share of contacted invoices paid within "
+            f"{window} days ({_signed(r['lift_lo'])} to {_signed(r['lift_hi'])})."
         )
     head = (
         "**What a contact does**, measured on this ledger's own contacts (each customer's "
