@@ -63,6 +63,7 @@ from creditlab.ledger.schema import CUSTOMER_ID
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.payment_data import PaymentConfig, payment_cells
 from creditlab.models.payment_forecast import Conditional
+from creditlab.models.payment_stall import Stall, WithStall
 from creditlab.models.pd_design import level_codes
 from creditlab.models.sampling import SamplerConfig, read_posterior, sample, write_posterior
 
@@ -155,6 +156,7 @@ class PaymentModel:
         self.sampled_with: dict[str, str] = {}
         self.timings: dict[str, float] = {}
         self.n_invoices = self.n_paid = self.n_cells = 0
+        self.stall: Stall | None = None  # how stalled invoices are paid (None: no stall)
         self.provenance: dict = {}
 
     # -- build ----------------------------------------------------------------------------
@@ -172,6 +174,7 @@ class PaymentModel:
             log.info("payment covariates left out (constant in training): %s", dropped)
         group = mc.group if mc.group and mc.group in frame else None
         self.customers = sorted(frame[CUSTOMER_ID].unique())
+        frame = self._ordinary_course(frame)
         frame = frame.assign(_customer=level_codes(frame[CUSTOMER_ID], self.customers))
         self.groups = sorted(frame[group].unique()) if group else ["all"]
         first = frame.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)
@@ -285,11 +288,36 @@ class PaymentModel:
             pm.Potential("loglik", pt.sum(n * log_p))
         return model
 
+    def _ordinary_course(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame as the ordinal model sees it: with the stall on, an invoice that entered the
+        stall is right-censored on the day it did (not paid in the ordinary course by then)."""
+        if not self.model_config.stall:
+            return frame
+        stalled = frame["stall_from"].notna().to_numpy()
+        return frame.assign(
+            paid=frame["paid"].to_numpy() & ~stalled,
+            days_late=frame["days_late"].where(~stalled),
+            dpd_now=np.where(stalled, frame["stall_from"], frame["dpd_now"]),
+        )
+
     # -- fit ------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame) -> PaymentModel:
-        """Sample the posterior with NUTS (the configured implementation)."""
-        if not frame["paid"].any():
+        """Sample the posterior with NUTS (the configured implementation); with the stall on,
+        count its payments and days at risk first (exact, no sampling)."""
+        if not self._ordinary_course(frame)["paid"].any():
             raise ConfigError("no paid invoices before the as-of date: nothing to learn from")
+        mc = self.model_config
+        if mc.stall:
+            rows = frame.loc[frame["stall_from"].notna()]
+            days = rows["days_late"].where(rows["paid"], rows["dpd_now"]).to_numpy(dtype=float)
+            self.stall = Stall(mc.stall_prior_payments, mc.stall_prior_half_days).fit(
+                rows["stall_from"].to_numpy(dtype=float), days, rows["paid"].to_numpy()
+            )
+            log.info(
+                "stall: %d invoices entered it (%d paid since), kept out of the ordinary course",
+                self.stall.invoices,
+                int(self.stall.payments.sum()),
+            )
         config = self.sampler_config
         if config.sampler == "auto":  # measured: numpyro is ~3x slower than nutpie on this model
             config = dataclasses.replace(config, sampler="nutpie")
@@ -434,16 +462,23 @@ class PaymentModel:
         n_draws: int = 400,
         prob: float = 0.9,
         seed: int = 0,
+        pd_12m: np.ndarray | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray]:
         """Per open invoice: probabilities and payment date, given what is known on ``as_of``.
 
         ``frame`` is a :func:`payment_frame` of open invoices. Returns ``(invoices, simulated)``:
         ``invoices`` has ``p_paid_by_due, p_dpd30, p_dpd60, p_dpd90, p_unpaid_1y`` (posterior
-        predictive probabilities), ``expected_days`` (mean days past due at payment, given payment
-        within a year), ``median_days`` (the predictive median; NaN when payment within a year is
-        less likely than not), ``days_lo, days_hi`` (the ``prob`` predictive interval; NaN where its end
-        lies past a year); ``simulated`` is ``(draws, rows)`` of simulated days past due at
+        predictive probabilities), ``p_stall`` (the chance the invoice is paid, if at all, as a
+        stalled one), ``expected_days`` (mean days past due at payment, given payment within a
+        year), ``median_days`` (the predictive median; NaN when payment within a year is less
+        likely than not), ``days_lo, days_hi`` (the ``prob`` predictive interval; NaN where its
+        end lies past a year); ``simulated`` is ``(draws, rows)`` of simulated days past due at
         payment (NaN: not within a year), one payment per invoice and posterior draw.
+
+        With the stall (:mod:`creditlab.models.payment_stall`), an invoice in it by ``as_of``
+        (``stall_from`` set) is paid as stalled invoices are, and any other may still enter it:
+        on reaching 90 days past due, or when its customer defaults first, at the daily rate of
+        its 12-month PD draws ``pd_12m`` (``(draws, rows)``; None: no default).
         """
         cut, eta, scale = self.effects(frame, n_draws, seed)
         rng = np.random.default_rng(seed + 1)
@@ -452,8 +487,15 @@ class PaymentModel:
         terms = frame["terms"].to_numpy(dtype=float)
         weights = self.day_weights(frame)
         s, n = eta.shape
+        if self.stall is not None:
+            rates = self.stall.rates(s, seed + 2)
+            in_stall = frame["stall_from"].notna().to_numpy()
+            default_rate = np.zeros((s, n))
+            if pd_12m is not None:
+                pd_s = np.clip(np.asarray(pd_12m, float)[np.arange(s) % len(pd_12m)], 0, 0.999)
+                default_rate = -np.log1p(-pd_s) / 365.0
         out = {k: np.zeros(n) for k in ("p_paid_by_due", "p_dpd30", "p_dpd60", "p_dpd90")}
-        out["p_unpaid_1y"] = np.zeros(n)
+        out["p_unpaid_1y"], out["p_stall"] = np.zeros(n), np.zeros(n)
         exp_num, exp_den = np.zeros(n), np.zeros(n)
         simulated = np.empty((s, n))
         chunk = max(50, int(1e7 // (s * len(edges))))  # bounds memory: ~80 MB per array
@@ -468,6 +510,11 @@ class PaymentModel:
                 None if weights is None else weights[sl],
                 scale[:, sl],
             )
+            if self.stall is not None:
+                dist = WithStall(
+                    dist, self.stall, rates, e_now[sl], in_stall[sl], default_rate[:, sl]
+                )
+                out["p_stall"][sl] = (1.0 - dist.p_ordinary).mean(axis=0)
             for key, t in (("p_dpd30", 30.0), ("p_dpd60", 60.0), ("p_dpd90", 90.0)):
                 out[key][sl] = (1.0 - dist.cdf(t)).mean(axis=0)
             by_due = np.where(e_now[sl] < 0, dist.cdf(0.0).mean(axis=0), 0.0)
@@ -596,6 +643,7 @@ class PaymentModel:
             "sampled_with": self.sampled_with,
             "timings": self.timings,
             "counts": [self.n_invoices, self.n_paid, self.n_cells],
+            "stall": None if self.stall is None else self.stall.state(),
         }
         return write_posterior(self.idata, path, state, provenance)
 
@@ -612,5 +660,6 @@ class PaymentModel:
         model.paid_weekdays = np.asarray(state["paid_weekdays"], dtype=float).reshape(-1, 7, 7)
         model.sampled_with, model.timings = state["sampled_with"], state["timings"]
         model.n_invoices, model.n_paid, model.n_cells = state["counts"]
+        model.stall = None if state["stall"] is None else Stall.from_state(state["stall"])
         model.provenance = provenance
         return model

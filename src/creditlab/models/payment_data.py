@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from creditlab.errors import ConfigError
+from creditlab.models.payment_stall import default_events_on, stall_entry
 from creditlab.kpi import as_timestamp
 from creditlab.ledger.schema import (
     AMOUNT,
@@ -54,6 +55,9 @@ class PaymentConfig:
     own_timing_min_invoices: int = 150
     prior_weekday_sigma: float = 1.0
     calendar_prior_payments: float = 7.0
+    stall: bool = True
+    stall_prior_payments: float = 2.0
+    stall_prior_half_days: float = 365.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "edges", tuple(int(e) for e in self.edges))
@@ -71,6 +75,8 @@ class PaymentConfig:
             raise ConfigError("need 0 < amount_low < 1 < amount_high")
         if self.calendar_prior_payments <= 0:
             raise ConfigError("calendar_prior_payments must be > 0 (payments' worth of prior)")
+        if self.stall_prior_payments <= 0 or self.stall_prior_half_days <= 0:
+            raise ConfigError("stall_prior_payments and stall_prior_half_days must be > 0")
 
 
 def _flag(values: pd.Series) -> np.ndarray:
@@ -87,14 +93,17 @@ def payment_frame(
     config: PaymentConfig | None = None,
     group: str | None = "industry",
     usual: pd.Series | None = None,
+    events: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Invoices issued by ``as_of`` with what the model needs, as known on ``as_of``.
 
     Returns ``invoice_id, customer_id, <group>, issued_on, due_on, amount, terms, paid,
     days_late`` (``paid_on - due_on`` where paid by ``as_of``), ``dpd_now`` (``as_of - due_on``),
-    ``due_weekday`` (0 = Monday) and the 0/1 covariates. The amount covariates compare an invoice
-    with its customer's usual amount: ``usual`` (customer_id -> amount, e.g. medians from a
-    training period) or else the median of the customer's invoices in the frame.
+    ``due_weekday`` (0 = Monday), ``stall_from`` (the days past due at which the invoice entered
+    the stall by ``as_of``, NaN where it did not: :func:`~creditlab.models.payment_stall.stall_entry`
+    with the default events of ``events``) and the 0/1 covariates. The amount covariates compare an
+    invoice with its customer's usual amount: ``usual`` (customer_id -> amount, e.g. medians from
+    a training period) or else the median of the customer's invoices in the frame.
     """
     cfg = config or PaymentConfig()
     t = as_timestamp(as_of)
@@ -114,6 +123,8 @@ def payment_frame(
             "due_weekday": inv[DUE_ON].dt.day_of_week.to_numpy(),
         }
     )
+    terms = frame["terms"].to_numpy()
+    frame["stall_from"] = stall_entry(inv, t, default_events_on(events, t), terms)
     if group:
         levels = customers.set_index(customers[CUSTOMER_ID].astype(str))[group].astype(str)
         frame[group] = frame[CUSTOMER_ID].map(levels).fillna("unknown").to_numpy()

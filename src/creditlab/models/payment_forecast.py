@@ -163,13 +163,15 @@ class Conditional:
         h = (self._g(t) - self.g_now) / self.left
         return np.where(t > self.e_now, np.clip(h, 0.0, 1.0), 0.0)
 
-    def mean_within(self):
-        """``E[D | e < D <= last edge]`` per draw and invoice (whole days)."""
+    def mean_within(self, until: float | None = None):
+        """``E[D | e < D <= last edge]`` per draw and invoice (whole days); with ``until`` (a
+        bucket edge), ``E[D | e < D <= until]``."""
         lower = np.maximum(self.knots[:, :-1], self.e_now[:, None])  # (n, E)
         upper = self.knots[:, 1:]
         # G at a bucket's lower end is its left knot's value, or G(e) in the bucket holding e
         g_lower = np.where(lower > self.knots[:, :-1], self.g_now[..., None], self.values[..., :-1])
-        mass = np.where(upper > lower, self.values[..., 1:] - g_lower, 0.0)
+        counted = upper > lower if until is None else (upper > lower) & (upper <= until)
+        mass = np.where(counted, self.values[..., 1:] - g_lower, 0.0)
         days = self.days
         weight = days.cum(upper.T).T - days.cum(lower.T).T
         mid = (days.moment(upper.T).T - days.moment(lower.T).T) / np.maximum(weight, 1e-300)

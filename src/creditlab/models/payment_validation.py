@@ -25,6 +25,7 @@ from creditlab.ledger.schema import AMOUNT, CUSTOMER_ID, DUE_ON, ISSUED_ON, PAID
 from creditlab.models.payment import PaymentModel
 from creditlab.models.payment_data import PaymentConfig, payment_frame
 from creditlab.models.payment_forecast import cash_forecast
+from creditlab.models.payment_stall import default_events_on
 from creditlab.models.pd import SamplerConfig
 from creditlab.models.validation import auc, baseline_scores, brier, calibration
 
@@ -171,6 +172,7 @@ def backtest(
     config: PaymentConfig | None = None,
     sampler: SamplerConfig | None = None,
     *,
+    events: pd.DataFrame | None = None,
     test_until=None,
     settle_days: int = 90,
     weeks: int = 13,
@@ -184,12 +186,13 @@ def backtest(
     ``test_until`` (the last payment date when not given), so whether each was paid late is
     known; one still unpaid then counts as late, and days-to-settle errors use the paid ones.
     The model's point forecast of days to settle is its mean given payment within a year; its
-    P(late) is ``1 - P(paid by due date)``.
+    P(late) is ``1 - P(paid by due date)``. With ``events``, a customer's default event known at
+    ``split`` puts its test invoices in the stall from their issue date.
     """
     cfg = config or PaymentConfig()
     t0 = as_timestamp(split)
     end = as_timestamp(test_until) if test_until is not None else invoices[PAID_ON].max()
-    train = payment_frame(invoices, customers, t0, cfg, group=cfg.group)
+    train = payment_frame(invoices, customers, t0, cfg, group=cfg.group, events=events)
     model = PaymentModel(cfg, sampler).fit(train)
 
     later = invoices.loc[
@@ -199,6 +202,8 @@ def backtest(
     ]
     usual = train.groupby(CUSTOMER_ID)[AMOUNT].median()
     test = payment_frame(later, customers, end, cfg, group=cfg.group, usual=usual)
+    defaulted = test[CUSTOMER_ID].isin(default_events_on(events, t0).index).to_numpy()
+    test["stall_from"] = np.where(defaulted, -test["terms"], np.nan)  # as known at the split
     fresh = test.assign(paid=False, dpd_now=-test["terms"])  # forecast as on the issue date
     result, _ = model.forecast(fresh, end, n_draws=n_draws, prob=prob, seed=seed)
     test = pd.concat([test, result], axis=1)

@@ -66,6 +66,7 @@ def cash_section(run: Run) -> list:
             "invoice's own timing (payment dates simulated per posterior draw, a customer's "
             "invoices sharing its effect). Only invoices open today count: sales after the as-of "
             "date are not in the forecast. The weekly figures are `cash_forecast.csv`."
+            + _stall_in_cash(s, cur)
         ),
         table(
             whole[["week", "week_start", "week_end", "expected", "lo", "hi"]],
@@ -223,7 +224,50 @@ def payment_model_section(run: Run) -> list:
                 },
             ),
         ]
+    if s.get("stall"):
+        out.append(Markdown(_stall_text(s["stall"], prob)))
     return out + payment_diagnostics(run)
+
+
+def _stall_in_cash(s: dict, cur: str) -> str:
+    """The cash section's sentence on stalled invoices (empty without the stall)."""
+    st = s.get("stall")
+    if not st:
+        return ""
+    return (
+        f" Of the open amount, {fmt_money(st['open_amount_in_stall'])} {cur} "
+        f"({st['open_invoices_in_stall']:,} invoices) is already stalled (90+ days past due, or "
+        "of a customer with a default event) and is forecast as stalled invoices are paid "
+        f"(see the payment model); a further {fmt_money(st['expected_amount_entering'])} {cur} "
+        "is expected to stall."
+    )
+
+
+def _stall_text(st: dict, prob: float) -> str:
+    """How the stall works and what it learnt, for the payment-model section."""
+    paid = {t: st[f"paid_by_{t}"] for t in (180, 365)}
+    entering = (
+        "at the daily default rate of its customer's 12-month PD (this run's PD model, customers "
+        "not in default)"
+        if st["default_from_pd"]
+        else "only by reaching 90 days past due (no PD model in this run)"
+    )
+    return (
+        "**Stalled invoices are modelled apart.** An invoice leaves the ordinary course of payment "
+        "on the day it reaches 90 days past due unpaid, or its customer's first default event "
+        "(write-off, insolvency, collections agency) falls while it is open. The ordinal model "
+        "above counts such an invoice as unpaid up to that day only, so never-paid invoices do "
+        "not stretch performing customers' payment days. How stalled invoices are paid is learnt "
+        f"from the {st['invoices']:,} that entered the stall ({st['payments']:,} paid since, over "
+        f"{st['days_at_risk']:,.0f} invoice-days): a daily rate of payment per stretch of days "
+        "past due (to 30, 60, 90, 120, 180, 270 and 365 days), each with a prior of half paid "
+        f"within {st['prior_half_days']:,.0f} days worth {st['prior_payments']:,.0f} payments. "
+        "An invoice stalled at 90 days past due is paid by day 180 with probability "
+        f"{paid[180]['mean']:.0%} ({prob:.0%} interval {paid[180]['lo']:.0%} to "
+        f"{paid[180]['hi']:.0%}) and by day 365 with {paid[365]['mean']:.0%} "
+        f"({paid[365]['lo']:.0%} to {paid[365]['hi']:.0%}). An open invoice not yet stalled can "
+        f"still stall: {entering}. Each invoice's chance is `p_stall` in `payment_forecast.csv`."
+    )
 
 
 def payment_diagnostics(run: Run) -> list:

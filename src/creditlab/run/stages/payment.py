@@ -21,7 +21,7 @@ import pandas as pd
 
 from creditlab import kpi
 from creditlab.decisions.settings import BehaviourRules
-from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON, INDUSTRY, INVOICE_ID
+from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON, IN_DEFAULT, INDUSTRY, INVOICE_ID
 from creditlab.models.diagnostics import GateResult
 from creditlab.models.payment import PaymentModel
 from creditlab.models.payment_data import payment_frame
@@ -33,10 +33,13 @@ from creditlab.run.folder import (
     PAYMENT_CALENDAR_FILE,
     PAYMENT_MODEL_FILE,
     PAYMENT_SUMMARY_FILE,
+    PD_MODEL_FILE,
+    SCORES_FILE,
 )
 from creditlab.run.prepare import Run
 from creditlab.run.settings import PaymentSettings
 from creditlab.run.stages.base import extend_until_converged, run_stage
+from creditlab.run.stages.decisions import pd_draws
 from creditlab.segments import payment_behaviour
 
 __all__ = [
@@ -144,7 +147,9 @@ def _fit_and_forecast(
         return summary
     led, run_dir, prob = run.ledger, run.run_dir, run.params.interval_prob
     mc = settings.model
-    frame = payment_frame(led.invoices, led.customers, run.as_of, mc, group=mc.group)
+    frame = payment_frame(
+        led.invoices, led.customers, run.as_of, mc, group=mc.group, events=led.events
+    )
     if frame["paid"].sum() < 20:
         summary["skipped"] = (
             f"only {int(frame['paid'].sum())} invoices paid by the as-of date: too few to learn "
@@ -170,8 +175,9 @@ def _fit_and_forecast(
 
     items = kpi.open_items(led.invoices, run.as_of)[[INVOICE_ID, kpi.OPEN_AR]]
     open_frame = frame.merge(items, on=INVOICE_ID, how="inner").reset_index(drop=True)
+    defaults = _default_draws(run, open_frame, settings.draws) if model.stall else None
     result, simulated = model.forecast(
-        open_frame, run.as_of, settings.weeks, settings.draws, prob, seed=run.params.seed
+        open_frame, run.as_of, settings.weeks, settings.draws, prob, run.params.seed, defaults
     )
     forecast = pd.DataFrame(
         {
@@ -185,6 +191,8 @@ def _fit_and_forecast(
             "due_on": pd.to_datetime(open_frame[DUE_ON]).dt.date,
             "days_past_due": open_frame["dpd_now"],
             "p_unpaid_1y": result["p_unpaid_1y"],
+            "p_stall": result["p_stall"],
+            "in_stall": open_frame["stall_from"].notna(),
             "expected_days_late": result["expected_days"],
         }
     )
@@ -215,6 +223,7 @@ def _fit_and_forecast(
         timings=model.timings,
         effects=model.effects_table(prob).to_dict(orient="records"),
         sigma_customer_days=model.customer_spread_days(prob),
+        stall=_stall_summary(model, forecast, defaults is not None, prob),
         collections=totals,
         open_amount=float(forecast["open_amount"].sum()),
         expected_past_90=float((forecast["open_amount"] * forecast["p_dpd90"]).sum()),
@@ -226,6 +235,39 @@ def _fit_and_forecast(
         draws=settings.draws,
     )
     return summary
+
+
+def _default_draws(run: Run, frame: pd.DataFrame, n: int) -> np.ndarray | None:
+    """12-month PD draws ``(draws, rows)`` for the rows' customers from this run's PD model, for
+    the chance a customer defaults before its invoice is paid; None without a PD model. A
+    customer without a PD (not scored) or already in default gets 0: the ledger's state says
+    which of its invoices are in the stall."""
+    run_dir = run.run_dir
+    if not ((run_dir / SCORES_FILE).is_file() and (run_dir / PD_MODEL_FILE).is_file()):
+        return None
+    scores = pd.read_parquet(run_dir / SCORES_FILE)
+    draws = pd_draws(run_dir, scores, n, run.params.seed)
+    draws[:, scores[IN_DEFAULT].to_numpy(dtype=bool)] = 0.0
+    pos = pd.Index(scores[CUSTOMER_ID].astype(str)).get_indexer(frame[CUSTOMER_ID])
+    return np.where(pos[None, :] >= 0, draws[:, np.maximum(pos, 0)], 0.0)
+
+
+def _stall_summary(
+    model: PaymentModel, forecast: pd.DataFrame, with_pd: bool, prob: float
+) -> dict[str, Any] | None:
+    """The stall in payment.json: what it was learnt from, how stalled invoices are paid, and the
+    open amount in it or expected to enter it."""
+    if model.stall is None:
+        return None
+    amount = forecast["open_amount"].to_numpy(dtype=float)
+    inside = forecast["in_stall"].to_numpy(dtype=bool)
+    return {
+        **model.stall.summary(prob),
+        "open_invoices_in_stall": int(inside.sum()),
+        "open_amount_in_stall": float(amount[inside].sum()),
+        "expected_amount_entering": float((amount * forecast["p_stall"])[~inside].sum()),
+        "default_from_pd": with_pd,
+    }
 
 
 def _simulated_total(
