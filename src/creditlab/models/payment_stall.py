@@ -64,9 +64,9 @@ def stall_entry(
     open_until = paid_on.fillna(as_of + pd.Timedelta(days=1))  # open through this day (excl.)
     late = due + pd.Timedelta(days=STALL_DPD)
     entry = np.where((late <= as_of) & (open_until > late), float(STALL_DPD), np.nan)
-    event = invoices[CUSTOMER_ID].astype(str).map(default_on)
-    if event.notna().any():
-        event = pd.to_datetime(event)
+    if len(default_on):
+        ids = invoices[CUSTOMER_ID].astype(str)
+        event = pd.Series(pd.to_datetime(default_on).reindex(ids).to_numpy(), index=ids.index)
         at_event = np.maximum((event - due).dt.days.to_numpy(dtype=float), -terms.astype(float))
         hit = (event.notna() & (open_until > event)).to_numpy()
         entry = np.where(hit, np.fmin(entry, at_event), entry)
