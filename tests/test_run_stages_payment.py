@@ -48,6 +48,37 @@ def test_payment_forecast_covers_every_open_invoice(weekly_run):
     assert f.loc[~overdue, "p_paid_by_due"].mean() > 0.3
 
 
+def test_stalled_invoices_are_forecast_as_recoveries(weekly_run):
+    f = _read(weekly_run, "payment_forecast.csv")
+    run = open_run(weekly_run)
+    ev = run.ledger.events
+    hit = ev.loc[ev["kind"].isin(["write_off", "insolvency", "collections_agency"])]
+    hit = hit.loc[hit["event_on"] <= pd.Timestamp(run.as_of), "customer_id"].astype(str)
+    # stalled: 90+ days past due, or of a customer with a default event (open at or after it)
+    expected = (f["days_past_due"] >= 90) | f["customer_id"].isin(set(hit))
+    assert f["in_stall"].sum() > 0 and (f["in_stall"] == expected).all()
+    assert (f.loc[f["in_stall"], "p_stall"] == 1).all()
+    fresh = f.loc[~f["in_stall"]]
+    assert ((fresh["p_stall"] >= 0) & (fresh["p_stall"] < 1)).all()
+    # the customer's default chance (the PD model's; not for customers already in default: the
+    # ledger's state decides theirs) moves invoices not yet due towards the stall
+    scores = pd.read_parquet(weekly_run / "scores.parquet").set_index("customer_id")["pd_mean"]
+    young = fresh.assign(pd=fresh["customer_id"].map(scores))
+    young = young.loc[(young["days_past_due"] < 0) & (young["pd"] < 1)]
+    assert len(young) > 50
+    assert np.corrcoef(np.log(young["p_stall"]), np.log(young["pd"]))[0, 1] > 0.5
+    # a stalled invoice is far less likely paid within a year than an ordinary one
+    assert f.loc[f["in_stall"], "p_unpaid_1y"].mean() > 5 * fresh["p_unpaid_1y"].mean()
+    s = json.loads((weekly_run / "payment.json").read_text())["stall"]
+    assert s["default_from_pd"] and s["open_invoices_in_stall"] == int(f["in_stall"].sum())
+    assert s["invoices"] >= s["payments"] > 0
+    paid = s["paid_by_365"]
+    assert 0 < paid["lo"] <= paid["mean"] <= paid["hi"] < 1
+    validation = (weekly_run / "model_validation.html").read_text()
+    assert "Stalled invoices are modelled apart" in validation
+    assert "already stalled" in (weekly_run / "weekly_portfolio.html").read_text()
+
+
 def test_cash_forecast_weeks_segments_and_intervals(weekly_run):
     cash = pd.read_csv(weekly_run / "cash_forecast.csv")
     s = json.loads((weekly_run / "payment.json").read_text())
