@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from creditlab.errors import ConfigError
-from creditlab.models.payment_stall import default_events_on, stall_entry
 from creditlab.kpi import as_timestamp
 from creditlab.ledger.schema import (
     AMOUNT,
@@ -26,6 +25,7 @@ from creditlab.ledger.schema import (
     PAID_ON,
     PAPERLESS,
 )
+from creditlab.models.payment_stall import default_events_on, stall_entry
 
 __all__ = ["COVARIATES", "DEFAULT_EDGES", "PaymentConfig", "payment_cells", "payment_frame"]
 

@@ -260,7 +260,9 @@ class WithStall:
         last = float(STALL_EDGES[-1])
         parts = [(self.p_ordinary, self.m)]
         for p, e in ((self.p_late, self.at), (self.p_default, self.e)):
-            parts.append((p * self.stall.cdf(self.rates, e, last), self.stall.mean_within(self.rates, e)))
+            parts.append(
+                (p * self.stall.cdf(self.rates, e, last), self.stall.mean_within(self.rates, e))
+            )
         weight = sum(p for p, _ in parts)
         total = sum(np.where(p > 0, p * np.nan_to_num(mean), 0.0) for p, mean in parts)
         return np.where(weight > 0, total / np.maximum(weight, 1e-300), np.nan)

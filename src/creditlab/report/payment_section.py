@@ -238,7 +238,7 @@ def _stall_in_cash(s: dict, cur: str) -> str:
         f" Of the open amount, {fmt_money(st['open_amount_in_stall'])} {cur} "
         f"({st['open_invoices_in_stall']:,} invoices) is already stalled (90+ days past due, or "
         "of a customer with a default event) and is forecast as stalled invoices are paid "
-        f"(see the payment model); a further {fmt_money(st['expected_amount_entering'])} {cur} "
+        f"(see the validation report's payment-timing model); a further {fmt_money(st['expected_amount_entering'])} {cur} "
         "is expected to stall."
     )
 
