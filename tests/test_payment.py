@@ -16,6 +16,7 @@ from creditlab.ledger.synth import SynthConfig, synthesize
 from creditlab.models.payment import WEEKDAYS, PaymentModel
 from creditlab.models.payment_data import PaymentConfig, payment_cells, payment_frame
 from creditlab.models.payment_forecast import Conditional, cash_forecast
+from creditlab.models.payment_scale import choose_sample
 from creditlab.models.payment_validation import backtest, history_features
 from creditlab.models.pd import SamplerConfig
 
@@ -395,3 +396,57 @@ def test_ibm_time_split_beats_the_baselines(ibm_ar_dir):
     assert ours["mae_days"] < 0.7 * table.loc["customer's historical median delay", "mae_days"]
     assert "paperless" in b.model.covariates and "disputed" in b.model.covariates
     assert b.cash["inside"].mean() >= 0.75
+
+
+# -- at scale: the population from a sample of customers, the others given each draw -----------
+def test_the_sample_holds_the_largest_customers_and_every_industry():
+    rng = np.random.default_rng(0)
+    ids = [f"C{k:04d}" for k in range(1000)]
+    invoices = pd.Series(rng.integers(1, 60, 1000), index=ids)
+    invoices.iloc[:30] = 500  # 30 customers with their own timing
+    group = pd.Series(np.where(np.arange(1000) < 990, "big", "tiny"), index=ids)
+    chosen = choose_sample(invoices, group, 200, 150, seed=1)
+    assert set(ids[:30]) <= set(chosen)
+    assert set(group[chosen]) == {"big", "tiny"}
+    assert 190 <= len(chosen) <= 210
+    assert chosen == choose_sample(invoices, group, 200, 150, seed=1)  # seeded
+
+
+@pytest.mark.slow
+def test_a_customer_left_out_of_the_fit_gets_the_effect_the_full_fit_gives_it(ledger_backtest):
+    portfolio, b = ledger_backtest
+    train = payment_frame(
+        portfolio.invoices, portfolio.customers, portfolio.config.end - dt.timedelta(days=240)
+    )
+    left_out = b.model.customers[::4]
+    model = copy.copy(b.model)
+    model.fitted = [c for c in b.model.customers if c not in set(left_out)]
+    model._extend(train)  # their effects given each posterior draw, from their own invoices
+    assert model.customers == b.model.customers and model.extra_customers == left_out
+    pos = [b.model.customers.index(c) for c in left_out]
+    full = b.model._posterior("u", 400)[:, pos]
+    given = model._customer_draws("u", 400, 0.0)[:, pos]
+    sd = full.std(axis=0)
+    assert np.median(np.abs(given.mean(axis=0) - full.mean(axis=0)) / sd) < 0.25
+    assert 0.8 < np.median(given.std(axis=0) / sd) < 1.25
+
+
+@pytest.mark.slow
+def test_a_sample_fit_forecasts_every_customer_and_survives_a_round_trip(tmp_path):
+    cfg = SynthConfig(customers=120, seed=3, years=1.5, regime_shift=False)
+    portfolio = synthesize(cfg)
+    frame = payment_frame(portfolio.invoices, portfolio.customers, cfg.end, events=portfolio.events)
+    model = PaymentModel(
+        PaymentConfig(sample_customers=50),
+        SamplerConfig(sampler="nutpie", draws=200, tune=200, seed=4),
+    ).fit(frame)
+    assert 40 <= len(model.fitted) <= 60 and len(model.customers) == frame["customer_id"].nunique()
+    assert model.idata.posterior.sizes["customer"] == len(model.fitted)
+    assert set(model.calendar_table()["customer_id"]) == set(model.customers)
+    open_now = frame.loc[~frame["paid"]].reset_index(drop=True)
+    result, _ = model.forecast(open_now, cfg.end, n_draws=100)
+    assert result["p_dpd30"].between(0, 1).all() and result["p_dpd30"].notna().all()
+    back = PaymentModel.load(model.save(tmp_path / "payment.nc"))
+    again, _ = back.forecast(open_now, cfg.end, n_draws=100)
+    assert np.allclose(again["p_dpd30"], result["p_dpd30"])
+    assert back.extra_customers == model.extra_customers

@@ -63,6 +63,7 @@ from creditlab.ledger.schema import CUSTOMER_ID
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.payment_data import PaymentConfig, payment_cells
 from creditlab.models.payment_forecast import Conditional
+from creditlab.models.payment_scale import choose_sample, conditional_effects
 from creditlab.models.payment_stall import Stall, WithStall
 from creditlab.models.pd_design import level_codes
 from creditlab.models.sampling import SamplerConfig, read_posterior, sample, write_posterior
@@ -70,7 +71,7 @@ from creditlab.models.sampling import SamplerConfig, read_posterior, sample, wri
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["DAY_NAMES", "WEEKDAYS", "PaymentModel"]
+__all__ = ["CONDITIONAL_DRAWS", "DAY_NAMES", "WEEKDAYS", "PaymentModel"]
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DAY_NAMES = dict(
@@ -83,6 +84,7 @@ DAY_NAMES = dict(
 
 log = logging.getLogger(__name__)
 
+CONDITIONAL_DRAWS = 400  # posterior draws a sample fit's left-out customers get effects for
 _BIG = 50.0  # stands in for an infinite cutpoint (exp(+-_BIG) stays finite in float32: JAX)
 
 
@@ -157,6 +159,9 @@ class PaymentModel:
         self.timings: dict[str, float] = {}
         self.n_invoices = self.n_paid = self.n_cells = 0
         self.stall: Stall | None = None  # how stalled invoices are paid (None: no stall)
+        self.fitted: list[str] = []  # the customers in the NUTS fit (all, unless a sample fit)
+        self.extra_customers: list[str] = []  # left out of a sample fit: conditional effects
+        self.extra_u = np.zeros((0, 0))
         self.provenance: dict = {}
 
     # -- build ----------------------------------------------------------------------------
@@ -173,25 +178,13 @@ class PaymentModel:
         if dropped:
             log.info("payment covariates left out (constant in training): %s", dropped)
         group = mc.group if mc.group and mc.group in frame else None
-        self.customers = sorted(frame[CUSTOMER_ID].unique())
-        frame = self._ordinary_course(frame)
-        frame = frame.assign(_customer=level_codes(frame[CUSTOMER_ID], self.customers))
-        self.groups = sorted(frame[group].unique()) if group else ["all"]
-        first = frame.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)
-        self.customer_group = (
-            level_codes(first.loc[self.customers, group], self.groups).tolist()
-            if group
-            else [0] * len(self.customers)
-        )
+        self.groups = sorted(frame[group].astype(str).unique()) if group else ["all"]
+        frame = self._customer_tables(self._ordinary_course(frame))
+        self.fitted = list(self.customers)
         self.weekday = bool(mc.calendar and frame["due_weekday"].nunique() > 1)
         cells, patterns = payment_cells(frame, mc.edges, self.covariates, self.weekday)
         self.timings["aggregate_s"] = round(time.perf_counter() - t0, 3)
         self.n_invoices, self.n_paid = len(frame), int(frame["paid"].sum())
-        paid = frame["paid"].to_numpy()
-        due_day = frame["due_weekday"].to_numpy()[paid]
-        paid_day = (due_day + frame["days_late"].to_numpy()[paid]).astype(int) % 7
-        self.paid_weekdays = np.zeros((len(self.customers), 7, 7))
-        np.add.at(self.paid_weekdays, (frame["_customer"].to_numpy()[paid], due_day, paid_day), 1)
         self.n_cells = len(cells)
         invoices = np.bincount(frame["_customer"], minlength=len(self.customers))
         # each customer's effect is centred when its own invoices pin it down and non-centred when
@@ -288,6 +281,25 @@ class PaymentModel:
             pm.Potential("loglik", pt.sum(n * log_p))
         return model
 
+    def _customer_tables(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Set the customers of a (stall-censored) frame, their groups and their paid invoices by
+        due weekday and weekday paid; returns the frame with each row's customer code."""
+        self.customers = sorted(frame[CUSTOMER_ID].unique())
+        frame = frame.assign(_customer=level_codes(frame[CUSTOMER_ID], self.customers))
+        group = self.model_config.group
+        first = frame.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)
+        self.customer_group = (
+            np.maximum(level_codes(first.loc[self.customers, group], self.groups), 0).tolist()
+            if len(self.groups) > 1
+            else [0] * len(self.customers)
+        )
+        paid = frame["paid"].to_numpy()
+        due_day = frame["due_weekday"].to_numpy()[paid]
+        paid_day = (due_day + frame["days_late"].to_numpy()[paid]).astype(int) % 7
+        self.paid_weekdays = np.zeros((len(self.customers), 7, 7))
+        np.add.at(self.paid_weekdays, (frame["_customer"].to_numpy()[paid], due_day, paid_day), 1)
+        return frame
+
     def _ordinary_course(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The frame as the ordinal model sees it: with the stall on, an invoice that entered the
         stall is right-censored on the day it did (not paid in the ordinary course by then)."""
@@ -321,12 +333,96 @@ class PaymentModel:
         config = self.sampler_config
         if config.sampler == "auto":  # measured: numpyro is ~3x slower than nutpie on this model
             config = dataclasses.replace(config, sampler="nutpie")
+        fitted = frame
+        invoices = frame[CUSTOMER_ID].value_counts()
+        if 0 < mc.sample_customers < len(invoices):  # the population from a sample (scale)
+            group = mc.group if mc.group and mc.group in frame else None
+            groups = (
+                frame.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)[group]
+                if group
+                else pd.Series("all", index=invoices.index)
+            )
+            keep = choose_sample(
+                invoices, groups, mc.sample_customers, mc.own_timing_min_invoices, config.seed
+            )
+            fitted = frame.loc[frame[CUSTOMER_ID].isin(keep)]
+            log.info(
+                "payment model: the population from %d of %d customers (sample_customers), the "
+                "others' effects given each draw",
+                len(keep),
+                len(invoices),
+            )
         t0 = time.perf_counter()
         self.idata, self.sampled_with = sample(
-            lambda: self.build(frame), config, len(frame), "payment model"
+            lambda: self.build(fitted), config, len(fitted), "payment model"
         )
         self.timings["fit_s"] = round(time.perf_counter() - t0, 3)
+        if len(fitted) < len(frame):
+            t0 = time.perf_counter()
+            self._extend(frame)
+            self.timings["conditional_s"] = round(time.perf_counter() - t0, 3)
         return self
+
+    def _extend(self, frame: pd.DataFrame) -> None:
+        """Every customer left out of the sample fit gets its effect drawn given each of
+        :data:`CONDITIONAL_DRAWS` posterior draws (:func:`conditional_effects`); the calendar and
+        groups then cover all customers."""
+        mc = self.model_config
+        rest = self._ordinary_course(frame.loc[~frame[CUSTOMER_ID].isin(self.fitted)])
+        extra = sorted(rest[CUSTOMER_ID].unique())
+        rest = rest.assign(_customer=level_codes(rest[CUSTOMER_ID], extra))
+        cells, patterns = payment_cells(rest, mc.edges, self.covariates, self.weekday)
+        n = min(CONDITIONAL_DRAWS, self._draw_count())
+        cut = self._posterior("cut", n)
+        padded = np.concatenate([np.full((n, 1), -_BIG), cut, np.full((n, 1), _BIG)], axis=1)
+        w = self._posterior("offset_weekday", n) if self.weekday else np.zeros((n, 7))
+        xb = (
+            self._posterior("beta", n) @ patterns.T
+            if self.covariates
+            else np.zeros((n, max(len(patterns), 1)))
+        )
+        first = rest.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)
+        mean = np.repeat(self._posterior("mu", n)[:, None], len(extra), axis=1)
+        if len(self.groups) > 1:
+            g = np.maximum(level_codes(first.loc[extra, mc.group], self.groups), 0)
+            mean = mean + self._posterior("offset_group", n)[:, g]
+        cells = cells.assign(
+            hi=np.where(cells["censored"], len(mc.edges) + 1, cells["lo"] + 1)
+        )
+        self.extra_u = conditional_effects(
+            cells, len(extra), padded, w, xb, mean, self._posterior("sigma_customer", n),
+            self.sampler_config.seed,
+        )  # fmt: skip
+        self.extra_customers = extra
+        self.n_invoices += len(rest)
+        self.n_paid += int(rest["paid"].sum())
+        self.n_cells += len(cells)
+        whole = frame.loc[frame[CUSTOMER_ID].isin(self.fitted) | frame[CUSTOMER_ID].isin(extra)]
+        self._customer_tables(self._ordinary_course(whole))
+
+    def _draw_count(self) -> int:
+        post = self.idata.posterior
+        return int(post.sizes["chain"] * post.sizes["draw"])
+
+    def _customer_draws(self, name: str, n: int | None, fill: float) -> np.ndarray:
+        """Draws ``(S, customers)`` of a per-customer quantity (``u`` or ``scale``) for every
+        customer: the fit's for the customers it held; for those left out of a sample fit, their
+        conditional draws (``u``; the nearest of them to each kept draw when ``n`` differs from
+        their count) or ``fill``."""
+        fitted = self._posterior(name, n)
+        if not self.extra_customers:
+            return fitted
+        out = np.full((len(fitted), len(self.customers)), fill)
+        out[:, level_codes(pd.Series(self.fitted), self.customers)] = fitted
+        if name == "u":
+            total = self._draw_count()
+            kept = np.linspace(0, total - 1, len(fitted)).astype(int)
+            have = np.linspace(0, total - 1, len(self.extra_u)).astype(int)
+            nearest = np.abs(kept[:, None] - have[None, :]).argmin(axis=1)
+            out[:, level_codes(pd.Series(self.extra_customers), self.customers)] = self.extra_u[
+                nearest
+            ]
+        return out
 
     def gate(
         self, config: GateConfig | None = None, max_customers: int = 1000, advice: str = ""
@@ -381,7 +477,7 @@ class PaymentModel:
         rng = np.random.default_rng(seed)
         cut = self._posterior("cut", n_draws)
         s = len(cut)
-        u = self._posterior("u", n_draws)
+        u = self._customer_draws("u", n_draws, 0.0)
         sigma_c = self._posterior("sigma_customer", n_draws)
         codes = level_codes(frame[CUSTOMER_ID], self.customers)
         known = codes >= 0
@@ -389,7 +485,7 @@ class PaymentModel:
         eta[:, known] = u[:, codes[known]]
         scale = np.ones_like(eta)  # a customer without a scale of its own (or new) has 1
         if "scale" in self.idata.posterior:
-            scale[:, known] = self._posterior("scale", n_draws)[:, codes[known]]
+            scale[:, known] = self._customer_draws("scale", n_draws, 1.0)[:, codes[known]]
         if (~known).any():
             new_ids, new_idx = np.unique(frame.loc[~known, CUSTOMER_ID], return_inverse=True)
             mean = np.repeat(self._posterior("mu", n_draws)[:, None], len(new_ids), axis=1)
@@ -408,7 +504,8 @@ class PaymentModel:
             eta += self._posterior("offset_weekday", n_draws)[:, day]
             if "customer_weekday" in self.idata.posterior:
                 v = self._posterior("customer_weekday", n_draws)
-                eta[:, known] += v[:, codes[known], day[known]]
+                own = level_codes(frame[CUSTOMER_ID], self.fitted)  # only fitted ones have theirs
+                eta[:, own >= 0] += v[:, own[own >= 0], day[own >= 0]]
         if self.covariates:
             x = frame[self.covariates].to_numpy(dtype=float)
             eta += self._posterior("beta", n_draws) @ x.T
@@ -585,10 +682,10 @@ class PaymentModel:
         averaged) with the ``prob`` interval over posterior draws."""
         shares = self.weekday_shares()[0]
         cut = self._posterior("cut", n_draws)
-        u = self._posterior("u", n_draws)
+        u = self._customer_draws("u", n_draws, 0.0)
         edges = np.asarray(self.model_config.edges, dtype=float)
         scale = (
-            self._posterior("scale", n_draws)
+            self._customer_draws("scale", n_draws, 1.0)
             if "scale" in self.idata.posterior
             else np.ones_like(u)
         )
@@ -644,8 +741,17 @@ class PaymentModel:
             "timings": self.timings,
             "counts": [self.n_invoices, self.n_paid, self.n_cells],
             "stall": None if self.stall is None else self.stall.state(),
+            "fitted": self.fitted,
+            "extra_customers": self.extra_customers,
         }
-        return write_posterior(self.idata, path, state, provenance)
+        idata = self.idata
+        if self.extra_customers:  # a sample fit: the left-out customers' conditional draws
+            import xarray as xr
+
+            idata = idata.copy()
+            extra = xr.Dataset({"u": (("conditional_draw", "extra_customer"), self.extra_u)})
+            idata.add_groups({"conditional": extra})
+        return write_posterior(idata, path, state, provenance)
 
     @classmethod
     def load(cls, path: str | Path) -> PaymentModel:
@@ -661,5 +767,8 @@ class PaymentModel:
         model.sampled_with, model.timings = state["sampled_with"], state["timings"]
         model.n_invoices, model.n_paid, model.n_cells = state["counts"]
         model.stall = None if state["stall"] is None else Stall.from_state(state["stall"])
+        model.fitted, model.extra_customers = state["fitted"], state["extra_customers"]
+        if model.extra_customers:
+            model.extra_u = idata.conditional["u"].to_numpy()
         model.provenance = provenance
         return model

@@ -184,7 +184,7 @@ def payment_model_section(run: Run) -> list:
             f"count as unpaid so far) of {n['customers']:,} customers, aggregated exactly into "
             f"{n['cells']:,} cells. Customers differ a lot: one standard deviation of customer "
             f"effect moves the median payment day by {spread['mean']:.1f} days ({prob:.0%} "
-            f"interval {spread['lo']:.1f} to {spread['hi']:.1f})."
+            f"interval {spread['lo']:.1f} to {spread['hi']:.1f})." + _sample_text(n)
         )
     ]
     if len(effects):
@@ -227,6 +227,19 @@ def payment_model_section(run: Run) -> list:
     if s.get("stall"):
         out.append(Markdown(_stall_text(s["stall"], prob)))
     return out + payment_diagnostics(run)
+
+
+def _sample_text(n: dict) -> str:
+    """How a sample fit was made (empty when every customer was in the NUTS fit)."""
+    if n["fitted_customers"] >= n["customers"]:
+        return ""
+    return (
+        f" For speed, NUTS fitted the population on a sample of {n['fitted_customers']:,} "
+        "customers (every industry in proportion, the largest customers first; "
+        "`sample_customers`); each other customer's effect was then drawn from its own invoices "
+        "given each posterior draw (Laplace approximation of a one-dimensional, log-concave "
+        "posterior), so its interval carries the population's uncertainty too."
+    )
 
 
 def _stall_in_cash(s: dict, cur: str) -> str:

@@ -218,6 +218,7 @@ def _fit_and_forecast(
             "paid": model.n_paid,
             "cells": model.n_cells,
             "customers": len(model.customers),
+            "fitted_customers": len(model.fitted),
             "open_invoices": len(forecast),
         },
         timings=model.timings,
