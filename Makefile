@@ -40,6 +40,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/portfolio_loss_german.py
 	$(BIN)/python benchmarks/payment_validation.py
 	$(BIN)/python benchmarks/payment_timing.py
+	$(BIN)/python benchmarks/payment_scale.py
 	$(BIN)/python benchmarks/large_ledger.py
 	$(BIN)/python benchmarks/portfolios.py
 	$(BIN)/python benchmarks/early_warning.py

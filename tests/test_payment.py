@@ -421,6 +421,7 @@ def test_a_customer_left_out_of_the_fit_gets_the_effect_the_full_fit_gives_it(le
     left_out = b.model.customers[::4]
     model = copy.copy(b.model)
     model.fitted = [c for c in b.model.customers if c not in set(left_out)]
+    model.idata = b.model.idata.sel(customer=model.fitted)  # as if fitted without them
     model._extend(train)  # their effects given each posterior draw, from their own invoices
     assert model.customers == b.model.customers and model.extra_customers == left_out
     pos = [b.model.customers.index(c) for c in left_out]

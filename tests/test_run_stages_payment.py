@@ -126,7 +126,7 @@ def test_reports_show_the_payment_sections(weekly_run):
     assert "Payment-timing model" in validation and "invoice disputed" in validation
     assert "Payment-timing model convergence diagnostics" in weekly  # appendix
     review = next(weekly_run.glob("customer_review_*.html")).read_text()
-    assert "Expected paid on" in review and "P(90+ DPD)" in review
+    assert "Expected paid on" in review and "P(90+ DPD)" in review and "P(stalls)" in review
 
 
 @pytest.mark.parametrize(

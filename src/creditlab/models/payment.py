@@ -40,6 +40,14 @@ Exact partial information, not approximations:
 * an invoice cannot be paid before it is issued, so every likelihood term is truncated at
   ``D >= -terms`` (the bucket holding the issue date and later).
 
+Stalled invoices (90+ days past due, or of a customer with a default event) leave the ordinary
+course: the ordinal model sees each as right-censored on the day it stalled, and their recoveries
+have a model of their own (:mod:`creditlab.models.payment_stall`), which forecasts combine with this
+one and the customer's PD.
+
+Above ``sample_customers`` customers, NUTS fits the population on a sample of them and every other
+customer's effect is drawn given each posterior draw (:mod:`creditlab.models.payment_scale`).
+
 Predictions condition on what is known today: an open invoice ``e`` days past due (``e < 0``: not
 yet due) has ``P(D <= t | D > e) = (G(t) - G(e)) / (1 - G(e))``, with ``G`` the model's CDF spread
 over the days inside each bucket by the customer's calendar. Every probability is averaged over

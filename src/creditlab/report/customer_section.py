@@ -173,6 +173,7 @@ def exposure(run: Run, customer_id: str) -> list:
             "p_paid_by_due",
             "p_dpd30",
             "p_dpd90",
+            "p_stall",
             "expected_paid_on",
             "paid_on_lo",
             "paid_on_hi",
@@ -188,7 +189,10 @@ def exposure(run: Run, customer_id: str) -> list:
             out.append(
                 Markdown(
                     "Payment forecasts are the payment-timing model's, given the days already "
-                    f"elapsed ({run.params.interval_prob:.0%} interval; – = beyond a year)."
+                    f"elapsed ({run.params.interval_prob:.0%} interval; – = beyond a year). "
+                    "*P(stalls)* is the chance the invoice leaves the ordinary course (reaches 90 "
+                    "days past due, or the customer defaults first) and is paid, if at all, as a "
+                    "recovery; at 100 % it already has."
                 )
             )
         out.append(
@@ -196,7 +200,7 @@ def exposure(run: Run, customer_id: str) -> list:
                 shown,
                 money=[AMOUNT, kpi.OPEN_AR, AMOUNT_ORIGINAL],
                 ints=[kpi.DPD],
-                pct=["p_paid_by_due", "p_dpd30", "p_dpd90"],
+                pct=["p_paid_by_due", "p_dpd30", "p_dpd90", "p_stall"],
                 labels={
                     INVOICE_ID: "Invoice",
                     ISSUED_ON: "Issued",
@@ -211,6 +215,7 @@ def exposure(run: Run, customer_id: str) -> list:
                     "p_paid_by_due": "P(paid by due)",
                     "p_dpd30": "P(30+ DPD)",
                     "p_dpd90": "P(90+ DPD)",
+                    "p_stall": "P(stalls)",
                     "expected_paid_on": "Expected paid on",
                     "paid_on_lo": "from",
                     "paid_on_hi": "to",
