@@ -15,7 +15,8 @@ from creditlab.errors import ConfigError
 from creditlab.ledger.synth import SynthConfig, synthesize
 from creditlab.models.payment import WEEKDAYS, PaymentModel
 from creditlab.models.payment_data import PaymentConfig, payment_cells, payment_frame
-from creditlab.models.payment_forecast import Conditional, cash_forecast
+from creditlab.models import payment as payment_module
+from creditlab.models.payment_forecast import Conditional, cash_forecast, month_end_days
 from creditlab.models.payment_scale import choose_sample
 from creditlab.models.payment_validation import backtest, history_features
 from creditlab.models.pd import SamplerConfig
@@ -130,6 +131,46 @@ def test_day_weights_put_payments_on_the_customers_payment_days():
         assert np.mean(days[: 7 * 500] <= t) == pytest.approx(
             dist.cdf(t)[0, :3500].mean(), abs=0.03
         )
+
+
+def test_a_month_end_lift_puts_payments_on_the_months_last_weekday():
+    rng = np.random.default_rng(2)
+    n = 4000
+    due = np.datetime64("2026-01-05") + rng.integers(0, 365, n).astype("timedelta64[D]")
+    weekdays = np.tile([1.0, 1.0, 1.0, 1.0, 1.0, 1e-6, 1e-6], (n, 1))  # Monday first
+    turn = (((due.astype(np.int64) + 3) % 7)[:, None] + np.arange(7)) % 7
+    weights = np.take_along_axis(weekdays, turn, axis=1)
+    cut = np.linspace(-6, 12, len(EDGES))[None, :]
+    args = (cut, np.full((1, n), 6.0), EDGES, np.full(n, 30.0), np.full(n, -31.0), weights, None)
+    plain = Conditional(*args, due, None)
+    month_end = Conditional(*args, due, np.full(n, 200.0))  # a month-end payer's odds
+    u = rng.random((1, n))
+    days_plain, days_end = plain.sample(u)[0], month_end.sample(u)[0]
+    paid = ~np.isnan(days_end)
+    d = np.nan_to_num(days_end).astype(int)
+    upper = EDGES[np.searchsorted(EDGES, d)].astype(int)
+    lower = np.concatenate([[-31], EDGES])[np.searchsorted(EDGES, d)].astype(int)
+    # does the payment's bucket hold a month's last weekday?
+    offsets = np.arange(1, 366)
+    inside = (offsets[None, :] > lower[:, None]) & (offsets[None, :] <= upper[:, None])
+    ends = month_end_days(due[:, None] + offsets[None, :])
+    has_end = (inside & ends).any(axis=1)
+    on_end = month_end_days(due + d)
+    by_chance = month_end_days(due + np.nan_to_num(days_plain).astype(int))
+    assert has_end[paid].mean() > 0.2
+    assert on_end[paid & has_end].mean() > 0.9 and by_chance[paid & has_end].mean() < 0.2
+    assert not on_end[paid & ~has_end].any()
+    # bucket probabilities stay the model's: the lift only moves days inside buckets
+    for t in (0.0, 30.0, 90.0):
+        assert month_end.cdf(t) == pytest.approx(plain.cdf(t))
+
+
+def test_chance_of_a_month_end_by_weekday():
+    # Friday is the last weekday of every month that ends on a Friday, Saturday or Sunday
+    by_weekday = payment_module._MONTH_END_BY_WEEKDAY
+    assert by_weekday[5] == by_weekday[6] == 0
+    assert by_weekday[4] == pytest.approx(3 * by_weekday[:4].mean(), rel=0.05)
+    assert by_weekday.sum() * 52.18 == pytest.approx(12, rel=0.01)
 
 
 def test_cash_forecast_sums_amounts_into_weeks():

@@ -67,10 +67,10 @@ import numpy as np
 import pandas as pd
 
 from creditlab.errors import ConfigError
-from creditlab.ledger.schema import CUSTOMER_ID
+from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.payment_data import PaymentConfig, payment_cells
-from creditlab.models.payment_forecast import Conditional
+from creditlab.models.payment_forecast import Conditional, month_end_days
 from creditlab.models.payment_scale import choose_sample, conditional_effects
 from creditlab.models.payment_stall import Stall, WithStall
 from creditlab.models.pd_design import level_codes
@@ -93,6 +93,11 @@ DAY_NAMES = dict(
 log = logging.getLogger(__name__)
 
 CONDITIONAL_DRAWS = 400  # posterior draws a sample fit's left-out customers get effects for
+# the share of each weekday's dates (Monday first) that are their month's last weekday
+_DAYS = np.arange(np.datetime64("2001-01-01"), np.datetime64("2101-01-01"))
+_MONTH_END_BY_WEEKDAY = np.bincount(
+    (_DAYS.astype(np.int64) + 3) % 7, month_end_days(_DAYS), minlength=7
+) / np.bincount((_DAYS.astype(np.int64) + 3) % 7, minlength=7)
 _BIG = 50.0  # stands in for an infinite cutpoint (exp(+-_BIG) stays finite in float32: JAX)
 
 
@@ -162,6 +167,7 @@ class PaymentModel:
         self.weekday = False  # due-weekday effects in the model
         # per customer, due weekday and weekday paid: how many paid invoices (Monday first)
         self.paid_weekdays = np.zeros((0, 7, 7))
+        self.month_end_paid = np.zeros(0)  # per customer: paid invoices on the month's last weekday
         self.group_centred = False
         self.sampled_with: dict[str, str] = {}
         self.timings: dict[str, float] = {}
@@ -306,6 +312,13 @@ class PaymentModel:
         paid_day = (due_day + frame["days_late"].to_numpy()[paid]).astype(int) % 7
         self.paid_weekdays = np.zeros((len(self.customers), 7, 7))
         np.add.at(self.paid_weekdays, (frame["_customer"].to_numpy()[paid], due_day, paid_day), 1)
+        paid_on = frame[DUE_ON].to_numpy(dtype="datetime64[D]")[paid] + frame[
+            "days_late"
+        ].to_numpy()[paid].astype(np.int64)
+        self.month_end_paid = np.bincount(
+            frame["_customer"].to_numpy()[paid][month_end_days(paid_on)],
+            minlength=len(self.customers),
+        ).astype(float)
         return frame
 
     def _ordinary_course(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -394,9 +407,7 @@ class PaymentModel:
         if len(self.groups) > 1:
             g = np.maximum(level_codes(first.loc[extra, mc.group], self.groups), 0)
             mean = mean + self._posterior("offset_group", n)[:, g]
-        cells = cells.assign(
-            hi=np.where(cells["censored"], len(mc.edges) + 1, cells["lo"] + 1)
-        )
+        cells = cells.assign(hi=np.where(cells["censored"], len(mc.edges) + 1, cells["lo"] + 1))
         self.extra_u = conditional_effects(
             cells, len(extra), padded, w, xb, mean, self._posterior("sigma_customer", n),
             self.sampler_config.seed,
@@ -535,6 +546,44 @@ class PaymentModel:
         customer = (counts + k * group[groups]) / (counts.sum(axis=1, keepdims=True) + k)
         return customer, group, population
 
+    def month_end_shares(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Shares of payments made on the month's last weekday for ``(customers (C,), groups
+        (G,), population)``, pooled like :meth:`weekday_shares` (a Beta-binomial: the customer's
+        around its group's with ``calendar_prior_payments`` payments' weight, the group's around
+        the population's, and the population's around what chance gives)."""
+        k = self.model_config.calendar_prior_payments
+        paid = self.paid_weekdays.sum(axis=(1, 2))
+        groups = np.asarray(self.customer_group, dtype=int)
+        chance = float(self.weekday_shares()[2] @ _MONTH_END_BY_WEEKDAY)
+        population = (self.month_end_paid.sum() + chance) / (paid.sum() + 1.0)
+        by_group = np.bincount(groups, self.month_end_paid, minlength=len(self.groups))
+        group_paid = np.bincount(groups, paid, minlength=len(self.groups))
+        group = (by_group + k * population) / (group_paid + k)
+        customer = (self.month_end_paid + k * group[groups]) / (paid + k)
+        return customer, group, population
+
+    def month_end_lift(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Per row of a payment frame, how much likelier a payment is on the month's last weekday
+        than its weekday shares alone say: the odds of its customer's month-end share
+        (:meth:`month_end_shares`; a new customer: its group's) against the odds its weekday
+        shares give by chance (a Friday payer pays at month end more often than a Tuesday
+        payer). 1 for a customer without month-end runs; None without a calendar."""
+        if not self.model_config.calendar:
+            return None
+        customer, group, population = self.month_end_shares()
+        codes = level_codes(frame[CUSTOMER_ID], self.customers)
+        share = np.where(codes >= 0, customer[np.maximum(codes, 0)], population)
+        name = self.model_config.group
+        if (codes < 0).any() and len(self.groups) > 1 and name in frame:
+            g = level_codes(frame[name], self.groups)
+            share = np.where((codes < 0) & (g >= 0), group[np.maximum(g, 0)], share)
+        weekdays = self.weekday_shares()[0]
+        by_weekday = np.where(
+            (codes >= 0)[:, None], weekdays[np.maximum(codes, 0)], self.weekday_shares()[2]
+        )
+        chance = by_weekday @ _MONTH_END_BY_WEEKDAY
+        return (share / (1 - share)) / (chance / (1 - chance))
+
     def day_weights(self, frame: pd.DataFrame) -> np.ndarray | None:
         """Per row of a payment frame, the weight of a payment ``d`` days after its due date at
         ``[d % 7]``, for :class:`~creditlab.models.payment_forecast.Conditional` (None without a
@@ -590,7 +639,8 @@ class PaymentModel:
         edges = np.asarray(self.model_config.edges, dtype=float)
         e_now = frame["dpd_now"].to_numpy(dtype=float)
         terms = frame["terms"].to_numpy(dtype=float)
-        weights = self.day_weights(frame)
+        weights, lift = self.day_weights(frame), self.month_end_lift(frame)
+        due_on = frame[DUE_ON].to_numpy(dtype="datetime64[D]")
         s, n = eta.shape
         if self.stall is not None:
             rates = self.stall.rates(s, seed + 2)
@@ -614,6 +664,8 @@ class PaymentModel:
                 e_now[sl],
                 None if weights is None else weights[sl],
                 scale[:, sl],
+                due_on[sl],
+                None if lift is None else lift[sl],
             )
             if self.stall is not None:
                 dist = WithStall(
@@ -683,9 +735,11 @@ class PaymentModel:
 
     def calendar_table(self, prob: float = 0.9, n_draws: int = 200) -> pd.DataFrame:
         """Each customer's payment calendar and timing: ``customer_id, payments`` (paid invoices
-        it was learnt from), ``share_mon .. share_sun`` (:meth:`weekday_shares`), ``pays_on``
-        (the one or two weekdays that hold 75 % or more of its payments, most first, e.g.
-        "Tue, Fri"; else "any weekday") and ``median_days, median_lo, median_hi``: the median
+        it was learnt from), ``share_mon .. share_sun`` (:meth:`weekday_shares`),
+        ``share_month_end`` (:meth:`month_end_shares`), ``pays_on`` ("month end" when half or
+        more of its payments fall on the month's last weekday; else the one or two weekdays that
+        hold 75 % or more of its payments, most first, e.g. "Tue, Fri"; else "any weekday") and
+        ``median_days, median_lo, median_hi``: the median
         days past due at payment of its typical invoice (no invoice feature, due weekdays
         averaged) with the ``prob`` interval over posterior draws."""
         shares = self.weekday_shares()[0]
@@ -706,17 +760,21 @@ class PaymentModel:
         lo, hi = np.quantile(median, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
         order = np.argsort(-shares, axis=1, kind="stable")
         top = np.take_along_axis(shares, order, axis=1).cumsum(axis=1)
+        month_end = self.month_end_shares()[0]
         pays_on = [
-            ", ".join(WEEKDAYS[k] for k in row[: 1 + int(held[0] < 0.75)])
+            "month end"
+            if at_end >= 0.5
+            else ", ".join(WEEKDAYS[k] for k in row[: 1 + int(held[0] < 0.75)])
             if held[1] >= 0.75
             else "any weekday"
-            for row, held in zip(order, top, strict=True)
+            for row, held, at_end in zip(order, top, month_end, strict=True)
         ]
         table = pd.DataFrame(
             {
                 CUSTOMER_ID: self.customers,
                 "payments": self.paid_weekdays.sum(axis=(1, 2)).astype(int),
                 **{f"share_{d.lower()}": shares[:, k] for k, d in enumerate(WEEKDAYS)},
+                "share_month_end": month_end,
                 "pays_on": pays_on,
                 "median_days": median.mean(axis=0),
                 "median_lo": lo,
@@ -745,6 +803,7 @@ class PaymentModel:
             "centred": self.centred,
             "weekday": self.weekday,
             "paid_weekdays": self.paid_weekdays.tolist(),
+            "month_end_paid": self.month_end_paid.tolist(),
             "sampled_with": self.sampled_with,
             "timings": self.timings,
             "counts": [self.n_invoices, self.n_paid, self.n_cells],
@@ -772,6 +831,7 @@ class PaymentModel:
         for key in ("covariates", "customers", "groups", "customer_group", "centred", "weekday"):
             setattr(model, key, state[key])
         model.paid_weekdays = np.asarray(state["paid_weekdays"], dtype=float).reshape(-1, 7, 7)
+        model.month_end_paid = np.asarray(state["month_end_paid"], dtype=float)
         model.sampled_with, model.timings = state["sampled_with"], state["timings"]
         model.n_invoices, model.n_paid, model.n_cells = state["counts"]
         model.stall = None if state["stall"] is None else Stall.from_state(state["stall"])

@@ -13,7 +13,7 @@ import pandas as pd
 
 from creditlab.kpi import as_timestamp
 
-__all__ = ["Conditional", "cash_forecast"]
+__all__ = ["Conditional", "cash_forecast", "month_end_days"]
 
 
 def cash_forecast(
@@ -65,55 +65,57 @@ def cash_forecast(
     return pd.DataFrame(rows)
 
 
+def month_end_days(dates: np.ndarray) -> np.ndarray:
+    """Whether each date (``datetime64[D]``) is its month's last weekday (Monday to Friday): the
+    day month-end payment runs go out."""
+    last = (dates.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+    return dates == np.busday_offset(last, 0, roll="backward")
+
+
 class _Days:
-    """Cumulative day weights per invoice, periodic by weekday: ``C(x)`` sums the weights of the
-    whole days ``start < d <= x`` and ``M(x)`` their weighted days (``d * w(d)``). With every weight
-    1, ``C(x) = x - start`` (days inside a bucket equally likely)."""
+    """Cumulative day weights per invoice, tabulated day by day from ``start``: ``C(x)`` sums the
+    weights of the whole days ``start < d <= x`` and ``M(x)`` their weighted days (``d * w(d)``).
 
-    def __init__(self, start: np.ndarray, weights: np.ndarray):
-        n = len(start)
-        self.start = start
-        first = (start + 1).astype(np.int64) % 7  # position in the week of day start + 1
-        w = weights[np.arange(n)[:, None], (first[:, None] + np.arange(7)) % 7]  # (n, 7)
-        t = np.arange(7)
-        self.p = np.concatenate([np.zeros((n, 1)), np.cumsum(w, axis=1)], axis=1)  # (n, 8)
-        self.q = np.concatenate([np.zeros((n, 1)), np.cumsum(w * t, axis=1)], axis=1)
-        self.week = self.p[:, 7]
+    A payment ``d`` days after the due date weighs ``weights[i, d % 7]`` (the customer's weekday
+    shares, turned so that column 0 is the due date's weekday), times ``lift[i]`` when that date is
+    its month's last weekday (a month-end payer's run; ``due``: each invoice's due date). With every
+    weight 1, ``C(x) = x - start`` (days inside a bucket equally likely)."""
 
-    def _split(self, x):
-        m = np.maximum(np.asarray(x, dtype=float) - self.start, 0.0).astype(np.int64)
-        return m // 7, m % 7
+    def __init__(self, start, weights, last, due=None, lift=None):
+        self.start = np.asarray(start, dtype=float)
+        n = len(self.start)
+        span = int(np.max(last - self.start)) if n else 0  # days tabulated per invoice
+        day = self.start[:, None] + np.arange(1, span + 1)[None, :]  # (n, span)
+        w = np.take_along_axis(weights, day.astype(np.int64) % 7, axis=1)
+        if lift is not None:
+            dates = np.asarray(due, dtype="datetime64[D]")[:, None] + day.astype(np.int64)
+            w = np.where(month_end_days(dates), w * np.asarray(lift, float)[:, None], w)
+        zero = np.zeros((n, 1))
+        self.c = np.concatenate([zero, np.cumsum(w, axis=1)], axis=1)  # (n, span + 1)
+        self.m = np.concatenate([zero, np.cumsum(w * day, axis=1)], axis=1)
+        self.span = span
+
+    def _at(self, table, x):
+        k = np.clip(np.asarray(x, dtype=float) - self.start, 0, self.span).astype(np.int64)
+        return table[np.arange(len(self.start)), k]
 
     def cum(self, x):
         """``C(x)`` for ``x`` of shape ``(..., n)`` (whole days)."""
-        q, r = self._split(x)
-        return (
-            q * self.week
-            + np.take_along_axis(
-                np.broadcast_to(self.p, (*np.shape(r)[:-1], *self.p.shape)), r[..., None], -1
-            )[..., 0]
-        )
+        return self._at(self.c, x)
 
     def moment(self, x):
         """``M(x)``: the sum of ``d * w(d)`` over ``start < d <= x``."""
-        q, r = self._split(x)
-        base = self.start + 1.0  # the first day counted
-        p = np.take_along_axis(
-            np.broadcast_to(self.p, (*np.shape(r)[:-1], *self.p.shape)), r[..., None], -1
-        )[..., 0]
-        qq = np.take_along_axis(
-            np.broadcast_to(self.q, (*np.shape(r)[:-1], *self.q.shape)), r[..., None], -1
-        )[..., 0]
-        full = q * base * self.week + 7.0 * self.week * q * (q - 1) / 2.0 + q * self.q[:, 7]
-        return full + (base + 7.0 * q) * p + qq
+        return self._at(self.m, x)
 
     def inverse(self, target):
         """The first whole day ``d`` with ``C(d) >= target`` (``target`` of shape ``(S, n)``)."""
         target = np.maximum(target * (1.0 - 1e-12), 0.0)
-        q = np.maximum(np.ceil(target / self.week) - 1.0, 0.0)
-        rest = target - q * self.week
-        r = 1 + (self.p[None, :, 1:7] < rest[..., None]).sum(axis=2)  # 1..7
-        return self.start + 7.0 * q + r
+        n, width = self.c.shape
+        # one sorted array for every invoice: row i's table shifted above row i - 1's
+        shift = np.arange(n) * (self.c[:, -1].max() + 1.0)
+        flat = (self.c + shift[:, None]).ravel()
+        k = np.searchsorted(flat, target + shift[None, :], side="left") - np.arange(n) * width
+        return self.start[None, :] + np.clip(k, 1, width - 1)
 
 
 class Conditional:
@@ -123,11 +125,23 @@ class Conditional:
     invoice, default 1), truncated at the issue date, at the knots ``-terms - 1``
     (value 0) and the bucket edges; inside a bucket its mass goes to the whole days in proportion
     to ``day_weights`` (``(n, 7)``: the weight of a payment ``d`` days after the due date is
-    ``day_weights[i, (due weekday + d) % 7]``, the customer's payment calendar; default equal).
-    Mass past the last edge means "not paid within the last edge's days".
+    ``day_weights[i, d % 7]``, the customer's weekday shares turned to its due date's weekday;
+    default equal), times ``month_end_lift[i]`` on its month's last weekday (``due_on``: the due
+    dates; default no lift). Mass past the last edge means "not paid within the last edge's days".
     """
 
-    def __init__(self, cut, eta, edges, terms, e_now, day_weights=None, scale=None):
+    def __init__(
+        self,
+        cut,
+        eta,
+        edges,
+        terms,
+        e_now,
+        day_weights=None,
+        scale=None,
+        due_on=None,
+        month_end_lift=None,
+    ):
         s, n = eta.shape
         scale = np.ones_like(eta) if scale is None else scale
         f = 1.0 / (1.0 + np.exp(-(cut[:, None, :] - eta[:, :, None]) / scale[:, :, None]))
@@ -139,7 +153,7 @@ class Conditional:
             [start[:, None], np.maximum(edges[None, :], start[:, None])], axis=1
         )  # (n, E + 1)
         weights = np.ones((n, 7)) if day_weights is None else np.asarray(day_weights, float)
-        self.days = _Days(start, weights)
+        self.days = _Days(start, weights, edges[-1], due_on, month_end_lift)
         self.c_knots = self.days.cum(self.knots.T).T  # (n, E + 1)
         self.values = np.concatenate([np.zeros((s, n, 1)), g], axis=2)  # (S, n, E + 1)
         self.e_now = np.asarray(e_now, dtype=float)

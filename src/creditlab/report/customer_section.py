@@ -308,6 +308,8 @@ def _calendar(run: Run, customer_id: str) -> str:
     days = [d.strip() for d in str(r["pays_on"]).split(",")]
     if days == ["any weekday"]:
         when = "on any weekday (no payment day stands out)"
+    elif days == ["month end"]:
+        when = f"at the month end (its last weekday: {fmt_pct(r['share_month_end'])} of payments)"
     else:
         named = [f"{DAY_NAMES[d]}s ({fmt_pct(r[f'share_{d.lower()}'])})" for d in days]
         when = "on " + (" and ".join(named) if len(named) < 3 else ", ".join(named))

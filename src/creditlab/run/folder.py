@@ -189,11 +189,13 @@ FILES = (
     Artifact(PD_PRIOR_SENSITIVITY_FILE, "run.stages.pd", "report.validation_section",
              "prior, mean_pd, mean_abs_change, max_abs_change, pareto_k, reliable: power-scaled priors"),
     Artifact(FORECAST_FILE, "run.stages.payment", "run.stages.decisions, report.payment_section",
-             "invoice_id, customer_id, p_paid_by_due, p_dpd30/60/90, expected_paid_on, paid_on_lo/hi"),
+             "invoice_id, customer_id, p_paid_by_due, p_dpd30/60/90, expected_paid_on, paid_on_lo/hi, "
+             "p_unpaid_1y, p_stall, in_stall"),
     Artifact(CASH_FILE, "run.stages.payment", "report.payment_section",
              "week, week_start, week_end, expected, lo, hi, segment"),
     Artifact(PAYMENT_CALENDAR_FILE, "run.stages.payment", "report.customer_section",
-             "customer_id, payments, share_mon..share_sun, pays_on, median_days, median_lo/hi"),
+             "customer_id, payments, share_mon..share_sun, share_month_end, pays_on, median_days, "
+             "median_lo/hi"),
     Artifact(PAYMENT_MODEL_FILE, "run.stages.payment", "report",
              "payment-timing posterior (NetCDF) with provenance"),
     Artifact(PAYMENT_SUMMARY_FILE, "run.stages.payment", "report.payment_section",
