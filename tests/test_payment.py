@@ -13,9 +13,9 @@ import pytest
 
 from creditlab.errors import ConfigError
 from creditlab.ledger.synth import SynthConfig, synthesize
+from creditlab.models import payment as payment_module
 from creditlab.models.payment import WEEKDAYS, PaymentModel
 from creditlab.models.payment_data import PaymentConfig, payment_cells, payment_frame
-from creditlab.models import payment as payment_module
 from creditlab.models.payment_forecast import Conditional, cash_forecast, month_end_days
 from creditlab.models.payment_scale import choose_sample
 from creditlab.models.payment_validation import backtest, history_features

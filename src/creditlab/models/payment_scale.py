@@ -28,8 +28,6 @@ import numba
 import numpy as np
 import pandas as pd
 
-from creditlab.ledger.schema import CUSTOMER_ID
-
 __all__ = ["choose_sample", "conditional_effects"]
 
 _NEWTON_STEPS, _MAX_STEP, _TOLERANCE = 30, 2.0, 1e-8
