@@ -377,6 +377,11 @@ def test_learns_each_customers_payment_calendar(ledger_backtest):
     # as they are but changed the fit enough to show it.
     assert np.mean(same) >= 0.85, seen.loc[weekly, ["payments", "pays_on"]].join(runs)
     assert not seen["pays_on"].str.contains("Sat|Sun").any()  # nobody pays at the weekend
+    # month-end payers are named so, and nobody else is
+    month_end = runs == "month end"
+    assert month_end.sum() >= 5
+    assert (seen.loc[month_end[month_end].index, "pays_on"] == "month end").mean() >= 0.8
+    assert (seen.loc[month_end[~month_end].index, "pays_on"] != "month end").all()
     # the forecasts land on those days: invoices of single-weekday payers, simulated with and
     # without the calendar spreading the days inside each bucket
     single = runs[weekly & ~runs.str.contains(",")]

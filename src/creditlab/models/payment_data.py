@@ -58,7 +58,7 @@ class PaymentConfig:
     stall: bool = True
     stall_prior_payments: float = 2.0
     stall_prior_half_days: float = 365.0
-    sample_customers: int = 2000
+    sample_customers: int = 1000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "edges", tuple(int(e) for e in self.edges))

@@ -68,8 +68,14 @@ def cash_forecast(
 def month_end_days(dates: np.ndarray) -> np.ndarray:
     """Whether each date (``datetime64[D]``) is its month's last weekday (Monday to Friday): the
     day month-end payment runs go out."""
-    last = (dates.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
-    return dates == np.busday_offset(last, 0, roll="backward")
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    if dates.size == 0:
+        return np.zeros(dates.shape, dtype=bool)
+    first = dates.min()
+    every = np.arange(first, dates.max() + 1)  # each day once: invoices share most of them
+    last = (every.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+    flags = every == np.busday_offset(last, 0, roll="backward")
+    return flags[(dates - first).astype(np.int64)]
 
 
 class _Days:

@@ -125,32 +125,32 @@ class Stall:
         return rng.gamma(a + self.payments, 1.0 / (b + self.exposure), (n, len(self.edges)))
 
     def _cumulative(self, rates: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Cumulative rate from the due date to day ``x`` (negative before it), per draw and
-        invoice: ``rates (S, J)``, ``x (n,)`` or ``(S, n)``; flat past the last edge."""
+        """Cumulative rate from the due date to day ``x`` (negative before it), per draw:
+        ``rates (S, J)``, ``x (m,)`` -> ``(S, m)``; flat past the last edge."""
         lower, upper = self._bounds()
         x = np.minimum(np.asarray(x, float), self.edges[-1])
-        total = rates[:, :1] * np.minimum(x, 0.0)  # segment 0 runs up to the due date
+        total = rates[:, :1] * np.minimum(x, 0.0)[None, :]  # segment 0 runs up to the due date
         for j in range(1, len(self.edges)):
             total = total + rates[:, j : j + 1] * np.clip(x - lower[j], 0.0, upper[j] - lower[j])
         return total
 
     def cdf(self, rates: np.ndarray, e: np.ndarray, t) -> np.ndarray:
-        """``P(D <= t | D > e)`` per draw and invoice; payment past :data:`STALL_EDGES`' last day
-        is "not within a year"."""
-        e = np.asarray(e, float)
-        t = np.broadcast_to(np.asarray(t, float), e.shape)
-        gained = self._cumulative(rates, t) - self._cumulative(rates, e)
-        return np.where(t > e, 1.0 - np.exp(-np.maximum(gained, 0.0)), 0.0)
+        """``P(D <= t | D > e)`` per draw and invoice (``e (n,)``, ``t`` a day); payment past
+        :data:`STALL_EDGES`' last day is "not within a year"."""
+        days, at = np.unique(np.asarray(e, float), return_inverse=True)  # few distinct days
+        gained = self._cumulative(rates, np.array([float(t)])) - self._cumulative(rates, days)
+        h = np.where(float(t) > days, 1.0 - np.exp(-np.maximum(gained, 0.0)), 0.0)
+        return h[:, at.ravel()]
 
     def mean_within(self, rates: np.ndarray, e: np.ndarray) -> np.ndarray:
         """``E[D | e < D <= last edge]`` per draw and invoice, in whole days (payments land on the
         day after the continuous time, so half a day is added)."""
-        e = np.asarray(e, float)
+        days, at = np.unique(np.asarray(e, float), return_inverse=True)
         lower, upper = self._bounds()
-        s = np.ones((len(rates), len(e)))
+        s = np.ones((len(rates), len(days)))
         mass, moment = np.zeros_like(s), np.zeros_like(s)
         for j in range(len(self.edges)):
-            a = np.maximum(e, lower[j])[None, :]
+            a = np.maximum(days, lower[j])[None, :]
             length = np.maximum(upper[j] - a, 0.0)
             lam = np.maximum(rates[:, j : j + 1], 1e-12)
             decay = np.exp(-lam * length)
@@ -158,23 +158,29 @@ class Stall:
             # int_0^L (a + y) lam exp(-lam y) dy
             moment += s * (a * (1.0 - decay) + 1.0 / lam - decay * (length + 1.0 / lam))
             s = s * decay
-        return np.where(mass > 0, moment / np.maximum(mass, 1e-300) + 0.5, np.nan)
+        mean = np.where(mass > 0, moment / np.maximum(mass, 1e-300) + 0.5, np.nan)
+        return mean[:, at.ravel()]
 
     def sample(self, rates: np.ndarray, e: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Whole days past due at payment given ``D > e``, from uniforms ``u (S, n)``; NaN:
         not within the last edge's days."""
         e = np.asarray(e, float)
-        target = self._cumulative(rates, e) - np.log(np.maximum(u, 1e-300))
+        days, at = np.unique(e, return_inverse=True)
+        target = self._cumulative(rates, days)[:, at.ravel()] - np.log(np.maximum(u, 1e-300))
         lower, upper = self._bounds()
-        day = np.full(u.shape, np.nan)
-        for j in range(len(self.edges)):  # invert the piecewise-linear cumulative rate
-            start = np.maximum(e, lower[j])
-            base = self._cumulative(rates, start)
-            inside = np.isnan(day) & (target <= self._cumulative(rates, np.full_like(e, upper[j])))
-            inside &= (upper[j] > e)[None, :]
-            x = start + (target - base) / np.maximum(rates[:, j : j + 1], 1e-12)
-            day = np.where(inside, x, day)
-        return np.where(np.isnan(day), np.nan, np.maximum(np.ceil(day), e[None, :] + 1))
+        ends = self._cumulative(rates, upper)  # (S, J): at each segment's upper end
+        j = (ends[:, :, None] < target[:, None, :]).sum(axis=1)  # the segment holding the target
+        inside = j < len(self.edges)
+        j = np.minimum(j, len(self.edges) - 1)
+        start = np.maximum(e[None, :], lower[j])  # where the target's segment begins for this e
+        base = np.where(
+            start > e[None, :],
+            np.take_along_axis(np.concatenate([np.zeros((len(rates), 1)), ends], 1), j, 1),
+            target + np.log(np.maximum(u, 1e-300)),  # the segment holding e: from e itself
+        )
+        x = start + (target - base) / np.maximum(np.take_along_axis(rates, j, 1), 1e-12)
+        day = np.maximum(np.ceil(x), e[None, :] + 1)
+        return np.where(inside, day, np.nan)
 
     def summary(self, prob: float = 0.9, n: int = 2000, seed: int = 0) -> dict:
         """What the stall looks like: invoices and payments it was learnt from, and the share of
@@ -238,7 +244,8 @@ class WithStall:
         self.e = np.asarray(e_now, float)
         self.at = np.full_like(self.e, float(STALL_DPD))
         self.in_stall = np.asarray(in_stall, bool)[None, :]
-        self.by_90 = np.where(self.in_stall, 0.0, ordinary.cdf(STALL_DPD))
+        self.ordinary_90 = ordinary.cdf(STALL_DPD)  # kept: every t >= 90 needs it
+        self.by_90 = np.where(self.in_stall, 0.0, self.ordinary_90)
         self.m = ordinary.mean_within(STALL_DPD)
         self.thin = np.exp(-default_rate * np.nan_to_num(np.maximum(self.m - self.e, 0.0)))
         self.p_ordinary = self.by_90 * self.thin
@@ -248,7 +255,9 @@ class WithStall:
 
     def cdf(self, t) -> np.ndarray:
         """``P(D <= t | D > e)`` per draw and invoice."""
-        ordinary = np.where(self.in_stall, 0.0, self.ordinary.cdf(min(float(t), STALL_DPD)))
+        t = float(t)
+        ordinary = self.ordinary_90 if t >= STALL_DPD else self.ordinary.cdf(t)
+        ordinary = np.where(self.in_stall, 0.0, ordinary)
         return (
             self.thin * ordinary
             + self.p_late * self.stall.cdf(self.rates, self.at, t)
