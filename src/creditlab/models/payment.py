@@ -366,7 +366,7 @@ class PaymentModel:
             keep = choose_sample(
                 invoices, groups, mc.sample_customers, mc.own_timing_min_invoices, config.seed
             )
-            fitted = frame.loc[frame[CUSTOMER_ID].isin(keep)]
+            fitted = frame.loc[level_codes(frame[CUSTOMER_ID], keep) >= 0]
             log.info(
                 "payment model: the population from %d of %d customers (sample_customers), the "
                 "others' effects given each draw",
@@ -389,7 +389,9 @@ class PaymentModel:
         :data:`CONDITIONAL_DRAWS` posterior draws (:func:`conditional_effects`); the calendar and
         groups then cover all customers."""
         mc = self.model_config
-        rest = self._ordinary_course(frame.loc[~frame[CUSTOMER_ID].isin(self.fitted)])
+        # hashed lookups: Series.isin on millions of Arrow strings walks them in Python
+        rest = frame.loc[level_codes(frame[CUSTOMER_ID], self.fitted) < 0]
+        rest = self._ordinary_course(rest)
         extra = sorted(rest[CUSTOMER_ID].unique())
         rest = rest.assign(_customer=level_codes(rest[CUSTOMER_ID], extra))
         cells, patterns = payment_cells(rest, mc.edges, self.covariates, self.weekday)
@@ -416,8 +418,7 @@ class PaymentModel:
         self.n_invoices += len(rest)
         self.n_paid += int(rest["paid"].sum())
         self.n_cells += len(cells)
-        whole = frame.loc[frame[CUSTOMER_ID].isin(self.fitted) | frame[CUSTOMER_ID].isin(extra)]
-        self._customer_tables(self._ordinary_course(whole))
+        self._customer_tables(self._ordinary_course(frame))  # fitted and left out: everyone
 
     def _draw_count(self) -> int:
         post = self.idata.posterior
