@@ -6,9 +6,10 @@ other customer's effect drawn given each posterior draw (``payment_model.model.s
    on a sample of ``--compare-sample`` (300) customers: AUC of "late", MAE and RMSE of days to
    settle, coverage of the 90 % interval, fit time.
 2. At ``--customers`` (default 100,000, about 5M invoices; in a child process for its own peak
-   memory): the payment frame, the sample fit (default ``sample_customers``, the weekly run's
-   sampler: nutpie 2 x (1000 + 1000)), the conditional effects of the other customers, the gate,
-   and the forecast of every open invoice with the 13-week cash collections from 400 draws.
+   memory): the payment frame, the sample fit (the default ``sample_above`` and
+   ``sample_customers``; the weekly run's sampler: nutpie 2 x (1000 + 1000)), the conditional
+   effects of the other customers, the gate, and the forecast of every open invoice with the
+   13-week cash collections from 400 draws.
 
     python benchmarks/payment_scale.py
     python benchmarks/payment_scale.py --customers 20000
@@ -17,7 +18,6 @@ other customer's effect drawn given each posterior draw (``payment_model.model.s
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -47,7 +47,7 @@ def quality(customers: int, sample: int) -> None:
         t0 = time.perf_counter()
         result = backtest(
             portfolio.invoices, portfolio.customers, split,
-            dataclasses.replace(PaymentConfig(), sample_customers=n), SamplerConfig(**SAMPLER),
+            PaymentConfig(sample_customers=n, sample_above=n), SamplerConfig(**SAMPLER),
             events=portfolio.events,
         )  # fmt: skip
         seconds = time.perf_counter() - t0

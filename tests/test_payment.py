@@ -200,6 +200,8 @@ def test_cash_forecast_sums_amounts_into_weeks():
         ({"edges": (-7, 0, 14, 30, 30, 60, 90)}, "strictly increasing"),
         ({"covariates": ("disputed", "weather")}, "weather"),
         ({"amount_low": 1.5}, "amount_low"),
+        ({"sample_customers": 3000, "sample_above": 2000}, "sample_customers <= sample_above"),
+        ({"stall_prior_half_days": 0}, "stall_prior_half_days"),
     ],
 )
 def test_bad_model_config_is_a_clear_error(kwargs, message):
@@ -484,7 +486,7 @@ def test_a_sample_fit_forecasts_every_customer_and_survives_a_round_trip(tmp_pat
     portfolio = synthesize(cfg)
     frame = payment_frame(portfolio.invoices, portfolio.customers, cfg.end, events=portfolio.events)
     model = PaymentModel(
-        PaymentConfig(sample_customers=50),
+        PaymentConfig(sample_customers=50, sample_above=50),
         SamplerConfig(sampler="nutpie", draws=200, tune=200, seed=4),
     ).fit(frame)
     assert 40 <= len(model.fitted) <= 60 and len(model.customers) == frame["customer_id"].nunique()

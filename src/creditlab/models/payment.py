@@ -45,8 +45,9 @@ course: the ordinal model sees each as right-censored on the day it stalled, and
 have a model of their own (:mod:`creditlab.models.payment_stall`), which forecasts combine with this
 one and the customer's PD.
 
-Above ``sample_customers`` customers, NUTS fits the population on a sample of them and every other
-customer's effect is drawn given each posterior draw (:mod:`creditlab.models.payment_scale`).
+Above ``sample_above`` customers, NUTS fits the population on a sample of ``sample_customers`` of
+them and every other customer's effect is drawn given each posterior draw
+(:mod:`creditlab.models.payment_scale`).
 
 Predictions condition on what is known today: an open invoice ``e`` days past due (``e < 0``: not
 yet due) has ``P(D <= t | D > e) = (G(t) - G(e)) / (1 - G(e))``, with ``G`` the model's CDF spread
@@ -356,7 +357,7 @@ class PaymentModel:
             config = dataclasses.replace(config, sampler="nutpie")
         fitted = frame
         invoices = frame[CUSTOMER_ID].value_counts()
-        if 0 < mc.sample_customers < len(invoices):  # the population from a sample (scale)
+        if mc.sample_customers and len(invoices) > mc.sample_above:  # population from a sample
             group = mc.group if mc.group and mc.group in frame else None
             groups = (
                 frame.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)[group]

@@ -59,6 +59,7 @@ class PaymentConfig:
     stall_prior_payments: float = 2.0
     stall_prior_half_days: float = 365.0
     sample_customers: int = 1000
+    sample_above: int = 2000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "edges", tuple(int(e) for e in self.edges))
@@ -76,8 +77,11 @@ class PaymentConfig:
             raise ConfigError("need 0 < amount_low < 1 < amount_high")
         if self.calendar_prior_payments <= 0:
             raise ConfigError("calendar_prior_payments must be > 0 (payments' worth of prior)")
-        if self.sample_customers < 0:
-            raise ConfigError("sample_customers must be >= 0 (0: fit every customer by NUTS)")
+        if self.sample_customers < 0 or self.sample_above < self.sample_customers:
+            raise ConfigError(
+                "need 0 <= sample_customers <= sample_above (sample_customers 0: fit every "
+                "customer by NUTS)"
+            )
         if self.stall_prior_payments <= 0 or self.stall_prior_half_days <= 0:
             raise ConfigError("stall_prior_payments and stall_prior_half_days must be > 0")
 

@@ -4,9 +4,9 @@ customer's effect from its own invoices given each posterior draw.
 NUTS costs one pass over every likelihood cell per gradient and needs tens of thousands of
 gradients; at 100k customers (1.6M cells) that is over an hour. But the population's parameters
 (cutpoints, industry offsets, the spread of customer effects, weekday and covariate effects) are
-pinned down long before every customer is in the fit. So above ``sample_customers`` customers:
+pinned down long before every customer is in the fit. So above ``sample_above`` customers:
 
-1. NUTS fits the model on a sample of customers (:func:`choose_sample`: every industry in
+1. NUTS fits the model on a sample of ``sample_customers`` customers (:func:`choose_sample`: every industry in
    proportion, the customers with their own timing first), with the usual convergence gate;
 2. for each kept posterior draw ``theta_s`` and each customer left out, its effect ``u`` is drawn
    from its conditional posterior ``p(u | theta_s, its invoices)``: the prior
