@@ -356,23 +356,17 @@ class PaymentModel:
         if config.sampler == "auto":  # measured: numpyro is ~3x slower than nutpie on this model
             config = dataclasses.replace(config, sampler="nutpie")
         fitted = frame
-        invoices = frame[CUSTOMER_ID].value_counts()
-        if mc.sample_customers and len(invoices) > mc.sample_above:  # population from a sample
+        first = frame.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)
+        if mc.sample_customers and len(first) > mc.sample_above:  # the population from a sample
             group = mc.group if mc.group and mc.group in frame else None
-            groups = (
-                frame.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)[group]
-                if group
-                else pd.Series("all", index=invoices.index)
-            )
-            keep = choose_sample(
-                invoices, groups, mc.sample_customers, mc.own_timing_min_invoices, config.seed
-            )
+            groups = first[group] if group else pd.Series("all", index=first.index)
+            keep = choose_sample(first.index, groups, mc.sample_customers, config.seed)
             fitted = frame.loc[level_codes(frame[CUSTOMER_ID], keep) >= 0]
             log.info(
                 "payment model: the population from %d of %d customers (sample_customers), the "
                 "others' effects given each draw",
                 len(keep),
-                len(invoices),
+                len(first),
             )
         t0 = time.perf_counter()
         self.idata, self.sampled_with = sample(

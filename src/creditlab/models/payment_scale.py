@@ -6,8 +6,8 @@ gradients; at 100k customers (1.6M cells) that is over an hour. But the populati
 (cutpoints, industry offsets, the spread of customer effects, weekday and covariate effects) are
 pinned down long before every customer is in the fit. So above ``sample_above`` customers:
 
-1. NUTS fits the model on a sample of ``sample_customers`` customers (:func:`choose_sample`: every industry in
-   proportion, the customers with their own timing first), with the usual convergence gate;
+1. NUTS fits the model on a sample of ``sample_customers`` customers (:func:`choose_sample`: at
+   random within each industry, in proportion), with the usual convergence gate;
 2. for each kept posterior draw ``theta_s`` and each customer left out, its effect ``u`` is drawn
    from its conditional posterior ``p(u | theta_s, its invoices)``: the prior
    ``Normal(mu + g[industry], sigma_customer)`` times the likelihood of its cells. That posterior
@@ -16,7 +16,7 @@ pinned down long before every customer is in the fit. So above ``sample_above`` 
    the normal they define (Laplace). Compiled with numba: one pass over the cells per Newton step.
 
 The left-out customers get the population's weekday effects and spread (own timing only for
-sampled customers). Together, the draws ``(theta_s, u_s)`` are draws from the joint posterior up to
+sampled customers: a large customer left out keeps its own effect ``u`` but not its own weekdays). Together, the draws ``(theta_s, u_s)`` are draws from the joint posterior up to
 the Laplace step and to the left-out customers' (negligible) pull on the population.
 """
 
@@ -33,27 +33,18 @@ __all__ = ["choose_sample", "conditional_effects"]
 _NEWTON_STEPS, _MAX_STEP, _TOLERANCE = 30, 2.0, 1e-8
 
 
-def choose_sample(
-    invoices_per_customer: pd.Series, group: pd.Series, n: int, own_min: int, seed: int
-) -> list[str]:
-    """``n`` customer ids to fit by NUTS: those with ``own_min`` invoices or more first (they get
-    their own timing; at most half the sample), the rest drawn at random within each ``group`` in
-    proportion to its customers (at least one per group). ``invoices_per_customer`` and ``group``
-    are indexed by customer id."""
+def choose_sample(customers: pd.Index, group: pd.Series, n: int, seed: int) -> list[str]:
+    """About ``n`` customer ids to fit by NUTS, drawn at random within each ``group`` (indexed by
+    customer id) in proportion to its customers, at least one per group. Not the largest customers
+    first: the population's mean and spread are estimated from the sample, so it must look like
+    the portfolio."""
     rng = np.random.default_rng(seed)
-    ids = invoices_per_customer.index.astype(str)
-    rich = list(ids[invoices_per_customer.to_numpy() >= own_min])
-    if len(rich) > n // 2:
-        rich = sorted(rng.choice(rich, n // 2, replace=False).tolist())
-    chosen = set(rich)
-    rest = [c for c in ids if c not in chosen]
-    left = n - len(chosen)
-    by_group = pd.Series(rest, index=group.reindex(rest).astype(str).to_numpy())
-    share = by_group.index.value_counts() / max(len(rest), 1)
-    for name, k in share.items():
-        members = by_group.loc[[name]].to_numpy()
-        take = min(len(members), max(1, int(round(k * left))))
-        chosen.update(rng.choice(members, take, replace=False).tolist())
+    ids = pd.Series(customers.astype(str), index=group.reindex(customers).astype(str).to_numpy())
+    chosen: list[str] = []
+    for name in sorted(set(ids.index)):
+        members = ids.loc[[name]].to_numpy()
+        take = min(len(members), max(1, int(round(n * len(members) / len(ids)))))
+        chosen += rng.choice(members, take, replace=False).tolist()
     return sorted(chosen)
 
 
