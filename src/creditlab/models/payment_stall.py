@@ -183,9 +183,9 @@ class Stall:
         return np.where(inside, day, np.nan)
 
     def summary(self, prob: float = 0.9, n: int = 2000, seed: int = 0) -> dict:
-        """What the stall looks like: invoices and payments it was learnt from, and the share of
-        an invoice entering it at :data:`STALL_DPD` paid within 90, 180 and 275 days more (to
-        day 365), with ``prob`` intervals."""
+        """What the stall looks like: the invoices, payments and days at risk it was learnt from,
+        and the chance that an invoice stalled at :data:`STALL_DPD` days past due is paid by day
+        180, 270 and 365 past due (``paid_by_<day>``), with ``prob`` intervals."""
         rates = self.rates(n, seed)
         e = np.array([float(STALL_DPD)])
         out = {
