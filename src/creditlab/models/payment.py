@@ -566,6 +566,7 @@ class PaymentModel:
         payer). 1 for a customer without month-end runs; None without a calendar."""
         if not self.model_config.calendar:
             return None
+        weekdays, _, everyone = self.weekday_shares()
         customer, group, population = self.month_end_shares()
         codes = level_codes(frame[CUSTOMER_ID], self.customers)
         share = np.where(codes >= 0, customer[np.maximum(codes, 0)], population)
@@ -573,10 +574,7 @@ class PaymentModel:
         if (codes < 0).any() and len(self.groups) > 1 and name in frame:
             g = level_codes(frame[name], self.groups)
             share = np.where((codes < 0) & (g >= 0), group[np.maximum(g, 0)], share)
-        weekdays = self.weekday_shares()[0]
-        by_weekday = np.where(
-            (codes >= 0)[:, None], weekdays[np.maximum(codes, 0)], self.weekday_shares()[2]
-        )
+        by_weekday = np.where((codes >= 0)[:, None], weekdays[np.maximum(codes, 0)], everyone)
         chance = by_weekday @ _MONTH_END_BY_WEEKDAY
         return (share / (1 - share)) / (chance / (1 - chance))
 
