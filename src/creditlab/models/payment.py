@@ -93,6 +93,10 @@ DAY_NAMES = dict(
 
 log = logging.getLogger(__name__)
 
+# how nutpie evaluates the model: JAX compiled and sampled the fits measured faster than Numba
+# (benchmarks/payment_timing.py; the HighRadius export's first fit 60 s against 87 s, compile 3 s
+# against 23 s; the demo 45 s against 67 s) and took as long on the CI portfolio (15 s)
+BACKEND = "jax"
 CONDITIONAL_DRAWS = 400  # posterior draws a sample fit's left-out customers get effects for
 # the share of each weekday's dates (Monday first) that are their month's last weekday
 _DAYS = np.arange(np.datetime64("2001-01-01"), np.datetime64("2101-01-01"))
@@ -370,7 +374,7 @@ class PaymentModel:
             )
         t0 = time.perf_counter()
         self.idata, self.sampled_with = sample(
-            lambda: self.build(fitted), config, len(fitted), "payment model"
+            lambda: self.build(fitted), config, len(fitted), "payment model", backend=BACKEND
         )
         self.timings["fit_s"] = round(time.perf_counter() - t0, 3)
         if len(fitted) < len(frame):

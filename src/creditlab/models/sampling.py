@@ -151,14 +151,16 @@ def sample(
     predictors: int = 0,
     correlation: float = 0.0,
     structured: bool = False,
+    backend: str | None = None,
 ):
     """Build a PyMC model with ``build()`` in the chosen precision and sample it with NUTS.
 
     Returns ``(idata, {"sampler": ..., "precision": ..., "device": ..., "mass_matrix": ...})``;
     ``rows`` (the likelihood's rows or cells) decides what ``auto`` stands for, ``predictors`` (a
     regression's effects), their strongest ``correlation`` and whether the model is
-    ``structured`` (see :meth:`SamplerConfig.low_rank`) the mass matrix; nutpie evaluates a
-    model of at least ``AUTO_JAX_CELLS`` rows x effects with JAX.
+    ``structured`` (see :meth:`SamplerConfig.low_rank`) the mass matrix; nutpie evaluates the
+    model with ``backend`` (``"jax"`` or ``"numba"``), by default with JAX from
+    ``AUTO_JAX_CELLS`` rows x effects and with Numba below.
     """
     import pymc as pm
     import pytensor
@@ -170,8 +172,11 @@ def sample(
     low_rank = config.low_rank(sampler, predictors, correlation, structured)
     if low_rank:
         nuts["low_rank_modified_mass_matrix"] = True
-    backend = "jax" if sampler == "nutpie" and rows * predictors >= AUTO_JAX_CELLS else None
-    if backend:  # a big graph: JAX compiles it in seconds where Numba takes half a minute
+    if sampler != "nutpie":
+        backend = None
+    elif backend is None:
+        backend = "jax" if rows * predictors >= AUTO_JAX_CELLS else "numba"
+    if backend == "jax":  # a big graph: JAX compiles it in seconds where Numba takes half a minute
         nuts |= {"backend": backend, "gradient_backend": backend}
     with pytensor.config.change_flags(floatX=precision):
         model = build()
@@ -205,7 +210,7 @@ def sample(
                 raise ConvergenceError(_start_advice(what, sampler, exc)) from exc
     info = {"sampler": sampler, "precision": precision, "device": "cpu",
             "mass_matrix": "low-rank" if low_rank else "diagonal"}  # fmt: skip
-    if sampler == "numpyro" or backend:
+    if sampler == "numpyro" or backend == "jax":
         import jax
 
         info["device"] = jax.default_backend()  # "gpu" when JAX sees one
