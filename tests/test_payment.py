@@ -63,6 +63,39 @@ def test_cells_hold_buckets_censoring_and_truncation_by_hand():
     assert cells["n"].sum() == 3
 
 
+def test_disputes_kept_as_events_count_while_the_invoice_was_open(ledger):
+    inv, cust = _ledger(
+        [
+            ("1", "A", "2026-01-01", "2026-01-31", "2026-02-10", 100.0),  # disputed before paid
+            ("2", "A", "2026-01-05", "2026-02-04", "2026-02-06", 100.0),  # complaint after paid
+            ("3", "B", "2026-02-01", "2026-02-15", None, 500.0),  # disputed after the as-of
+            ("4", "B", "2026-02-02", "2026-02-16", None, 100.0),  # customer-wide dispute only
+        ]
+    )
+    inv = inv.drop(columns="disputed")  # disputes live in a dispute-management system
+    events = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "B", "B"],
+            "event_on": pd.to_datetime(["2026-02-01", "2026-02-12", "2026-02-25", "2026-02-05"]),
+            "kind": ["dispute_opened"] * 4,
+            "invoice_id": ["1", "2", "3", ""],
+        }
+    )
+    frame = payment_frame(inv, cust, "2026-02-20", events=events)
+    assert list(frame["disputed"]) == [True, False, False, False]
+    later = payment_frame(inv, cust, "2026-03-01", events=events)
+    assert list(later["disputed"]) == [True, False, True, False]  # known from its event on
+    # the demo generator's flags and its events agree, except where the event was still to come
+    t = pd.Timestamp("2026-06-30")
+    flags = payment_frame(ledger.invoices, ledger.customers, t)
+    events_only = payment_frame(
+        ledger.invoices.drop(columns="disputed"), ledger.customers, t, events=ledger.events
+    )
+    assert flags["disputed"].sum() >= events_only["disputed"].sum() > 50
+    differ = flags["disputed"] != events_only["disputed"]
+    assert differ.sum() <= 5 and (flags.loc[differ, "issued_on"] > t - pd.Timedelta(days=21)).all()
+
+
 def _dist(eta, e_now, terms=30.0, s=1):
     cut = np.linspace(-6, 12, len(EDGES))[None, :].repeat(s, 0)
     eta = np.full((s, len(e_now)), eta, dtype=float)

@@ -213,8 +213,9 @@ INVOICES = TableSpec(
             "bool",
             optional=True,
             default="false",
-            absent="no dispute flag: every invoice is taken as undisputed, so dispute figures "
-            "and the dispute effect on payment timing say nothing",
+            absent="no dispute flag: an invoice counts as disputed only where a dispute_opened "
+            "event names it; without such events, dispute figures and the dispute effect on "
+            "payment timing say nothing",
         ),
     ),
     key=(INVOICE_ID,),

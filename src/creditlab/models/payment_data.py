@@ -20,14 +20,23 @@ from creditlab.ledger.schema import (
     CUSTOMER_ID,
     DISPUTED,
     DUE_ON,
+    EVENT_ON,
     INVOICE_ID,
     ISSUED_ON,
+    KIND,
     PAID_ON,
     PAPERLESS,
 )
 from creditlab.models.payment_stall import default_events_on, stall_entry
 
-__all__ = ["COVARIATES", "DEFAULT_EDGES", "PaymentConfig", "payment_cells", "payment_frame"]
+__all__ = [
+    "COVARIATES",
+    "DEFAULT_EDGES",
+    "PaymentConfig",
+    "disputed_by",
+    "payment_cells",
+    "payment_frame",
+]
 
 DEFAULT_EDGES = (-21, -14, -10, -7, -4, -2, 0, 2, 4, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 365)
 COVARIATES = ("disputed", "amount_low", "amount_high", "paperless")
@@ -93,6 +102,24 @@ def _flag(values: pd.Series) -> np.ndarray:
     return text.isin(_TRUE_TEXT).fillna(False).to_numpy(dtype=bool)
 
 
+def disputed_by(invoices: pd.DataFrame, events: pd.DataFrame | None, as_of) -> np.ndarray:
+    """Whether each invoice was disputed while it was open, as known on ``as_of``: its own
+    ``disputed`` flag, or a ``dispute_opened`` event about it dated on or before ``as_of`` and
+    not after the day it was paid (a ledger that keeps disputes in a dispute-management system
+    has them as events only; a complaint after the payment did not delay it)."""
+    flag = _flag(invoices[DISPUTED]) if DISPUTED in invoices else np.zeros(len(invoices), bool)
+    if events is None or events.empty or INVOICE_ID not in events:
+        return flag
+    t = as_timestamp(as_of)
+    ev = events.loc[(events[KIND] == "dispute_opened") & (events[EVENT_ON] <= t)]
+    about = ev[INVOICE_ID].astype("string").fillna("")
+    first = ev.loc[about != "", EVENT_ON].groupby(about[about != ""]).min()
+    opened = pd.to_datetime(invoices[INVOICE_ID].astype("string").map(first))
+    paid_on = pd.to_datetime(invoices[PAID_ON])
+    while_open = opened.notna() & ~(paid_on < opened)
+    return flag | while_open.to_numpy(dtype=bool)
+
+
 def payment_frame(
     invoices: pd.DataFrame,
     customers: pd.DataFrame,
@@ -108,7 +135,8 @@ def payment_frame(
     days_late`` (``paid_on - due_on`` where paid by ``as_of``), ``dpd_now`` (``as_of - due_on``),
     ``due_weekday`` (0 = Monday), ``stall_from`` (the days past due at which the invoice entered
     the stall by ``as_of``, NaN where it did not: :func:`~creditlab.models.payment_stall.stall_entry`
-    with the default events of ``events``) and the 0/1 covariates. The amount covariates compare an
+    with the default events of ``events``) and the 0/1 covariates (``disputed``: the invoice's flag
+    or a dispute event of ``events``, :func:`disputed_by`). The amount covariates compare an
     invoice with its customer's usual amount: ``usual`` (customer_id -> amount, e.g. medians from
     a training period) or else the median of the customer's invoices in the frame.
     """
@@ -139,7 +167,7 @@ def payment_frame(
     if usual is not None:
         median = frame[CUSTOMER_ID].map(usual).fillna(median)
     ratio = frame[AMOUNT].to_numpy() / median.to_numpy()
-    frame["disputed"] = _flag(inv[DISPUTED]) if DISPUTED in inv else False
+    frame["disputed"] = disputed_by(inv, events, t)
     frame["amount_low"] = ratio < cfg.amount_low
     frame["amount_high"] = ratio > cfg.amount_high
     frame["paperless"] = _flag(inv[PAPERLESS]) if PAPERLESS in inv else False
