@@ -67,6 +67,14 @@ def test_stalled_invoices_are_forecast_as_recoveries(weekly_run):
     young = young.loc[(young["days_past_due"] < 0) & (young["pd"] < 1)]
     assert len(young) > 50
     assert np.corrcoef(np.log(young["p_stall"]), np.log(young["pd"]))[0, 1] > 0.5
+    # the forecast says whose PD drove the default path (scored, not in default), and there the
+    # worklist's chance of 90+ DPD or default is the stall's, not combined with the PD again
+    in_default = pd.read_parquet(weekly_run / "scores.parquet").set_index("customer_id")
+    scored = f["customer_id"].map(~in_default["in_default"].astype(bool)).fillna(False)
+    assert (f["with_pd"] == scored).all() and f["with_pd"].sum() > 50
+    work = _read(weekly_run, "worklist.csv").merge(f[["invoice_id", "p_stall", "with_pd"]])
+    joint = work.loc[work["with_pd"]]
+    assert len(joint) > 10 and np.allclose(joint["p_at_risk"], joint["p_stall"])
     # a stalled invoice is far less likely paid within a year than an ordinary one
     assert f.loc[f["in_stall"], "p_unpaid_1y"].mean() > 5 * fresh["p_unpaid_1y"].mean()
     s = json.loads((weekly_run / "payment.json").read_text())["stall"]

@@ -94,6 +94,12 @@ def test_worklist_ranks_by_expected_cash_at_risk():
     assert first["action"] == "escalate the unresolved dispute (collections / legal)"  # 98 DPD
     assert first["contact_day"] == "Tuesday" and first["contact_on"] == "2026-11-24"
     assert out["extra_cash"].isna().all()  # no contacts in the ledger: no estimate
+    # where the forecast already holds the customer's default, the PD is not combined again
+    joint = np.where(items["invoice_id"] == "big-fresh", 0.01, np.nan)
+    again = worklist(items, customers, DEFAULT_DUNNING, AS_OF, p_invoice, p_joint=joint)
+    risk = again.set_index("invoice_id")["p_at_risk"]
+    assert risk["big-fresh"] == 0.01 and risk["small-late"] == 1.0
+    assert risk["big-late"] == 1.0 and again["invoice_id"].iloc[-1] == "big-fresh"
 
 
 def test_with_a_contact_effect_the_worklist_ranks_by_the_extra_cash_from_acting():

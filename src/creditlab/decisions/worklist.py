@@ -8,7 +8,10 @@ open amount x P(the invoice goes 90+ days past due or the customer defaults). Th
 comes from the provision matrix's roll rates (the chance an invoice in its bucket reaches 91+ DPD
 before it is paid) or, where a payment-timing forecast gives one, from that; the customer part is
 its 12-month PD. Taken as independent:
-``p = 1 - (1 - p_invoice)(1 - PD)``. The suggested contact day is the weekday the customer
+``p = 1 - (1 - p_invoice)(1 - PD)``, except where the forecast already holds the customer's
+default (the payment-timing model's stall, driven by the PD: ``p`` is its chance the invoice
+reaches 90 DPD or its customer defaults while it is open, not combined with the PD again). The
+suggested contact day is the weekday the customer
 usually pays on.
 
 **Alerts** compare this run with the previous one in the store: PD up by more than a threshold,
@@ -181,13 +184,17 @@ def worklist(
     disputed: pd.Index | None = None,
     effect: ContactEffect | None = None,
     prob: float = 0.9,
+    p_joint: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Rank open invoices needing an action by the expected extra cash from acting (where
     ``effect`` estimates one), then by expected cash at risk.
 
     ``items`` are open items (``kpi.open_items``); ``customers`` has per customer ``customer_id,
     name, policy, dunning, approval, pd_mean, usual_weekday``; ``p_invoice`` is each item's
-    probability of reaching 91+ DPD before payment. ``signals`` (per customer,
+    probability of reaching 91+ DPD before payment; ``p_joint``, where not NaN, the item's
+    probability of reaching it or its customer defaulting while it is open, which is then its
+    ``p_at_risk`` as it is (elsewhere ``p_invoice`` and the PD are combined as independent).
+    ``signals`` (per customer,
     :func:`creditlab.signals.customer_signals`) and ``disputed`` (invoice ids with an open
     dispute in the events) let the relationship shape each action (:func:`relationship_action`).
     ``effect`` (:func:`creditlab.models.contact_effect.contact_effect`) gives each reminder or call
@@ -204,7 +211,9 @@ def worklist(
     frame = frame.merge(customers, on=CUSTOMER_ID, how="left")
     frame["p_invoice_90dpd"] = np.asarray(p_invoice, dtype=float)
     frame["pd_customer"] = frame[PD_MEAN].astype(float)
-    frame["p_at_risk"] = 1 - (1 - frame["p_invoice_90dpd"]) * (1 - frame["pd_customer"].fillna(0.0))
+    independent = 1 - (1 - frame["p_invoice_90dpd"]) * (1 - frame["pd_customer"].fillna(0.0))
+    joint = np.full(len(frame), np.nan) if p_joint is None else np.asarray(p_joint, dtype=float)
+    frame["p_at_risk"] = np.where(np.isnan(joint), independent, joint)
     frame["cash_at_risk"] = frame[OPEN_AR] * frame["p_at_risk"]
     by_customer = {} if signals is None else signals.set_index(CUSTOMER_ID).to_dict("index")
     steps = [

@@ -70,15 +70,20 @@ def collections_worklist(
         )
     who = who.merge(views["behaviour"][[CUSTOMER_ID, "usual_weekday"]], on=CUSTOMER_ID, how="left")
     p_invoice = p_invoice_from_matrix(items, seg_items, p_reach)
+    p_joint = None
     if forecast is not None:  # the payment-timing model's probability where it has one
-        p90 = items[INVOICE_ID].astype(str).map(forecast.set_index(INVOICE_ID)["p_dpd90"])
+        by_invoice = forecast.set_index(INVOICE_ID)
+        p90 = items[INVOICE_ID].astype(str).map(by_invoice["p_dpd90"])
         p_invoice = np.where(p90.notna(), p90.to_numpy(dtype=float), p_invoice)
+        # where the forecast took the customer's PD, its stall already holds the default
+        stall = by_invoice["p_stall"].where(by_invoice["with_pd"].astype(bool))
+        p_joint = items[INVOICE_ID].astype(str).map(stall).to_numpy(dtype=float)
     effect = contact_effect(
         led.invoices, led.events, run.as_of, prob=run.params.interval_prob, seed=seed
     )
     work = worklist(
         items, who, settings.dunning, run.as_of, p_invoice, views["signals"],
-        pd.Index(views["disputes"][INVOICE_ID]), effect, run.params.interval_prob,
+        pd.Index(views["disputes"][INVOICE_ID]), effect, run.params.interval_prob, p_joint,
     )  # fmt: skip
     return work, effect
 

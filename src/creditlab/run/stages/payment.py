@@ -193,6 +193,8 @@ def _fit_and_forecast(
             "p_unpaid_1y": result["p_unpaid_1y"],
             "p_stall": result["p_stall"],
             "in_stall": open_frame["stall_from"].notna(),
+            # the customer's PD drove the default path (scored, not yet in default)
+            "with_pd": False if defaults is None else (defaults > 0).any(axis=0),
             "expected_days_late": result["expected_days"],
         }
     )
