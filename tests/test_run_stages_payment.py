@@ -84,6 +84,7 @@ def test_stalled_invoices_are_forecast_as_recoveries(weekly_run):
     assert 0 < paid["lo"] <= paid["mean"] <= paid["hi"] < 1
     validation = (weekly_run / "model_validation.html").read_text()
     assert "Stalled invoices are modelled apart" in validation
+    assert not s["cleared_only"] and "cleared items" not in validation  # it has unpaid invoices
     assert "already stalled" in (weekly_run / "weekly_portfolio.html").read_text()
 
 

@@ -23,6 +23,11 @@ __all__ = [
     "payment_model_section",
 ]
 
+# said where every invoice of the ledger is paid: the stall's recovery rates are survivorship
+_CLEARED_ONLY = (
+    "Every invoice in this ledger is paid (an export of cleared items): invoices never paid are "
+    "not in it,"
+)
 _COVARIATE_TEXT = {
     "disputed": "invoice disputed",
     "amount_low": "amount under the customer's usual (low)",
@@ -253,6 +258,11 @@ def _stall_in_cash(s: dict, cur: str) -> str:
         "of a customer with a default event) and is forecast as stalled invoices are paid "
         f"(see the validation report's payment-timing model); a further {fmt_money(st['expected_amount_entering'])} {cur} "
         "is expected to stall."
+        + (
+            f" {_CLEARED_ONLY} so the cash expected from stalled invoices is likely too high."
+            if st.get("cleared_only")
+            else ""
+        )
     )
 
 
@@ -280,6 +290,12 @@ def _stall_text(st: dict, prob: float) -> str:
         f"{paid[180]['hi']:.0%}) and by day 365 with {paid[365]['mean']:.0%} "
         f"({paid[365]['lo']:.0%} to {paid[365]['hi']:.0%}). An open invoice not yet stalled can "
         f"still stall: {entering}. Each invoice's chance is `p_stall` in `payment_forecast.csv`."
+        + (
+            f" **Upper bounds here.** {_CLEARED_ONLY} so the chances of a stalled invoice being "
+            "paid are upper bounds, learnt from the stalled invoices that were paid in the end."
+            if st.get("cleared_only")
+            else ""
+        )
     )
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from creditlab import kpi
 from creditlab.decisions.settings import BehaviourRules
-from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON, IN_DEFAULT, INDUSTRY, INVOICE_ID
+from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON, IN_DEFAULT, INDUSTRY, INVOICE_ID, PAID_ON
 from creditlab.models.diagnostics import GateResult
 from creditlab.models.payment import PaymentModel
 from creditlab.models.payment_data import payment_frame
@@ -226,7 +226,9 @@ def _fit_and_forecast(
         timings=model.timings,
         effects=model.effects_table(prob).to_dict(orient="records"),
         sigma_customer_days=model.customer_spread_days(prob),
-        stall=_stall_summary(model, forecast, defaults is not None, prob),
+        stall=_stall_summary(
+            model, forecast, defaults is not None, prob, bool(led.invoices[PAID_ON].notna().all())
+        ),
         collections=totals,
         open_amount=float(forecast["open_amount"].sum()),
         expected_past_90=float((forecast["open_amount"] * forecast["p_dpd90"]).sum()),
@@ -256,10 +258,12 @@ def _default_draws(run: Run, frame: pd.DataFrame, n: int) -> np.ndarray | None:
 
 
 def _stall_summary(
-    model: PaymentModel, forecast: pd.DataFrame, with_pd: bool, prob: float
+    model: PaymentModel, forecast: pd.DataFrame, with_pd: bool, prob: float, cleared_only: bool
 ) -> dict[str, Any] | None:
-    """The stall in payment.json: what it was learnt from, how stalled invoices are paid, and the
-    open amount in it or expected to enter it."""
+    """The stall in payment.json: what it was learnt from, how stalled invoices are paid, the
+    open amount in it or expected to enter it, and whether every invoice of the ledger is paid
+    (``cleared_only``: an export of cleared items, whose never-paid invoices are not in it, so its
+    recovery rates are upper bounds)."""
     if model.stall is None:
         return None
     amount = forecast["open_amount"].to_numpy(dtype=float)
@@ -270,6 +274,7 @@ def _stall_summary(
         "open_amount_in_stall": float(amount[inside].sum()),
         "expected_amount_entering": float((amount * forecast["p_stall"])[~inside].sum()),
         "default_from_pd": with_pd,
+        "cleared_only": cleared_only,
     }
 
 
