@@ -118,6 +118,21 @@ def test_shape_auto_bins_the_ledger_features_and_screens_pairs(ledger):
         config.group == linear.model.group
         and config.prior_bin_sigma == linear.model.prior_bin_sigma
     )
+    # a monotone shape asked for a predictor the defaults are too few to bin: a straight line
+    shaped = parse_pd_settings(
+        {
+            "shape": "auto",
+            "predictors": chosen,
+            "model": {"monotone": {"max_dpd_12m": "increasing"}},
+        }
+    )
+    few = train.assign(default_12m=0)
+    few.loc[few.index[0], "default_12m"] = 1
+    config = model_config(shaped, dataclasses.replace(data, train=few))
+    assert config.binned == () and config.monotone == ()
+    PDModel(chosen, config)  # builds: nothing left that is not binned
+    config = model_config(shaped, dataclasses.replace(data, train=train))
+    assert config.monotone == (("max_dpd_12m", "increasing"),)  # kept where it is binned
 
 
 @pytest.mark.slow

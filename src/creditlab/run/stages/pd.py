@@ -322,7 +322,8 @@ def model_config(settings: PDSettings, data: TrainingData) -> ModelConfig:
     """The model's structure: ``settings.model`` as listed (``shape: linear``), or (``auto``) the
     predictors :func:`~creditlab.models.pd_design.scorecard_columns` bins and, for 12-month
     labels, the pairs :func:`~creditlab.models.pd_design.screen_pairs` finds (a hazard row's
-    outcome depends on its months of follow-up, which the screen's main effects do not hold)."""
+    outcome depends on its months of follow-up, which the screen's main effects do not hold); a
+    ``monotone`` entry for a predictor left unbinned is dropped with a log line."""
     if settings.shape == "linear":
         return settings.model
     train, n_bins = data.train, settings.model.n_bins
@@ -332,7 +333,16 @@ def model_config(settings: PDSettings, data: TrainingData) -> ModelConfig:
         group = [settings.model.group] if settings.model.group else []
         found = screen_pairs(train, data.target, settings.predictors, group, n_bins)
         pairs = [tuple(pair["columns"]) for pair in found]
-    return dataclasses.replace(settings.model, binned=tuple(binned), interactions=tuple(pairs))
+    monotone = tuple((c, d) for c, d in settings.model.monotone if c in binned)
+    if dropped := sorted({c for c, _ in settings.model.monotone} - set(binned)):
+        log.info(
+            "monotone shape dropped for %s: the training defaults are too few to bin them, so "
+            "they enter as straight lines",
+            dropped,
+        )
+    return dataclasses.replace(
+        settings.model, binned=tuple(binned), interactions=tuple(pairs), monotone=monotone
+    )
 
 
 def fit_model(data: TrainingData, settings: PDSettings) -> tuple[PDModel, int, GateResult]:
