@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from creditlab.decisions.screens import bust_out_screens
+from creditlab.decisions.screens import SURGE_TAIL, bust_out_screens, surge_tail
 from creditlab.ledger.synth import SynthConfig, synthesize
 
 AS_OF = dt.date(2026, 11, 20)
@@ -122,3 +122,26 @@ def test_planted_bust_outs_order_far_more_then_stop_paying_and_leave_the_rest_al
     kept = kept.reset_index(drop=True).astype({"paid_on": same["paid_on"].dtype})
     pd.testing.assert_frame_equal(same, kept, check_dtype=False)
     assert inv["invoice_id"].is_unique
+
+
+def test_the_surge_chance_is_calibrated_where_orders_follow_its_model():
+    """Customers whose invoices per month are bursty Poisson and whose amounts come from their own
+    price lists: a next month drawn the same way gets a chance under 0.1 about 10 % of the time;
+    with orders this bursty a month of four times the usual is not yet rare, one of ten times is."""
+    rng = np.random.default_rng(0)
+    m = 400
+    rate = rng.gamma(4.0, 0.75, m)  # about 3 invoices a month
+    counts = rng.poisson(rate[:, None] * rng.gamma(2.0, 0.5, (m, 13)))
+    prices = [rng.lognormal(7.0, 0.6, 30) for _ in range(m)]
+    year = [rng.choice(prices[i], counts[i, :12].sum()) for i in range(m)]
+    nxt = np.array([rng.choice(prices[i], counts[i, 12]).sum() for i in range(m)])
+    rows = np.arange(m)
+    tail = surge_tail(counts[:, :12], rows, year, nxt, seed=1)
+    assert 0.06 <= np.mean(tail < 0.1) <= 0.15
+    usual = np.array([y.sum() / 12 for y in year])
+    assert np.mean(surge_tail(counts[:, :12], rows, year, 4 * usual, seed=1) < SURGE_TAIL) < 0.05
+    assert np.mean(surge_tail(counts[:, :12], rows, year, 10 * usual, seed=1) < SURGE_TAIL) > 0.8
+    # a customer with a month not yet counted (NaN) is judged on the months it was one
+    short = counts[:, :12].astype(float)
+    short[:, 6:] = np.nan
+    assert surge_tail(short, rows[:1], year[:1], nxt[:1], seed=1).shape == (1,)

@@ -6,9 +6,9 @@ evidence (:data:`creditlab.decisions.worklist.ALERT_COLUMNS`), from the invoices
 events known at ``as_of``:
 
 * **order surge**: invoiced in the last ``WINDOW_DAYS`` more than ``surge`` times the customer's
-  mean 30-day billing over the year before, and more than ``TOP_MULTIPLE`` times the largest
-  30-day billing of that year (its range is in the evidence); needs ``MIN_HISTORY_DAYS`` of
-  history.
+  mean 30-day billing over the year before, and more than its year makes credible: a 30-day
+  billing at least this high has a posterior predictive chance under ``SURGE_TAIL``
+  (:func:`surge_tail`; the chance is in the evidence); needs ``MIN_HISTORY_DAYS`` of history.
 * **dormant reactivated**: a first order after at least ``DORMANT_DAYS`` without one, within the
   last 60 days, billing more than ``surge`` times its mean 30-day billing when it was active.
 * **new account growing fast**: a customer whose first invoice is under ``MIN_HISTORY_DAYS`` old
@@ -41,20 +41,64 @@ from creditlab.ledger.schema import (
     NAME,
 )
 
-__all__ = ["bust_out_screens"]
+__all__ = ["bust_out_screens", "surge_tail"]
 
 WINDOW_DAYS = 30  # the recent orders a screen looks at
 MIN_HISTORY_DAYS = 180  # history needed to judge a surge; younger accounts are "new"
 DORMANT_DAYS = 180  # no order this long before a reactivation
 REACTIVATED_DAYS = 60  # a reactivation this recent counts
 CHANGE_DAYS = 60  # a master-data change this long before a large order counts
-TOP_MULTIPLE = 1.5  # an order surge also beats the customer's busiest 30 days of the year by this
+SURGE_TAIL = 0.001  # an order surge is a 30-day billing this unlikely given the customer's year
+SURGE_DRAWS = 8000  # simulated 30-day billings per customer for that chance
 _COLUMNS = [CUSTOMER_ID, NAME, "alert", "severity", "detail"]
 _HIGH = ("dormant account reactivated", "details changed before a large order")  # else medium
 
 
 def _money(v: float) -> str:
     return f"{v:,.0f}"
+
+
+def surge_tail(
+    counts: np.ndarray,
+    rows: np.ndarray,
+    amounts: list[np.ndarray],
+    recent: np.ndarray,
+    seed: int = 0,
+) -> np.ndarray:
+    """Posterior predictive chance of a 30-day billing at least ``recent`` for the customers in
+    ``rows`` of ``counts`` (every customer's invoices per 30-day window of the year before, NaN
+    where it was not yet a customer: the portfolio's rows set the priors), from their counts and
+    the amounts of those invoices (``amounts``, one array per row in ``rows``).
+
+    The invoices of a window are negative binomial: Poisson with a rate that is the customer's
+    own (Gamma posterior; prior worth one window at the portfolio's median rate) times a Gamma
+    burst factor of mean 1 whose shape is the portfolio's (method of moments: orders come in
+    bursts, months go empty). Each invoice's amount is one of the customer's own amounts of the
+    year, drawn with replacement. The chance is estimated from ``SURGE_DRAWS`` simulated windows
+    (at least ``1 / (SURGE_DRAWS + 1)``).
+    """
+    rng = np.random.default_rng(seed)
+    counts = np.asarray(counts, dtype=float)
+    n = np.sum(~np.isnan(counts), axis=1)
+    total = np.nansum(counts, axis=1)
+    mean = total / n
+    dev = np.where(np.isnan(counts), 0.0, counts - mean[:, None])
+    var = (dev**2).sum(axis=1) / np.maximum(n - 1, 1)
+    excess = np.nansum(np.where(n >= 3, var - mean, 0.0))
+    shape = np.nansum(np.where(n >= 3, mean**2, 0.0)) / excess if excess > 0 else np.inf
+    prior = float(np.median(mean)) if len(mean) else 1.0
+    tail = np.ones(len(rows))
+    for k, (row, own) in enumerate(zip(rows, amounts, strict=True)):
+        if len(own) == 0:
+            continue
+        rate = rng.gamma(prior + total[row], 1.0 / (1.0 + n[row]), SURGE_DRAWS)
+        if np.isfinite(shape):
+            rate = rate * rng.gamma(shape, 1.0 / shape, SURGE_DRAWS)
+        invoices = rng.poisson(rate)
+        picked = own[rng.integers(0, len(own), int(invoices.sum()))]
+        billed = np.bincount(np.repeat(np.arange(SURGE_DRAWS), invoices), picked, SURGE_DRAWS)
+        tail[k] = (1 + np.sum(billed >= recent[k])) / (SURGE_DRAWS + 1)
+    return tail
 
 
 def bust_out_screens(
@@ -84,16 +128,29 @@ def bust_out_screens(
     slot = ((window - year[ISSUED_ON]).dt.days // WINDOW_DAYS).clip(0, 11)
     per = year.groupby([year[CUSTOMER_ID], slot])[AMOUNT].sum().unstack(fill_value=0.0)
     per = per.reindex(columns=range(12), fill_value=0.0)
+    how_many = year.groupby([year[CUSTOMER_ID], slot]).size().unstack(fill_value=0)
+    how_many = how_many.reindex(index=per.index, columns=range(12), fill_value=0).astype(float)
+    active = np.clip((window - first.reindex(per.index)).dt.days.to_numpy() // WINDOW_DAYS, 1, 12)
+    how_many = how_many.where(np.arange(12)[None, :] < active[:, None])  # NaN before it was one
+    mean = per.sum(axis=1) / active
     seasoned = first.index[first <= t - pd.Timedelta(days=MIN_HISTORY_DAYS)]
-    for cid in recent.index.intersection(per.index).intersection(seasoned):
-        months = per.loc[cid].to_numpy()
-        active = months[: max(1, min(12, (window - first[cid]).days // WINDOW_DAYS))]
-        mean, top = active.mean(), active.max()
-        if mean > 0 and recent[cid] > surge * mean and recent[cid] > TOP_MULTIPLE * top:
-            lo, hi = np.quantile(active, [0.05, 0.95])
+    judged = recent.index.intersection(per.index).intersection(seasoned)
+    judged = judged[
+        (mean[judged] > 0).to_numpy() & (recent[judged] > surge * mean[judged]).to_numpy()
+    ]
+    rows_of = per.index.get_indexer(judged)
+    own = year.groupby(CUSTOMER_ID)[AMOUNT].agg(lambda a: a.to_numpy(dtype=float))
+    tail = surge_tail(
+        how_many.to_numpy(), rows_of, [own.get(c, np.zeros(0)) for c in judged],
+        recent[judged].to_numpy(), t.toordinal(),
+    )  # fmt: skip
+    for k, cid in enumerate(judged):
+        months = per.loc[cid].to_numpy()[: active[rows_of[k]]]
+        if tail[k] < SURGE_TAIL:
             add(cid, "order surge", f"invoiced {_money(recent[cid])} in the last {WINDOW_DAYS} days; "
-                f"its 30-day billing in the year before: mean {_money(mean)}, 90 % range "
-                f"{_money(lo)}-{_money(hi)}, at most {_money(top)}")  # fmt: skip
+                f"its 30-day billing in the year before: mean {_money(mean[cid])}, at most "
+                f"{_money(months.max())}; a 30-day billing this high had a chance of "
+                f"{tail[k]:.1e} given that year")  # fmt: skip
     # dormant reactivated: a long gap before a recent first order
     srt = inv.sort_values([CUSTOMER_ID, ISSUED_ON])
     gap = srt.groupby(CUSTOMER_ID)[ISSUED_ON].diff().dt.days
