@@ -145,8 +145,8 @@ def bust_out_screens(
         recent[judged].to_numpy(), t.toordinal(),
     )  # fmt: skip
     for k, cid in enumerate(judged):
-        months = per.loc[cid].to_numpy()[: active[rows_of[k]]]
         if tail[k] < SURGE_TAIL:
+            months = per.loc[cid].to_numpy()[: active[rows_of[k]]]
             add(cid, "order surge", f"invoiced {_money(recent[cid])} in the last {WINDOW_DAYS} days; "
                 f"its 30-day billing in the year before: mean {_money(mean[cid])}, at most "
                 f"{_money(months.max())}; a 30-day billing this high had a chance of "

@@ -11,8 +11,7 @@ its 12-month PD. Taken as independent:
 ``p = 1 - (1 - p_invoice)(1 - PD)``, except where the forecast already holds the customer's
 default (the payment-timing model's stall, driven by the PD: ``p`` is its chance the invoice
 reaches 90 DPD or its customer defaults while it is open, not combined with the PD again). The
-suggested contact day is the weekday the customer
-usually pays on.
+suggested contact day is the weekday the customer usually pays on.
 
 **Alerts** compare this run with the previous one in the store: PD up by more than a threshold,
 grade downgrade, a new 30+/60+/90+ DPD, a new dispute; and flag states that need no comparison:
@@ -194,9 +193,8 @@ def worklist(
     probability of reaching 91+ DPD before payment; ``p_joint``, where not NaN, the item's
     probability of reaching it or its customer defaulting while it is open, which is then its
     ``p_at_risk`` as it is (elsewhere ``p_invoice`` and the PD are combined as independent).
-    ``signals`` (per customer,
-    :func:`creditlab.signals.customer_signals`) and ``disputed`` (invoice ids with an open
-    dispute in the events) let the relationship shape each action (:func:`relationship_action`).
+    ``signals`` (per customer, :func:`creditlab.signals.customer_signals`) and ``disputed``
+    (invoice ids with an open dispute in the events) let the relationship shape each action (:func:`relationship_action`).
     ``effect`` (:func:`creditlab.models.contact_effect.contact_effect`) gives each reminder or call
     its expected extra cash within the contact window, with its ``prob`` interval
     (:func:`extra_cash`); without it those columns are empty and the ranking is by cash at risk.
