@@ -68,7 +68,7 @@ def fit_child(spec: str, save: str) -> None:
 
     sampler, precision, customers, mode, draws = spec.split(":")
     if sampler == "nutpie-jax":  # the same sampler evaluating the model with JAX, not Numba
-        sampler, payment.BACKEND = "nutpie", "jax"
+        sampler, payment.FULL_FIT_BACKEND = "nutpie", "jax"
     t = {}
     t0 = time.perf_counter()
     cfg, portfolio = _portfolio(int(customers))

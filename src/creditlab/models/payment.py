@@ -93,12 +93,12 @@ DAY_NAMES = dict(
 
 log = logging.getLogger(__name__)
 
-# how nutpie evaluates the model. JAX fitted faster (the HighRadius export's first fit 60 s against
-# 87 s, the demo 45 s against 67 s, the CI portfolio 15 s either way), but the same seeds walk
-# other paths: on the HighRadius weekly run JAX's extended fit failed the gate (one customer's
-# tail ESS 299) where Numba's passed (tail ESS 887), so the default stays Numba
-# (benchmarks/payment_timing.py compares both)
-BACKEND = "numba"
+# how nutpie evaluates the model: Numba when NUTS fits every customer, JAX for a sample fit (more
+# than sample_above customers). JAX's gradient was twice as fast at 1,000 customers (32k cells:
+# fit 50 s against 100 s, benchmarks/payment_timing.py; the demo 45 s against 67 s), but the same
+# seeds walk other paths: on the HighRadius weekly run JAX's extended fit failed the gate (one
+# customer's tail ESS 299) where Numba's passed (887), so full fits keep Numba
+FULL_FIT_BACKEND, SAMPLE_FIT_BACKEND = "numba", "jax"
 CONDITIONAL_DRAWS = 400  # posterior draws a sample fit's left-out customers get effects for
 # the share of each weekday's dates (Monday first) that are their month's last weekday
 _DAYS = np.arange(np.datetime64("2001-01-01"), np.datetime64("2101-01-01"))
@@ -361,13 +361,14 @@ class PaymentModel:
         config = self.sampler_config
         if config.sampler == "auto":  # measured: numpyro is ~3x slower than nutpie on this model
             config = dataclasses.replace(config, sampler="nutpie")
-        fitted = frame
+        fitted, backend = frame, FULL_FIT_BACKEND
         first = frame.drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)
         if mc.sample_customers and len(first) > mc.sample_above:  # the population from a sample
             group = mc.group if mc.group and mc.group in frame else None
             groups = first[group] if group else pd.Series("all", index=first.index)
             keep = choose_sample(first.index, groups, mc.sample_customers, config.seed)
             fitted = frame.loc[level_codes(frame[CUSTOMER_ID], keep) >= 0]
+            backend = SAMPLE_FIT_BACKEND
             log.info(
                 "payment model: the population from %d of %d customers (sample_customers), the "
                 "others' effects given each draw",
@@ -376,7 +377,7 @@ class PaymentModel:
             )
         t0 = time.perf_counter()
         self.idata, self.sampled_with = sample(
-            lambda: self.build(fitted), config, len(fitted), "payment model", backend=BACKEND
+            lambda: self.build(fitted), config, len(fitted), "payment model", backend=backend
         )
         self.timings["fit_s"] = round(time.perf_counter() - t0, 3)
         if len(fitted) < len(frame):
