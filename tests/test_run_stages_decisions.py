@@ -139,6 +139,7 @@ def test_the_worklist_ranks_by_the_extra_cash_from_acting(weekly_run):
 @pytest.mark.slow
 def test_weekly_report_shows_the_decision_sections(weekly_run):
     html = (weekly_run / "weekly_portfolio.html").read_text()
+    assert 'href="model_validation.html"' in html  # rendered beside it: linked
     for section in (
         "Alerts",
         "Collections worklist",

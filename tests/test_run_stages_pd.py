@@ -66,6 +66,8 @@ def test_two_runs_share_a_cached_fit_and_build_score_history(weekly_run, ci_ledg
     assert summary["psi"][0] == pytest.approx(0.0, abs=1e-9)
     html = (second.run_dir / "weekly_portfolio.html").read_text()
     assert "Biggest movers" in html and "model validation report" in html
+    # not rendered by this run (reports: {}): no link to a file that is not there
+    assert "which this run did not render" in html and 'href="model_validation.html"' not in html
     assert "<strong>PD movers</strong> since run" in html  # the first section says it too
 
 

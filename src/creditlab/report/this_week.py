@@ -159,7 +159,7 @@ def top_actions(run: Run, n: int = 5) -> list:
 
 def model_status(run: Run) -> list:
     """One line on each model (fitted, converged, out-of-time AUC) and a link to the validation
-    report, where the models' statistics are."""
+    report, where the models' statistics are (or how to render it, where this run did not)."""
     folder = RunFolder(run.run_dir)
     parts = []
     pd_s = folder.read_json(PD_SUMMARY_FILE)
@@ -184,10 +184,15 @@ def model_status(run: Run) -> list:
         )
     else:
         parts.append("payment-timing model not fitted")
+    where = (
+        f"in the [model validation report]({VALIDATION_REPORT}) of this run folder"
+        if run.params.reports.model_validation
+        else "in the model validation report, which this run did not render (`reports: "
+        "{model_validation: true}` in the params, or `creditlab run validation --params P`)"
+    )
     return [
         Markdown(
-            "**Models**: " + "; ".join(parts) + f". Their statistics (effects, convergence, "
-            f"validation, stability) are in the [model validation report]({VALIDATION_REPORT}) "
-            "of this run folder."
+            "**Models**: " + "; ".join(parts) + ". Their statistics (effects, convergence, "
+            f"validation, stability) are {where}."
         )
     ]
