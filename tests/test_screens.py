@@ -85,6 +85,25 @@ def test_a_new_account_growing_faster_than_new_accounts_do():
     assert got[("N", "new account growing fast")].startswith("invoiced 28,000 in its first 60 days")
 
 
+def test_a_new_account_is_compared_with_new_accounts_of_its_industry():
+    retail = _peers()
+    big = [(f"B{i}", d, a * 15) for i, (_, d, a) in enumerate(_peers())]  # construction bills more
+    fast = [(cid, T - pd.Timedelta(days=d), 7000.0) for cid in ("R", "K") for d in (60, 45, 30, 15)]
+    inv = _invoices(retail + big + fast)
+    ids = sorted(set(inv["customer_id"]))
+    industry = ["construction" if c.startswith(("B", "K")) else "retail" for c in ids]
+    customers = pd.DataFrame({"customer_id": ids, "name": ids, "industry": industry})
+    events = pd.DataFrame(
+        {"customer_id": [], "event_on": pd.to_datetime([]), "kind": [], "detail": []}
+    )
+    out = bust_out_screens(customers, inv, events, AS_OF)
+    got = {
+        r.customer_id: r.detail for r in out.itertuples() if r.alert == "new account growing fast"
+    }
+    assert set(got) == {"R"}  # 28,000 is a lot for retail, ordinary for construction
+    assert "retail customers billed a median" in got["R"]
+
+
 def test_a_bank_or_address_change_shortly_before_a_large_order():
     rows = _monthly("B", 700, 40) + [("B", T - pd.Timedelta(days=5), 5000.0)]
     rows += _monthly("C", 700, 40) + [("C", T - pd.Timedelta(days=5), 5000.0)]

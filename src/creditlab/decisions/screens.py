@@ -13,7 +13,8 @@ events known at ``as_of``:
   last 60 days, billing more than ``surge`` times its mean 30-day billing when it was active.
 * **new account growing fast**: a customer whose first invoice is under ``MIN_HISTORY_DAYS`` old
   and whose billing since then exceeds both ``surge`` times the median and the 95th percentile of
-  what the portfolio's customers billed in their own first as many days.
+  what its industry's customers billed in their own first as many days (the portfolio's, where
+  the industry has fewer than ``MIN_PEERS`` such customers).
 * **details changed before a large order**: an address or bank-account change in the
   ``CHANGE_DAYS`` before an invoice of the last ``WINDOW_DAYS`` at least ``surge`` times the
   customer's median invoice.
@@ -35,6 +36,7 @@ from creditlab.ledger.schema import (
     CUSTOMER_ID,
     DETAIL,
     EVENT_ON,
+    INDUSTRY,
     INVOICE_ID,
     ISSUED_ON,
     KIND,
@@ -48,6 +50,7 @@ MIN_HISTORY_DAYS = 180  # history needed to judge a surge; younger accounts are 
 DORMANT_DAYS = 180  # no order this long before a reactivation
 REACTIVATED_DAYS = 60  # a reactivation this recent counts
 CHANGE_DAYS = 60  # a master-data change this long before a large order counts
+MIN_PEERS = 20  # customers a new account is compared with (its industry's, else the portfolio's)
 SURGE_TAIL = 0.001  # an order surge is a 30-day billing this unlikely given the customer's year
 SURGE_DRAWS = 8000  # simulated 30-day billings per customer for that chance
 _COLUMNS = [CUSTOMER_ID, NAME, "alert", "severity", "detail"]
@@ -167,22 +170,30 @@ def bust_out_screens(
             add(cid, "dormant account reactivated", f"no order for {int(gap.loc[(srt[CUSTOMER_ID] == cid) & (srt[ISSUED_ON] == since)].max())} days "
                 f"until {since.date()}; {_money(now)} invoiced since, against "
                 f"{_money(usual)} per 30 days when it was active")  # fmt: skip
-    # a new account growing faster than new accounts do
+    # a new account growing faster than new accounts of its industry do
     young = first.index[first > t - pd.Timedelta(days=MIN_HISTORY_DAYS)]
     age_of = inv[ISSUED_ON] - inv[CUSTOMER_ID].map(first)
+    industry = (
+        customers.set_index(CUSTOMER_ID)[INDUSTRY].astype(str).reindex(first.index)
+        if INDUSTRY in customers
+        else pd.Series("", index=first.index)
+    )
     for cid in young:
         age = (t - first[cid]).days
         if age < 14:
             continue
         peers = first.index[first <= t - pd.Timedelta(days=age)].difference([cid])
+        alike = peers[(industry[peers] == industry[cid]).to_numpy()]
+        who = f"{industry[cid]} customers" if len(alike) >= MIN_PEERS else "customers"
+        peers = alike if len(alike) >= MIN_PEERS else peers
         early = inv.loc[inv[CUSTOMER_ID].isin(peers) & (age_of <= pd.Timedelta(days=age))]
         peer_sum = early.groupby(CUSTOMER_ID)[AMOUNT].sum().reindex(peers, fill_value=0.0)
         own = inv.loc[inv[CUSTOMER_ID] == cid, AMOUNT].sum()
-        if len(peer_sum) >= 20:
+        if len(peer_sum) >= MIN_PEERS:
             med, p95 = peer_sum.median(), peer_sum.quantile(0.95)
             if own > max(surge * med, p95):
                 add(cid, "new account growing fast", f"invoiced {_money(own)} in its first {age} "
-                    f"days; customers billed a median {_money(med)} (95 % up to {_money(p95)}) "
+                    f"days; {who} billed a median {_money(med)} (95 % up to {_money(p95)}) "
                     "in theirs")  # fmt: skip
     # an address or bank change shortly before a large order
     ev = events.loc[
