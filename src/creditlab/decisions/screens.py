@@ -129,10 +129,10 @@ def bust_out_screens(
     # order surge: the last 30 days against the 12 30-day windows before
     year = inv.loc[(inv[ISSUED_ON] > window - pd.Timedelta(days=360)) & (inv[ISSUED_ON] <= window)]
     slot = ((window - year[ISSUED_ON]).dt.days // WINDOW_DAYS).clip(0, 11)
-    per = year.groupby([year[CUSTOMER_ID], slot])[AMOUNT].sum().unstack(fill_value=0.0)
-    per = per.reindex(columns=range(12), fill_value=0.0)
-    how_many = year.groupby([year[CUSTOMER_ID], slot]).size().unstack(fill_value=0)
-    how_many = how_many.reindex(index=per.index, columns=range(12), fill_value=0).astype(float)
+    cells = year.groupby([year[CUSTOMER_ID], slot])[AMOUNT].agg(["sum", "size"])
+    per = cells["sum"].unstack(fill_value=0.0).reindex(columns=range(12), fill_value=0.0)
+    how_many = cells["size"].unstack(fill_value=0).reindex(columns=range(12), fill_value=0)
+    how_many = how_many.astype(float)
     active = np.clip((window - first.reindex(per.index)).dt.days.to_numpy() // WINDOW_DAYS, 1, 12)
     how_many = how_many.where(np.arange(12)[None, :] < active[:, None])  # NaN before it was one
     mean = per.sum(axis=1) / active
@@ -142,7 +142,8 @@ def bust_out_screens(
         (mean[judged] > 0).to_numpy() & (recent[judged] > surge * mean[judged]).to_numpy()
     ]
     rows_of = per.index.get_indexer(judged)
-    own = year.groupby(CUSTOMER_ID)[AMOUNT].agg(lambda a: a.to_numpy(dtype=float))
+    own = year.loc[year[CUSTOMER_ID].isin(judged)].groupby(CUSTOMER_ID)[AMOUNT]  # the judged only
+    own = {c: a.to_numpy(dtype=float) for c, a in own}
     tail = surge_tail(
         how_many.to_numpy(), rows_of, [own.get(c, np.zeros(0)) for c in judged],
         recent[judged].to_numpy(), t.toordinal(),
