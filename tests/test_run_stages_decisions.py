@@ -20,7 +20,8 @@ from creditlab import kpi
 from creditlab.ledger.schema import DEFAULT_EVENTS
 from creditlab.ledger.store import append_scores
 from creditlab.run.prepare import open_run
-from creditlab.run.queries import approve, order_headroom
+from creditlab.report.collections_section import ALERTS_PER_KIND, shown_alerts
+from creditlab.run.queries import approve, order_headroom, ranked_alerts
 from creditlab.run.stages.decisions import run_decision_stage
 
 CONTRACTS = {
@@ -156,6 +157,33 @@ def test_weekly_report_shows_the_decision_sections(weekly_run):
     total = json.loads((weekly_run / "decisions.json").read_text())["ecl_total"]
     assert f"{total['mean']:,.0f}" in html and f"{total['lo']:,.0f}" in html
     assert "<Group>" not in html  # untrusted names stay escaped in the new tables too
+
+
+def test_the_alerts_table_keeps_every_kind_and_counts_what_it_leaves_out():
+    found = pd.DataFrame(
+        {"alert": ["over limit"] * 4 + ["likely 30+ DPD"] * 3 + ["order surge"], "x": range(8)}
+    )
+    shown, left = shown_alerts(found, per_kind=2)
+    assert list(shown["x"]) == [0, 1, 4, 5, 7]  # the first of each kind, in the given order
+    assert left.to_dict() == {"over limit": 2, "likely 30+ DPD": 1}
+    assert len(shown) + left.sum() == len(found)
+
+
+@pytest.mark.slow
+def test_the_alerts_table_shows_every_kind_most_severe_and_largest_first(weekly_run):
+    found = ranked_alerts(weekly_run)
+    assert len(found) == len(pd.read_csv(weekly_run / "alerts.csv"))
+    sev = found["severity"].map({"high": 0, "medium": 1, "low": 2})
+    assert sev.is_monotonic_increasing
+    for _, rows in found.groupby("severity"):
+        assert rows["open_ar"].is_monotonic_decreasing
+    html = (weekly_run / "weekly_portfolio.html").read_text()
+    section = html.split(">Alerts</h2>")[1].split("</table>")[0]
+    for kind in found["alert"].unique():
+        assert f">{kind}<" in section, kind
+    left = found.groupby("alert").size() - ALERTS_PER_KIND
+    for kind, n in left[left > 0].items():
+        assert f"{n} more {kind}" in section
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown
 
-from creditlab.ledger.schema import CUSTOMER_ID, NAME
+from creditlab.ledger.schema import CUSTOMER_ID, NAME, OPEN_AR
 from creditlab.report.decisions_section import (
     decisions_summary,
     not_in_run,
@@ -21,9 +21,18 @@ from creditlab.run.folder import (
     RunFolder,
 )
 from creditlab.run.prepare import Run
+from creditlab.run.queries import ranked_alerts
 
-__all__ = ["DRAFT_LINK", "alerts_section", "with_drafts", "worklist_section"]
+__all__ = [
+    "ALERTS_PER_KIND",
+    "DRAFT_LINK",
+    "alerts_section",
+    "shown_alerts",
+    "with_drafts",
+    "worklist_section",
+]
 
+ALERTS_PER_KIND = 10  # rows of each alert kind the weekly table shows; all are in alerts.csv
 DRAFT_LINK = (f"{DRAFTS_PAGE}#{{}}", "draft")  # table(links=...): a draft on the drafts page
 
 
@@ -164,11 +173,20 @@ def _contact_effect(run: Run, worklist: dict, effect: list[dict]) -> list:
     return [Markdown("\n".join([head, "", *lines, "", tail]))]
 
 
+def shown_alerts(found: pd.DataFrame, per_kind: int) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows of ``found`` (ordered as :func:`creditlab.run.queries.ranked_alerts` orders them)
+    that the Alerts table shows, at most ``per_kind`` of each kind so a rare kind (a fraud screen)
+    is never pushed out by a common one; and how many of each kind are left out."""
+    rank = found.groupby("alert", sort=False).cumcount()
+    left = found.loc[rank >= per_kind, "alert"].value_counts()
+    return found.loc[rank < per_kind], left
+
+
 def alerts_section(run: Run) -> list:
     """Early warnings: changes since the previous run and states over thresholds."""
     if (missing := not_in_run(run, ALERTS_FILE)) is not None:
         return missing
-    a, s = read_artifact(run, ALERTS_FILE), decisions_summary(run)
+    a, s = ranked_alerts(run.run_dir), decisions_summary(run)
     prev = s.get("previous_run")
     head = (
         f"Compared with run {md_escape(prev['run_id'])} (as of {prev['as_of']})."
@@ -180,16 +198,29 @@ def alerts_section(run: Run) -> list:
     if a.empty:
         return [Markdown(head + " No alerts.")]
     counts = ", ".join(f"{n} {k}" for k, n in a["severity"].value_counts().items())
+    shown, left = shown_alerts(a, ALERTS_PER_KIND)
+    order = (
+        "Most severe first, then the largest open AR"
+        + (
+            f"; at most {ALERTS_PER_KIND} of each kind here, so "
+            + ", ".join(f"{n} more {md_escape(k)}" for k, n in left.items())
+            + " are only in `alerts.csv`."
+            if len(left)
+            else "."
+        )
+    )
     return [
-        Markdown(f"{head} {len(a):,} alerts ({counts}); all in `alerts.csv`."),
+        Markdown(f"{head} {len(a):,} alerts ({counts}); all in `alerts.csv`. {order}"),
         table(
-            a.head(40),
+            shown,
+            money=[OPEN_AR],
             labels={
                 CUSTOMER_ID: "Customer",
                 NAME: "Name",
                 "alert": "Alert",
                 "severity": "Severity",
                 "detail": "Detail",
+                OPEN_AR: "Open AR",
             },
         ),
     ]

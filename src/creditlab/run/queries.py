@@ -60,6 +60,7 @@ __all__ = [
     "order_headroom",
     "pd_history",
     "pd_model",
+    "ranked_alerts",
     "read_forecast",
     "run_warnings",
     "whatif_base",
@@ -245,22 +246,33 @@ def check_customer(run: Run, customer_id: str) -> None:
         )
 
 
+def ranked_alerts(run_dir: Path) -> pd.DataFrame | None:
+    """The run's alerts (``alerts.csv``) with each customer's open AR at the run date (the KPI
+    stage's), most severe first and, within a severity, the largest open AR first; None when the
+    run has no alerts file."""
+    folder = RunFolder(Path(run_dir))
+    found = folder.read_csv(ALERTS_FILE)
+    if found is None:
+        return None
+    exposure = folder.read_parquet(KPI_TABLES["exposure"])
+    ar = exposure.set_index(CUSTOMER_ID)[OPEN_AR]
+    found[OPEN_AR] = found[CUSTOMER_ID].map(ar).fillna(0.0)
+    found["_sev"] = found["severity"].map({"high": 0, "medium": 1, "low": 2})
+    found = found.sort_values(["_sev", OPEN_AR], ascending=[True, False], kind="stable")
+    return found.drop(columns="_sev").reset_index(drop=True)
+
+
 def customers_to_review(run_dir: Path, n: int) -> list[str]:
     """The ``n`` customers a weekly run reviews: alerted ones first (most severe, then largest
     open AR), then the largest exposures (from the run's stages: KPIs and alerts)."""
     if n <= 0:
         return []
-    folder = RunFolder(Path(run_dir))
-    exposure = folder.read_parquet(KPI_TABLES["exposure"])  # the KPI stage's, as of the run date
+    exposure = RunFolder(Path(run_dir)).read_parquet(KPI_TABLES["exposure"])
     ar = exposure.set_index(CUSTOMER_ID)[OPEN_AR]
     order: list[str] = []
-    found = folder.read_csv(ALERTS_FILE)
+    found = ranked_alerts(run_dir)
     if found is not None:
-        found = found.dropna(subset=[CUSTOMER_ID])
-        found = found.loc[found[CUSTOMER_ID] != ""]
-        found["_sev"] = found["severity"].map({"high": 0, "medium": 1, "low": 2})
-        found["_ar"] = found[CUSTOMER_ID].map(ar).fillna(0)
-        order += list(found.sort_values(["_sev", "_ar"], ascending=[True, False])[CUSTOMER_ID])
+        order += [c for c in found[CUSTOMER_ID].dropna() if c != ""]
     order += list(ar.sort_values(ascending=False).index)
     return list(dict.fromkeys(order))[:n]
 
