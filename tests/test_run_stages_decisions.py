@@ -19,8 +19,8 @@ from helpers import creditlab
 from creditlab import kpi
 from creditlab.ledger.schema import DEFAULT_EVENTS
 from creditlab.ledger.store import append_scores
-from creditlab.run.prepare import open_run
 from creditlab.report.collections_section import ALERTS_PER_KIND, shown_alerts
+from creditlab.run.prepare import open_run
 from creditlab.run.queries import approve, order_headroom, ranked_alerts
 from creditlab.run.stages.decisions import run_decision_stage
 

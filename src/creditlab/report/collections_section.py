@@ -199,15 +199,12 @@ def alerts_section(run: Run) -> list:
         return [Markdown(head + " No alerts.")]
     counts = ", ".join(f"{n} {k}" for k, n in a["severity"].value_counts().items())
     shown, left = shown_alerts(a, ALERTS_PER_KIND)
-    order = (
-        "Most severe first, then the largest open AR"
-        + (
-            f"; at most {ALERTS_PER_KIND} of each kind here, so "
-            + ", ".join(f"{n} more {md_escape(k)}" for k, n in left.items())
-            + " are only in `alerts.csv`."
-            if len(left)
-            else "."
-        )
+    order = "Most severe first, then the largest open AR" + (
+        f"; at most {ALERTS_PER_KIND} of each kind here, so "
+        + ", ".join(f"{n} more {md_escape(k)}" for k, n in left.items())
+        + " are only in `alerts.csv`."
+        if len(left)
+        else "."
     )
     return [
         Markdown(f"{head} {len(a):,} alerts ({counts}); all in `alerts.csv`. {order}"),
