@@ -15,7 +15,12 @@ from creditlab.errors import ConfigError
 from creditlab.ledger.synth import SynthConfig, synthesize
 from creditlab.models import payment as payment_module
 from creditlab.models.payment import WEEKDAYS, PaymentModel
-from creditlab.models.payment_data import PaymentConfig, payment_cells, payment_frame
+from creditlab.models.payment_data import (
+    PaymentConfig,
+    bank_holidays,
+    payment_cells,
+    payment_frame,
+)
 from creditlab.models.payment_forecast import Conditional, cash_forecast, month_end_days
 from creditlab.models.payment_scale import choose_sample
 from creditlab.models.payment_validation import backtest, history_features
@@ -196,6 +201,39 @@ def test_a_month_end_lift_puts_payments_on_the_months_last_weekday():
     # bucket probabilities stay the model's: the lift only moves days inside buckets
     for t in (0.0, 30.0, 90.0):
         assert month_end.cdf(t) == pytest.approx(plain.cdf(t))
+
+
+def test_no_payment_lands_on_a_bank_holiday():
+    rng = np.random.default_rng(3)
+    n = 6000
+    due = np.datetime64("2019-06-03") + rng.integers(0, 200, n).astype("timedelta64[D]")
+    weekdays = np.tile([1.0, 1.0, 1.0, 1.0, 1.0, 1e-6, 1e-6], (n, 1))  # Monday first
+    turn = (((due.astype(np.int64) + 3) % 7)[:, None] + np.arange(7)) % 7
+    weights = np.take_along_axis(weekdays, turn, axis=1)
+    closed = bank_holidays(("FED",), 2019, 2020)
+    assert np.datetime64("2019-07-04") in closed and np.datetime64("2019-09-02") in closed
+    cut = np.linspace(-6, 12, len(EDGES))[None, :]
+    args = (cut, np.full((1, n), 5.0), EDGES, np.full(n, 30.0), np.full(n, -31.0), weights)
+    plain = Conditional(*args, None, due, None)
+    banks = Conditional(*args, None, due, None, closed)
+    u = rng.random((1, n))
+    paid_plain, paid_banks = (
+        due + np.nan_to_num(d.sample(u)[0]).astype(int) for d in (plain, banks)
+    )
+    found = ~np.isnan(banks.sample(u)[0])
+    holiday = np.isin(paid_plain, closed) & found
+    assert holiday.sum() > 20  # without the calendar, payments land on holidays
+    assert not np.isin(paid_banks[found], closed).any()
+    # mostly to the next open day (4 July, a Thursday, to the 5th); where that is past the
+    # bucket's end, to the bucket's other open days
+    moved = (paid_banks[holiday] - paid_plain[holiday]).astype(int)
+    assert (moved != 0).all() and np.mean(moved == 1) > 0.5
+    # onto weekdays, but for a bucket whose only weekday is the holiday (its mass stays inside)
+    assert np.mean(((paid_banks[holiday].astype(np.int64) + 3) % 7) < 5) > 0.9
+    for t in (0.0, 30.0, 90.0):  # bucket probabilities stay the model's
+        assert banks.cdf(t) == pytest.approx(plain.cdf(t))
+    with pytest.raises(ConfigError, match="unknown calendar 'XX'"):
+        PaymentConfig(holidays=["XX"])
 
 
 def test_chance_of_a_month_end_by_weekday():

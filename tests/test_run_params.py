@@ -66,6 +66,10 @@ def test_stage_sections_are_typed_when_the_params_load(tmp_path):
         ),
         ("pd_model: {predictors: [shoe_size]}", "pd_model.predictors: unknown feature"),
         ("payment_model: {weeks: 99}", "payment_model.weeks: between 1 and 52"),
+        (
+            "payment_model: {model: {holidays: [FED, Narnia]}}",
+            "payment_model.model: holidays: unknown calendar 'Narnia'",
+        ),
         ("decisions: {lgd: {default: {mean: 2, sd: 0.1}}}", "decisions.lgd.default"),
         ("decisions: [1, 2]", "decisions: expected a mapping"),
     ],

@@ -70,7 +70,7 @@ import pandas as pd
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
-from creditlab.models.payment_data import PaymentConfig, payment_cells
+from creditlab.models.payment_data import PaymentConfig, bank_holidays, payment_cells
 from creditlab.models.payment_forecast import Conditional, month_end_days
 from creditlab.models.payment_scale import choose_sample, conditional_effects
 from creditlab.models.payment_stall import Stall, WithStall
@@ -642,6 +642,7 @@ class PaymentModel:
         terms = frame["terms"].to_numpy(dtype=float)
         weights, lift = self.day_weights(frame), self.month_end_lift(frame)
         due_on = frame[DUE_ON].to_numpy(dtype="datetime64[D]")
+        closed = self.closed_days(due_on)
         s, n = eta.shape
         if self.stall is not None:
             rates = self.stall.rates(s, seed + 2)
@@ -667,6 +668,7 @@ class PaymentModel:
                 scale[:, sl],
                 due_on[sl],
                 None if lift is None else lift[sl],
+                closed,
             )
             if self.stall is not None:
                 dist = WithStall(
@@ -695,6 +697,15 @@ class PaymentModel:
         result["days_lo"] = np.where(np.isfinite(lo), lo, np.nan)
         result["days_hi"] = np.where(np.isfinite(hi), hi, np.nan)
         return result, simulated
+
+    def closed_days(self, due_on: np.ndarray) -> np.ndarray:
+        """The bank holidays (``holidays`` calendars) a payment of invoices due on ``due_on``
+        can meet: from the first due date's year to a year past the last's (none without
+        calendars)."""
+        if not self.model_config.holidays or len(due_on) == 0:
+            return np.array([], dtype="datetime64[D]")
+        years = np.asarray(due_on, dtype="datetime64[Y]").astype(np.int64) + 1970
+        return bank_holidays(self.model_config.holidays, int(years.min()), int(years.max()) + 2)
 
     def _median_days(self, eta: np.ndarray) -> np.ndarray:
         """Median days past due at payment per draw for latent location ``eta`` (S,), ignoring

@@ -33,6 +33,7 @@ __all__ = [
     "COVARIATES",
     "DEFAULT_EDGES",
     "PaymentConfig",
+    "bank_holidays",
     "disputed_by",
     "payment_cells",
     "payment_frame",
@@ -41,6 +42,36 @@ __all__ = [
 DEFAULT_EDGES = (-21, -14, -10, -7, -4, -2, 0, 2, 4, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 365)
 COVARIATES = ("disputed", "amount_low", "amount_high", "paperless")
 _TRUE_TEXT = {"true", "yes", "y", "1", "electronic", "paperless", "e-invoice", "email"}
+
+
+def bank_holidays(calendars: tuple[str, ...], first_year: int, last_year: int) -> np.ndarray:
+    """The days banks are closed under ``calendars`` from ``first_year`` to ``last_year``, sorted
+    (``datetime64[D]``): each a country (ISO code: ``US``, ``DE``, ``GB``; a region after a dash:
+    ``DE-BY``) or a financial calendar (``FED``: US banks, ``ECB``: TARGET2 for euro payments), from the
+    ``holidays`` package. On the HighRadius ledger (US) 0 to 15 invoices clear on a federal holiday
+    against 123 on a median weekday, and 170 to 260 the day after."""
+    if not calendars:
+        return np.array([], dtype="datetime64[D]")
+    import holidays
+
+    years = range(first_year, last_year + 1)
+    financial = holidays.list_supported_financial()
+    days: set = set()
+    for name in calendars:
+        country, _, region = name.partition("-")
+        try:
+            if name in financial:
+                found = holidays.financial_holidays(name, years=years)
+            else:
+                found = holidays.country_holidays(country, subdiv=region or None, years=years)
+        except NotImplementedError as err:
+            raise ConfigError(
+                f"holidays: unknown calendar {name!r} (a country code such as US, DE, GB, a region "
+                "such as DE-BY, or a financial calendar such as FED (US banks), ECB (TARGET2: euro "
+                "payments), NYSE or LSE)"
+            ) from err
+        days.update(found)
+    return np.array(sorted(days), dtype="datetime64[D]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +95,7 @@ class PaymentConfig:
     own_timing_min_invoices: int = 150
     prior_weekday_sigma: float = 1.0
     calendar_prior_payments: float = 7.0
+    holidays: tuple[str, ...] = ()
     stall: bool = True
     stall_prior_payments: float = 2.0
     stall_prior_half_days: float = 365.0
@@ -73,6 +105,9 @@ class PaymentConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "edges", tuple(int(e) for e in self.edges))
         object.__setattr__(self, "covariates", tuple(self.covariates))
+        names = (self.holidays,) if isinstance(self.holidays, str) else tuple(self.holidays)
+        object.__setattr__(self, "holidays", tuple(str(h) for h in names))
+        bank_holidays(self.holidays, 2000, 2000)  # an unknown calendar fails here, not at forecast
         e = np.asarray(self.edges)
         if len(e) < 5 or np.any(np.diff(e) <= 0) or 0 not in e:
             raise ConfigError("edges must be >= 5 strictly increasing whole days including 0")

@@ -78,24 +78,47 @@ def month_end_days(dates: np.ndarray) -> np.ndarray:
     return flags[(dates - first).astype(np.int64)]
 
 
+def _to_open_days(w: np.ndarray, dates: np.ndarray, closed: np.ndarray) -> np.ndarray:
+    """Day weights ``w`` (rows of consecutive ``dates``) with each bank holiday's weight moved to
+    the next weekday that is not one (dropped past a row's last date)."""
+    shut = np.isin(dates, closed)
+    if not shut.any():
+        return w
+    span = w.shape[1]
+    weekday = (dates.astype(np.int64) + 3) % 7  # Monday 0 (1970-01-01 was a Thursday)
+    position = np.where(~shut & (weekday < 5), np.arange(span)[None, :], span)
+    following = np.minimum.accumulate(position[:, ::-1], axis=1)[:, ::-1]  # open at or after
+    after = np.concatenate([following[:, 1:], np.full((len(w), 1), span)], axis=1)
+    out = np.where(shut, 0.0, w)
+    r, c = np.nonzero(shut & (after < span))
+    np.add.at(out, (r, after[r, c]), w[r, c])
+    return out
+
+
 class _Days:
     """Cumulative day weights per invoice, tabulated day by day from ``start``: ``C(x)`` sums the
     weights of the whole days ``start < d <= x`` and ``M(x)`` their weighted days (``d * w(d)``).
 
     A payment ``d`` days after the due date weighs ``weights[i, d % 7]`` (the customer's weekday
     shares, turned so that column 0 is the due date's weekday), times ``lift[i]`` when that date is
-    its month's last weekday (a month-end payer's run; ``due``: each invoice's due date). With every
-    weight 1, ``C(x) = x - start`` (days inside a bucket equally likely)."""
+    its month's last weekday (a month-end payer's run; ``due``: each invoice's due date). On a
+    bank holiday (``closed``, sorted dates) nothing is paid: its weight goes to the next weekday
+    banks are open (a run due on Thursday 4 July goes out on the Friday); where that day lies in
+    the next bucket, the bucket's other days share the holiday's probability, as bucket
+    probabilities are the model's. With every weight 1, ``C(x) = x - start`` (days inside a bucket equally likely)."""
 
-    def __init__(self, start, weights, last, due=None, lift=None):
+    def __init__(self, start, weights, last, due=None, lift=None, closed=None):
         self.start = np.asarray(start, dtype=float)
         n = len(self.start)
         span = int(np.max(last - self.start)) if n else 0  # days tabulated per invoice
         day = self.start[:, None] + np.arange(1, span + 1)[None, :]  # (n, span)
         w = np.take_along_axis(weights, day.astype(np.int64) % 7, axis=1)
-        if lift is not None:
+        if due is not None and (lift is not None or (closed is not None and len(closed))):
             dates = np.asarray(due, dtype="datetime64[D]")[:, None] + day.astype(np.int64)
-            w = np.where(month_end_days(dates), w * np.asarray(lift, float)[:, None], w)
+            if lift is not None:
+                w = np.where(month_end_days(dates), w * np.asarray(lift, float)[:, None], w)
+            if closed is not None and len(closed):
+                w = _to_open_days(w, dates, np.asarray(closed, dtype="datetime64[D]"))
         zero = np.zeros((n, 1))
         self.c = np.concatenate([zero, np.cumsum(w, axis=1)], axis=1)  # (n, span + 1)
         self.m = np.concatenate([zero, np.cumsum(w * day, axis=1)], axis=1)
@@ -133,7 +156,8 @@ class Conditional:
     to ``day_weights`` (``(n, 7)``: the weight of a payment ``d`` days after the due date is
     ``day_weights[i, d % 7]``, the customer's weekday shares turned to its due date's weekday;
     default equal), times ``month_end_lift[i]`` on its month's last weekday (``due_on``: the due
-    dates; default no lift). Mass past the last edge means "not paid within the last edge's days".
+    dates; default no lift), none on a bank holiday (``closed``: its weight to the next open day).
+    Mass past the last edge means "not paid within the last edge's days".
     """
 
     def __init__(
@@ -147,6 +171,7 @@ class Conditional:
         scale=None,
         due_on=None,
         month_end_lift=None,
+        closed=None,
     ):
         s, n = eta.shape
         scale = np.ones_like(eta) if scale is None else scale
@@ -159,7 +184,7 @@ class Conditional:
             [start[:, None], np.maximum(edges[None, :], start[:, None])], axis=1
         )  # (n, E + 1)
         weights = np.ones((n, 7)) if day_weights is None else np.asarray(day_weights, float)
-        self.days = _Days(start, weights, edges[-1], due_on, month_end_lift)
+        self.days = _Days(start, weights, edges[-1], due_on, month_end_lift, closed)
         self.c_knots = self.days.cum(self.knots.T).T  # (n, E + 1)
         self.values = np.concatenate([np.zeros((s, n, 1)), g], axis=2)  # (S, n, E + 1)
         self.e_now = np.asarray(e_now, dtype=float)
