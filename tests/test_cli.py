@@ -238,6 +238,7 @@ def test_init_then_a_weekly_run_on_the_real_highradius_export(highradius_dir, tm
     assert draft.stdout.strip().splitlines()[-1] == str(tmp_path / "mine.yaml")
     text = (tmp_path / "mine.yaml").read_text()
     assert "customer_id: cust_no" in text and "constant: {CAD: TODO}" in text
+    assert "model: {holidays: FED}" in text  # US banks' holidays for a dollar ledger
     # the shipped params, with the payment model and the PD refit off to keep this test short
     # (the refit has its own test in test_run_stages_pd.py)
     params = yaml.safe_load(Path("params/highradius_ar.yaml").read_text())

@@ -244,6 +244,7 @@ def test_init_drafts_a_mapping_that_validates_after_its_todos(tmp_path):
     out = tmp_path / "params" / "mine.yaml"
     text = draft_params(guess, out)
     assert "customer_id: [trim, strip_leading_zeros]" in text and "constant: {CHF: TODO}" in text
+    assert "model: {holidays: ECB}" in text  # TARGET2 holidays for a euro ledger's payments
     out.parent.mkdir()
     out.write_text(text)
     with pytest.raises(ConfigError, match="fx.constant.CHF: a rate must be a positive number"):

@@ -400,6 +400,11 @@ def _quote(value: object) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# the bank-holiday calendar (payment_model.model.holidays) a draft suggests for a home currency
+BANK_CALENDARS = {"USD": "FED", "EUR": "ECB", "GBP": "GB", "CAD": "CA", "CHF": "CH", "JPY": "JP",
+                  "AUD": "AU", "SEK": "SE", "NOK": "NO", "DKK": "DK", "PLN": "PL", "CZK": "CZ"}  # fmt: skip
+
+
 def draft_params(guess: ExportGuess, out: str | Path) -> str:
     """A commented draft params file for the guessed export (``TODO`` where a person decides).
 
@@ -496,6 +501,12 @@ def draft_params(guess: ExportGuess, out: str | Path) -> str:
         "# Payment timing from the paid invoices; decisions that need no PD (provisions, worklist).",
         "payment_model:",
         "  segment_by: none",
+        f"  model: {{holidays: {BANK_CALENDARS.get(home, '[]')}}}"
+        + (
+            f"   # TODO: check: the bank holidays of {home} payments"
+            if home in BANK_CALENDARS
+            else f"   # TODO: the bank-holiday calendar of {home} payments (README: bank holidays)"
+        ),
         "decisions:",
         "  provisions: {history_months: 12}",
         "# pd_model: {}   # switch the PD model on once the ledger has default events (see README)",

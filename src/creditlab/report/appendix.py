@@ -34,7 +34,8 @@ CAVEATS = (
     "the params' prior, not from observed recoveries. Roll rates count invoices, not balances.",
     "Payment timing: days from due date to payment in lateness buckets (ordinal logit, customer "
     "effects pooled by industry, due-weekday effects); days inside a bucket are weighted by the "
-    "customer's weekdays of payment (its calendar, learnt from its paid invoices); a payment "
+    "customer's weekdays of payment (its calendar, learnt from its paid invoices), none on the "
+    "bank holidays of the params' calendars; a payment "
     "after the last bucket edge counts as not collected in the forecast horizon; the cash "
     "forecast covers invoices open at the as-of date only (no new sales); customers' effects are "
     "constant over time (a recent slowdown shows only through recent invoices); reminder timing = "

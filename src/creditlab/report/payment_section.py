@@ -71,6 +71,7 @@ def cash_section(run: Run) -> list:
             "invoice's own timing (payment dates simulated per posterior draw, a customer's "
             "invoices sharing its effect). Only invoices open today count: sales after the as-of "
             "date are not in the forecast. The weekly figures are `cash_forecast.csv`."
+            + _holidays_in_cash(s)
             + _stall_in_cash(s, cur)
         ),
         table(
@@ -244,6 +245,17 @@ def _sample_text(n: dict) -> str:
         "`sample_customers`); each other customer's effect was then drawn from its own invoices "
         "given each posterior draw (Laplace approximation of a one-dimensional, log-concave "
         "posterior), so its interval carries the population's uncertainty too."
+    )
+
+
+def _holidays_in_cash(s: dict) -> str:
+    """The cash section's sentence on bank holidays, when the model has calendars."""
+    names = s["model_config"].get("holidays") or []
+    if not names:
+        return ""
+    return (
+        f" No payment is forecast on a bank holiday (calendar {md_escape(', '.join(names))}): "
+        "its share goes to the next day banks are open."
     )
 
 
