@@ -376,9 +376,12 @@ class PaymentModel:
                 len(first),
             )
         t0 = time.perf_counter()
+        # structured: the cutpoints, shared by every customer, and each customer's effect trade
+        # off (u + c with cut + c), most for a customer holding many of the invoices
         self.idata, self.sampled_with = sample(
-            lambda: self.build(fitted), config, len(fitted), "payment model", backend=backend
-        )
+            lambda: self.build(fitted), config, len(fitted), "payment model", structured=True,
+            backend=backend,
+        )  # fmt: skip
         self.timings["fit_s"] = round(time.perf_counter() - t0, 3)
         if len(fitted) < len(frame):
             t0 = time.perf_counter()
