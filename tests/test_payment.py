@@ -18,6 +18,7 @@ from creditlab.models.payment import WEEKDAYS, PaymentModel
 from creditlab.models.payment_data import (
     PaymentConfig,
     bank_holidays,
+    payer_calendars,
     payment_cells,
     payment_frame,
 )
@@ -234,6 +235,37 @@ def test_no_payment_lands_on_a_bank_holiday():
         assert banks.cdf(t) == pytest.approx(plain.cdf(t))
     with pytest.raises(ConfigError, match="unknown calendar 'XX'"):
         PaymentConfig(holidays=["XX"])
+
+
+def test_each_payer_meets_its_own_countrys_bank_holidays():
+    countries = np.array(["US", "CA", "US", "ZZ", ""])
+    codes, calendars = payer_calendars(("country", "ECB"), countries, 2019, 2019)
+    mine = [set(calendars[c].astype(str)) for c in codes]
+    assert "2019-07-04" in mine[0] and "2019-07-01" not in mine[0]  # Independence Day
+    assert "2019-07-01" in mine[1] and "2019-07-04" not in mine[1]  # Canada Day
+    assert codes[0] == codes[2] and mine[3] == mine[4] == {"2019-01-01", "2019-04-19",
+        "2019-04-22", "2019-05-01", "2019-12-25", "2019-12-26"}  # unknown or none: ECB only  # fmt: skip
+    assert all("2019-12-26" in m for m in mine)  # the common calendar holds for everyone
+    # in the forecast: a US and a Canadian payer due on the same days, paid the same quantile
+    due = np.repeat(np.datetime64("2019-06-24"), 2)
+    cut = np.linspace(-6, 12, len(EDGES))[None, :]
+    weights = np.tile([1.0, 1.0, 1.0, 1.0, 1.0, 1e-6, 1e-6], (2, 1))
+    args = (cut, np.full((1, 2), 2.0), EDGES, np.full(2, 30.0), np.full(2, -31.0), weights)
+    both = Conditional(
+        *args, None, due, None, payer_calendars(("country",), countries[:2], 2019, 2019)
+    )
+    days = np.arange(0, 20)
+    mass = np.diff(np.stack([both.cdf(float(d))[0] for d in days]), axis=0)  # P(paid on day d)
+    on = {str(due[0] + int(d)): m for d, m in zip(days[1:], mass, strict=True)}
+    assert on["2019-07-04"][0] == 0 and on["2019-07-04"][1] > 0
+    assert on["2019-07-01"][1] == 0 and on["2019-07-01"][0] > 0
+    frame = payment_frame(
+        pd.DataFrame({"invoice_id": ["I1"], "customer_id": ["C1"], "issued_on": [pd.Timestamp("2019-06-01")],
+                      "due_on": [pd.Timestamp("2019-07-01")], "amount": [10.0], "paid_on": [pd.NaT]}),
+        pd.DataFrame({"customer_id": ["C1"], "industry": ["x"], "country": [" ca "]}),
+        "2019-06-15", PaymentConfig(holidays="country"),
+    )  # fmt: skip
+    assert frame["country"].tolist() == ["CA"]
 
 
 def test_chance_of_a_month_end_by_weekday():

@@ -131,7 +131,9 @@ def test_reports_show_the_payment_sections(weekly_run):
     weekly = (weekly_run / "weekly_portfolio.html").read_text()
     assert "Cash forecast" in weekly and "Invoices heading into arrears" in weekly
     assert "expects" in weekly and "P(30+ DPD)" in weekly
-    assert "No payment is forecast on a bank holiday (calendar ECB)" in weekly  # params/ci.yaml
+    # params/ci.yaml: the payer's country and TARGET2
+    assert "No payment is forecast on a bank holiday (calendars: each customer" in weekly
+    assert "country, ECB): its share goes to the next day banks are open" in weekly
     validation = (weekly_run / "model_validation.html").read_text()
     assert "Payment-timing model" in validation and "invoice disputed" in validation
     assert "Payment-timing model convergence diagnostics" in weekly  # appendix

@@ -68,9 +68,9 @@ import numpy as np
 import pandas as pd
 
 from creditlab.errors import ConfigError
-from creditlab.ledger.schema import CUSTOMER_ID, DUE_ON
+from creditlab.ledger.schema import COUNTRY, CUSTOMER_ID, DUE_ON
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
-from creditlab.models.payment_data import PaymentConfig, bank_holidays, payment_cells
+from creditlab.models.payment_data import PaymentConfig, payer_calendars, payment_cells
 from creditlab.models.payment_forecast import Conditional, month_end_days
 from creditlab.models.payment_scale import choose_sample, conditional_effects
 from creditlab.models.payment_stall import Stall, WithStall
@@ -645,7 +645,7 @@ class PaymentModel:
         terms = frame["terms"].to_numpy(dtype=float)
         weights, lift = self.day_weights(frame), self.month_end_lift(frame)
         due_on = frame[DUE_ON].to_numpy(dtype="datetime64[D]")
-        closed = self.closed_days(due_on)
+        closed = self.closed_days(frame)
         s, n = eta.shape
         if self.stall is not None:
             rates = self.stall.rates(s, seed + 2)
@@ -671,7 +671,7 @@ class PaymentModel:
                 scale[:, sl],
                 due_on[sl],
                 None if lift is None else lift[sl],
-                closed,
+                None if closed is None else (closed[0][sl], closed[1]),
             )
             if self.stall is not None:
                 dist = WithStall(
@@ -701,14 +701,20 @@ class PaymentModel:
         result["days_hi"] = np.where(np.isfinite(hi), hi, np.nan)
         return result, simulated
 
-    def closed_days(self, due_on: np.ndarray) -> np.ndarray:
-        """The bank holidays (``holidays`` calendars) a payment of invoices due on ``due_on``
-        can meet: from the first due date's year to a year past the last's (none without
-        calendars)."""
-        if not self.model_config.holidays or len(due_on) == 0:
-            return np.array([], dtype="datetime64[D]")
-        years = np.asarray(due_on, dtype="datetime64[Y]").astype(np.int64) + 1970
-        return bank_holidays(self.model_config.holidays, int(years.min()), int(years.max()) + 2)
+    def closed_days(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]] | None:
+        """The bank holidays (``holidays`` calendars) each row of a payment frame can meet, from
+        its first due date's year to a year past the last's, as ``(codes, calendars)``
+        (:func:`~creditlab.models.payment_data.payer_calendars`; the frame's ``country`` column
+        where the calendars hold ``country``); None without calendars."""
+        if not self.model_config.holidays or len(frame) == 0:
+            return None
+        years = frame[DUE_ON].to_numpy(dtype="datetime64[Y]").astype(np.int64) + 1970
+        countries = (
+            frame[COUNTRY].to_numpy(dtype=str) if COUNTRY in frame else np.full(len(frame), "")
+        )
+        return payer_calendars(
+            self.model_config.holidays, countries, int(years.min()), int(years.max()) + 2
+        )
 
     def _median_days(self, eta: np.ndarray) -> np.ndarray:
         """Median days past due at payment per draw for latent location ``eta`` (S,), ignoring

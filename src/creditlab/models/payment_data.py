@@ -8,6 +8,7 @@ payment, right-censoring of open invoices, truncation at the issue date.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +18,7 @@ from creditlab.errors import ConfigError
 from creditlab.kpi import as_timestamp
 from creditlab.ledger.schema import (
     AMOUNT,
+    COUNTRY,
     CUSTOMER_ID,
     DISPUTED,
     DUE_ON,
@@ -29,16 +31,21 @@ from creditlab.ledger.schema import (
 )
 from creditlab.models.payment_stall import default_events_on, stall_entry
 
+log = logging.getLogger(__name__)
+
 __all__ = [
+    "COUNTRY_CALENDAR",
     "COVARIATES",
     "DEFAULT_EDGES",
     "PaymentConfig",
     "bank_holidays",
+    "payer_calendars",
     "disputed_by",
     "payment_cells",
     "payment_frame",
 ]
 
+COUNTRY_CALENDAR = "country"  # holidays: each customer's own country's (customers' country column)
 DEFAULT_EDGES = (-21, -14, -10, -7, -4, -2, 0, 2, 4, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 365)
 COVARIATES = ("disputed", "amount_low", "amount_high", "paperless")
 _TRUE_TEXT = {"true", "yes", "y", "1", "electronic", "paperless", "e-invoice", "email"}
@@ -47,7 +54,9 @@ _TRUE_TEXT = {"true", "yes", "y", "1", "electronic", "paperless", "e-invoice", "
 def bank_holidays(calendars: tuple[str, ...], first_year: int, last_year: int) -> np.ndarray:
     """The days banks are closed under ``calendars`` from ``first_year`` to ``last_year``, sorted
     (``datetime64[D]``): each a country (ISO code: ``US``, ``DE``, ``GB``; a region after a dash:
-    ``DE-BY``) or a financial calendar (``FED``: US banks, ``ECB``: TARGET2 for euro payments), from the
+    ``DE-BY``) or a financial calendar (``FED``: US banks, ``ECB``: TARGET2 for euro payments); in
+    ``PaymentConfig.holidays``, ``country`` (:data:`COUNTRY_CALENDAR`) stands for each customer's
+    own country (:func:`payer_calendars`), from the
     ``holidays`` package. On the HighRadius ledger (US) 0 to 15 invoices clear on a federal holiday
     against 123 on a median weekday, and 170 to 260 the day after."""
     if not calendars:
@@ -72,6 +81,29 @@ def bank_holidays(calendars: tuple[str, ...], first_year: int, last_year: int) -
             ) from err
         days.update(found)
     return np.array(sorted(days), dtype="datetime64[D]")
+
+
+def payer_calendars(
+    names: tuple[str, ...], countries: np.ndarray, first_year: int, last_year: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The bank holidays each payer meets: ``(codes, calendars)``, row ``i`` closed on
+    ``calendars[codes[i]]``. Every row has the calendars ``names`` holds; with ``country`` among
+    them, each row also its own country's (``countries``: ISO codes; a code the ``holidays``
+    package does not know, or none, adds nothing and is logged)."""
+    common = bank_holidays(tuple(n for n in names if n != COUNTRY_CALENDAR), first_year, last_year)
+    if COUNTRY_CALENDAR not in names:
+        return np.zeros(len(countries), dtype=np.int64), [common]
+    levels, codes = np.unique(np.asarray(countries, dtype=str), return_inverse=True)
+    calendars, unknown = [], []
+    for country in levels:
+        try:
+            own = bank_holidays((country,), first_year, last_year) if country else common[:0]
+        except ConfigError:
+            own, unknown = common[:0], [*unknown, country]
+        calendars.append(np.union1d(common, own))
+    if unknown:
+        log.info("no holiday calendar for the customers' country codes %s", unknown)
+    return codes.astype(np.int64), calendars
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +139,8 @@ class PaymentConfig:
         object.__setattr__(self, "covariates", tuple(self.covariates))
         names = (self.holidays,) if isinstance(self.holidays, str) else tuple(self.holidays)
         object.__setattr__(self, "holidays", tuple(str(h) for h in names))
-        bank_holidays(self.holidays, 2000, 2000)  # an unknown calendar fails here, not at forecast
+        # an unknown calendar fails here, not at forecast
+        bank_holidays(tuple(h for h in self.holidays if h != COUNTRY_CALENDAR), 2000, 2000)
         e = np.asarray(self.edges)
         if len(e) < 5 or np.any(np.diff(e) <= 0) or 0 not in e:
             raise ConfigError("edges must be >= 5 strictly increasing whole days including 0")
@@ -198,6 +231,10 @@ def payment_frame(
     if group:
         levels = customers.set_index(customers[CUSTOMER_ID].astype(str))[group].astype(str)
         frame[group] = frame[CUSTOMER_ID].map(levels).fillna("unknown").to_numpy()
+    if COUNTRY_CALENDAR in cfg.holidays and COUNTRY in customers and group != COUNTRY:
+        codes = customers.set_index(customers[CUSTOMER_ID].astype(str))[COUNTRY]
+        codes = codes.astype("string").str.strip().str.upper()
+        frame[COUNTRY] = frame[CUSTOMER_ID].map(codes).fillna("").to_numpy(dtype=str)
     median = frame.groupby(CUSTOMER_ID)[AMOUNT].transform("median")
     if usual is not None:
         median = frame[CUSTOMER_ID].map(usual).fillna(median)

@@ -78,10 +78,25 @@ def month_end_days(dates: np.ndarray) -> np.ndarray:
     return flags[(dates - first).astype(np.int64)]
 
 
-def _to_open_days(w: np.ndarray, dates: np.ndarray, closed: np.ndarray) -> np.ndarray:
-    """Day weights ``w`` (rows of consecutive ``dates``) with each bank holiday's weight moved to
-    the next weekday that is not one (dropped past a row's last date)."""
-    shut = np.isin(dates, closed)
+def _shut(dates: np.ndarray, closed) -> np.ndarray:
+    """Whether banks are closed on each of ``dates`` (rows of days): ``closed`` is the holidays of
+    every row (dates) or ``(codes, calendars)``, row ``i`` closed on ``calendars[codes[i]]``
+    (:func:`~creditlab.models.payment_data.payer_calendars`)."""
+    if not isinstance(closed, tuple):
+        return np.isin(dates, np.asarray(closed, dtype="datetime64[D]"))
+    codes, calendars = closed
+    shut = np.zeros(dates.shape, dtype=bool)
+    for k, calendar in enumerate(calendars):
+        rows = np.asarray(codes) == k
+        if rows.any() and len(calendar):
+            shut[rows] = np.isin(dates[rows], np.asarray(calendar, dtype="datetime64[D]"))
+    return shut
+
+
+def _to_open_days(w: np.ndarray, dates: np.ndarray, shut: np.ndarray) -> np.ndarray:
+    """Day weights ``w`` (rows of consecutive ``dates``) with the weight of each day banks are
+    closed (``shut``) moved to the next weekday they are open (dropped past a row's last
+    date)."""
     if not shut.any():
         return w
     span = w.shape[1]
@@ -113,12 +128,12 @@ class _Days:
         span = int(np.max(last - self.start)) if n else 0  # days tabulated per invoice
         day = self.start[:, None] + np.arange(1, span + 1)[None, :]  # (n, span)
         w = np.take_along_axis(weights, day.astype(np.int64) % 7, axis=1)
-        if due is not None and (lift is not None or (closed is not None and len(closed))):
+        if due is not None and (lift is not None or closed is not None):
             dates = np.asarray(due, dtype="datetime64[D]")[:, None] + day.astype(np.int64)
             if lift is not None:
                 w = np.where(month_end_days(dates), w * np.asarray(lift, float)[:, None], w)
-            if closed is not None and len(closed):
-                w = _to_open_days(w, dates, np.asarray(closed, dtype="datetime64[D]"))
+            if closed is not None:
+                w = _to_open_days(w, dates, _shut(dates, closed))
         zero = np.zeros((n, 1))
         self.c = np.concatenate([zero, np.cumsum(w, axis=1)], axis=1)  # (n, span + 1)
         self.m = np.concatenate([zero, np.cumsum(w * day, axis=1)], axis=1)
@@ -156,7 +171,8 @@ class Conditional:
     to ``day_weights`` (``(n, 7)``: the weight of a payment ``d`` days after the due date is
     ``day_weights[i, d % 7]``, the customer's weekday shares turned to its due date's weekday;
     default equal), times ``month_end_lift[i]`` on its month's last weekday (``due_on``: the due
-    dates; default no lift), none on a bank holiday (``closed``: its weight to the next open day).
+    dates; default no lift), none on a bank holiday (``closed``: the holidays of every invoice, or
+    ``(codes, calendars)`` per invoice; its weight to the next open day).
     Mass past the last edge means "not paid within the last edge's days".
     """
 

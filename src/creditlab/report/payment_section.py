@@ -11,6 +11,7 @@ import pandas as pd
 from IPython.display import Markdown
 
 from creditlab.ledger.schema import CUSTOMER_ID, INVOICE_ID, NAME
+from creditlab.models.payment_data import COUNTRY_CALENDAR
 from creditlab.report.figures import cash_chart, to_image
 from creditlab.report.tables import fmt_money, gate_report, md_escape, table
 from creditlab.run.folder import CASH_FILE, FORECAST_FILE, PAYMENT_SUMMARY_FILE, RunFolder
@@ -253,9 +254,10 @@ def _holidays_in_cash(s: dict) -> str:
     names = s["model_config"].get("holidays") or []
     if not names:
         return ""
+    words = ["each customer's country" if n == COUNTRY_CALENDAR else md_escape(n) for n in names]
     return (
-        f" No payment is forecast on a bank holiday (calendar {md_escape(', '.join(names))}): "
-        "its share goes to the next day banks are open."
+        f" No payment is forecast on a bank holiday (calendars: {', '.join(words)}): its share "
+        "goes to the next day banks are open."
     )
 
 
