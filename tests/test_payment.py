@@ -172,13 +172,19 @@ def test_day_weights_put_payments_on_the_customers_payment_days():
         )
 
 
+def _weekday_payers(rng, n: int, first: str, days: int):
+    """``n`` invoices due on random days from ``first`` whose customers pay Monday to Friday:
+    their due dates and day weights (column 0: the due date's weekday)."""
+    due = np.datetime64(first) + rng.integers(0, days, n).astype("timedelta64[D]")
+    weekdays = np.tile([1.0, 1.0, 1.0, 1.0, 1.0, 1e-6, 1e-6], (n, 1))  # Monday first
+    turn = (((due.astype(np.int64) + 3) % 7)[:, None] + np.arange(7)) % 7
+    return due, np.take_along_axis(weekdays, turn, axis=1)
+
+
 def test_a_month_end_lift_puts_payments_on_the_months_last_weekday():
     rng = np.random.default_rng(2)
     n = 4000
-    due = np.datetime64("2026-01-05") + rng.integers(0, 365, n).astype("timedelta64[D]")
-    weekdays = np.tile([1.0, 1.0, 1.0, 1.0, 1.0, 1e-6, 1e-6], (n, 1))  # Monday first
-    turn = (((due.astype(np.int64) + 3) % 7)[:, None] + np.arange(7)) % 7
-    weights = np.take_along_axis(weekdays, turn, axis=1)
+    due, weights = _weekday_payers(rng, n, "2026-01-05", 365)
     cut = np.linspace(-6, 12, len(EDGES))[None, :]
     args = (cut, np.full((1, n), 6.0), EDGES, np.full(n, 30.0), np.full(n, -31.0), weights, None)
     plain = Conditional(*args, due, None)
@@ -207,10 +213,7 @@ def test_a_month_end_lift_puts_payments_on_the_months_last_weekday():
 def test_no_payment_lands_on_a_bank_holiday():
     rng = np.random.default_rng(3)
     n = 6000
-    due = np.datetime64("2019-06-03") + rng.integers(0, 200, n).astype("timedelta64[D]")
-    weekdays = np.tile([1.0, 1.0, 1.0, 1.0, 1.0, 1e-6, 1e-6], (n, 1))  # Monday first
-    turn = (((due.astype(np.int64) + 3) % 7)[:, None] + np.arange(7)) % 7
-    weights = np.take_along_axis(weekdays, turn, axis=1)
+    due, weights = _weekday_payers(rng, n, "2019-06-03", 200)
     closed = bank_holidays(("FED",), 2019, 2020)
     assert np.datetime64("2019-07-04") in closed and np.datetime64("2019-09-02") in closed
     cut = np.linspace(-6, 12, len(EDGES))[None, :]

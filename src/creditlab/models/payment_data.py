@@ -39,8 +39,8 @@ __all__ = [
     "DEFAULT_EDGES",
     "PaymentConfig",
     "bank_holidays",
-    "payer_calendars",
     "disputed_by",
+    "payer_calendars",
     "payment_cells",
     "payment_frame",
 ]
@@ -54,11 +54,11 @@ _TRUE_TEXT = {"true", "yes", "y", "1", "electronic", "paperless", "e-invoice", "
 def bank_holidays(calendars: tuple[str, ...], first_year: int, last_year: int) -> np.ndarray:
     """The days banks are closed under ``calendars`` from ``first_year`` to ``last_year``, sorted
     (``datetime64[D]``): each a country (ISO code: ``US``, ``DE``, ``GB``; a region after a dash:
-    ``DE-BY``) or a financial calendar (``FED``: US banks, ``ECB``: TARGET2 for euro payments); in
-    ``PaymentConfig.holidays``, ``country`` (:data:`COUNTRY_CALENDAR`) stands for each customer's
-    own country (:func:`payer_calendars`), from the
-    ``holidays`` package. On the HighRadius ledger (US) 0 to 15 invoices clear on a federal holiday
-    against 123 on a median weekday, and 170 to 260 the day after."""
+    ``DE-BY``) or a financial calendar (``FED``: US banks, ``ECB``: TARGET2 for euro payments),
+    from the ``holidays`` package. (In ``PaymentConfig.holidays``, ``country`` stands for each
+    customer's own country: :func:`payer_calendars`.) On the HighRadius ledger (US) 0 to 15
+    invoices clear on a federal holiday against 123 on a median weekday, and 170 to 260 the day
+    after."""
     if not calendars:
         return np.array([], dtype="datetime64[D]")
     import holidays

@@ -117,10 +117,11 @@ class _Days:
     A payment ``d`` days after the due date weighs ``weights[i, d % 7]`` (the customer's weekday
     shares, turned so that column 0 is the due date's weekday), times ``lift[i]`` when that date is
     its month's last weekday (a month-end payer's run; ``due``: each invoice's due date). On a
-    bank holiday (``closed``, sorted dates) nothing is paid: its weight goes to the next weekday
-    banks are open (a run due on Thursday 4 July goes out on the Friday); where that day lies in
-    the next bucket, the bucket's other days share the holiday's probability, as bucket
-    probabilities are the model's. With every weight 1, ``C(x) = x - start`` (days inside a bucket equally likely)."""
+    bank holiday (``closed``: see :func:`_shut`) nothing is paid: its weight goes to the next
+    weekday banks are open (a run due on Thursday 4 July goes out on the Friday); where that day
+    lies in the next bucket, the bucket's other days share the holiday's probability, as bucket
+    probabilities are the model's. With every weight 1, ``C(x) = x - start`` (days inside a
+    bucket equally likely)."""
 
     def __init__(self, start, weights, last, due=None, lift=None, closed=None):
         self.start = np.asarray(start, dtype=float)
