@@ -219,7 +219,8 @@ def test_no_payment_lands_on_a_bank_holiday():
     cut = np.linspace(-6, 12, len(EDGES))[None, :]
     args = (cut, np.full((1, n), 5.0), EDGES, np.full(n, 30.0), np.full(n, -31.0), weights)
     plain = Conditional(*args, None, due, None)
-    banks = Conditional(*args, None, due, None, closed)
+    everyone = (np.zeros(n, dtype=np.int64), [closed])  # one calendar for every invoice
+    banks = Conditional(*args, None, due, None, everyone)
     u = rng.random((1, n))
     paid_plain, paid_banks = (
         due + np.nan_to_num(d.sample(u)[0]).astype(int) for d in (plain, banks)

@@ -79,11 +79,9 @@ def month_end_days(dates: np.ndarray) -> np.ndarray:
 
 
 def _shut(dates: np.ndarray, closed) -> np.ndarray:
-    """Whether banks are closed on each of ``dates`` (rows of days): ``closed`` is the holidays of
-    every row (dates) or ``(codes, calendars)``, row ``i`` closed on ``calendars[codes[i]]``
+    """Whether banks are closed on each of ``dates`` (rows of days): ``closed`` is
+    ``(codes, calendars)``, row ``i`` closed on ``calendars[codes[i]]``
     (:func:`~creditlab.models.payment_data.payer_calendars`)."""
-    if not isinstance(closed, tuple):
-        return np.isin(dates, np.asarray(closed, dtype="datetime64[D]"))
     codes, calendars = closed
     shut = np.zeros(dates.shape, dtype=bool)
     for k, calendar in enumerate(calendars):
@@ -172,8 +170,8 @@ class Conditional:
     to ``day_weights`` (``(n, 7)``: the weight of a payment ``d`` days after the due date is
     ``day_weights[i, d % 7]``, the customer's weekday shares turned to its due date's weekday;
     default equal), times ``month_end_lift[i]`` on its month's last weekday (``due_on``: the due
-    dates; default no lift), none on a bank holiday (``closed``: the holidays of every invoice, or
-    ``(codes, calendars)`` per invoice; its weight to the next open day).
+    dates; default no lift), none on a bank holiday (``closed``: ``(codes, calendars)``, invoice
+    ``i`` closed on ``calendars[codes[i]]``; its weight to the next open day).
     Mass past the last edge means "not paid within the last edge's days".
     """
 
