@@ -15,6 +15,7 @@ from creditlab import kpi
 from creditlab.errors import ConfigError, ConvergenceError
 from creditlab.ledger.synth import SynthConfig, synthesize
 from creditlab.models.payment_data import payment_frame
+from creditlab.report.payment_section import _stall_in_cash
 from creditlab.run.prepare import open_run
 from creditlab.run.settings import parse_payment_settings
 from creditlab.run.stages.payment import FORECAST_COLUMNS, PAYMENT_ADVICE, fit_until_converged
@@ -139,6 +140,37 @@ def test_reports_show_the_payment_sections(weekly_run):
     assert "Payment-timing model convergence diagnostics" in weekly  # appendix
     review = next(weekly_run.glob("customer_review_*.html")).read_text()
     assert "Expected paid on" in review and "P(90+ DPD)" in review and "P(stalls)" in review
+
+
+@pytest.mark.parametrize(
+    "stall, says, not_said",
+    [
+        (  # nothing stalled, nothing expected to stall: said in words, no cleared-only caveat
+            {"open_invoices_in_stall": 0, "open_amount_in_stall": 0.0},
+            ["No open invoice is stalled", "none is expected to stall."],
+            ["already stalled", "likely too high", " 0 EUR"],
+        ),
+        (
+            {"open_invoices_in_stall": 0, "open_amount_in_stall": 0.0, "entering": 1234.0},
+            ["No open invoice is stalled", "; 1,234 EUR is expected to stall."],
+            ["already stalled", "likely too high", "none is"],
+        ),
+        (
+            {"open_invoices_in_stall": 3, "open_amount_in_stall": 5000.0, "entering": 20.0},
+            ["5,000 EUR (3 invoices) is already stalled", "a further 20 EUR is expected"],
+            ["No open invoice", "none is"],
+        ),
+    ],
+)
+def test_cash_sentence_on_the_stall_says_nil_in_words(stall, says, not_said):
+    st = {"expected_amount_entering": stall.pop("entering", 0.0), "cleared_only": True, **stall}
+    text = _stall_in_cash({"stall": st}, "EUR")
+    for part in says:
+        assert part in text
+    for part in not_said:
+        assert part not in text
+    # the cleared-only caveat is about stalled cash, so it is said only when something is stalled
+    assert ("likely too high" in text) == (st["open_invoices_in_stall"] > 0)
 
 
 @pytest.mark.parametrize(

@@ -262,22 +262,32 @@ def _holidays_in_cash(s: dict) -> str:
 
 
 def _stall_in_cash(s: dict, cur: str) -> str:
-    """The cash section's sentence on stalled invoices (empty without the stall)."""
+    """The cash section's sentence on stalled invoices (empty without the stall); a nil amount is
+    said in words, not as "0"."""
     st = s.get("stall")
     if not st:
         return ""
-    return (
-        f" Of the open amount, {fmt_money(st['open_amount_in_stall'])} {cur} "
-        f"({st['open_invoices_in_stall']:,} invoices) is already stalled (90+ days past due, or "
-        "of a customer with a default event) and is forecast as stalled invoices are paid "
-        f"(see the validation report's payment-timing model); a further {fmt_money(st['expected_amount_entering'])} {cur} "
-        "is expected to stall."
-        + (
-            f" {_CLEARED_ONLY} so the cash expected from stalled invoices is likely too high."
-            if st.get("cleared_only")
-            else ""
+    what = "90+ days past due, or of a customer with a default event"
+    stalled = st["open_invoices_in_stall"] > 0
+    entering = fmt_money(st["expected_amount_entering"])
+    if stalled:
+        text = (
+            f" Of the open amount, {fmt_money(st['open_amount_in_stall'])} {cur} "
+            f"({st['open_invoices_in_stall']:,} invoices) is already stalled ({what}) and is "
+            "forecast as stalled invoices are paid (see the validation report's payment-timing "
+            "model); "
         )
-    )
+        text += f"a further {entering} {cur} is expected to stall."
+    else:
+        text = f" No open invoice is stalled ({what}) at the run date; "
+        text += (
+            "none is expected to stall."
+            if entering == "0"
+            else f"{entering} {cur} is expected to stall."
+        )
+    if stalled and st.get("cleared_only"):
+        text += f" {_CLEARED_ONLY} so the cash expected from stalled invoices is likely too high."
+    return text
 
 
 def _stall_text(st: dict, prob: float) -> str:
