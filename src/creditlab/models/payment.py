@@ -28,7 +28,9 @@ weekend), so when an invoice falls due matters: ``w`` moves the payment by the d
 for the portfolio and ``w + v`` for a customer with its own effects. Inside a bucket, the days get
 the customer's weekday shares of payments (:meth:`PaymentModel.day_weights`, pooled with its
 industry's) instead of equal weights, so forecasts land on the days the customer actually pays;
-the likelihood is on buckets, so this moves no bucket's probability.
+the likelihood is on buckets, so this moves no bucket's probability, except that a bucket with no
+day the customer pays on (a Friday-due invoice's days +1 and +2) passes its probability to the
+next one (:mod:`creditlab.models.payment_forecast`).
 
 The due date's cutpoint is the origin of the latent scale and the other cutpoints lie
 Gamma-distributed gaps either side, so a bucket no training invoice reached still has a proper

@@ -3,7 +3,10 @@ payment day given what is known today, and the weekly cash collections from simu
 
 ``G`` (per draw and invoice) is the model's CDF of days past due at payment, truncated at the
 issue date and spread evenly over the days inside each bucket; for an invoice ``e`` days past due,
-``P(D <= t | D > e) = (G(t) - G(e)) / (1 - G(e))``.
+``P(D <= t | D > e) = (G(t) - G(e)) / (1 - G(e))``. A bucket whose days the customer does not pay
+on (a weekend, a bank holiday, days outside its payment runs) passes its probability to the next
+bucket: the ordinal model cannot leave a bucket empty, but a Friday-due invoice is not paid on
+days +1 and +2.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ import pandas as pd
 
 from creditlab.kpi import as_timestamp
 
-__all__ = ["Conditional", "cash_forecast", "month_end_days"]
+__all__ = ["CLOSED_SHARE", "Conditional", "cash_forecast", "month_end_days"]
+
+# a bucket is closed when its days weigh under this share of as many average days of its customer
+CLOSED_SHARE = 0.1
 
 
 def cash_forecast(
@@ -117,8 +123,8 @@ class _Days:
     its month's last weekday (a month-end payer's run; ``due``: each invoice's due date). On a
     bank holiday (``closed``: see :func:`_shut`) nothing is paid: its weight goes to the next
     weekday banks are open (a run due on Thursday 4 July goes out on the Friday); where that day
-    lies in the next bucket, the bucket's other days share the holiday's probability, as bucket
-    probabilities are the model's. With every weight 1, ``C(x) = x - start`` (days inside a
+    lies in the next bucket, the bucket's other days share the holiday's probability, and a
+    bucket left with no open day passes it to the next bucket (:func:`_carry_closed`). With every weight 1, ``C(x) = x - start`` (days inside a
     bucket equally likely)."""
 
     def __init__(self, start, weights, last, due=None, lift=None, closed=None):
@@ -161,6 +167,23 @@ class _Days:
         return self.start[None, :] + np.clip(k, 1, width - 1)
 
 
+def _carry_closed(values, knots, c_knots, day_weight):
+    """``values`` (``G`` at the knots, ``(S, n, E + 1)``) with each closed bucket's probability
+    passed to the next bucket: a bucket is closed when its day weights (``c_knots``) sum to under
+    :data:`CLOSED_SHARE` of its length times the row's mean day weight ``day_weight``. ``G`` at a
+    closed bucket's upper knot becomes its lower knot's; the last bucket keeps its mass (none
+    follows it inside the horizon)."""
+    closed = np.diff(c_knots, axis=1) < CLOSED_SHARE * np.diff(knots, axis=1) * day_weight[:, None]
+    closed[:, -1] = False
+    if not closed.any():
+        return values
+    out = values.copy()
+    for j in np.flatnonzero(closed.any(axis=0)):  # in order: a run of closed buckets carries on
+        rows = closed[:, j]
+        out[:, rows, j + 1] = out[:, rows, j]
+    return out
+
+
 class Conditional:
     """Per draw and invoice: the distribution of ``D`` given ``D > e`` (and ``D >= -terms``).
 
@@ -171,7 +194,8 @@ class Conditional:
     ``day_weights[i, d % 7]``, the customer's weekday shares turned to its due date's weekday;
     default equal), times ``month_end_lift[i]`` on its month's last weekday (``due_on``: the due
     dates; default no lift), none on a bank holiday (``closed``: ``(codes, calendars)``, invoice
-    ``i`` closed on ``calendars[codes[i]]``; its weight to the next open day).
+    ``i`` closed on ``calendars[codes[i]]``; its weight to the next open day). A bucket with
+    (almost) no weight on its days passes its probability to the next (:func:`_carry_closed`).
     Mass past the last edge means "not paid within the last edge's days".
     """
 
@@ -201,7 +225,8 @@ class Conditional:
         weights = np.ones((n, 7)) if day_weights is None else np.asarray(day_weights, float)
         self.days = _Days(start, weights, edges[-1], due_on, month_end_lift, closed)
         self.c_knots = self.days.cum(self.knots.T).T  # (n, E + 1)
-        self.values = np.concatenate([np.zeros((s, n, 1)), g], axis=2)  # (S, n, E + 1)
+        values = np.concatenate([np.zeros((s, n, 1)), g], axis=2)  # (S, n, E + 1)
+        self.values = _carry_closed(values, self.knots, self.c_knots, weights.mean(axis=1))
         self.e_now = np.asarray(e_now, dtype=float)
         self.g_now = self._g(self.e_now)
         self.left = np.maximum(1.0 - self.g_now, 1e-12)
