@@ -10,6 +10,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import ndtr, ndtri
 
 from creditlab.errors import ConfigError
 from creditlab.ledger.synth import SynthConfig, synthesize
@@ -22,7 +23,15 @@ from creditlab.models.payment_data import (
     payment_cells,
     payment_frame,
 )
-from creditlab.models.payment_forecast import Conditional, cash_forecast, month_end_days
+from creditlab.models.payment_forecast import (
+    MIN_WEEKS,
+    Conditional,
+    cash_forecast,
+    due_week_correlation,
+    due_weeks,
+    month_end_days,
+    week_uniforms,
+)
 from creditlab.models.payment_scale import choose_sample
 from creditlab.models.payment_validation import backtest, history_features
 from creditlab.models.pd import SamplerConfig
@@ -284,6 +293,51 @@ def test_chance_of_a_month_end_by_weekday():
     assert by_weekday[5] == by_weekday[6] == 0
     assert by_weekday[4] == pytest.approx(3 * by_weekday[:4].mean(), rel=0.05)
     assert by_weekday.sum() * 52.18 == pytest.approx(12, rel=0.01)
+
+
+def _planted_pits(rng, rho: float, weeks: int, per_week: int = 150):
+    """Bounds of the probability integral transforms of invoices whose payment quantiles share a
+    factor per due week (``rho``), as a model with 12 buckets sees them, and their due dates. A
+    third meet a training date at a uniform quantile of their own: those not paid by then are
+    open (known only to lie above it)."""
+    week = np.repeat(np.arange(weeks), per_week)
+    z = np.sqrt(rho) * rng.standard_normal(weeks)[week] + np.sqrt(1 - rho) * rng.standard_normal(
+        len(week)
+    )
+    edges = np.array([0, 0.05, 0.15, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0])
+    k = np.searchsorted(edges, ndtr(z)) - 1
+    lo, hi = edges[k], edges[k + 1]
+    at = np.where(rng.random(len(week)) < 1 / 3, rng.random(len(week)), 1.0)
+    still_open = ndtr(z) > at
+    lo, hi = np.where(still_open, at, lo), np.where(still_open, 1.0, hi)
+    due = np.datetime64("2024-01-01") + (7 * week + rng.integers(0, 7, len(week))).astype(
+        "timedelta64[D]"
+    )
+    return lo, hi, due
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.03, 0.1])
+def test_due_week_correlation_recovers_a_planted_common_factor(rho):
+    rng = np.random.default_rng(int(rho * 100))
+    estimate, weeks = due_week_correlation(*_planted_pits(rng, rho, 150))
+    assert weeks == 150 and estimate == pytest.approx(rho, abs=0.03)  # standard error ~0.011
+    # the weeks are Monday to Sunday
+    w = due_weeks(np.array(["2024-01-01", "2024-01-07", "2024-01-08"], "datetime64[D]"))
+    assert w[0] == w[1] == w[2] - 1
+    # too few weeks to tell: none
+    assert due_week_correlation(*_planted_pits(rng, 0.3, MIN_WEEKS - 3)) == (0.0, MIN_WEEKS - 3)
+
+
+def test_week_uniforms_correlate_a_weeks_invoices_and_keep_each_uniform():
+    rng = np.random.default_rng(5)
+    draws, weeks = 4000, np.array([0, 0, 1, 1, 1])
+    u = week_uniforms(rng, rng.standard_normal((draws, 2)), weeks, 0.3)
+    assert ((u > 0) & (u < 1)).all()
+    for col in u.T:  # each invoice's payment quantile stays uniform
+        assert np.quantile(col, [0.1, 0.5, 0.9]) == pytest.approx([0.1, 0.5, 0.9], abs=0.03)
+    r = np.corrcoef(ndtri(u).T)
+    assert r[0, 1] == pytest.approx(0.3, abs=0.05) and r[2, 4] == pytest.approx(0.3, abs=0.05)
+    assert abs(r[0, 2]) < 0.05 and abs(r[1, 4]) < 0.05  # other weeks: independent
 
 
 def test_cash_forecast_sums_amounts_into_weeks():
@@ -606,7 +660,11 @@ def test_a_sample_fit_forecasts_every_customer_and_survives_a_round_trip(tmp_pat
     open_now = frame.loc[~frame["paid"]].reset_index(drop=True)
     result, _ = model.forecast(open_now, cfg.end, n_draws=100)
     assert result["p_dpd30"].between(0, 1).all() and result["p_dpd30"].notna().all()
+    model.week_rho = 0.2  # as if the ledger had a common due-week factor: simulated with it
+    result, simulated = model.forecast(open_now, cfg.end, n_draws=100)
     back = PaymentModel.load(model.save(tmp_path / "payment.nc"))
-    again, _ = back.forecast(open_now, cfg.end, n_draws=100)
+    assert (back.week_rho, back.week_count) == (model.week_rho, model.week_count)
+    again, resimulated = back.forecast(open_now, cfg.end, n_draws=100)
     assert np.allclose(again["p_dpd30"], result["p_dpd30"])
+    assert np.array_equal(resimulated, simulated, equal_nan=True)
     assert back.extra_customers == model.extra_customers

@@ -73,7 +73,13 @@ from creditlab.errors import ConfigError
 from creditlab.ledger.schema import COUNTRY, CUSTOMER_ID, DUE_ON
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.payment_data import PaymentConfig, payer_calendars, payment_cells
-from creditlab.models.payment_forecast import Conditional, month_end_days
+from creditlab.models.payment_forecast import (
+    Conditional,
+    due_week_correlation,
+    due_weeks,
+    month_end_days,
+    week_uniforms,
+)
 from creditlab.models.payment_scale import choose_sample, conditional_effects
 from creditlab.models.payment_stall import Stall, WithStall
 from creditlab.models.pd_design import level_codes
@@ -101,6 +107,8 @@ log = logging.getLogger(__name__)
 # seeds walk other paths: on the HighRadius weekly run JAX's extended fit failed the gate (one
 # customer's tail ESS 299) where Numba's passed (887), so full fits keep Numba
 FULL_FIT_BACKEND, SAMPLE_FIT_BACKEND = "numba", "jax"
+# the due-week correlation is estimated from this many invoices at most and posterior draws
+WEEK_SAMPLE_ROWS, WEEK_DRAWS = 50_000, 100
 CONDITIONAL_DRAWS = 400  # posterior draws a sample fit's left-out customers get effects for
 # the share of each weekday's dates (Monday first) that are their month's last weekday
 _DAYS = np.arange(np.datetime64("2001-01-01"), np.datetime64("2101-01-01"))
@@ -185,6 +193,9 @@ class PaymentModel:
         self.fitted: list[str] = []  # the customers in the NUTS fit (all, unless a sample fit)
         self.extra_customers: list[str] = []  # left out of a sample fit: conditional effects
         self.extra_u = np.zeros((0, 0))
+        # invoices due in the same week share this correlation of their timing, estimated from
+        # week_count due weeks (payment_forecast.due_week_correlation)
+        self.week_rho, self.week_count = 0.0, 0
         self.provenance: dict = {}
 
     # -- build ----------------------------------------------------------------------------
@@ -389,7 +400,35 @@ class PaymentModel:
             t0 = time.perf_counter()
             self._extend(frame)
             self.timings["conditional_s"] = round(time.perf_counter() - t0, 3)
+        self._week_correlation(frame)
         return self
+
+    def _week_correlation(self, frame: pd.DataFrame) -> None:
+        """Estimate how much invoices due in the same week share their timing beyond the model
+        (a busy quarter end, a holiday week): the bounds of each training invoice's probability
+        integral transform, as at its issue date, averaged over :data:`WEEK_DRAWS` posterior
+        draws (a sample of :data:`WEEK_SAMPLE_ROWS` invoices on a big ledger), go to
+        :func:`due_week_correlation`."""
+        rows = self._ordinary_course(frame)
+        seed = self.sampler_config.seed
+        if len(rows) > WEEK_SAMPLE_ROWS:
+            rows = rows.sample(WEEK_SAMPLE_ROWS, random_state=seed)
+        cut, eta, scale = self.effects(rows, WEEK_DRAWS, seed)
+        paid = rows["paid"].to_numpy(dtype=bool)
+        days = rows["days_late"].to_numpy(dtype=float, na_value=np.nan)
+        issued = -rows["terms"].to_numpy(dtype=float) - 1.0
+        lo, hi = np.zeros(len(rows)), np.ones(len(rows))
+        for sl, dist in self._conditionals(rows, cut, eta, scale, issued):
+            p = paid[sl]
+            upto = np.where(p, days[sl] - 1.0, rows["dpd_now"].to_numpy(dtype=float)[sl])
+            lo[sl] = dist.cdf(upto).mean(axis=0)
+            hi[sl] = np.where(p, dist.cdf(np.where(p, days[sl], 0.0)).mean(axis=0), 1.0)
+        self.week_rho, self.week_count = due_week_correlation(lo, hi, rows[DUE_ON])
+        log.info(
+            "payment timing shared by invoices due in the same week: correlation %.3f (%d weeks)",
+            self.week_rho,
+            self.week_count,
+        )
 
     def _extend(self, frame: pd.DataFrame) -> None:
         """Every customer left out of the sample fit gets its effect drawn given each of
@@ -644,11 +683,11 @@ class PaymentModel:
         rng = np.random.default_rng(seed + 1)
         edges = np.asarray(self.model_config.edges, dtype=float)
         e_now = frame["dpd_now"].to_numpy(dtype=float)
-        terms = frame["terms"].to_numpy(dtype=float)
-        weights, lift = self.day_weights(frame), self.month_end_lift(frame)
-        due_on = frame[DUE_ON].to_numpy(dtype="datetime64[D]")
-        closed = self.closed_days(frame)
         s, n = eta.shape
+        common = None
+        if self.week_rho > 0:  # the due weeks' common factor, per draw
+            week = np.unique(due_weeks(frame[DUE_ON]), return_inverse=True)[1]
+            common = rng.standard_normal((s, week.max() + 1))
         if self.stall is not None:
             rates = self.stall.rates(s, seed + 2)
             in_stall = frame["stall_from"].notna().to_numpy()
@@ -660,21 +699,7 @@ class PaymentModel:
         out["p_unpaid_1y"], out["p_stall"] = np.zeros(n), np.zeros(n)
         exp_num, exp_den = np.zeros(n), np.zeros(n)
         simulated = np.empty((s, n))
-        chunk = max(50, int(1e7 // (s * len(edges))))  # bounds memory: ~80 MB per array
-        for start in range(0, n, chunk):
-            sl = slice(start, min(start + chunk, n))
-            dist = Conditional(
-                cut,
-                eta[:, sl],
-                edges,
-                terms[sl],
-                e_now[sl],
-                None if weights is None else weights[sl],
-                scale[:, sl],
-                due_on[sl],
-                None if lift is None else lift[sl],
-                None if closed is None else (closed[0][sl], closed[1]),
-            )
+        for sl, dist in self._conditionals(frame, cut, eta, scale, e_now):
             if self.stall is not None:
                 dist = WithStall(
                     dist, self.stall, rates, e_now[sl], in_stall[sl], default_rate[:, sl]
@@ -688,7 +713,12 @@ class PaymentModel:
             out["p_unpaid_1y"][sl] = (1.0 - within).mean(axis=0)
             exp_num[sl] = (dist.mean_within() * within).sum(axis=0)
             exp_den[sl] = within.sum(axis=0)
-            simulated[:, sl] = dist.sample(rng.random((s, sl.stop - sl.start)))
+            u = (
+                rng.random((s, sl.stop - sl.start))
+                if common is None
+                else week_uniforms(rng, common, week[sl], self.week_rho)
+            )
+            simulated[:, sl] = dist.sample(u)
         lo, median, hi = np.nanquantile(
             np.where(np.isnan(simulated), np.inf, simulated),
             [(1 - prob) / 2, 0.5, (1 + prob) / 2],
@@ -702,6 +732,34 @@ class PaymentModel:
         result["days_lo"] = np.where(np.isfinite(lo), lo, np.nan)
         result["days_hi"] = np.where(np.isfinite(hi), hi, np.nan)
         return result, simulated
+
+    def _conditionals(self, frame: pd.DataFrame, cut, eta, scale, e_now):
+        """The frame's :class:`Conditional` distributions given ``D > e_now``, a chunk of rows at a
+        time (memory: about 80 MB per array): yields ``(rows, dist)``, ``rows`` a slice."""
+        edges = np.asarray(self.model_config.edges, dtype=float)
+        terms = frame["terms"].to_numpy(dtype=float)
+        weights, lift = self.day_weights(frame), self.month_end_lift(frame)
+        due_on = frame[DUE_ON].to_numpy(dtype="datetime64[D]")
+        closed = self.closed_days(frame)
+        s, n = eta.shape
+        chunk = max(50, int(1e7 // (s * len(edges))))
+        for start in range(0, n, chunk):
+            sl = slice(start, min(start + chunk, n))
+            yield (
+                sl,
+                Conditional(
+                    cut,
+                    eta[:, sl],
+                    edges,
+                    terms[sl],
+                    e_now[sl],
+                    None if weights is None else weights[sl],
+                    scale[:, sl],
+                    due_on[sl],
+                    None if lift is None else lift[sl],
+                    None if closed is None else (closed[0][sl], closed[1]),
+                ),
+            )
 
     def closed_days(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]] | None:
         """The bank holidays (``holidays`` calendars) each row of a payment frame can meet, from
@@ -833,6 +891,7 @@ class PaymentModel:
             "stall": None if self.stall is None else self.stall.state(),
             "fitted": self.fitted,
             "extra_customers": self.extra_customers,
+            "due_week": [self.week_rho, self.week_count],
         }
         idata = self.idata
         if self.extra_customers:  # a sample fit: the left-out customers' conditional draws
@@ -859,6 +918,7 @@ class PaymentModel:
         model.n_invoices, model.n_paid, model.n_cells = state["counts"]
         model.stall = None if state["stall"] is None else Stall.from_state(state["stall"])
         model.fitted, model.extra_customers = state["fitted"], state["extra_customers"]
+        model.week_rho, model.week_count = state.get("due_week", [0.0, 0])
         if model.extra_customers:
             model.extra_u = idata.conditional["u"].to_numpy()
         model.provenance = provenance

@@ -13,13 +13,27 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr, ndtri
 
 from creditlab.kpi import as_timestamp
 
-__all__ = ["CLOSED_SHARE", "Conditional", "cash_forecast", "month_end_days"]
+__all__ = [
+    "CLOSED_SHARE",
+    "MIN_WEEKS",
+    "MIN_WEEK_INVOICES",
+    "Conditional",
+    "cash_forecast",
+    "due_week_correlation",
+    "due_weeks",
+    "month_end_days",
+    "week_uniforms",
+]
 
 # a bucket is closed when its days weigh under this share of as many average days of its customer
 CLOSED_SHARE = 0.1
+# a due week counts towards the common weekly factor with this many training invoices, and the
+# factor is estimated from this many such weeks (fewer: none)
+MIN_WEEK_INVOICES, MIN_WEEKS = 30, 8
 
 
 def cash_forecast(
@@ -69,6 +83,54 @@ def cash_forecast(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def due_weeks(due_on) -> np.ndarray:
+    """The Monday-to-Sunday week each due date falls in, as whole weeks since Monday
+    1970-01-05."""
+    return (np.asarray(due_on, dtype="datetime64[D]").astype(np.int64) - 4) // 7
+
+
+def due_week_correlation(lo, hi, due_on) -> tuple[float, int]:
+    """How much invoices due in the same week share their payment timing: ``(rho, weeks)``.
+
+    ``lo, hi`` bound each training invoice's probability integral transform under the model
+    (paid ``d`` days past due: ``G(d - 1), G(d)``; still open ``e`` days past due: ``G(e), 1``),
+    so its normal score ``z = ndtri(PIT)`` is standard normal. A common factor per due week,
+    ``z = sqrt(rho) c_week + sqrt(1 - rho) e``, makes the weekly means of ``m = E[z | lo < PIT <
+    hi]`` vary by ``rho * kappa**2`` beyond their sampling noise, ``kappa = E[m**2]`` being the
+    share of ``z``'s variance the bounds keep. ``rho`` (clipped to 0 to 0.9) is that excess over
+    ``kappa**2``, from the weeks with :data:`MIN_WEEK_INVOICES` invoices or more; with fewer than
+    :data:`MIN_WEEKS` such weeks, ``(0.0, weeks)``."""
+    lo = np.clip(np.asarray(lo, float), 1e-6, 1 - 1e-6)
+    hi = np.clip(np.asarray(hi, float), 1e-6, 1 - 1e-6)
+    a, b = ndtri(lo), ndtri(np.maximum(hi, lo))
+    mass = ndtr(b) - ndtr(a)
+    density = np.exp(-0.5 * a**2) - np.exp(-0.5 * b**2)
+    m = np.where(
+        mass > 1e-9, density / np.sqrt(2 * np.pi) / np.maximum(mass, 1e-300), 0.5 * (a + b)
+    )
+    week = np.unique(due_weeks(due_on), return_inverse=True)[1]
+    n = np.bincount(week)
+    keep = n >= MIN_WEEK_INVOICES
+    if keep.sum() < MIN_WEEKS:
+        return 0.0, int(keep.sum())
+    rows = keep[week]
+    mean = np.bincount(week[rows], m[rows], len(n))[keep] / n[keep]
+    square = np.bincount(week[rows], m[rows] ** 2, len(n))[keep] / n[keep]
+    within = (square - mean**2) * n[keep] / (n[keep] - 1)  # each week's variance
+    excess = mean.var(ddof=1) - np.mean(within / n[keep])
+    kappa = np.mean(m[rows] ** 2)
+    return float(np.clip(excess / max(kappa, 1e-12) ** 2, 0.0, 0.9)), int(keep.sum())
+
+
+def week_uniforms(rng, common: np.ndarray, weeks: np.ndarray, rho: float) -> np.ndarray:
+    """Uniforms ``(S, n)`` for simulated payment days that share a factor per due week (Gaussian
+    copula): invoice ``i`` gets ``ndtr(sqrt(rho) common[:, weeks[i]] + sqrt(1 - rho) e)``, with
+    ``common`` ``(S, W)`` standard normals per draw and week. Each is uniform; a week's are
+    correlated."""
+    own = rng.standard_normal((common.shape[0], len(weeks)))
+    return ndtr(np.sqrt(rho) * common[:, weeks] + np.sqrt(1.0 - rho) * own)
 
 
 def month_end_days(dates: np.ndarray) -> np.ndarray:

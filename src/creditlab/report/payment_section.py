@@ -12,6 +12,7 @@ from IPython.display import Markdown
 
 from creditlab.ledger.schema import CUSTOMER_ID, INVOICE_ID, NAME
 from creditlab.models.payment_data import COUNTRY_CALENDAR
+from creditlab.models.payment_forecast import MIN_WEEK_INVOICES, MIN_WEEKS
 from creditlab.report.figures import cash_chart, to_image
 from creditlab.report.tables import fmt_money, gate_report, md_escape, table
 from creditlab.run.folder import CASH_FILE, FORECAST_FILE, PAYMENT_SUMMARY_FILE, RunFolder
@@ -70,7 +71,9 @@ def cash_section(run: Run) -> list:
             f"{fmt_money(c['hi'])}); {fmt_money(s['expected_past_90'])} {cur} is expected to "
             "reach 90+ days past due first. Intervals combine the model's uncertainty and each "
             "invoice's own timing (payment dates simulated per posterior draw, a customer's "
-            "invoices sharing its effect). Only invoices open today count: sales after the as-of "
+            "invoices sharing its effect)."
+            + _due_week_in_cash(s)
+            + " Only invoices open today count: sales after the as-of "
             "date are not in the forecast. The weekly figures are `cash_forecast.csv`."
             + _holidays_in_cash(s)
             + _stall_in_cash(s, cur)
@@ -258,6 +261,31 @@ def _holidays_in_cash(s: dict) -> str:
     return (
         f" No payment is forecast on a bank holiday (calendars: {', '.join(words)}): its share "
         "goes to the next day banks are open."
+    )
+
+
+def _due_week_in_cash(s: dict) -> str:
+    """The cash section's clause on the timing invoices due in the same week share."""
+    dw = s.get("due_week")
+    if dw is None:  # a run folder written before the factor existed
+        return ""
+    if dw["weeks"] < MIN_WEEKS:
+        return (
+            f" The training ledger has {dw['weeks']} due weeks of {MIN_WEEK_INVOICES}+ invoices, "
+            f"too few (under {MIN_WEEKS}) to learn how much invoices due in the same week pay "
+            "together: they are simulated independently, so weekly intervals may be too narrow."
+        )
+    if dw["rho"] == 0:
+        return (
+            f" Invoices due in the same week showed no shared timing beyond the model "
+            f"({dw['weeks']} due weeks of the training ledger), so they are simulated "
+            "independently."
+        )
+    return (
+        " Invoices due in the same week also share part of their timing (a busy quarter end, a "
+        f"holiday week): a correlation of {dw['rho']:.2f} between their payment quantiles, "
+        f"learnt from {dw['weeks']} due weeks of the training ledger, which widens the weekly "
+        "intervals."
     )
 
 
