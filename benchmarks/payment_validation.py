@@ -45,6 +45,10 @@ def show(name: str, result, seconds: float) -> None:
     print(table.to_string(float_format=lambda v: f"{v:,.3f}"))
     print(f"\ncoverage of the 90 % payment-day interval: {result.coverage:.1%}")
     print(
+        f"due-week correlation of payment timing: {result.model.week_rho:.3f} "
+        f"(from {result.model.week_count} due weeks of 30+ invoices)"
+    )
+    print(
         "\nreliability of P(paid by the due date) (Jeffreys 90 % interval of the observed share):"
     )
     cols = ["band", "n", "mean_pd", "observed_rate", "rate_lo", "rate_hi", "consistent"]

@@ -15,7 +15,7 @@ from creditlab import kpi
 from creditlab.errors import ConfigError, ConvergenceError
 from creditlab.ledger.synth import SynthConfig, synthesize
 from creditlab.models.payment_data import payment_frame
-from creditlab.report.payment_section import _stall_in_cash
+from creditlab.report.payment_section import _due_week_in_cash, _stall_in_cash
 from creditlab.run.prepare import open_run
 from creditlab.run.settings import parse_payment_settings
 from creditlab.run.stages.payment import FORECAST_COLUMNS, PAYMENT_ADVICE, fit_until_converged
@@ -135,6 +135,10 @@ def test_reports_show_the_payment_sections(weekly_run):
     # params/ci.yaml: the payer's country and TARGET2
     assert "No payment is forecast on a bank holiday (calendars: each customer" in weekly
     assert "country, ECB): its share goes to the next day banks are open" in weekly
+    # the due weeks' common factor, as learnt, said in the cash section
+    due_week = json.loads((weekly_run / "payment.json").read_text())["due_week"]
+    assert 0 <= due_week["rho"] <= 0.9 and due_week["weeks"] >= 0
+    assert _due_week_in_cash({"due_week": due_week}) in weekly
     validation = (weekly_run / "model_validation.html").read_text()
     assert "Payment-timing model" in validation and "invoice disputed" in validation
     assert "Payment-timing model convergence diagnostics" in weekly  # appendix

@@ -405,15 +405,24 @@ class PaymentModel:
 
     def _week_correlation(self, frame: pd.DataFrame) -> None:
         """Estimate how much invoices due in the same week share their timing beyond the model
-        (a busy quarter end, a holiday week): the bounds of each training invoice's probability
-        integral transform, as at its issue date, averaged over :data:`WEEK_DRAWS` posterior
-        draws (a sample of :data:`WEEK_SAMPLE_ROWS` invoices on a big ledger), go to
-        :func:`due_week_correlation`."""
+        (a busy quarter end, a holiday week): :func:`due_week_correlation` of the training
+        invoices' :meth:`_pit_bounds` (a sample of :data:`WEEK_SAMPLE_ROWS` on a big ledger)."""
         rows = self._ordinary_course(frame)
-        seed = self.sampler_config.seed
         if len(rows) > WEEK_SAMPLE_ROWS:
-            rows = rows.sample(WEEK_SAMPLE_ROWS, random_state=seed)
-        cut, eta, scale = self.effects(rows, WEEK_DRAWS, seed)
+            rows = rows.sample(WEEK_SAMPLE_ROWS, random_state=self.sampler_config.seed)
+        lo, hi = self._pit_bounds(rows)
+        self.week_rho, self.week_count = due_week_correlation(lo, hi, rows[DUE_ON])
+        log.info(
+            "payment timing shared by invoices due in the same week: correlation %.3f (%d weeks)",
+            self.week_rho,
+            self.week_count,
+        )
+
+    def _pit_bounds(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's probability integral transform under the model, as at its issue date, lies
+        between ``lo`` and ``hi`` (paid ``d`` days past due: ``G(d - 1), G(d)``; still open ``e``
+        days past due: ``G(e), 1``), ``G`` averaged over :data:`WEEK_DRAWS` posterior draws."""
+        cut, eta, scale = self.effects(rows, WEEK_DRAWS, self.sampler_config.seed)
         paid = rows["paid"].to_numpy(dtype=bool)
         days = rows["days_late"].to_numpy(dtype=float, na_value=np.nan)
         issued = -rows["terms"].to_numpy(dtype=float) - 1.0
@@ -423,12 +432,7 @@ class PaymentModel:
             upto = np.where(p, days[sl] - 1.0, rows["dpd_now"].to_numpy(dtype=float)[sl])
             lo[sl] = dist.cdf(upto).mean(axis=0)
             hi[sl] = np.where(p, dist.cdf(np.where(p, days[sl], 0.0)).mean(axis=0), 1.0)
-        self.week_rho, self.week_count = due_week_correlation(lo, hi, rows[DUE_ON])
-        log.info(
-            "payment timing shared by invoices due in the same week: correlation %.3f (%d weeks)",
-            self.week_rho,
-            self.week_count,
-        )
+        return lo, hi
 
     def _extend(self, frame: pd.DataFrame) -> None:
         """Every customer left out of the sample fit gets its effect drawn given each of
