@@ -30,6 +30,9 @@ from creditlab.models.payment_forecast import (
     due_week_correlation,
     due_weeks,
     month_end_days,
+    month_turn_days,
+    month_turn_lift,
+    turn_shares,
     week_uniforms,
 )
 from creditlab.models.payment_scale import choose_sample
@@ -222,6 +225,36 @@ def test_a_month_end_lift_puts_payments_on_the_months_last_weekday():
     # bucket probabilities stay the model's: the lift only moves days inside buckets
     for t in (0.0, 30.0, 90.0):
         assert month_end.cdf(t) == pytest.approx(plain.cdf(t))
+
+
+@pytest.mark.parametrize("lift", [1.0, 3.0])
+def test_late_payments_at_the_month_turn_recover_a_planted_lift(lift):
+    days = np.array(["2019-01-26", "2019-01-27", "2019-01-31", "2019-02-03", "2019-02-04",
+                     "2019-02-23", "2019-02-24"], dtype="datetime64[D]")  # fmt: skip
+    assert month_turn_days(days).tolist() == [False, True, True, True, False, False, True]
+    rng = np.random.default_rng(7)
+    n = 20000
+    due, weights = _weekday_payers(rng, n, "2019-01-07", 300)
+    cut = np.linspace(-6, 12, len(EDGES))[None, :]
+    args = (cut, np.full((1, n), 9.0), EDGES, np.full(n, 30.0), np.full(n, -31.0), weights)
+    plain = Conditional(*args, None, due)
+    turned = Conditional(*args, None, due, None, None, lift)
+    for t in EDGES[EDGES > -30]:  # the lift moves days inside buckets only
+        assert turned.cdf(t) == pytest.approx(plain.cdf(t))
+    d = turned.sample(rng.random((1, n)))[0]
+    late = (d > 14) & ~np.isnan(d)
+    j = np.searchsorted(EDGES, d[late])
+    share = turn_shares(EDGES[j - 1], EDGES[j], np.full(late.sum(), 30.0), weights[late], due[late])
+    on_turn = month_turn_days(due[late] + d[late].astype(np.int64))
+    assert late.sum() > 3000 and 0.15 < share.mean() < 0.4
+    # without a lift, late payments fall at month turns as often as the calendar alone says
+    assert (
+        (on_turn.mean() - share.mean() > 0.1)
+        if lift > 1
+        else (on_turn.mean() == pytest.approx(share.mean(), abs=0.02))
+    )
+    assert month_turn_lift(on_turn, share) == pytest.approx(lift, rel=0.12)
+    assert month_turn_lift(on_turn[:0], share[:0]) == 1.0  # nothing to learn from
 
 
 def test_no_payment_lands_on_a_bank_holiday():
@@ -664,6 +697,7 @@ def test_a_sample_fit_forecasts_every_customer_and_survives_a_round_trip(tmp_pat
     result, simulated = model.forecast(open_now, cfg.end, n_draws=100)
     back = PaymentModel.load(model.save(tmp_path / "payment.nc"))
     assert (back.week_rho, back.week_count) == (model.week_rho, model.week_count)
+    assert back.month_turn == model.month_turn and model.month_turn["payments"] > 0
     again, resimulated = back.forecast(open_now, cfg.end, n_draws=100)
     assert np.allclose(again["p_dpd30"], result["p_dpd30"])
     assert np.array_equal(resimulated, simulated, equal_nan=True)

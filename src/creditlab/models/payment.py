@@ -74,10 +74,14 @@ from creditlab.ledger.schema import COUNTRY, CUSTOMER_ID, DUE_ON
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.payment_data import PaymentConfig, payer_calendars, payment_cells
 from creditlab.models.payment_forecast import (
+    TURN_AFTER,
     Conditional,
     due_week_correlation,
     due_weeks,
     month_end_days,
+    month_turn_days,
+    month_turn_lift,
+    turn_shares,
     week_uniforms,
 )
 from creditlab.models.payment_scale import choose_sample, conditional_effects
@@ -196,6 +200,9 @@ class PaymentModel:
         # invoices due in the same week share this correlation of their timing, estimated from
         # week_count due weeks (payment_forecast.due_week_correlation)
         self.week_rho, self.week_count = 0.0, 0
+        # late payments at a month turn: their day weight's lift, and what it was learnt from
+        # (late payments, how many at a month turn, the share the calendars alone give)
+        self.month_turn = {"lift": 1.0, "payments": 0, "at_turn": 0, "by_calendar": 0.0}
         self.provenance: dict = {}
 
     # -- build ----------------------------------------------------------------------------
@@ -400,8 +407,42 @@ class PaymentModel:
             t0 = time.perf_counter()
             self._extend(frame)
             self.timings["conditional_s"] = round(time.perf_counter() - t0, 3)
+        self._month_turn(frame)
         self._week_correlation(frame)
         return self
+
+    def _month_turn(self, frame: pd.DataFrame) -> None:
+        """Learn how much likelier a payment more than ``TURN_AFTER`` days late is at a month
+        turn than the customer's calendar alone says (:func:`month_turn_lift`), from the late
+        payments of the training ledger (at most :data:`WEEK_SAMPLE_ROWS`); none without a
+        calendar."""
+        if not self.model_config.calendar:
+            return
+        rows = self._ordinary_course(frame)
+        edges = np.asarray(self.model_config.edges, dtype=float)
+        late = rows["days_late"].to_numpy(dtype=float, na_value=np.nan)
+        rows = rows.loc[
+            rows["paid"].to_numpy(dtype=bool) & (late > TURN_AFTER) & (late <= edges[-1])
+        ]
+        if rows.empty:
+            return
+        if len(rows) > WEEK_SAMPLE_ROWS:
+            rows = rows.sample(WEEK_SAMPLE_ROWS, random_state=self.sampler_config.seed)
+        d = rows["days_late"].to_numpy(dtype=float)
+        j = np.searchsorted(edges, d, side="left")  # the bucket: edges[j - 1] < d <= edges[j]
+        due = rows[DUE_ON].to_numpy(dtype="datetime64[D]")
+        share = turn_shares(
+            edges[j - 1], edges[j], rows["terms"].to_numpy(dtype=float), self.day_weights(rows),
+            due, self.month_end_lift(rows), self.closed_days(rows),
+        )  # fmt: skip
+        on_turn = month_turn_days(due + d.astype(np.int64))
+        self.month_turn = {
+            "lift": month_turn_lift(on_turn, share),
+            "payments": len(rows),
+            "at_turn": int(on_turn.sum()),
+            "by_calendar": float(share.mean()),
+        }
+        log.info("late payments at a month turn: %s", self.month_turn)
 
     def _week_correlation(self, frame: pd.DataFrame) -> None:
         """Estimate how much invoices due in the same week share their timing beyond the model
@@ -762,6 +803,7 @@ class PaymentModel:
                     due_on[sl],
                     None if lift is None else lift[sl],
                     None if closed is None else (closed[0][sl], closed[1]),
+                    self.month_turn["lift"],
                 ),
             )
 
@@ -896,6 +938,7 @@ class PaymentModel:
             "fitted": self.fitted,
             "extra_customers": self.extra_customers,
             "due_week": [self.week_rho, self.week_count],
+            "month_turn": self.month_turn,
         }
         idata = self.idata
         if self.extra_customers:  # a sample fit: the left-out customers' conditional draws
@@ -923,6 +966,7 @@ class PaymentModel:
         model.stall = None if state["stall"] is None else Stall.from_state(state["stall"])
         model.fitted, model.extra_customers = state["fitted"], state["extra_customers"]
         model.week_rho, model.week_count = state.get("due_week", [0.0, 0])
+        model.month_turn = state.get("month_turn", model.month_turn)
         if model.extra_customers:
             model.extra_u = idata.conditional["u"].to_numpy()
         model.provenance = provenance

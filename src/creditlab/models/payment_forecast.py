@@ -21,11 +21,17 @@ __all__ = [
     "CLOSED_SHARE",
     "MIN_WEEKS",
     "MIN_WEEK_INVOICES",
+    "TURN_AFTER",
+    "TURN_DAYS",
+    "TURN_PRIOR",
     "Conditional",
     "cash_forecast",
     "due_week_correlation",
     "due_weeks",
     "month_end_days",
+    "month_turn_days",
+    "month_turn_lift",
+    "turn_shares",
     "week_uniforms",
 ]
 
@@ -34,6 +40,10 @@ CLOSED_SHARE = 0.1
 # a due week counts towards the common weekly factor with this many training invoices, and the
 # factor is estimated from this many such weeks (fewer: none)
 MIN_WEEK_INVOICES, MIN_WEEKS = 30, 8
+# late payments cluster at the month turn (collections' month-end runs, statements): a payment more
+# than TURN_AFTER days past due on one of a month's last TURN_DAYS[0] or first TURN_DAYS[1] days
+# weighs the learnt lift more; TURN_PRIOR payments at chance shrink the lift towards 1
+TURN_AFTER, TURN_DAYS, TURN_PRIOR = 14, (5, 3), 20.0
 
 
 def cash_forecast(
@@ -146,6 +156,47 @@ def month_end_days(dates: np.ndarray) -> np.ndarray:
     return flags[(dates - first).astype(np.int64)]
 
 
+def month_turn_days(dates: np.ndarray) -> np.ndarray:
+    """Whether each date (``datetime64[D]``) lies at its month's turn: its last
+    ``TURN_DAYS[0]`` calendar days or first ``TURN_DAYS[1]``."""
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    first = dates.astype("datetime64[M]").astype("datetime64[D]")
+    following = (dates.astype("datetime64[M]") + 1).astype("datetime64[D]")
+    return (dates - first < TURN_DAYS[1]) | (following - dates <= TURN_DAYS[0])
+
+
+def month_turn_lift(on_turn: np.ndarray, turn_share: np.ndarray) -> float:
+    """The lift of a late payment's weight on month-turn days: ``L`` with
+    ``mean(L f / (L f + 1 - f))`` equal to the share of the payments made at a month turn
+    (``on_turn``), ``f`` (``turn_share``) being the share of each payment's bucket's day weight on
+    month-turn days without the lift; :data:`TURN_PRIOR` payments at chance (``L = 1``) join the
+    observed ones. Payments whose bucket holds no month-turn day, or only such days, say nothing
+    of ``L`` and are left out; 1.0 without any."""
+    f = np.asarray(turn_share, float)
+    tells = (f > 1e-9) & (f < 1 - 1e-9)
+    if not tells.any():
+        return 1.0
+    f, hits = f[tells], np.asarray(on_turn, bool)[tells]
+    target = (hits.sum() + TURN_PRIOR * f.mean()) / (len(f) + TURN_PRIOR)
+    lo, hi = -5.0, 5.0  # log L: the expected share increases with it
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        expected = np.mean(np.exp(mid) * f / (np.exp(mid) * f + 1 - f))
+        lo, hi = (mid, hi) if expected < target else (lo, mid)
+    return float(np.exp(0.5 * (lo + hi)))
+
+
+def turn_shares(lower, upper, terms, day_weights, due_on, month_end_lift=None, closed=None):
+    """Per invoice, the share of the day weight of ``lower < d <= upper`` (days past due) on
+    late month-turn days, the days weighted as :class:`Conditional` weighs them without a month-turn
+    lift (the ``f`` of :func:`month_turn_lift`)."""
+    start = -np.asarray(terms, dtype=float) - 1.0
+    days = _Days(
+        start, np.asarray(day_weights, float), np.max(upper), due_on, month_end_lift, closed
+    )
+    return days.turn_share(np.asarray(lower, float), np.asarray(upper, float))
+
+
 def _shut(dates: np.ndarray, closed) -> np.ndarray:
     """Whether banks are closed on each of ``dates`` (rows of days): ``closed`` is
     ``(codes, calendars)``, row ``i`` closed on ``calendars[codes[i]]``
@@ -186,24 +237,30 @@ class _Days:
     bank holiday (``closed``: see :func:`_shut`) nothing is paid: its weight goes to the next
     weekday banks are open (a run due on Thursday 4 July goes out on the Friday); where that day
     lies in the next bucket, the bucket's other days share the holiday's probability, and a
-    bucket left with no open day passes it to the next bucket (:func:`_carry_closed`). With every weight 1, ``C(x) = x - start`` (days inside a
+    bucket left with no open day passes it to the next bucket (:func:`_carry_closed`). A day
+    more than :data:`TURN_AFTER` days past due at a month turn weighs ``turn`` times more (late
+    payments cluster there: :func:`month_turn_lift`). With every weight 1, ``C(x) = x - start`` (days inside a
     bucket equally likely)."""
 
-    def __init__(self, start, weights, last, due=None, lift=None, closed=None):
+    def __init__(self, start, weights, last, due=None, lift=None, closed=None, turn=1.0):
         self.start = np.asarray(start, dtype=float)
         n = len(self.start)
         span = int(np.max(last - self.start)) if n else 0  # days tabulated per invoice
         day = self.start[:, None] + np.arange(1, span + 1)[None, :]  # (n, span)
         w = np.take_along_axis(weights, day.astype(np.int64) % 7, axis=1)
-        if due is not None and (lift is not None or closed is not None):
+        turned = np.zeros(w.shape, dtype=bool)  # late days at a month turn
+        if due is not None:
             dates = np.asarray(due, dtype="datetime64[D]")[:, None] + day.astype(np.int64)
             if lift is not None:
                 w = np.where(month_end_days(dates), w * np.asarray(lift, float)[:, None], w)
+            turned = (day > TURN_AFTER) & month_turn_days(dates)
+            w = np.where(turned, w * turn, w)
             if closed is not None:
                 w = _to_open_days(w, dates, _shut(dates, closed))
         zero = np.zeros((n, 1))
         self.c = np.concatenate([zero, np.cumsum(w, axis=1)], axis=1)  # (n, span + 1)
         self.m = np.concatenate([zero, np.cumsum(w * day, axis=1)], axis=1)
+        self.t = np.concatenate([zero, np.cumsum(w * turned, axis=1)], axis=1)
         self.span = span
 
     def _at(self, table, x):
@@ -213,6 +270,11 @@ class _Days:
     def cum(self, x):
         """``C(x)`` for ``x`` of shape ``(..., n)`` (whole days)."""
         return self._at(self.c, x)
+
+    def turn_share(self, lower, upper):
+        """The share of the weight of days ``lower < d <= upper`` on late month-turn days."""
+        whole = self._at(self.c, upper) - self._at(self.c, lower)
+        return (self._at(self.t, upper) - self._at(self.t, lower)) / np.maximum(whole, 1e-300)
 
     def moment(self, x):
         """``M(x)``: the sum of ``d * w(d)`` over ``start < d <= x``."""
@@ -256,8 +318,9 @@ class Conditional:
     ``day_weights[i, d % 7]``, the customer's weekday shares turned to its due date's weekday;
     default equal), times ``month_end_lift[i]`` on its month's last weekday (``due_on``: the due
     dates; default no lift), none on a bank holiday (``closed``: ``(codes, calendars)``, invoice
-    ``i`` closed on ``calendars[codes[i]]``; its weight to the next open day). A bucket with
-    (almost) no weight on its days passes its probability to the next (:func:`_carry_closed`).
+    ``i`` closed on ``calendars[codes[i]]``; its weight to the next open day), times ``turn``
+    more than :data:`TURN_AFTER` days past due at a month turn. A bucket with (almost) no weight
+    on its days passes its probability to the next (:func:`_carry_closed`).
     Mass past the last edge means "not paid within the last edge's days".
     """
 
@@ -273,6 +336,7 @@ class Conditional:
         due_on=None,
         month_end_lift=None,
         closed=None,
+        turn=1.0,
     ):
         s, n = eta.shape
         scale = np.ones_like(eta) if scale is None else scale
@@ -285,7 +349,7 @@ class Conditional:
             [start[:, None], np.maximum(edges[None, :], start[:, None])], axis=1
         )  # (n, E + 1)
         weights = np.ones((n, 7)) if day_weights is None else np.asarray(day_weights, float)
-        self.days = _Days(start, weights, edges[-1], due_on, month_end_lift, closed)
+        self.days = _Days(start, weights, edges[-1], due_on, month_end_lift, closed, turn)
         self.c_knots = self.days.cum(self.knots.T).T  # (n, E + 1)
         values = np.concatenate([np.zeros((s, n, 1)), g], axis=2)  # (S, n, E + 1)
         self.values = _carry_closed(values, self.knots, self.c_knots, weights.mean(axis=1))

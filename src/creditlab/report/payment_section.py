@@ -12,7 +12,13 @@ from IPython.display import Markdown
 
 from creditlab.ledger.schema import CUSTOMER_ID, INVOICE_ID, NAME
 from creditlab.models.payment_data import COUNTRY_CALENDAR
-from creditlab.models.payment_forecast import MIN_WEEK_INVOICES, MIN_WEEKS
+from creditlab.models.payment_forecast import (
+    MIN_WEEK_INVOICES,
+    MIN_WEEKS,
+    TURN_AFTER,
+    TURN_DAYS,
+    TURN_PRIOR,
+)
 from creditlab.report.figures import cash_chart, to_image
 from creditlab.report.tables import fmt_money, gate_report, md_escape, table
 from creditlab.run.folder import CASH_FILE, FORECAST_FILE, PAYMENT_SUMMARY_FILE, RunFolder
@@ -197,6 +203,8 @@ def payment_model_section(run: Run) -> list:
             f"interval {spread['lo']:.1f} to {spread['hi']:.1f})." + _sample_text(n)
         )
     ]
+    if (turn := s.get("month_turn")) and turn["payments"]:
+        out.append(Markdown(_turn_text(turn)))
     if len(effects):
         effects["covariate"] = (
             effects["covariate"].map(_COVARIATE_TEXT).fillna(effects["covariate"])
@@ -249,6 +257,21 @@ def _sample_text(n: dict) -> str:
         "`sample_customers`); each other customer's effect was then drawn from its own invoices "
         "given each posterior draw (Laplace approximation of a one-dimensional, log-concave "
         "posterior), so its interval carries the population's uncertainty too."
+    )
+
+
+def _turn_text(turn: dict) -> str:
+    """What the model learnt of late payments at the month turn."""
+    n, k = turn["payments"], turn["at_turn"]
+    return (
+        f"**Late payments at the month turn.** Of the {n:,} training payments more than "
+        f"{TURN_AFTER} days past due, {k:,} ({k / n:.0%}) fell on a month's last "
+        f"{TURN_DAYS[0]} or first {TURN_DAYS[1]} days, where the customers' payment calendars "
+        f"alone put {turn['by_calendar']:.0%} of them (collections' month-end runs, statements). "
+        f"In the forecast such a day weighs {turn['lift']:.1f} times what the calendar gives it "
+        "for an invoice that late (the lift that matches the observed share, shrunk towards 1 "
+        f"by {TURN_PRIOR:.0f} payments at chance); it moves days within a lateness bucket, not "
+        "the bucket's probability."
     )
 
 

@@ -227,6 +227,7 @@ def _fit_and_forecast(
         effects=model.effects_table(prob).to_dict(orient="records"),
         sigma_customer_days=model.customer_spread_days(prob),
         due_week={"rho": model.week_rho, "weeks": model.week_count},
+        month_turn=model.month_turn,
         stall=_stall_summary(
             model, forecast, defaults is not None, prob, bool(led.invoices[PAID_ON].notna().all())
         ),
