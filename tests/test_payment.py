@@ -25,6 +25,7 @@ from creditlab.models.payment_data import (
 )
 from creditlab.models.payment_forecast import (
     MIN_WEEKS,
+    SHAPE_KNOTS,
     Conditional,
     cash_forecast,
     due_week_correlation,
@@ -32,6 +33,7 @@ from creditlab.models.payment_forecast import (
     month_end_days,
     month_turn_days,
     month_turn_lift,
+    quantile_shapes,
     turn_shares,
     week_uniforms,
 )
@@ -225,6 +227,31 @@ def test_a_month_end_lift_puts_payments_on_the_months_last_weekday():
     # bucket probabilities stay the model's: the lift only moves days inside buckets
     for t in (0.0, 30.0, 90.0):
         assert month_end.cdf(t) == pytest.approx(plain.cdf(t))
+
+
+def test_a_customers_own_shape_recovers_what_the_shared_shape_misses():
+    # a customer that pays 3 days early 85 % of the time, otherwise 2 to 20 days late: the shared
+    # shape (a logistic around the due date) spreads it over a fortnight
+    rng = np.random.default_rng(8)
+    n = 3000
+    true = np.where(rng.random(n) < 0.85, -3, rng.integers(2, 21, n)).astype(float)
+    cut = np.linspace(-6, 12, len(EDGES))[None, :]
+    args = (cut, np.zeros((1, n)), EDGES, np.full(n, 30.0), np.full(n, -31.0))
+    shared = Conditional(*args)
+    lo, hi = shared.cdf(true - 1)[0], shared.cdf(true)[0]
+    shapes = quantile_shapes(lo, hi, np.zeros(n, dtype=np.int64), 1)
+    assert (np.diff(shapes[0]) >= 0).all() and shapes[0, 0] == 0 and shapes[0, -1] == 1
+    own = Conditional(*args, None, None, None, None, None, 1.0, np.repeat(shapes, n, 0))
+    for t in (-4.0, -2.0, 0.0, 7.0, 21.0):  # at the bucket edges: the customer's own CDF
+        assert own.cdf(t)[0, 0] == pytest.approx(np.mean(true <= t), abs=0.015)
+    assert abs(shared.cdf(-2.0)[0, 0] - np.mean(true <= -2)) > 0.2
+    # a customer the shared shape fits keeps it: its quantiles are uniform
+    fits = shared.sample(rng.random((1, n)))[0]
+    beyond = np.isnan(fits)  # not paid within the last edge: its quantile is above G(last)
+    fits = np.where(beyond, EDGES[-1] + 1, fits)
+    lo, hi = shared.cdf(fits - 1)[0], np.where(beyond, 1.0, shared.cdf(fits)[0])
+    diagonal = quantile_shapes(lo, hi, np.zeros(n, dtype=np.int64), 1)[0]
+    assert np.abs(diagonal - np.linspace(0, 1, SHAPE_KNOTS)).max() < 0.03
 
 
 @pytest.mark.parametrize("lift", [1.0, 3.0])
@@ -684,7 +711,7 @@ def test_a_sample_fit_forecasts_every_customer_and_survives_a_round_trip(tmp_pat
     portfolio = synthesize(cfg)
     frame = payment_frame(portfolio.invoices, portfolio.customers, cfg.end, events=portfolio.events)
     model = PaymentModel(
-        PaymentConfig(sample_customers=50, sample_above=50),
+        PaymentConfig(sample_customers=50, sample_above=50, own_timing_min_invoices=45),
         SamplerConfig(sampler="nutpie", draws=200, tune=200, seed=4),
     ).fit(frame)
     assert 40 <= len(model.fitted) <= 60 and len(model.customers) == frame["customer_id"].nunique()
@@ -698,6 +725,8 @@ def test_a_sample_fit_forecasts_every_customer_and_survives_a_round_trip(tmp_pat
     back = PaymentModel.load(model.save(tmp_path / "payment.nc"))
     assert (back.week_rho, back.week_count) == (model.week_rho, model.week_count)
     assert back.month_turn == model.month_turn and model.month_turn["payments"] > 0
+    assert back.shape_customers == model.shape_customers and len(model.shape_customers) > 0
+    assert np.array_equal(back.shapes, model.shapes)
     again, resimulated = back.forecast(open_now, cfg.end, n_draws=100)
     assert np.allclose(again["p_dpd30"], result["p_dpd30"])
     assert np.array_equal(resimulated, simulated, equal_nan=True)

@@ -74,6 +74,8 @@ from creditlab.ledger.schema import COUNTRY, CUSTOMER_ID, DUE_ON
 from creditlab.models.diagnostics import GateConfig, GateResult, convergence_gate
 from creditlab.models.payment_data import PaymentConfig, payer_calendars, payment_cells
 from creditlab.models.payment_forecast import (
+    SHAPE_KNOTS,
+    SHAPE_WEEKDAY_PRIOR,
     TURN_AFTER,
     Conditional,
     due_week_correlation,
@@ -81,6 +83,8 @@ from creditlab.models.payment_forecast import (
     month_end_days,
     month_turn_days,
     month_turn_lift,
+    quantile_shapes,
+    reshape_quantiles,
     turn_shares,
     week_uniforms,
 )
@@ -119,6 +123,7 @@ _DAYS = np.arange(np.datetime64("2001-01-01"), np.datetime64("2101-01-01"))
 _MONTH_END_BY_WEEKDAY = np.bincount(
     (_DAYS.astype(np.int64) + 3) % 7, month_end_days(_DAYS), minlength=7
 ) / np.bincount((_DAYS.astype(np.int64) + 3) % 7, minlength=7)
+_DIAGONAL = np.linspace(0.0, 1.0, SHAPE_KNOTS)  # the model's own shape: quantiles unchanged
 _BIG = 50.0  # stands in for an infinite cutpoint (exp(+-_BIG) stays finite in float32: JAX)
 
 
@@ -203,6 +208,10 @@ class PaymentModel:
         # late payments at a month turn: their day weight's lift, and what it was learnt from
         # (late payments, how many at a month turn, the share the calendars alone give)
         self.month_turn = {"lift": 1.0, "payments": 0, "at_turn": 0, "by_calendar": 0.0}
+        # each customer with own_timing_min_invoices invoices: its own shape (quantile CDF) per
+        # due weekday (customer, weekday, knot)
+        self.shape_customers: list[str] = []
+        self.shapes = np.zeros((0, 7, SHAPE_KNOTS))
         self.provenance: dict = {}
 
     # -- build ----------------------------------------------------------------------------
@@ -408,7 +417,7 @@ class PaymentModel:
             self._extend(frame)
             self.timings["conditional_s"] = round(time.perf_counter() - t0, 3)
         self._month_turn(frame)
-        self._week_correlation(frame)
+        self._from_quantiles(frame)
         return self
 
     def _month_turn(self, frame: pd.DataFrame) -> None:
@@ -444,14 +453,33 @@ class PaymentModel:
         }
         log.info("late payments at a month turn: %s", self.month_turn)
 
-    def _week_correlation(self, frame: pd.DataFrame) -> None:
-        """Estimate how much invoices due in the same week share their timing beyond the model
-        (a busy quarter end, a holiday week): :func:`due_week_correlation` of the training
-        invoices' :meth:`_pit_bounds` (a sample of :data:`WEEK_SAMPLE_ROWS` on a big ledger)."""
+    def _from_quantiles(self, frame: pd.DataFrame) -> None:
+        """What the training invoices' payment quantiles under the fitted model say
+        (:meth:`_pit_bounds`; a sample of :data:`WEEK_SAMPLE_ROWS` on a big ledger): each customer
+        with ``own_timing_min_invoices`` invoices gets its own shape (:func:`quantile_shapes`: a
+        shifted and scaled shared shape does not fit a customer that pays three days early nearly
+        every time), then how much invoices due in the same week share their timing beyond that
+        (a holiday week, a quarter end: :func:`due_week_correlation`)."""
         rows = self._ordinary_course(frame)
         if len(rows) > WEEK_SAMPLE_ROWS:
             rows = rows.sample(WEEK_SAMPLE_ROWS, random_state=self.sampler_config.seed)
+        self.shape_customers = []  # the quantiles are the shared shape's
         lo, hi = self._pit_bounds(rows)
+        counts = frame[CUSTOMER_ID].value_counts()
+        self.shape_customers = sorted(
+            counts.index[counts >= self.model_config.own_timing_min_invoices]
+        )
+        if self.shape_customers:
+            codes = level_codes(rows[CUSTOMER_ID], self.shape_customers)
+            own, c = codes >= 0, len(self.shape_customers)
+            whole = quantile_shapes(lo[own], hi[own], codes[own], c)
+            weekday = codes[own] * 7 + rows["due_weekday"].to_numpy()[own]
+            self.shapes = quantile_shapes(
+                lo[own], hi[own], weekday, c * 7, np.repeat(whole, 7, 0), SHAPE_WEEKDAY_PRIOR
+            ).reshape(c, 7, SHAPE_KNOTS)
+            shaped = self._row_shapes(rows)
+            lo, hi = (reshape_quantiles(b[None, :], shaped)[0] for b in (lo, hi))
+        log.info("payment model: %d customers with their own shape", len(self.shape_customers))
         self.week_rho, self.week_count = due_week_correlation(lo, hi, rows[DUE_ON])
         log.info(
             "payment timing shared by invoices due in the same week: correlation %.3f (%d weeks)",
@@ -461,18 +489,22 @@ class PaymentModel:
 
     def _pit_bounds(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Each row's probability integral transform under the model, as at its issue date, lies
-        between ``lo`` and ``hi`` (paid ``d`` days past due: ``G(d - 1), G(d)``; still open ``e``
-        days past due: ``G(e), 1``), ``G`` averaged over :data:`WEEK_DRAWS` posterior draws."""
+        between ``lo`` and ``hi`` (paid ``d`` days past due: ``G(d - 1), G(d)``, or ``G(d - 1), 1``
+        past the last edge; still open ``e`` days past due: ``G(e), 1``), ``G`` averaged over
+        :data:`WEEK_DRAWS` posterior draws."""
         cut, eta, scale = self.effects(rows, WEEK_DRAWS, self.sampler_config.seed)
         paid = rows["paid"].to_numpy(dtype=bool)
         days = rows["days_late"].to_numpy(dtype=float, na_value=np.nan)
         issued = -rows["terms"].to_numpy(dtype=float) - 1.0
+        edges = self.model_config.edges
         lo, hi = np.zeros(len(rows)), np.ones(len(rows))
         for sl, dist in self._conditionals(rows, cut, eta, scale, issued):
             p = paid[sl]
             upto = np.where(p, days[sl] - 1.0, rows["dpd_now"].to_numpy(dtype=float)[sl])
             lo[sl] = dist.cdf(upto).mean(axis=0)
-            hi[sl] = np.where(p, dist.cdf(np.where(p, days[sl], 0.0)).mean(axis=0), 1.0)
+            # paid within the last edge: G(d); later, or still open: its quantile is above lo
+            within = p & (days[sl] <= edges[-1])
+            hi[sl] = np.where(within, dist.cdf(np.where(p, days[sl], 0.0)).mean(axis=0), 1.0)
         return lo, hi
 
     def _extend(self, frame: pd.DataFrame) -> None:
@@ -786,6 +818,7 @@ class PaymentModel:
         weights, lift = self.day_weights(frame), self.month_end_lift(frame)
         due_on = frame[DUE_ON].to_numpy(dtype="datetime64[D]")
         closed = self.closed_days(frame)
+        shapes = self._row_shapes(frame)
         s, n = eta.shape
         chunk = max(50, int(1e7 // (s * len(edges))))
         for start in range(0, n, chunk):
@@ -804,8 +837,18 @@ class PaymentModel:
                     None if lift is None else lift[sl],
                     None if closed is None else (closed[0][sl], closed[1]),
                     self.month_turn["lift"],
+                    None if shapes is None else shapes[sl],
                 ),
             )
+
+    def _row_shapes(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Per row, its customer's own shape on its due weekday (``(rows, SHAPE_KNOTS)``; the
+        model's, the diagonal, for the others); None when no customer has one."""
+        if not self.shape_customers:
+            return None
+        codes = level_codes(frame[CUSTOMER_ID], self.shape_customers)
+        own = self.shapes[np.maximum(codes, 0), frame["due_weekday"].to_numpy()]
+        return np.where((codes >= 0)[:, None], own, _DIAGONAL)
 
     def closed_days(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]] | None:
         """The bank holidays (``holidays`` calendars) each row of a payment frame can meet, from
@@ -868,7 +911,8 @@ class PaymentModel:
         hold 75 % or more of its payments, most first, e.g. "Tue, Fri"; else "any weekday") and
         ``median_days, median_lo, median_hi``: the median
         days past due at payment of its typical invoice (no invoice feature, due weekdays
-        averaged) with the ``prob`` interval over posterior draws."""
+        averaged; through its own shape where it has one) with the ``prob`` interval over
+        posterior draws."""
         shares = self.weekday_shares()[0]
         cut = self._posterior("cut", n_draws)
         u = self._customer_draws("u", n_draws, 0.0)
@@ -879,6 +923,10 @@ class PaymentModel:
             else np.ones_like(u)
         )
         f = 1.0 / (1.0 + np.exp(-(cut[:, None, :] - u[..., None]) / scale[..., None]))
+        if self.shape_customers:  # through each customer's own shape, its due weekdays averaged
+            codes = level_codes(pd.Series(self.customers), self.shape_customers)
+            own = self.shapes.mean(axis=1)[np.maximum(codes, 0)]
+            f = reshape_quantiles(f, np.where((codes >= 0)[:, None], own, _DIAGONAL))
         j = np.clip((f < 0.5).sum(axis=2), 1, len(edges) - 1)  # first edge with F >= 0.5
         f0 = np.take_along_axis(f, (j - 1)[..., None], 2)[..., 0]
         f1 = np.take_along_axis(f, j[..., None], 2)[..., 0]
@@ -939,14 +987,19 @@ class PaymentModel:
             "extra_customers": self.extra_customers,
             "due_week": [self.week_rho, self.week_count],
             "month_turn": self.month_turn,
+            "shape_customers": self.shape_customers,
         }
         idata = self.idata
-        if self.extra_customers:  # a sample fit: the left-out customers' conditional draws
+        if self.extra_customers or self.shape_customers:
             import xarray as xr
 
             idata = idata.copy()
+        if self.extra_customers:  # a sample fit: the left-out customers' conditional draws
             extra = xr.Dataset({"u": (("conditional_draw", "extra_customer"), self.extra_u)})
             idata.add_groups({"conditional": extra})
+        if self.shape_customers:
+            shapes = xr.Dataset({"cdf": (("shape_customer", "due_weekday", "knot"), self.shapes)})
+            idata.add_groups({"shapes": shapes})
         return write_posterior(idata, path, state, provenance)
 
     @classmethod
@@ -967,6 +1020,9 @@ class PaymentModel:
         model.fitted, model.extra_customers = state["fitted"], state["extra_customers"]
         model.week_rho, model.week_count = state.get("due_week", [0.0, 0])
         model.month_turn = state.get("month_turn", model.month_turn)
+        model.shape_customers = state.get("shape_customers", [])
+        if model.shape_customers:
+            model.shapes = idata.shapes["cdf"].to_numpy()
         if model.extra_customers:
             model.extra_u = idata.conditional["u"].to_numpy()
         model.provenance = provenance

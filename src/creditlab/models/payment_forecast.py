@@ -21,6 +21,9 @@ __all__ = [
     "CLOSED_SHARE",
     "MIN_WEEKS",
     "MIN_WEEK_INVOICES",
+    "SHAPE_KNOTS",
+    "SHAPE_PRIOR",
+    "SHAPE_WEEKDAY_PRIOR",
     "TURN_AFTER",
     "TURN_DAYS",
     "TURN_PRIOR",
@@ -31,6 +34,8 @@ __all__ = [
     "month_end_days",
     "month_turn_days",
     "month_turn_lift",
+    "quantile_shapes",
+    "reshape_quantiles",
     "turn_shares",
     "week_uniforms",
 ]
@@ -44,6 +49,10 @@ MIN_WEEK_INVOICES, MIN_WEEKS = 30, 8
 # than TURN_AFTER days past due on one of a month's last TURN_DAYS[0] or first TURN_DAYS[1] days
 # weighs the learnt lift more; TURN_PRIOR payments at chance shrink the lift towards 1
 TURN_AFTER, TURN_DAYS, TURN_PRIOR = 14, (5, 3), 20.0
+# a customer's own shape: the CDF of its invoices' payment quantiles on this many knots, pooled
+# with SHAPE_PRIOR invoices' worth of the model's (uniform quantiles); per due weekday, pooled
+# with SHAPE_WEEKDAY_PRIOR invoices' worth of the customer's
+SHAPE_KNOTS, SHAPE_PRIOR, SHAPE_WEEKDAY_PRIOR = 401, 30.0, 30.0
 
 
 def cash_forecast(
@@ -132,6 +141,35 @@ def due_week_correlation(lo, hi, due_on) -> tuple[float, int]:
     excess = mean.var(ddof=1) - np.mean(within / n[keep])
     kappa = np.mean(m[rows] ** 2)
     return float(np.clip(excess / max(kappa, 1e-12) ** 2, 0.0, 0.9)), int(keep.sum())
+
+
+def quantile_shapes(lo, hi, codes, groups: int, prior=None, weight: float = SHAPE_PRIOR):
+    """Per group (a customer), the CDF of its invoices' payment quantiles under the model at
+    :data:`SHAPE_KNOTS` evenly spaced quantiles ``(groups, SHAPE_KNOTS)``: each invoice's
+    quantile uniform between its bounds ``lo, hi`` (as for :func:`due_week_correlation`), pooled
+    with ``weight`` invoices' worth of ``prior`` (``(groups, SHAPE_KNOTS)``; default the
+    diagonal: uniform quantiles, the model's own shape). A customer whose days the model's shape
+    fits has the diagonal; one that pays three days early nearly every time, where the shared
+    shape spreads it over a week, has a steep step there."""
+    grid = np.linspace(0.0, 1.0, SHAPE_KNOTS)
+    prior = np.broadcast_to(grid, (groups, SHAPE_KNOTS)) if prior is None else prior
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    width = np.maximum(hi - lo, 1e-12)
+    below = np.clip((grid[None, :] - lo[:, None]) / width[:, None], 0.0, 1.0)  # (n, K)
+    sums = np.zeros((groups, SHAPE_KNOTS))
+    np.add.at(sums, np.asarray(codes), below)
+    counts = np.bincount(np.asarray(codes), minlength=groups)
+    return (sums + weight * prior) / (counts + weight)[:, None]
+
+
+def reshape_quantiles(values: np.ndarray, shapes: np.ndarray) -> np.ndarray:
+    """``values`` (``(S, n, ...)`` quantiles of the model) through each row's CDF ``shapes``
+    (``(n, SHAPE_KNOTS)``, from :func:`quantile_shapes`), linear between knots."""
+    x = np.clip(values, 0.0, 1.0) * (SHAPE_KNOTS - 1)
+    i = np.minimum(x.astype(np.int64), SHAPE_KNOTS - 2)
+    row = np.arange(shapes.shape[0]).reshape((1, -1) + (1,) * (values.ndim - 2))
+    a, b = shapes[row, i], shapes[row, i + 1]
+    return a + (x - i) * (b - a)
 
 
 def week_uniforms(rng, common: np.ndarray, weeks: np.ndarray, rho: float) -> np.ndarray:
@@ -319,8 +357,10 @@ class Conditional:
     default equal), times ``month_end_lift[i]`` on its month's last weekday (``due_on``: the due
     dates; default no lift), none on a bank holiday (``closed``: ``(codes, calendars)``, invoice
     ``i`` closed on ``calendars[codes[i]]``; its weight to the next open day), times ``turn``
-    more than :data:`TURN_AFTER` days past due at a month turn. A bucket with (almost) no weight
-    on its days passes its probability to the next (:func:`_carry_closed`).
+    more than :data:`TURN_AFTER` days past due at a month turn. With ``shapes`` (``(n,
+    SHAPE_KNOTS)``: a customer's own shape, :func:`quantile_shapes`), ``G`` at the knots goes
+    through it. A bucket with (almost) no weight on its days passes its probability to the next
+    (:func:`_carry_closed`).
     Mass past the last edge means "not paid within the last edge's days".
     """
 
@@ -337,6 +377,7 @@ class Conditional:
         month_end_lift=None,
         closed=None,
         turn=1.0,
+        shapes=None,
     ):
         s, n = eta.shape
         scale = np.ones_like(eta) if scale is None else scale
@@ -352,6 +393,8 @@ class Conditional:
         self.days = _Days(start, weights, edges[-1], due_on, month_end_lift, closed, turn)
         self.c_knots = self.days.cum(self.knots.T).T  # (n, E + 1)
         values = np.concatenate([np.zeros((s, n, 1)), g], axis=2)  # (S, n, E + 1)
+        if shapes is not None:
+            values = reshape_quantiles(values, shapes)
         self.values = _carry_closed(values, self.knots, self.c_knots, weights.mean(axis=1))
         self.e_now = np.asarray(e_now, dtype=float)
         self.g_now = self._g(self.e_now)

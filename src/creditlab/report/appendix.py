@@ -33,7 +33,9 @@ CAVEATS = (
     "Limits, ECL, provisions and scenarios are computed from stored posterior draws; LGD comes from "
     "the params' prior, not from observed recoveries. Roll rates count invoices, not balances.",
     "Payment timing: days from due date to payment in lateness buckets (ordinal logit, customer "
-    "effects pooled by industry, due-weekday effects); days inside a bucket are weighted by the "
+    "effects pooled by industry, due-weekday effects; a customer with many invoices also has its "
+    "own distribution per due weekday, learnt from its invoices' quantiles under the model); days "
+    "inside a bucket are weighted by the "
     "customer's weekdays of payment (its calendar, learnt from its paid invoices), none on the "
     "bank holidays of the params' calendars (a bucket with no such day, such as a weekend, "
     "passes its probability to the next), more at a month turn for a payment over 14 days late "

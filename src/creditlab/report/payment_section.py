@@ -15,6 +15,8 @@ from creditlab.models.payment_data import COUNTRY_CALENDAR
 from creditlab.models.payment_forecast import (
     MIN_WEEK_INVOICES,
     MIN_WEEKS,
+    SHAPE_PRIOR,
+    SHAPE_WEEKDAY_PRIOR,
     TURN_AFTER,
     TURN_DAYS,
     TURN_PRIOR,
@@ -203,6 +205,8 @@ def payment_model_section(run: Run) -> list:
             f"interval {spread['lo']:.1f} to {spread['hi']:.1f})." + _sample_text(n)
         )
     ]
+    if s.get("own_shapes"):
+        out.append(Markdown(_shapes_text(s["own_shapes"], s["model_config"])))
     if (turn := s.get("month_turn")) and turn["payments"]:
         out.append(Markdown(_turn_text(turn)))
     if len(effects):
@@ -257,6 +261,20 @@ def _sample_text(n: dict) -> str:
         "`sample_customers`); each other customer's effect was then drawn from its own invoices "
         "given each posterior draw (Laplace approximation of a one-dimensional, log-concave "
         "posterior), so its interval carries the population's uncertainty too."
+    )
+
+
+def _shapes_text(customers: int, config: dict) -> str:
+    """How customers with many invoices get their own payment-day distribution."""
+    return (
+        f"**Customers' own shapes.** The {customers:,} customers with "
+        f"{config['own_timing_min_invoices']:,} invoices or more each get their own distribution "
+        "of payment days, not only a shift and spread of the shared one: the quantiles their "
+        "training invoices' payment days take under the model, per due weekday (pooled with "
+        f"{SHAPE_WEEKDAY_PRIOR:.0f} invoices' worth of the customer's over all weekdays, and "
+        f"that with {SHAPE_PRIOR:.0f} of the model's), reshape its forecasts. A customer that "
+        "pays three days early nearly every time is forecast so, where the shared shape would "
+        "spread it over a week."
     )
 
 
