@@ -55,7 +55,12 @@ Predictions condition on what is known today: an open invoice ``e`` days past du
 yet due) has ``P(D <= t | D > e) = (G(t) - G(e)) / (1 - G(e))``, with ``G`` the model's CDF spread
 over the days inside each bucket by the customer's calendar. Every probability is averaged over
 posterior draws; payment dates are simulated per draw (customer effects shared by a customer's
-invoices), which gives the date intervals and the weekly cash forecast's intervals.
+invoices, and a factor by invoices due in the same week), which gives the date intervals and the
+weekly cash forecast's intervals.
+
+After the fit, the training invoices' payment quantiles under the model give each customer with
+``own_timing_min_invoices`` invoices its own shape per due weekday and the due weeks' shared
+timing (:mod:`creditlab.models.payment_forecast`), and the late ones the month-turn lift.
 """
 
 from __future__ import annotations
@@ -115,8 +120,9 @@ log = logging.getLogger(__name__)
 # seeds walk other paths: on the HighRadius weekly run JAX's extended fit failed the gate (one
 # customer's tail ESS 299) where Numba's passed (887), so full fits keep Numba
 FULL_FIT_BACKEND, SAMPLE_FIT_BACKEND = "numba", "jax"
-# the due-week correlation is estimated from this many invoices at most and posterior draws
-WEEK_SAMPLE_ROWS, WEEK_DRAWS = 50_000, 100
+# what is learnt from the training invoices after the fit (own shapes, the due-week correlation,
+# the month-turn lift) comes from this many invoices at most, and this many posterior draws
+QUANTILE_ROWS, QUANTILE_DRAWS = 50_000, 100
 CONDITIONAL_DRAWS = 400  # posterior draws a sample fit's left-out customers get effects for
 # the share of each weekday's dates (Monday first) that are their month's last weekday
 _DAYS = np.arange(np.datetime64("2001-01-01"), np.datetime64("2101-01-01"))
@@ -423,7 +429,7 @@ class PaymentModel:
     def _month_turn(self, frame: pd.DataFrame) -> None:
         """Learn how much likelier a payment more than ``TURN_AFTER`` days late is at a month
         turn than the customer's calendar alone says (:func:`month_turn_lift`), from the late
-        payments of the training ledger (at most :data:`WEEK_SAMPLE_ROWS`); none without a
+        payments of the training ledger (at most :data:`QUANTILE_ROWS`); none without a
         calendar."""
         if not self.model_config.calendar:
             return
@@ -435,8 +441,8 @@ class PaymentModel:
         ]
         if rows.empty:
             return
-        if len(rows) > WEEK_SAMPLE_ROWS:
-            rows = rows.sample(WEEK_SAMPLE_ROWS, random_state=self.sampler_config.seed)
+        if len(rows) > QUANTILE_ROWS:
+            rows = rows.sample(QUANTILE_ROWS, random_state=self.sampler_config.seed)
         d = rows["days_late"].to_numpy(dtype=float)
         j = np.searchsorted(edges, d, side="left")  # the bucket: edges[j - 1] < d <= edges[j]
         due = rows[DUE_ON].to_numpy(dtype="datetime64[D]")
@@ -455,14 +461,14 @@ class PaymentModel:
 
     def _from_quantiles(self, frame: pd.DataFrame) -> None:
         """What the training invoices' payment quantiles under the fitted model say
-        (:meth:`_pit_bounds`; a sample of :data:`WEEK_SAMPLE_ROWS` on a big ledger): each customer
+        (:meth:`_pit_bounds`; a sample of :data:`QUANTILE_ROWS` on a big ledger): each customer
         with ``own_timing_min_invoices`` invoices gets its own shape (:func:`quantile_shapes`: a
         shifted and scaled shared shape does not fit a customer that pays three days early nearly
         every time), then how much invoices due in the same week share their timing beyond that
         (a holiday week, a quarter end: :func:`due_week_correlation`)."""
         rows = self._ordinary_course(frame)
-        if len(rows) > WEEK_SAMPLE_ROWS:
-            rows = rows.sample(WEEK_SAMPLE_ROWS, random_state=self.sampler_config.seed)
+        if len(rows) > QUANTILE_ROWS:
+            rows = rows.sample(QUANTILE_ROWS, random_state=self.sampler_config.seed)
         self.shape_customers = []  # the quantiles are the shared shape's
         lo, hi = self._pit_bounds(rows)
         counts = frame[CUSTOMER_ID].value_counts()
@@ -491,8 +497,8 @@ class PaymentModel:
         """Each row's probability integral transform under the model, as at its issue date, lies
         between ``lo`` and ``hi`` (paid ``d`` days past due: ``G(d - 1), G(d)``, or ``G(d - 1), 1``
         past the last edge; still open ``e`` days past due: ``G(e), 1``), ``G`` averaged over
-        :data:`WEEK_DRAWS` posterior draws."""
-        cut, eta, scale = self.effects(rows, WEEK_DRAWS, self.sampler_config.seed)
+        :data:`QUANTILE_DRAWS` posterior draws."""
+        cut, eta, scale = self.effects(rows, QUANTILE_DRAWS, self.sampler_config.seed)
         paid = rows["paid"].to_numpy(dtype=bool)
         days = rows["days_late"].to_numpy(dtype=float, na_value=np.nan)
         issued = -rows["terms"].to_numpy(dtype=float) - 1.0
