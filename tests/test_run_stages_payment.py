@@ -142,7 +142,7 @@ def test_reports_show_the_payment_sections(weekly_run):
     # every customer with own_timing_min_invoices invoices by the as-of date has its own shape
     summary = json.loads((weekly_run / "payment.json").read_text())
     run = open_run(weekly_run)
-    issued = run.ledger.invoices.loc[run.ledger.invoices["issued_on"] <= run.as_of]
+    issued = run.ledger.invoices.loc[run.ledger.invoices["issued_on"] <= pd.Timestamp(run.as_of)]
     rich = (
         issued.groupby("customer_id").size() >= summary["model_config"]["own_timing_min_invoices"]
     )
