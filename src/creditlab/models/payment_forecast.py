@@ -226,8 +226,8 @@ def month_turn_lift(on_turn: np.ndarray, turn_share: np.ndarray) -> float:
 
 def turn_shares(lower, upper, terms, day_weights, due_on, month_end_lift=None, closed=None):
     """Per invoice, the share of the day weight of ``lower < d <= upper`` (days past due) on
-    late month-turn days, the days weighted as :class:`Conditional` weighs them without a month-turn
-    lift (the ``f`` of :func:`month_turn_lift`)."""
+    late month-turn days, the days weighted as :class:`Conditional` weighs them without a
+    month-turn lift (the ``f`` of :func:`month_turn_lift`)."""
     start = -np.asarray(terms, dtype=float) - 1.0
     days = _Days(
         start, np.asarray(day_weights, float), np.max(upper), due_on, month_end_lift, closed
@@ -277,8 +277,8 @@ class _Days:
     lies in the next bucket, the bucket's other days share the holiday's probability, and a
     bucket left with no open day passes it to the next bucket (:func:`_carry_closed`). A day
     more than :data:`TURN_AFTER` days past due at a month turn weighs ``turn`` times more (late
-    payments cluster there: :func:`month_turn_lift`). With every weight 1, ``C(x) = x - start`` (days inside a
-    bucket equally likely)."""
+    payments cluster there: :func:`month_turn_lift`). With every weight 1, ``C(x) = x - start``
+    (days inside a bucket equally likely)."""
 
     def __init__(self, start, weights, last, due=None, lift=None, closed=None, turn=1.0):
         self.start = np.asarray(start, dtype=float)
