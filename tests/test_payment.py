@@ -727,6 +727,11 @@ def test_a_sample_fit_forecasts_every_customer_and_survives_a_round_trip(tmp_pat
     assert back.month_turn == model.month_turn and model.month_turn["payments"] > 0
     assert back.shape_customers == model.shape_customers and len(model.shape_customers) > 0
     assert np.array_equal(back.shapes, model.shapes)
+    again = PaymentModel.load(back.save(tmp_path / "again.nc"))  # a model read back saves again
+    assert np.array_equal(again.shapes, model.shapes)
+    assert again.extra_customers == model.extra_customers and np.array_equal(
+        again.extra_u, model.extra_u
+    )
     again, resimulated = back.forecast(open_now, cfg.end, n_draws=100)
     assert np.allclose(again["p_dpd30"], result["p_dpd30"])
     assert np.array_equal(resimulated, simulated, equal_nan=True)

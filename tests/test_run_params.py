@@ -11,6 +11,7 @@ import pytest
 from creditlab.decisions.settings import DecisionSettings
 from creditlab.errors import ConfigError
 from creditlab.ledger.mapping import parse_mapping
+from creditlab.run import settings as settings_module
 from creditlab.run.params import RunParams, load_params
 from creditlab.run.settings import PaymentSettings, PDSettings
 
@@ -118,7 +119,7 @@ def test_bad_mappings_are_config_errors(mapping, message):
         parse_mapping(mapping)
 
 
-def test_cache_keys_change_with_what_changes_the_fit():
+def test_cache_keys_change_with_what_changes_the_fit(monkeypatch):
     ci = load_params("params/ci.yaml")
     day = dt.date(2026, 11, 20)
     pd_key, pay_key = ci.pd_model.key("abc", day), ci.payment_model.key("abc", day)
@@ -134,3 +135,6 @@ def test_cache_keys_change_with_what_changes_the_fit():
         assert other != pay_key
     # forecast-only settings reuse the fit: more weeks or draws need no new sampling
     assert dataclasses.replace(ci.payment_model, weeks=26, draws=500).key("abc", day) == pay_key
+    # a fit cached before the payment model learnt more (FIT_VERSION) is not reused
+    monkeypatch.setattr(settings_module, "FIT_VERSION", settings_module.FIT_VERSION + 1)
+    assert ci.payment_model.key("abc", day) != pay_key

@@ -995,17 +995,23 @@ class PaymentModel:
             "month_turn": self.month_turn,
             "shape_customers": self.shape_customers,
         }
-        idata = self.idata
-        if self.extra_customers or self.shape_customers:
-            import xarray as xr
+        import xarray as xr
 
-            idata = idata.copy()
+        groups = {}
         if self.extra_customers:  # a sample fit: the left-out customers' conditional draws
-            extra = xr.Dataset({"u": (("conditional_draw", "extra_customer"), self.extra_u)})
-            idata.add_groups({"conditional": extra})
+            groups["conditional"] = xr.Dataset(
+                {"u": (("conditional_draw", "extra_customer"), self.extra_u)}
+            )
         if self.shape_customers:
-            shapes = xr.Dataset({"cdf": (("shape_customer", "due_weekday", "knot"), self.shapes)})
-            idata.add_groups({"shapes": shapes})
+            groups["shapes"] = xr.Dataset(
+                {"cdf": (("shape_customer", "due_weekday", "knot"), self.shapes)}
+            )
+        idata = self.idata
+        if groups:  # written afresh: a model read from a file already holds them
+            idata = idata.copy()
+            for name in set(groups) & set(idata.groups()):
+                delattr(idata, name)
+            idata.add_groups(groups)
         return write_posterior(idata, path, state, provenance)
 
     @classmethod

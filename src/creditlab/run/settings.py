@@ -18,7 +18,7 @@ from creditlab.config import parse_section, reject_unknown_keys
 from creditlab.errors import ConfigError
 from creditlab.features import FEATURES, SIGNAL_FEATURES
 from creditlab.models.diagnostics import GateConfig
-from creditlab.models.payment_data import PaymentConfig
+from creditlab.models.payment_data import FIT_VERSION, PaymentConfig
 from creditlab.models.pd import ModelConfig
 from creditlab.models.pd_priors import Priors, parse_priors
 from creditlab.models.sampling import SamplerConfig
@@ -76,9 +76,10 @@ class PaymentSettings:
     extend_rounds: int = 1  # refits with tuning and draws doubled when the gate fails
 
     def key(self, data_hash: str, as_of: dt.date) -> str:
-        """Cache key of the fit: same data, as-of date and model/sampler settings."""
+        """Cache key of the fit: same data, as-of date, model/sampler settings and
+        :data:`~creditlab.models.payment_data.FIT_VERSION`."""
         fit_part = [dataclasses.asdict(self.model), dataclasses.asdict(self.sampler)]
-        return _cache_key("payment", data_hash, as_of.isoformat(), fit_part)
+        return _cache_key("payment", FIT_VERSION, data_hash, as_of.isoformat(), fit_part)
 
 
 def _extend_rounds(raw: Mapping[str, Any], where: str) -> int:
