@@ -483,7 +483,7 @@ class PaymentModel:
             self.shapes = quantile_shapes(
                 lo[own], hi[own], weekday, c * 7, np.repeat(whole, 7, 0), SHAPE_WEEKDAY_PRIOR
             ).reshape(c, 7, SHAPE_KNOTS)
-            shaped = self._row_shapes(rows)
+            shaped = self._shapes_for(codes, rows["due_weekday"].to_numpy())
             lo, hi = (reshape_quantiles(b[None, :], shaped)[0] for b in (lo, hi))
         log.info("payment model: %d customers with their own shape", len(self.shape_customers))
         self.week_rho, self.week_count = due_week_correlation(lo, hi, rows[DUE_ON])
@@ -502,11 +502,12 @@ class PaymentModel:
         paid = rows["paid"].to_numpy(dtype=bool)
         days = rows["days_late"].to_numpy(dtype=float, na_value=np.nan)
         issued = -rows["terms"].to_numpy(dtype=float) - 1.0
+        dpd_now = rows["dpd_now"].to_numpy(dtype=float)
         edges = self.model_config.edges
         lo, hi = np.zeros(len(rows)), np.ones(len(rows))
         for sl, dist in self._conditionals(rows, cut, eta, scale, issued):
             p = paid[sl]
-            upto = np.where(p, days[sl] - 1.0, rows["dpd_now"].to_numpy(dtype=float)[sl])
+            upto = np.where(p, days[sl] - 1.0, dpd_now[sl])
             lo[sl] = dist.cdf(upto).mean(axis=0)
             # paid within the last edge: G(d); later, or still open: its quantile is above lo
             within = p & (days[sl] <= edges[-1])
@@ -824,7 +825,8 @@ class PaymentModel:
         weights, lift = self.day_weights(frame), self.month_end_lift(frame)
         due_on = frame[DUE_ON].to_numpy(dtype="datetime64[D]")
         closed = self.closed_days(frame)
-        shapes = self._row_shapes(frame)
+        codes = self._shape_codes(frame)
+        weekday = frame["due_weekday"].to_numpy()
         s, n = eta.shape
         chunk = max(50, int(1e7 // (s * len(edges))))
         for start in range(0, n, chunk):
@@ -843,17 +845,23 @@ class PaymentModel:
                     None if lift is None else lift[sl],
                     None if closed is None else (closed[0][sl], closed[1]),
                     self.month_turn["lift"],
-                    None if shapes is None else shapes[sl],
+                    None if codes is None else self._shapes_for(codes[sl], weekday[sl]),
                 ),
             )
 
-    def _row_shapes(self, frame: pd.DataFrame) -> np.ndarray | None:
-        """Per row, its customer's own shape on its due weekday (``(rows, SHAPE_KNOTS)``; the
-        model's, the diagonal, for the others); None when no customer has one."""
+    def _shape_codes(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Per row, its customer's place in ``shape_customers`` (-1: none); None when no customer
+        has its own shape."""
         if not self.shape_customers:
             return None
-        codes = level_codes(frame[CUSTOMER_ID], self.shape_customers)
-        own = self.shapes[np.maximum(codes, 0), frame["due_weekday"].to_numpy()]
+        return level_codes(frame[CUSTOMER_ID], self.shape_customers)
+
+    def _shapes_for(self, codes: np.ndarray, weekday: np.ndarray | None = None) -> np.ndarray:
+        """Per row (``codes``: :meth:`_shape_codes`), its customer's own shape on its due
+        ``weekday`` (None: its weekdays averaged), ``(rows, SHAPE_KNOTS)``; the model's, the
+        diagonal, for a customer without one."""
+        known = np.maximum(codes, 0)
+        own = self.shapes.mean(axis=1)[known] if weekday is None else self.shapes[known, weekday]
         return np.where((codes >= 0)[:, None], own, _DIAGONAL)
 
     def closed_days(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]] | None:
@@ -931,8 +939,7 @@ class PaymentModel:
         f = 1.0 / (1.0 + np.exp(-(cut[:, None, :] - u[..., None]) / scale[..., None]))
         if self.shape_customers:  # through each customer's own shape, its due weekdays averaged
             codes = level_codes(pd.Series(self.customers), self.shape_customers)
-            own = self.shapes.mean(axis=1)[np.maximum(codes, 0)]
-            f = reshape_quantiles(f, np.where((codes >= 0)[:, None], own, _DIAGONAL))
+            f = reshape_quantiles(f, self._shapes_for(codes))
         j = np.clip((f < 0.5).sum(axis=2), 1, len(edges) - 1)  # first edge with F >= 0.5
         f0 = np.take_along_axis(f, (j - 1)[..., None], 2)[..., 0]
         f1 = np.take_along_axis(f, j[..., None], 2)[..., 0]
