@@ -856,12 +856,12 @@ class PaymentModel:
             return None
         return level_codes(frame[CUSTOMER_ID], self.shape_customers)
 
-    def _shapes_for(self, codes: np.ndarray, weekday: np.ndarray | None = None) -> np.ndarray:
+    def _shapes_for(self, codes: np.ndarray, weekday: np.ndarray) -> np.ndarray:
         """Per row (``codes``: :meth:`_shape_codes`), its customer's own shape on its due
-        ``weekday`` (None: its weekdays averaged), ``(rows, SHAPE_KNOTS)``; the model's, the
-        diagonal, for a customer without one."""
+        ``weekday``, ``(rows, SHAPE_KNOTS)``; the model's, the diagonal, for a customer without
+        one."""
         known = np.maximum(codes, 0)
-        own = self.shapes.mean(axis=1)[known] if weekday is None else self.shapes[known, weekday]
+        own = self.shapes[known, weekday]
         return np.where((codes >= 0)[:, None], own, _DIAGONAL)
 
     def closed_days(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]] | None:
@@ -925,8 +925,8 @@ class PaymentModel:
         hold 75 % or more of its payments, most first, e.g. "Tue, Fri"; else "any weekday") and
         ``median_days, median_lo, median_hi``: the median
         days past due at payment of its typical invoice (no invoice feature, due weekdays
-        averaged; through its own shape where it has one) with the ``prob`` interval over
-        posterior draws."""
+        averaged) with the ``prob`` interval over posterior draws. Own shapes are not applied:
+        they map quantiles truncated at each invoice's issue date, and this median is not."""
         shares = self.weekday_shares()[0]
         cut = self._posterior("cut", n_draws)
         u = self._customer_draws("u", n_draws, 0.0)
@@ -937,9 +937,6 @@ class PaymentModel:
             else np.ones_like(u)
         )
         f = 1.0 / (1.0 + np.exp(-(cut[:, None, :] - u[..., None]) / scale[..., None]))
-        if self.shape_customers:  # through each customer's own shape, its due weekdays averaged
-            codes = level_codes(pd.Series(self.customers), self.shape_customers)
-            f = reshape_quantiles(f, self._shapes_for(codes))
         j = np.clip((f < 0.5).sum(axis=2), 1, len(edges) - 1)  # first edge with F >= 0.5
         f0 = np.take_along_axis(f, (j - 1)[..., None], 2)[..., 0]
         f1 = np.take_along_axis(f, j[..., None], 2)[..., 0]
