@@ -254,6 +254,42 @@ def test_a_customers_own_shape_recovers_what_the_shared_shape_misses():
     assert np.abs(diagonal - np.linspace(0, 1, SHAPE_KNOTS)).max() < 0.03
 
 
+def test_the_usual_payment_day_is_the_median_after_the_issue_date():
+    # customers under a hand-made posterior: A's latent timing lies 10 days before the due date,
+    # but A is invoiced 5 days before it, so A pays in the days after issue (a model fitted to
+    # such invoices learns exactly this: only the part after the issue date is ever seen); B, on
+    # 30-day terms, keeps its latent median; C has no invoice in the frame
+    import arviz as az
+
+    s = 40
+    posterior = {
+        "cut": np.tile(EDGES + 0.5, (1, s, 1)),
+        "u": np.tile([-10.0, 3.0, 0.0], (1, s, 1)),
+        "mu": np.zeros((1, s)),
+        "sigma_customer": np.ones((1, s)),
+    }
+    model = PaymentModel(PaymentConfig(calendar=False))
+    model.idata = az.from_dict(posterior=posterior, dims={"u": ["customer"]})
+    model.customers = model.fitted = ["A", "B", "C"]
+    model.groups, model.customer_group = ["all"], [0, 0, 0]
+    model.paid_weekdays, model.month_end_paid = np.ones((3, 7, 7)), np.zeros(3)
+    due = pd.Series(pd.date_range("2026-01-05", periods=20, freq="3D"))
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["A", "B"] * 10,
+            "due_on": due,
+            "due_weekday": due.dt.day_of_week,
+            "terms": [5.0, 30.0] * 10,
+        }
+    )
+    table = model.calendar_table(frame).set_index("customer_id")
+    assert -5 <= table.at["A", "median_days"] <= -4  # not -10: it cannot pay before issue
+    assert table.at["A", "median_lo"] >= -5
+    # B: P(D <= edge) = logistic(edge + 0.5 - 3); half its payments are in by day 3
+    assert table.at["B", "median_days"] == 3
+    assert table.loc["C", ["median_days", "median_lo", "median_hi"]].isna().all()
+
+
 @pytest.mark.parametrize("lift", [1.0, 3.0])
 def test_late_payments_at_the_month_turn_recover_a_planted_lift(lift):
     days = np.array(["2019-01-26", "2019-01-27", "2019-01-31", "2019-02-03", "2019-02-04",
@@ -589,7 +625,9 @@ def ledger_backtest():
 @pytest.mark.slow
 def test_learns_each_customers_payment_calendar(ledger_backtest):
     portfolio, b = ledger_backtest
-    calendar = b.model.calendar_table().set_index("customer_id")
+    split = portfolio.config.end - dt.timedelta(days=240)
+    train = payment_frame(portfolio.invoices, portfolio.customers, split)
+    calendar = b.model.calendar_table(train).set_index("customer_id")
     truth = portfolio.truth_customers.set_index("customer_id")["pay_runs"]
     seen = calendar.loc[calendar["payments"] >= 10]
     runs = truth.loc[seen.index]
@@ -606,6 +644,12 @@ def test_learns_each_customers_payment_calendar(ledger_backtest):
     # as they are but changed the fit enough to show it.
     assert np.mean(same) >= 0.85, seen.loc[weekly, ["payments", "pays_on"]].join(runs)
     assert not seen["pays_on"].str.contains("Sat|Sun").any()  # nobody pays at the weekend
+    # "usually N days": each customer's own median payment day up to the split, within its
+    # interval for most customers and a day of it on average
+    own = train.loc[train["paid"]].groupby("customer_id")["days_late"].median()
+    both = seen.join(own.rename("own"), how="inner")
+    inside = both["own"].between(both["median_lo"] - 0.5, both["median_hi"] + 0.5)
+    assert inside.mean() >= 0.85 and (both["median_days"] - both["own"]).abs().mean() < 1.2, both
     # month-end payers are named so, and nobody else is
     month_end = runs == "month end"
     assert month_end.sum() >= 5
@@ -716,7 +760,7 @@ def test_a_sample_fit_forecasts_every_customer_and_survives_a_round_trip(tmp_pat
     ).fit(frame)
     assert 40 <= len(model.fitted) <= 60 and len(model.customers) == frame["customer_id"].nunique()
     assert model.idata.posterior.sizes["customer"] == len(model.fitted)
-    assert set(model.calendar_table()["customer_id"]) == set(model.customers)
+    assert set(model.calendar_table(frame)["customer_id"]) == set(model.customers)
     open_now = frame.loc[~frame["paid"]].reset_index(drop=True)
     result, _ = model.forecast(open_now, cfg.end, n_draws=100)
     assert result["p_dpd30"].between(0, 1).all() and result["p_dpd30"].notna().all()

@@ -68,6 +68,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,6 +124,7 @@ FULL_FIT_BACKEND, SAMPLE_FIT_BACKEND = "numba", "jax"
 # what is learnt from the training invoices after the fit (own shapes, the due-week correlation,
 # the month-turn lift) comes from this many invoices at most, and this many posterior draws
 QUANTILE_ROWS, QUANTILE_DRAWS = 50_000, 100
+USUAL_INVOICES = 30  # "usually ... days": the median over a customer's last this many invoices
 CONDITIONAL_DRAWS = 400  # posterior draws a sample fit's left-out customers get effects for
 # the share of each weekday's dates (Monday first) that are their month's last weekday
 _DAYS = np.arange(np.datetime64("2001-01-01"), np.datetime64("2101-01-01"))
@@ -827,10 +829,7 @@ class PaymentModel:
         closed = self.closed_days(frame)
         codes = self._shape_codes(frame)
         weekday = frame["due_weekday"].to_numpy()
-        s, n = eta.shape
-        chunk = max(50, int(1e7 // (s * len(edges))))
-        for start in range(0, n, chunk):
-            sl = slice(start, min(start + chunk, n))
+        for sl in self._chunks(*eta.shape):
             yield (
                 sl,
                 Conditional(
@@ -848,6 +847,12 @@ class PaymentModel:
                     None if codes is None else self._shapes_for(codes[sl], weekday[sl]),
                 ),
             )
+
+    def _chunks(self, s: int, n: int):
+        """Slices of ``n`` rows, so that a chunk's ``(s, rows, edges)`` arrays stay near 80 MB."""
+        chunk = max(50, int(1e7 // (s * len(self.model_config.edges))))
+        for start in range(0, n, chunk):
+            yield slice(start, min(start + chunk, n))
 
     def _shape_codes(self, frame: pd.DataFrame) -> np.ndarray | None:
         """Per row, its customer's place in ``shape_customers`` (-1: none); None when no customer
@@ -917,31 +922,18 @@ class PaymentModel:
             )
         return pd.DataFrame(rows)
 
-    def calendar_table(self, prob: float = 0.9, n_draws: int = 200) -> pd.DataFrame:
+    def calendar_table(
+        self, frame: pd.DataFrame, prob: float = 0.9, n_draws: int = 100
+    ) -> pd.DataFrame:
         """Each customer's payment calendar and timing: ``customer_id, payments`` (paid invoices
         it was learnt from), ``share_mon .. share_sun`` (:meth:`weekday_shares`),
         ``share_month_end`` (:meth:`month_end_shares`), ``pays_on`` ("month end" when half or
         more of its payments fall on the month's last weekday; else the one or two weekdays that
         hold 75 % or more of its payments, most first, e.g. "Tue, Fri"; else "any weekday") and
-        ``median_days, median_lo, median_hi``: the median
-        days past due at payment of its typical invoice (no invoice feature, due weekdays
-        averaged) with the ``prob`` interval over posterior draws. Own shapes are not applied:
-        they map quantiles truncated at each invoice's issue date, and this median is not."""
+        ``median_days, median_lo, median_hi``: when it usually pays (:meth:`_usual_days`, from
+        its invoices in the payment ``frame``) with the ``prob`` interval over posterior draws."""
         shares = self.weekday_shares()[0]
-        cut = self._posterior("cut", n_draws)
-        u = self._customer_draws("u", n_draws, 0.0)
-        edges = np.asarray(self.model_config.edges, dtype=float)
-        scale = (
-            self._customer_draws("scale", n_draws, 1.0)
-            if "scale" in self.idata.posterior
-            else np.ones_like(u)
-        )
-        f = 1.0 / (1.0 + np.exp(-(cut[:, None, :] - u[..., None]) / scale[..., None]))
-        j = np.clip((f < 0.5).sum(axis=2), 1, len(edges) - 1)  # first edge with F >= 0.5
-        f0 = np.take_along_axis(f, (j - 1)[..., None], 2)[..., 0]
-        f1 = np.take_along_axis(f, j[..., None], 2)[..., 0]
-        w = np.clip((0.5 - f0) / np.maximum(f1 - f0, 1e-12), 0.0, 1.0)
-        median = edges[j - 1] + w * (edges[j] - edges[j - 1])  # (S, C)
+        median = self._usual_days(frame, n_draws)  # (S, C)
         lo, hi = np.quantile(median, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
         order = np.argsort(-shares, axis=1, kind="stable")
         top = np.take_along_axis(shares, order, axis=1).cumsum(axis=1)
@@ -967,6 +959,40 @@ class PaymentModel:
             }
         )
         return table
+
+    def _usual_days(self, frame: pd.DataFrame, n_draws: int) -> np.ndarray:
+        """Per posterior draw and customer ``(S, C)``: the median over its last
+        :data:`USUAL_INVOICES` invoices in a payment ``frame`` (by due date) of each one's median
+        days past due at payment as at its issue date: its terms, features, due date, calendar,
+        month end, holidays and own shape as the forecasts take them. The days of a weekly
+        payer's invoices depend on their due weekdays (a Friday payer pays a Monday invoice 4 days
+        late, a Friday one on time), a month-end payer's on the day of the month, so a typical
+        invoice is one of its own. A customer of the model with no invoice in ``frame`` has
+        NaN."""
+        frame = frame.loc[level_codes(frame[CUSTOMER_ID], self.customers) >= 0]
+        frame = frame.sort_values(DUE_ON, kind="stable").groupby(CUSTOMER_ID).tail(USUAL_INVOICES)
+        code = level_codes(frame[CUSTOMER_ID], self.customers)
+        frame = frame.iloc[np.argsort(code, kind="stable")].reset_index(drop=True)
+        code = np.sort(code)
+        place = np.arange(len(frame)) - np.searchsorted(code, code)  # its place among its own
+        issued = -frame["terms"].to_numpy(dtype=float) - 1.0
+        last = float(self.model_config.edges[-1])
+        s = min(n_draws, self._draw_count())
+        usual = np.full((s, len(self.customers)), np.nan)
+        for block in self._chunks(s * USUAL_INVOICES, len(self.customers)):  # customers
+            rows = slice(*np.searchsorted(code, [block.start, block.stop]))
+            part = frame.iloc[rows]
+            cut, eta, scale = self.effects(part, n_draws)
+            half = np.empty(eta.shape)
+            for sl, dist in self._conditionals(part, cut, eta, scale, issued[rows]):
+                half[:, sl] = dist.sample(np.full((s, sl.stop - sl.start), 0.5))
+            per_invoice = np.full((s, block.stop - block.start, USUAL_INVOICES), np.nan)
+            # not paid within the last edge: at it, or later
+            per_invoice[:, code[rows] - block.start, place[rows]] = np.nan_to_num(half, nan=last)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no invoice in frame
+                usual[:, block] = np.nanmedian(per_invoice, axis=2)
+        return usual
 
     def customer_spread_days(self, prob: float = 0.9) -> dict[str, float]:
         """How far one standard deviation of customer effect moves the median payment day."""

@@ -206,7 +206,7 @@ def _fit_and_forecast(
         settings.weeks, prob, seg,
     )  # fmt: skip
     cash.to_csv(run_dir / CASH_FILE, index=False)
-    model.calendar_table(prob).to_csv(run_dir / PAYMENT_CALENDAR_FILE, index=False)
+    model.calendar_table(frame, prob).to_csv(run_dir / PAYMENT_CALENDAR_FILE, index=False)
 
     totals = _simulated_total(simulated, open_frame, run.as_of, settings.weeks, prob)
     summary.update(
