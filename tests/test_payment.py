@@ -465,6 +465,7 @@ def test_cash_forecast_sums_amounts_into_weeks():
         ({"amount_low": 1.5}, "amount_low"),
         ({"sample_customers": 3000, "sample_above": 2000}, "sample_customers <= sample_above"),
         ({"stall_prior_half_days": 0}, "stall_prior_half_days"),
+        ({"own_shape_min_invoices": 0}, "own_shape_min_invoices"),
     ],
 )
 def test_bad_model_config_is_a_clear_error(kwargs, message):

@@ -139,13 +139,11 @@ def test_reports_show_the_payment_sections(weekly_run):
     due_week = json.loads((weekly_run / "payment.json").read_text())["due_week"]
     assert 0 <= due_week["rho"] <= 0.9 and due_week["weeks"] >= 0
     assert _due_week_in_cash({"due_week": due_week}) in weekly
-    # every customer with own_timing_min_invoices invoices by the as-of date has its own shape
+    # every customer with own_shape_min_invoices invoices by the as-of date has its own shape
     summary = json.loads((weekly_run / "payment.json").read_text())
     run = open_run(weekly_run)
     issued = run.ledger.invoices.loc[run.ledger.invoices["issued_on"] <= pd.Timestamp(run.as_of)]
-    rich = (
-        issued.groupby("customer_id").size() >= summary["model_config"]["own_timing_min_invoices"]
-    )
+    rich = issued.groupby("customer_id").size() >= summary["model_config"]["own_shape_min_invoices"]
     assert summary["own_shapes"] == rich.sum()
     validation = (weekly_run / "model_validation.html").read_text()
     assert ("Customers' own shapes" in validation) == (rich.sum() > 0)

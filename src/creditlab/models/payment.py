@@ -59,7 +59,7 @@ invoices, and a factor by invoices due in the same week), which gives the date i
 weekly cash forecast's intervals.
 
 After the fit, the training invoices' payment quantiles under the model give each customer with
-``own_timing_min_invoices`` invoices its own shape per due weekday and the due weeks' shared
+``own_shape_min_invoices`` invoices its own shape per due weekday and the due weeks' shared
 timing (:mod:`creditlab.models.payment_forecast`), and the late ones the month-turn lift.
 """
 
@@ -216,7 +216,7 @@ class PaymentModel:
         # late payments at a month turn: their day weight's lift, and what it was learnt from
         # (late payments, how many at a month turn, the share the calendars alone give)
         self.month_turn = {"lift": 1.0, "payments": 0, "at_turn": 0, "by_calendar": 0.0}
-        # each customer with own_timing_min_invoices invoices: its own shape (quantile CDF) per
+        # each customer with own_shape_min_invoices invoices: its own shape (quantile CDF) per
         # due weekday (customer, weekday, knot)
         self.shape_customers: list[str] = []
         self.shapes = np.zeros((0, 7, SHAPE_KNOTS))
@@ -464,7 +464,7 @@ class PaymentModel:
     def _from_quantiles(self, frame: pd.DataFrame) -> None:
         """What the training invoices' payment quantiles under the fitted model say
         (:meth:`_pit_bounds`; a sample of :data:`QUANTILE_ROWS` on a big ledger): each customer
-        with ``own_timing_min_invoices`` invoices gets its own shape (:func:`quantile_shapes`: a
+        with ``own_shape_min_invoices`` invoices among them gets its own shape (:func:`quantile_shapes`: a
         shifted and scaled shared shape does not fit a customer that pays three days early nearly
         every time), then how much invoices due in the same week share their timing beyond that
         (a holiday week, a quarter end: :func:`due_week_correlation`)."""
@@ -473,9 +473,10 @@ class PaymentModel:
             rows = rows.sample(QUANTILE_ROWS, random_state=self.sampler_config.seed)
         self.shape_customers = []  # the quantiles are the shared shape's
         lo, hi = self._pit_bounds(rows)
-        counts = frame[CUSTOMER_ID].value_counts()
+        # counted in the rows read (so at most QUANTILE_ROWS / own_shape_min_invoices shapes)
+        counts = rows[CUSTOMER_ID].value_counts()
         self.shape_customers = sorted(
-            counts.index[counts >= self.model_config.own_timing_min_invoices]
+            counts.index[counts >= self.model_config.own_shape_min_invoices]
         )
         if self.shape_customers:
             codes = level_codes(rows[CUSTOMER_ID], self.shape_customers)

@@ -129,6 +129,7 @@ class PaymentConfig:
     calendar: bool = True
     prior_scale_sigma: float = 0.5
     own_timing_min_invoices: int = 150
+    own_shape_min_invoices: int = 5
     prior_weekday_sigma: float = 1.0
     calendar_prior_payments: float = 7.0
     holidays: tuple[str, ...] = ()
@@ -156,6 +157,8 @@ class PaymentConfig:
             raise ConfigError(f"unknown covariate(s) {bad}; known: {list(COVARIATES)}")
         if not 0 < self.amount_low < 1 < self.amount_high:
             raise ConfigError("need 0 < amount_low < 1 < amount_high")
+        if self.own_shape_min_invoices < 1:
+            raise ConfigError("own_shape_min_invoices must be >= 1 (invoices a customer needs)")
         if self.calendar_prior_payments <= 0:
             raise ConfigError("calendar_prior_payments must be > 0 (payments' worth of prior)")
         if self.sample_customers < 0 or self.sample_above < self.sample_customers:

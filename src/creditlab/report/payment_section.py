@@ -268,13 +268,14 @@ def _shapes_text(customers: int, config: dict) -> str:
     """How customers with many invoices get their own payment-day distribution."""
     return (
         f"**Customers' own shapes.** The {customers:,} customers with "
-        f"{config['own_timing_min_invoices']:,} invoices or more each get their own distribution "
+        f"{config['own_shape_min_invoices']:,} invoices or more each get their own distribution "
         "of payment days, not only a shift and spread of the shared one: the quantiles their "
         "training invoices' payment days take under the model, per due weekday (pooled with "
         f"{SHAPE_WEEKDAY_PRIOR:.0f} invoices' worth of the customer's over all weekdays, and "
         f"that with {SHAPE_PRIOR:.0f} of the model's), reshape its forecasts. A customer that "
         "pays three days early nearly every time is forecast so, where the shared shape would "
-        "spread it over a week."
+        f"spread it over a week. A customer with n invoices weighs n / (n + {SHAPE_PRIOR:.0f}) "
+        "against the model, so one with few mostly keeps the shared shape."
     )
 
 
