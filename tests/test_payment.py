@@ -34,7 +34,6 @@ from creditlab.models.payment_forecast import (
     month_turn_days,
     month_turn_lift,
     quantile_shapes,
-    turn_shares,
     week_uniforms,
 )
 from creditlab.models.payment_scale import choose_sample
@@ -302,21 +301,25 @@ def test_late_payments_at_the_month_turn_recover_a_planted_lift(lift):
     args = (cut, np.full((1, n), 9.0), EDGES, np.full(n, 30.0), np.full(n, -31.0), weights)
     plain = Conditional(*args, None, due)
     turned = Conditional(*args, None, due, None, None, lift)
-    for t in EDGES[EDGES > -30]:  # the lift moves days inside buckets only
+    # the lift moves late payments across buckets towards month turns; the chance of paying
+    # more than 14 days late, and within the last edge, stays the model's
+    for t in EDGES[(EDGES > -30) & (EDGES <= 14)]:
         assert turned.cdf(t) == pytest.approx(plain.cdf(t))
+    assert turned.cdf(EDGES[-1]) == pytest.approx(plain.cdf(EDGES[-1]))
     d = turned.sample(rng.random((1, n)))[0]
     late = (d > 14) & ~np.isnan(d)
-    j = np.searchsorted(EDGES, d[late])
-    share = turn_shares(EDGES[j - 1], EDGES[j], np.full(late.sum(), 30.0), weights[late], due[late])
+    share = plain.turn_share()[0, late]  # the tail's share on month-turn days, no lift
     on_turn = month_turn_days(due[late] + d[late].astype(np.int64))
     assert late.sum() > 3000 and 0.15 < share.mean() < 0.4
-    # without a lift, late payments fall at month turns as often as the calendar alone says
+    # without a lift, late payments fall at month turns as often as the model's tail says
     assert (
         (on_turn.mean() - share.mean() > 0.1)
         if lift > 1
         else (on_turn.mean() == pytest.approx(share.mean(), abs=0.02))
     )
     assert month_turn_lift(on_turn, share) == pytest.approx(lift, rel=0.12)
+    if lift > 1:  # mass moved between buckets, not only inside them
+        assert np.abs(turned.cdf(30.0) - plain.cdf(30.0)).max() > 0.005
     assert month_turn_lift(on_turn[:0], share[:0]) == 1.0  # nothing to learn from
 
 

@@ -91,7 +91,6 @@ from creditlab.models.payment_forecast import (
     month_turn_lift,
     quantile_shapes,
     reshape_quantiles,
-    turn_shares,
     week_uniforms,
 )
 from creditlab.models.payment_scale import choose_sample, conditional_effects
@@ -214,7 +213,7 @@ class PaymentModel:
         # week_count due weeks (payment_forecast.due_week_correlation)
         self.week_rho, self.week_count = 0.0, 0
         # late payments at a month turn: their day weight's lift, and what it was learnt from
-        # (late payments, how many at a month turn, the share the calendars alone give)
+        # (late payments, how many at a month turn, the share the model's tail and calendars give)
         self.month_turn = {"lift": 1.0, "payments": 0, "at_turn": 0, "by_calendar": 0.0}
         # each customer with own_shape_min_invoices invoices: its own shape (quantile CDF) per
         # due weekday (customer, weekday, knot)
@@ -430,7 +429,8 @@ class PaymentModel:
 
     def _month_turn(self, frame: pd.DataFrame) -> None:
         """Learn how much likelier a payment more than ``TURN_AFTER`` days late is at a month
-        turn than the customer's calendar alone says (:func:`month_turn_lift`), from the late
+        turn than the model's late tail and the customer's calendar say (:func:`month_turn_lift`;
+        :meth:`Conditional.turn_share` without the lift), from the late
         payments of the training ledger (at most :data:`QUANTILE_ROWS`); none without a
         calendar."""
         if not self.model_config.calendar:
@@ -446,12 +446,13 @@ class PaymentModel:
         if len(rows) > QUANTILE_ROWS:
             rows = rows.sample(QUANTILE_ROWS, random_state=self.sampler_config.seed)
         d = rows["days_late"].to_numpy(dtype=float)
-        j = np.searchsorted(edges, d, side="left")  # the bucket: edges[j - 1] < d <= edges[j]
         due = rows[DUE_ON].to_numpy(dtype="datetime64[D]")
-        share = turn_shares(
-            edges[j - 1], edges[j], rows["terms"].to_numpy(dtype=float), self.day_weights(rows),
-            due, self.month_end_lift(rows), self.closed_days(rows),
-        )  # fmt: skip
+        self.month_turn = dict(self.month_turn, lift=1.0)  # the tail as the model has it
+        cut, eta, scale = self.effects(rows, QUANTILE_DRAWS, self.sampler_config.seed)
+        issued = -rows["terms"].to_numpy(dtype=float) - 1.0
+        share = np.empty(len(rows))
+        for sl, dist in self._conditionals(rows, cut, eta, scale, issued):
+            share[sl] = dist.turn_share().mean(axis=0)
         on_turn = month_turn_days(due + d.astype(np.int64))
         self.month_turn = {
             "lift": month_turn_lift(on_turn, share),

@@ -47,9 +47,10 @@ __all__ = [
 ]
 
 COUNTRY_CALENDAR = "country"  # holidays: each customer's own country's (customers' country column)
-# what a fitted payment model holds (own shapes, the due-week factor, the month-turn lift since 2):
-# part of the cache key, so a fit cached before a change is made afresh
-FIT_VERSION = 2
+# what a fitted payment model holds (own shapes, the due-week factor, the month-turn lift since 2;
+# the lift across lateness buckets since 3): part of the cache key, so a fit cached before a
+# change is made afresh
+FIT_VERSION = 3
 DEFAULT_EDGES = (-21, -14, -10, -7, -4, -2, 0, 2, 4, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 365)
 COVARIATES = ("disputed", "amount_low", "amount_high", "paperless")
 _TRUE_TEXT = {"true", "yes", "y", "1", "electronic", "paperless", "e-invoice", "email"}

@@ -36,7 +36,6 @@ __all__ = [
     "month_turn_lift",
     "quantile_shapes",
     "reshape_quantiles",
-    "turn_shares",
     "week_uniforms",
 ]
 
@@ -47,7 +46,8 @@ CLOSED_SHARE = 0.1
 MIN_WEEK_INVOICES, MIN_WEEKS = 30, 8
 # late payments cluster at the month turn (collections' month-end runs, statements): a payment more
 # than TURN_AFTER days past due on one of a month's last TURN_DAYS[0] or first TURN_DAYS[1] days
-# weighs the learnt lift more; TURN_PRIOR payments at chance shrink the lift towards 1
+# weighs the learnt lift more, across lateness buckets; TURN_PRIOR payments at chance shrink the
+# lift towards 1
 TURN_AFTER, TURN_DAYS, TURN_PRIOR = 14, (5, 3), 20.0
 # a customer's own shape: the CDF of its invoices' payment quantiles on this many knots, pooled
 # with SHAPE_PRIOR invoices' worth of the model's (uniform quantiles); per due weekday, pooled
@@ -206,10 +206,12 @@ def month_turn_days(dates: np.ndarray) -> np.ndarray:
 def month_turn_lift(on_turn: np.ndarray, turn_share: np.ndarray) -> float:
     """The lift of a late payment's weight on month-turn days: ``L`` with
     ``mean(L f / (L f + 1 - f))`` equal to the share of the payments made at a month turn
-    (``on_turn``), ``f`` (``turn_share``) being the share of each payment's bucket's day weight on
-    month-turn days without the lift; :data:`TURN_PRIOR` payments at chance (``L = 1``) join the
-    observed ones. Payments whose bucket holds no month-turn day, or only such days, say nothing
-    of ``L`` and are left out; 1.0 without any."""
+    (``on_turn``), ``f`` (``turn_share``) being the share of each payment's late tail
+    (:meth:`Conditional.turn_share`: the model's probability more than :data:`TURN_AFTER` days
+    past due, the days weighted by the calendar) on month-turn days without the lift;
+    :data:`TURN_PRIOR` payments at chance (``L = 1``) join the observed ones. Payments whose tail
+    holds no month-turn day, or only such days, say nothing of ``L`` and are left out; 1.0
+    without any."""
     f = np.asarray(turn_share, float)
     tells = (f > 1e-9) & (f < 1 - 1e-9)
     if not tells.any():
@@ -222,17 +224,6 @@ def month_turn_lift(on_turn: np.ndarray, turn_share: np.ndarray) -> float:
         expected = np.mean(np.exp(mid) * f / (np.exp(mid) * f + 1 - f))
         lo, hi = (mid, hi) if expected < target else (lo, mid)
     return float(np.exp(0.5 * (lo + hi)))
-
-
-def turn_shares(lower, upper, terms, day_weights, due_on, month_end_lift=None, closed=None):
-    """Per invoice, the share of the day weight of ``lower < d <= upper`` (days past due) on
-    late month-turn days, the days weighted as :class:`Conditional` weighs them without a
-    month-turn lift (the ``f`` of :func:`month_turn_lift`)."""
-    start = -np.asarray(terms, dtype=float) - 1.0
-    days = _Days(
-        start, np.asarray(day_weights, float), np.max(upper), due_on, month_end_lift, closed
-    )
-    return days.turn_share(np.asarray(lower, float), np.asarray(upper, float))
 
 
 def _shut(dates: np.ndarray, closed) -> np.ndarray:
@@ -309,10 +300,9 @@ class _Days:
         """``C(x)`` for ``x`` of shape ``(..., n)`` (whole days)."""
         return self._at(self.c, x)
 
-    def turn_share(self, lower, upper):
-        """The share of the weight of days ``lower < d <= upper`` on late month-turn days."""
-        whole = self._at(self.c, upper) - self._at(self.c, lower)
-        return (self._at(self.t, upper) - self._at(self.t, lower)) / np.maximum(whole, 1e-300)
+    def turned(self, x):
+        """The part of ``C(x)`` on late month-turn days."""
+        return self._at(self.t, x)
 
     def moment(self, x):
         """``M(x)``: the sum of ``d * w(d)`` over ``start < d <= x``."""
@@ -357,10 +347,10 @@ class Conditional:
     default equal), times ``month_end_lift[i]`` on its month's last weekday (``due_on``: the due
     dates; default no lift), none on a bank holiday (``closed``: ``(codes, calendars)``, invoice
     ``i`` closed on ``calendars[codes[i]]``; its weight to the next open day), times ``turn``
-    more than :data:`TURN_AFTER` days past due at a month turn. With ``shapes`` (``(n,
-    SHAPE_KNOTS)``: a customer's own shape, :func:`quantile_shapes`), ``G`` at the knots goes
-    through it. A bucket with (almost) no weight on its days passes its probability to the next
-    (:func:`_carry_closed`).
+    more than :data:`TURN_AFTER` days past due at a month turn, across buckets
+    (:meth:`_tilt_tail`). With ``shapes`` (``(n, SHAPE_KNOTS)``: a customer's own shape,
+    :func:`quantile_shapes`), ``G`` at the knots goes through it. A bucket with (almost) no
+    weight on its days passes its probability to the next (:func:`_carry_closed`).
     Mass past the last edge means "not paid within the last edge's days".
     """
 
@@ -395,10 +385,47 @@ class Conditional:
         values = np.concatenate([np.zeros((s, n, 1)), g], axis=2)  # (S, n, E + 1)
         if shapes is not None:
             values = reshape_quantiles(values, shapes)
-        self.values = _carry_closed(values, self.knots, self.c_knots, weights.mean(axis=1))
+        values = _carry_closed(values, self.knots, self.c_knots, weights.mean(axis=1))
+        if turn != 1.0 and due_on is not None:
+            values = self._tilt_tail(values, turn)
+        self.values = values
         self.e_now = np.asarray(e_now, dtype=float)
         self.g_now = self._g(self.e_now)
         self.left = np.maximum(1.0 - self.g_now, 1e-12)
+
+    def _late_buckets(self):
+        """``(late, weight, turned)``: which buckets lie wholly more than :data:`TURN_AFTER` days
+        past due ``(n, E)``, and each bucket's day weight and its part on month-turn days."""
+        late = self.knots[:, :-1] >= TURN_AFTER
+        turned = np.diff(self.days.turned(self.knots.T).T, axis=1)
+        return late, np.diff(self.c_knots, axis=1), turned
+
+    def _tilt_tail(self, values, turn):
+        """``G`` at the knots with the late tail (buckets past :data:`TURN_AFTER` days, up to
+        the last edge) tilted towards month turns: each such bucket's probability times the
+        ratio of its day weight with the lift to without (the days' weights already carry it),
+        the tail's total kept. So a late payment's day is the model's, times ``turn`` on a
+        month-turn day, across buckets: a customer clearing its backlog at the month's end pays
+        then, not spread over the weeks between."""
+        late, weight, turned = self._late_buckets()
+        plain = weight - turned + turned / turn  # the same days without the lift
+        ratio = np.where(late & (plain > 0), weight / np.maximum(plain, 1e-300), 1.0)
+        mass = np.diff(values, axis=2)  # (S, n, E)
+        tail = (mass * late).sum(axis=2)
+        tilted = mass * ratio
+        keep = tail / np.maximum((tilted * late).sum(axis=2), 1e-300)
+        mass = np.where(late, tilted * keep[..., None], mass)
+        return np.concatenate([values[..., :1], values[..., :1] + np.cumsum(mass, axis=2)], 2)
+
+    def turn_share(self):
+        """Per draw and invoice, the share of its late tail's probability (more than
+        :data:`TURN_AFTER` days past due, up to the last edge) on month-turn days: the ``f`` of
+        :func:`month_turn_lift` for a distribution built without the lift; NaN without a tail."""
+        late, weight, turned = self._late_buckets()
+        mass = np.diff(self.values, axis=2) * late
+        on_turn = (mass * (turned / np.maximum(weight, 1e-300))).sum(axis=2)
+        total = mass.sum(axis=2)
+        return np.where(total > 0, on_turn / np.maximum(total, 1e-300), np.nan)
 
     def _g(self, x):
         """``G(x)`` for one whole day per invoice (array of length n or a scalar)."""

@@ -39,7 +39,7 @@ CAVEATS = (
     "customer's weekdays of payment (its calendar, learnt from its paid invoices), none on the "
     "bank holidays of the params' calendars (a bucket with no such day, such as a weekend, "
     "passes its probability to the next), more at a month turn for a payment over 14 days late "
-    "(a lift learnt from the ledger's late payments); simulated payment days share a factor per "
+    "(a lift learnt from the ledger's late payments, moving the late tail across buckets); simulated payment days share a factor per "
     "due week (a Gaussian copula, its correlation learnt from the training invoices); a payment "
     "after the last bucket edge counts as not collected in the forecast horizon; the cash "
     "forecast covers invoices open at the as-of date only (no new sales); customers' effects are "

@@ -285,12 +285,13 @@ def _turn_text(turn: dict) -> str:
     return (
         f"**Late payments at the month turn.** Of the {n:,} training payments more than "
         f"{TURN_AFTER} days past due, {k:,} ({k / n:.0%}) fell on a month's last "
-        f"{TURN_DAYS[0]} or first {TURN_DAYS[1]} days, where the customers' payment calendars "
-        f"alone put {turn['by_calendar']:.0%} of them (collections' month-end runs, statements). "
-        f"In the forecast such a day weighs {turn['lift']:.1f} times what the calendar gives it "
-        "for an invoice that late (the lift that matches the observed share, shrunk towards 1 "
-        f"by {TURN_PRIOR:.0f} payments at chance); it moves days within a lateness bucket, not "
-        "the bucket's probability."
+        f"{TURN_DAYS[0]} or first {TURN_DAYS[1]} days, where the model's late tail and the "
+        f"customers' payment calendars put {turn['by_calendar']:.0%} of them (collections' "
+        f"month-end runs, statements). In the forecast such a day weighs {turn['lift']:.1f} "
+        "times what they give it for an invoice that late (the lift that matches the observed "
+        f"share, shrunk towards 1 by {TURN_PRIOR:.0f} payments at chance), across lateness "
+        "buckets: a customer clearing its backlog at the month's end is forecast to pay then, "
+        "not spread over the weeks between."
     )
 
 
