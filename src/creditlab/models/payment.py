@@ -430,9 +430,8 @@ class PaymentModel:
     def _month_turn(self, frame: pd.DataFrame) -> None:
         """Learn how much likelier a payment more than ``TURN_AFTER`` days late is at a month
         turn than the model's late tail and the customer's calendar say (:func:`month_turn_lift`;
-        :meth:`Conditional.turn_share` without the lift), from the late
-        payments of the training ledger (at most :data:`QUANTILE_ROWS`); none without a
-        calendar."""
+        :meth:`Conditional.turn_share` without the lift), from the late payments of the training
+        ledger (at most :data:`QUANTILE_ROWS`); none without a calendar."""
         if not self.model_config.calendar:
             return
         rows = self._ordinary_course(frame)
