@@ -16,6 +16,7 @@ from creditlab.features import (
     SNAPSHOT,
     TARGET,
     WINDOW,
+    Materiality,
     default_dates,
     describe_feature,
     hazard_data,
@@ -45,6 +46,41 @@ def test_default_dates_follow_the_definition():
     assert d["B"] == pd.Timestamp("2024-04-30")  # paid 105 days late: it was 90+ on Apr 30
     assert d["C"] == pd.Timestamp("2024-06-01")  # insolvency event; reminders do not count
     assert "A" not in default_dates(inv, ev, dt.date(2024, 5, 31)).index  # not known yet
+
+
+def test_a_materiality_threshold_asks_for_a_material_amount_90_days_past_due():
+    # A: a 100 invoice 90+ DPD beside 100,000 open; B: a 1,000 invoice 90+ DPD beside 200,000 open
+    # until that is paid; C: two invoices of 300 each, 90+ DPD from Apr 30 and May 31
+    inv = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "B", "B", "C", "C"],
+            "issued_on": pd.to_datetime(
+                ["2024-01-01", "2024-06-01", "2024-01-01", "2024-01-01", "2024-01-01", "2024-02-01"]
+            ),  # fmt: skip
+            "due_on": pd.to_datetime(
+                ["2024-01-31", "2024-12-15", "2024-01-31", "2024-09-30", "2024-01-31", "2024-03-02"]
+            ),  # fmt: skip
+            "paid_on": pd.to_datetime([None, None, None, "2024-06-14", "2024-05-20", None]),
+            "amount": [100.0, 100_000.0, 1_000.0, 200_000.0, 300.0, 300.0],
+        }
+    )
+    ev = pd.DataFrame({"customer_id": [], "event_on": pd.to_datetime([]), "kind": []})
+    as_of = dt.date(2024, 12, 31)
+    plain = default_dates(inv, ev, as_of)
+    assert set(plain.index) == {"A", "B", "C"} and (plain == pd.Timestamp("2024-04-30")).all()
+    eba = default_dates(inv, ev, as_of, Materiality(amount=500, share=0.01))
+    assert "A" not in eba.index  # 100 is under 500 (and 0.1 % of what it owes)
+    assert eba["B"] == pd.Timestamp("2024-06-14")  # 0.5 % until the large invoice was paid
+    assert "C" not in eba.index  # the first 300 was paid before the second reached 90 DPD
+    both = default_dates(inv.assign(paid_on=inv["paid_on"].where(inv.index != 4)), ev, as_of,
+                         Materiality(amount=500))  # fmt: skip
+    assert both["C"] == pd.Timestamp("2024-05-31")  # 600 once both are 90+ DPD
+    assert default_dates(inv, ev, dt.date(2024, 4, 29), Materiality(500, 0.01)).empty
+    assert Materiality(500, 0.01).describe("EUR") == (
+        " once the customer's amount 90+ days past due reaches 500 EUR and 1% of its open "
+        "receivables"
+    )
+    assert Materiality().describe("EUR") == ""
 
 
 def test_features_use_no_future_rows(ledger):

@@ -11,7 +11,7 @@ import pytest
 from helpers import creditlab
 
 from creditlab.errors import ConfigError
-from creditlab.features import snapshot_features, training_data
+from creditlab.features import Materiality, default_dates, snapshot_features, training_data
 from creditlab.features_sql import ledger_end, snapshot_features_sql, training_data_sql
 from creditlab.ledger.bulk import write_bulk_ledger
 from creditlab.ledger.load import load_ledger
@@ -62,20 +62,27 @@ def test_validation_into_a_database_matches_load_ledger_row_for_row(ledger_copy,
     assert (loaded["customer_id"].astype(str) == mine["customer_id"].astype(str)).all()
 
 
-def test_features_in_sql_equal_the_pandas_features(database, ledger):
+# no threshold, and one under which half of the 90+ DPD defaults come later or not at all
+@pytest.mark.parametrize("m", [Materiality(), Materiality(amount=2000, share=0.5)], ids=str)
+def test_features_in_sql_equal_the_pandas_features(database, ledger, m):
     last = pd.concat([ledger.invoices["issued_on"], ledger.invoices["paid_on"]]).max()
     assert ledger_end(database) == last.date()
+    if m.applies:
+        plain = default_dates(ledger.invoices, ledger.events, AS_OF)
+        material = default_dates(ledger.invoices, ledger.events, AS_OF, m)
+        assert len(material) < len(plain) and material.index.isin(plain.index).all()
+        assert (material >= plain.reindex(material.index)).all()
     when = dt.date(2026, 3, 31)
     pandas_way = (
-        snapshot_features(ledger.customers, ledger.invoices, ledger.events, when)
+        snapshot_features(ledger.customers, ledger.invoices, ledger.events, when, m)
         .sort_values("customer_id")
         .reset_index(drop=True)
     )
     pd.testing.assert_frame_equal(
-        snapshot_features_sql(database, when), pandas_way, check_dtype=False, rtol=1e-9
+        snapshot_features_sql(database, when, m), pandas_way, check_dtype=False, rtol=1e-9
     )
-    ours = training_data_sql(database, AS_OF)
-    theirs = training_data(ledger.customers, ledger.invoices, ledger.events, AS_OF)
+    ours = training_data_sql(database, AS_OF, materiality=m)
+    theirs = training_data(ledger.customers, ledger.invoices, ledger.events, AS_OF, materiality=m)
     assert ours.snapshots == theirs.snapshots
     assert ours.validation_snapshot == theirs.validation_snapshot
     for mine, other in ((ours.train, theirs.train), (ours.validation, theirs.validation)):
@@ -115,3 +122,7 @@ def test_cli_features_writes_features_and_training_data(portfolio_dir, tmp_path)
                         str(tmp_path / "x.duckdb"), "--out", str(tmp_path / "x.parquet"))  # fmt: skip
     assert missing.returncode == 3 and "not found" in missing.stderr
     assert "Traceback" not in missing.stderr
+    share = creditlab("-q", "features", "--data", str(portfolio_dir), "--database",
+                      str(tmp_path / "y.duckdb"), "--out", str(tmp_path / "y.parquet"),
+                      "--default-min-share", "5")  # fmt: skip
+    assert share.returncode == 2 and "--default-min-share: share: expected a share" in share.stderr

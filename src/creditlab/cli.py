@@ -277,6 +277,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rejects", help="write the rejects to this CSV file")
     p.add_argument("--out", required=True, help="features table (.parquet or .csv)")
     p.add_argument(
+        "--default-min-amount",
+        type=float,
+        default=0.0,
+        help="materiality of a 90+ DPD default: the customer's amount 90+ days past due must "
+        "reach this (default 0: any invoice)",
+    )
+    p.add_argument(
+        "--default-min-share",
+        type=float,
+        default=0.0,
+        help="... and this share of its open receivables (e.g. 0.01; default 0)",
+    )
+    p.add_argument(
         "--training",
         help="also write the labelled training snapshots (.parquet or .csv), ready for "
         f"`creditlab pd fit --target {TARGET}`",

@@ -14,7 +14,7 @@ import pandas as pd
 
 from creditlab.config import read_yaml
 from creditlab.errors import ConfigError, SchemaError
-from creditlab.features import FEATURES, TARGET
+from creditlab.features import FEATURES, TARGET, Materiality
 from creditlab.features_sql import ledger_end, snapshot_features_sql, training_data_sql
 from creditlab.ledger.fx import load_fx
 from creditlab.ledger.guess import draft_params, guess_export
@@ -145,6 +145,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_features(args: argparse.Namespace) -> int:
     """``creditlab features``: validate into DuckDB and write features (and training rows) with SQL."""
     mapping, currency, fx = _mapping_and_currency(args.mapping, args.currency)
+    try:
+        m = Materiality(args.default_min_amount, args.default_min_share)
+    except ValueError as exc:
+        raise ConfigError(f"--default-min-{str(exc).split(':')[0]}: {exc}") from exc
     limits = EngineLimits(args.memory_limit, args.temp_dir and Path(args.temp_dir), args.threads)
     loaded = load_into_database(
         args.data,
@@ -168,12 +172,12 @@ def cmd_features(args: argparse.Namespace) -> int:
     con = connect(args.database, limits, read_only=True)
     try:
         as_of = args.as_of or ledger_end(con)
-        features = snapshot_features_sql(con, as_of)
+        features = snapshot_features_sql(con, as_of, m)
         _write_table(features, args.out)
         print(f"features of {len(features):,} customers as of {as_of}: {args.out}")
         if args.training:
             try:
-                data = training_data_sql(con, as_of)
+                data = training_data_sql(con, as_of, materiality=m)
             except ValueError as exc:
                 raise SchemaError(f"{args.data}: {exc}") from exc
             _write_table(data.train[[INDUSTRY, COUNTRY, *FEATURES, TARGET]], args.training)

@@ -3,7 +3,9 @@
 Everything is computed as of a snapshot date ``s`` from rows dated on or before ``s`` (no
 look-ahead): an invoice is known once issued, paid only if ``paid_on <= s``. The default definition
 is the project's (``shared/DOMAIN.md``): a customer defaults at the first of (a) an invoice reaching 90
-days past due, (b) a write-off, insolvency or collections-agency event. The label of a snapshot is
+days past due, (b) a write-off, insolvency or collections-agency event. A :class:`Materiality`
+threshold (params ``pd_model.default_materiality``) can ask more of (a): that the customer's amount
+90+ days past due be material, as the EBA's definition of default does. The label of a snapshot is
 ``default within the 12 months after s``; customers already in default at ``s`` are not rows of it.
 """
 
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from creditlab.ledger.schema import (
+    AMOUNT,
     ANNUAL_REVENUE,
     COUNTRY,
     CREDIT_LIMIT,
@@ -41,6 +44,8 @@ __all__ = [
     "FEATURES",
     "FEATURE_LABELS",
     "HAZARD_TARGET",
+    "Materiality",
+    "NO_THRESHOLD",
     "SIGNAL_FEATURES",
     "SNAPSHOT",
     "WINDOW",
@@ -138,14 +143,113 @@ def _days(a: np.ndarray, b: np.datetime64) -> np.ndarray:
     return (b - a).astype("timedelta64[D]").astype(float)
 
 
-def default_dates(invoices: pd.DataFrame, events: pd.DataFrame, as_of: dt.date) -> pd.Series:
+@dataclasses.dataclass(frozen=True)
+class Materiality:
+    """When invoices 90+ days past due make a default: the customer's amount 90+ days past due
+    must reach ``amount`` (portfolio currency) and ``share`` of its open receivables on the same
+    day. Both 0 (the default): any one invoice 90+ days past due, as ``shared/DOMAIN.md`` defines
+    it. The EBA's definition of default for companies uses 500 EUR and 1 %: a large customer
+    whose few small invoices cleared late is then not in default."""
+
+    amount: float = 0.0
+    share: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("amount", "share"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{name}: expected a number >= 0, got {value!r}")
+        if self.share > 1:
+            raise ValueError(f"share: expected a share between 0 and 1, got {self.share!r}")
+
+    @property
+    def applies(self) -> bool:
+        return self.amount > 0 or self.share > 0
+
+    def describe(self, currency: str = "") -> str:
+        """The threshold in words ("" when none applies), to follow "90+ days past due"."""
+        if not self.applies:
+            return ""
+        parts = [f"{self.amount:,.0f} {currency}".rstrip()] if self.amount > 0 else []
+        parts += [f"{self.share:.0%} of its open receivables"] if self.share > 0 else []
+        return f" once the customer's amount 90+ days past due reaches {' and '.join(parts)}"
+
+
+NO_THRESHOLD = Materiality()  # any one invoice 90+ days past due makes a default
+
+
+def _material_dpd_defaults(
+    invoices: pd.DataFrame, late: np.ndarray, hit: np.ndarray, t: np.datetime64, m: Materiality
+) -> pd.Series:
+    """Each customer's first day, up to ``t``, on which its invoices 90+ days past due and unpaid
+    (rows ``late``, reaching 90 days on ``hit``) add up to a material amount (``m``).
+
+    That day is one where an invoice reaches 90 days past due, or where another invoice's payment
+    shrinks the open receivables the share is taken of; each such day of a customer with a late
+    invoice is checked: its amount 90+ days past due from the late invoices alive then, its open
+    receivables from cumulative sums of the customer's issued and paid amounts."""
+    if not late.any():
+        return pd.Series([], dtype="datetime64[s]")
+    cid = invoices[CUSTOMER_ID].to_numpy()
+    code, names = pd.factorize(cid)
+    amount = invoices[AMOUNT].to_numpy(dtype=float)
+    issued = invoices[ISSUED_ON].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    paid_d = invoices[PAID_ON].to_numpy(dtype="datetime64[D]")
+    paid = np.where(np.isnat(paid_d), np.iinfo(np.int64).max // 4, paid_d.astype(np.int64))
+    hit_d, t_d = hit.astype("datetime64[D]").astype(np.int64), int(t.astype(np.int64))
+    span = np.int64(1 << 32)  # a customer's days sort inside its own block of keys
+    # the days to check: every late invoice's 90th day, and every payment after a customer's first
+    first = pd.Series(hit_d[late]).groupby(code[late]).min()
+    after = pd.Series(code).map(first).to_numpy()
+    pays = ~np.isnan(after) & (paid >= np.nan_to_num(after)) & (paid <= t_d)
+    days = pd.DataFrame(
+        {
+            "c": np.concatenate([code[late], code[pays]]),
+            "d": np.concatenate([hit_d[late], paid[pays]]),
+        }
+    ).drop_duplicates()
+    c, d = days["c"].to_numpy(np.int64), days["d"].to_numpy(np.int64)
+
+    def cumulative(day: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Amount of each checked (customer, day) with ``day`` on or before it."""
+        key = code[keep].astype(np.int64) * span + day[keep]
+        order = np.argsort(key)
+        sums = np.concatenate([[0.0], np.cumsum(amount[keep][order])])
+        keys = key[order]
+        return (
+            sums[np.searchsorted(keys, c * span + d, "right")]
+            - sums[np.searchsorted(keys, c * span, "left")]
+        )
+
+    everything = np.ones(len(code), bool)
+    open_ar = cumulative(issued, everything) - cumulative(paid, paid <= t_d)
+    rows = pd.DataFrame({"c": code[late], "h": hit_d[late], "p": paid[late], "a": amount[late]})
+    pairs = days.merge(rows, on="c")
+    alive = (pairs["h"] <= pairs["d"]) & (pairs["p"] > pairs["d"])
+    past_due = (
+        pairs.loc[alive].groupby(["c", "d"])["a"].sum().reindex(pd.MultiIndex.from_arrays([c, d]))
+    ).to_numpy()
+    material = (past_due > 0) & (past_due >= m.amount) & (past_due >= m.share * open_ar)
+    when = pd.Series(d[material]).groupby(c[material]).min()
+    return pd.Series(when.to_numpy().astype("datetime64[D]"), index=names[when.index.to_numpy()])
+
+
+def default_dates(
+    invoices: pd.DataFrame,
+    events: pd.DataFrame,
+    as_of: dt.date,
+    materiality: Materiality = NO_THRESHOLD,
+) -> pd.Series:
     """Each customer's first default date known at ``as_of`` (NaT when none)."""
     t = np.datetime64(pd.Timestamp(as_of).date(), "D")
     due = invoices[DUE_ON].to_numpy(dtype="datetime64[D]")
     paid = invoices[PAID_ON].to_numpy(dtype="datetime64[D]")
     hit = due + np.timedelta64(DEFAULT_DPD, "D")
     late = (hit <= t) & (np.isnat(paid) | (paid > hit))
-    dpd_default = pd.Series(hit[late], index=invoices[CUSTOMER_ID].to_numpy()[late])
+    if materiality.applies:
+        dpd_default = _material_dpd_defaults(invoices, late, hit, t, materiality)
+    else:
+        dpd_default = pd.Series(hit[late], index=invoices[CUSTOMER_ID].to_numpy()[late])
     ev = events.loc[events[KIND].isin(DEFAULT_EVENTS) & (events[EVENT_ON] <= pd.Timestamp(t))]
     ev_default = pd.Series(ev[EVENT_ON].to_numpy(dtype="datetime64[D]"), index=ev[CUSTOMER_ID])
     both = pd.concat([dpd_default, ev_default])
@@ -153,9 +257,14 @@ def default_dates(invoices: pd.DataFrame, events: pd.DataFrame, as_of: dt.date) 
 
 
 def snapshot_features(
-    customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame, snapshot: dt.date
+    customers: pd.DataFrame,
+    invoices: pd.DataFrame,
+    events: pd.DataFrame,
+    snapshot: dt.date,
+    materiality: Materiality = NO_THRESHOLD,
 ) -> pd.DataFrame:
-    """Features of every customer onboarded and not in default at ``snapshot``.
+    """Features of every customer onboarded at ``snapshot``, and whether it is in default then
+    (:func:`default_dates` under ``materiality``).
 
     Returns one row per customer: ``customer_id, industry, country, snapshot, in_default`` and the
     :data:`FEATURES` (NaN where a feature has no data, e.g. no invoices due in the last 12 months).
@@ -216,7 +325,7 @@ def snapshot_features(
     out["log_revenue"] = (
         np.log1p(cust[ANNUAL_REVENUE].astype(float)) if ANNUAL_REVENUE in cust else np.nan
     )
-    defaults = default_dates(invoices, events, snapshot)
+    defaults = default_dates(invoices, events, snapshot, materiality)
     out[IN_DEFAULT] = out.index.isin(defaults.index)
     out[SNAPSHOT] = pd.Timestamp(s)
     out = out.reset_index()
@@ -286,10 +395,14 @@ def _default_on(rows: pd.DataFrame, defaults: pd.Series) -> pd.Series:
 
 
 def _performing(
-    customers: pd.DataFrame, invoices: pd.DataFrame, events: pd.DataFrame, s: dt.date
+    customers: pd.DataFrame,
+    invoices: pd.DataFrame,
+    events: pd.DataFrame,
+    s: dt.date,
+    materiality: Materiality,
 ) -> pd.DataFrame:
     """The features at ``s`` of the customers not in default then (the rows a label can follow)."""
-    rows = snapshot_features(customers, invoices, events, s)
+    rows = snapshot_features(customers, invoices, events, s, materiality)
     return rows.loc[~rows[IN_DEFAULT]].drop(columns=IN_DEFAULT)
 
 
@@ -300,11 +413,12 @@ def _labelled(
     s: dt.date,
     defaults: pd.Series,
     horizon: pd.Timestamp,
+    materiality: Materiality,
     target: str = TARGET,
 ) -> pd.DataFrame:
     """The customers not in default at ``s``, labelled 1 when ``defaults`` (first default dates
     known at the end of the data) puts theirs after ``s`` and on or before ``horizon``."""
-    rows = _performing(customers, invoices, events, s)
+    rows = _performing(customers, invoices, events, s, materiality)
     when = _default_on(rows, defaults)
     rows[target] = ((when > pd.Timestamp(s)) & (when <= horizon)).astype(int)
     return rows
@@ -318,6 +432,7 @@ def training_data(
     *,
     every_months: int = 3,
     min_history_days: int = 180,
+    materiality: Materiality = NO_THRESHOLD,
 ) -> TrainingData:
     """Stack labelled snapshots known at ``as_of``; hold out the latest complete 12-month window.
 
@@ -337,13 +452,13 @@ def training_data(
     snaps, validation = snapshot_schedule(
         inv[ISSUED_ON].min(), as_of, every_months, min_history_days
     )
-    defaults = default_dates(inv, ev, t.date())
-    year = pd.Timedelta(days=HORIZON_DAYS)
+    defaults = default_dates(inv, ev, t.date(), materiality)
+    year, m = pd.Timedelta(days=HORIZON_DAYS), materiality
     train = pd.concat(
-        [_labelled(customers, inv, ev, s, defaults, pd.Timestamp(s) + year) for s in snaps],
+        [_labelled(customers, inv, ev, s, defaults, pd.Timestamp(s) + year, m) for s in snaps],
         ignore_index=True,
     )
-    valid = _labelled(customers, inv, ev, validation, defaults, pd.Timestamp(validation) + year)
+    valid = _labelled(customers, inv, ev, validation, defaults, pd.Timestamp(validation) + year, m)
     log_training(train, valid, snaps, validation)
     return TrainingData(train, valid, snaps, validation)
 
@@ -378,6 +493,7 @@ def hazard_data(
     min_history_days: int = 90,
     min_train_months: int = 6,
     hold_out: bool = True,
+    materiality: Materiality = NO_THRESHOLD,
 ) -> TrainingData:
     """Customer-months for a discrete-time (monthly) default hazard, censored at the data's end.
 
@@ -419,12 +535,12 @@ def hazard_data(
     step = every_months if (span - held) // every_months >= 4 else 1
     months_back = [k for k in range(span, held, -1) if (span - k) % step == 0]
     snaps = [t - pd.DateOffset(months=k) for k in months_back]
-    defaults = default_dates(inv, ev, t.date())
+    defaults = default_dates(inv, ev, t.date(), materiality)
     train = [  # a snapshot k months back is followed to the validation cut, at most 12 months
-        _follow_up(_performing(customers, inv, ev, s), defaults, s, min(12, k - held))
+        _follow_up(_performing(customers, inv, ev, s, materiality), defaults, s, min(12, k - held))
         for s, k in zip(snaps, months_back, strict=True)
     ]
-    valid = _labelled(customers, inv, ev, validation, defaults, t, HAZARD_TARGET)
+    valid = _labelled(customers, inv, ev, validation, defaults, t, materiality, HAZARD_TARGET)
     train = pd.concat(train, ignore_index=True)
     log_training(train, valid, snaps, validation, HAZARD_TARGET)
     return TrainingData(

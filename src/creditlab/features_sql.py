@@ -19,8 +19,10 @@ from creditlab.features import (
     DEFAULT_DPD,
     FEATURES,
     HORIZON_DAYS,
+    NO_THRESHOLD,
     SNAPSHOT,
     TARGET,
+    Materiality,
     TrainingData,
     log_training,
     snapshot_schedule,
@@ -50,22 +52,68 @@ def _d(day: dt.date) -> str:
     return f"DATE '{pd.Timestamp(day).date().isoformat()}'"
 
 
-def _defaults_sql(t: str, issued_by: str) -> str:
-    """Each customer's first default date known at ``t`` (invoices issued by ``issued_by``)."""
+def _material_sql(t: str, issued_by: str, m: Materiality) -> str:
+    """Each customer's first day (up to ``t``) on which its invoices 90+ days past due add up to
+    a material amount: :func:`creditlab.features._material_dpd_defaults` in SQL (the days checked
+    are the late invoices' 90th days and the customer's payments after the first of them)."""
+    hit = f"{DUE_ON} + INTERVAL {DEFAULT_DPD} DAY"
+    mine = f"{ISSUED_ON} <= {issued_by}"
+    return f"""
+        WITH late AS (
+            SELECT {CUSTOMER_ID}, ({hit})::DATE AS hit, {PAID_ON} AS paid, {AMOUNT} AS amount
+            FROM invoices
+            WHERE {mine} AND {hit} <= {t} AND ({PAID_ON} IS NULL OR {PAID_ON} > {hit})
+        ),
+        days AS (
+            SELECT DISTINCT {CUSTOMER_ID}, d FROM (
+                SELECT {CUSTOMER_ID}, hit AS d FROM late
+                UNION ALL
+                SELECT i.{CUSTOMER_ID}, i.{PAID_ON} FROM invoices i
+                JOIN (SELECT {CUSTOMER_ID}, min(hit) AS first FROM late GROUP BY {CUSTOMER_ID}) f
+                  ON i.{CUSTOMER_ID} = f.{CUSTOMER_ID}
+                WHERE i.{mine} AND i.{PAID_ON} >= f.first AND i.{PAID_ON} <= {t}
+            )
+        ),
+        past_due AS (
+            SELECT k.{CUSTOMER_ID}, k.d, sum(l.amount) AS amount FROM days k
+            JOIN late l ON l.{CUSTOMER_ID} = k.{CUSTOMER_ID} AND l.hit <= k.d
+                AND (l.paid IS NULL OR l.paid > k.d)
+            GROUP BY k.{CUSTOMER_ID}, k.d
+        ),
+        exposure AS (
+            SELECT k.{CUSTOMER_ID}, k.d, sum(i.{AMOUNT}) AS open_ar FROM days k
+            JOIN invoices i ON i.{CUSTOMER_ID} = k.{CUSTOMER_ID} AND i.{mine}
+                AND i.{ISSUED_ON} <= k.d AND (i.{PAID_ON} IS NULL OR i.{PAID_ON} > k.d)
+            GROUP BY k.{CUSTOMER_ID}, k.d
+        )
+        SELECT p.{CUSTOMER_ID}, p.d FROM past_due p
+        JOIN exposure e ON p.{CUSTOMER_ID} = e.{CUSTOMER_ID} AND p.d = e.d
+        WHERE p.amount >= {float(m.amount)!r} AND p.amount >= {float(m.share)!r} * e.open_ar"""
+
+
+def _defaults_sql(t: str, issued_by: str, m: Materiality) -> str:
+    """Each customer's first default date known at ``t`` (invoices issued by ``issued_by``)
+    under the materiality threshold ``m``."""
     kinds = ", ".join(f"'{k}'" for k in DEFAULT_EVENTS)
     hit = f"{DUE_ON} + INTERVAL {DEFAULT_DPD} DAY"
-    return f"""
-        SELECT {CUSTOMER_ID}, min(d)::DATE AS default_on FROM (
+    dpd = (
+        _material_sql(t, issued_by, m)
+        if m.applies
+        else f"""
             SELECT {CUSTOMER_ID}, {hit} AS d FROM invoices
             WHERE {ISSUED_ON} <= {issued_by} AND {hit} <= {t}
-              AND ({PAID_ON} IS NULL OR {PAID_ON} > {hit})
+              AND ({PAID_ON} IS NULL OR {PAID_ON} > {hit})"""
+    )
+    return f"""
+        SELECT {CUSTOMER_ID}, min(d)::DATE AS default_on FROM (
+            SELECT {CUSTOMER_ID}, d FROM ({dpd})
             UNION ALL
             SELECT {CUSTOMER_ID}, {EVENT_ON} FROM events
             WHERE {KIND} IN ({kinds}) AND {EVENT_ON} <= {t} AND {EVENT_ON} <= {issued_by}
         ) GROUP BY {CUSTOMER_ID}"""
 
 
-def _features_sql(s: str, issued_by: str) -> str:
+def _features_sql(s: str, issued_by: str, m: Materiality) -> str:
     """One row per customer onboarded by ``s``: the FEATURES and ``in_default``."""
     late = "greatest(lateness, 0)"
     due_12 = "age_due >= 0 AND age_due < 365"
@@ -99,7 +147,7 @@ def _features_sql(s: str, issued_by: str) -> str:
                avg(CASE WHEN age_issued < 365 THEN disputed END) AS dispute_share_12m
         FROM known GROUP BY {CUSTOMER_ID}
     ),
-    defaults AS ({_defaults_sql(s, issued_by)})
+    defaults AS ({_defaults_sql(s, issued_by, m)})
     SELECT c.{CUSTOMER_ID}, c.{INDUSTRY}, c.{COUNTRY}, {s}::TIMESTAMP AS {SNAPSHOT},
            d.default_on IS NOT NULL AS in_default,
            p.mean_days_late_12m, p.late_trend, p.share_late_12m,
@@ -135,21 +183,23 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     return frame.sort_values([SNAPSHOT, CUSTOMER_ID], ignore_index=True)
 
 
-def snapshot_features_sql(con: duckdb.DuckDBPyConnection, snapshot: dt.date) -> pd.DataFrame:
+def snapshot_features_sql(
+    con: duckdb.DuckDBPyConnection, snapshot: dt.date, materiality: Materiality = NO_THRESHOLD
+) -> pd.DataFrame:
     """:func:`creditlab.features.snapshot_features` over the database behind ``con``: one row per
     customer onboarded by ``snapshot`` (sorted by customer id)."""
     s = _d(snapshot)
-    return _frame(con, _features_sql(s, s))
+    return _frame(con, _features_sql(s, s, materiality))
 
 
-def _labelled_sql(s: dt.date, t: dt.date) -> str:
+def _labelled_sql(s: dt.date, t: dt.date, m: Materiality) -> str:
     horizon = _d(pd.Timestamp(s) + pd.Timedelta(days=HORIZON_DAYS))
     return f"""
         SELECT f.* EXCLUDE (in_default),
                coalesce(l.default_on > {_d(s)} AND l.default_on <= {horizon}, false)::INTEGER
                    AS {TARGET}
-        FROM ({_features_sql(_d(s), _d(t))}) f
-        LEFT JOIN ({_defaults_sql(_d(t), _d(t))}) l ON f.{CUSTOMER_ID} = l.{CUSTOMER_ID}
+        FROM ({_features_sql(_d(s), _d(t), m)}) f
+        LEFT JOIN ({_defaults_sql(_d(t), _d(t), m)}) l ON f.{CUSTOMER_ID} = l.{CUSTOMER_ID}
         WHERE NOT f.in_default"""
 
 
@@ -159,6 +209,7 @@ def training_data_sql(
     *,
     every_months: int = 3,
     min_history_days: int = 180,
+    materiality: Materiality = NO_THRESHOLD,
 ) -> TrainingData:
     """:func:`creditlab.features.training_data` over the database behind ``con`` (same snapshots,
     labels and out-of-time split; rows sorted by snapshot and customer id).
@@ -173,7 +224,8 @@ def training_data_sql(
     ).fetchall()[0][0]
     snaps, validation = snapshot_schedule(first, as_of, every_months, min_history_days)
     # one snapshot at a time: each query holds one snapshot's aggregates under the memory limit
-    train = pd.concat([_frame(con, _labelled_sql(s, as_of)) for s in snaps], ignore_index=True)
-    valid = _frame(con, _labelled_sql(validation, as_of))
+    m = materiality
+    train = pd.concat([_frame(con, _labelled_sql(s, as_of, m)) for s in snaps], ignore_index=True)
+    valid = _frame(con, _labelled_sql(validation, as_of, m))
     log_training(train, valid, snaps, validation)
     return TrainingData(train, valid, snaps, validation)

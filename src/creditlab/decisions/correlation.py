@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import special
 
 from creditlab.decisions.settings import BetaPrior
-from creditlab.features import default_dates
+from creditlab.features import NO_THRESHOLD, Materiality, default_dates
 from creditlab.ledger.schema import CUSTOMER_ID, ISSUED_ON
 
 __all__ = ["CorrelationPosterior", "correlation_posterior", "default_cohorts"]
@@ -40,8 +40,9 @@ def default_cohorts(
     as_of: dt.date,
     *,
     min_history_days: int = 180,
+    materiality: Materiality = NO_THRESHOLD,
 ) -> pd.DataFrame:
-    """Monthly 12-month default cohorts known at ``as_of``.
+    """Monthly 12-month default cohorts known at ``as_of`` (defaults under ``materiality``).
 
     A cohort starts on the first of a month at least ``min_history_days`` after the ledger's first
     invoice and at least 12 months before ``as_of``. Its customers had an invoice issued in the 12
@@ -54,7 +55,7 @@ def default_cohorts(
     inv = invoices.loc[invoices[ISSUED_ON] <= t, [CUSTOMER_ID, ISSUED_ON]]
     if inv.empty:
         return pd.DataFrame(columns=["cohort_start", "customers", "defaults"])
-    defaults = default_dates(invoices, events, as_of)
+    defaults = default_dates(invoices, events, as_of, materiality)
     first = (inv[ISSUED_ON].min() + pd.Timedelta(days=min_history_days)).to_period("M")
     starts = pd.period_range(first + 1, (t - pd.DateOffset(years=1)).to_period("M"), freq="M")
     rows = []

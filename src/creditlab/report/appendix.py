@@ -11,7 +11,7 @@ from IPython.display import Markdown
 
 from creditlab.provenance import git_sha, versions
 from creditlab.report.payment_section import payment_diagnostics
-from creditlab.report.pd_section import diagnostics
+from creditlab.report.pd_section import default_definition, diagnostics
 from creditlab.report.tables import md_escape, table
 from creditlab.run.folder import MANIFEST_FILE, RunFolder
 from creditlab.run.prepare import Run
@@ -27,8 +27,7 @@ CAVEATS = (
     "AR / sales x days; countback DSO walks back monthly sales; BPDSO uses current AR; ADD = DSO - "
     "BPDSO; CEI = (begin AR + sales - end AR) / (begin AR + sales - end current AR) x 100; at-risk "
     "rate = share of a month's billing unpaid 90 days after month-end.",
-    "Default = an invoice 90+ days past due or a write-off, insolvency or collections-agency event. "
-    "PDs are 12-month probabilities from the posterior of the PD model; intervals are equal-tailed "
+    "Default = {default}. PDs are 12-month probabilities from the posterior of the PD model; intervals are equal-tailed "
     "credible intervals. Quarterly snapshots of the same customer are treated as independent rows.",
     "Limits, ECL, provisions and scenarios are computed from stored posterior draws; LGD comes from "
     "the params' prior, not from observed recoveries. Roll rates count invoices, not balances.",
@@ -98,5 +97,6 @@ def appendix(run: Run) -> list:
                 )
             )
     out += diagnostics(run) + payment_diagnostics(run)
-    out.append(Markdown("Assumptions and caveats:\n\n" + "\n".join(f"- {c}" for c in CAVEATS)))
+    caveats = [c.format(default=default_definition(run)) for c in CAVEATS]
+    out.append(Markdown("Assumptions and caveats:\n\n" + "\n".join(f"- {c}" for c in caveats)))
     return out

@@ -20,6 +20,7 @@ from creditlab.run.folder import (
 from creditlab.run.prepare import Run
 
 __all__ = [
+    "default_definition",
     "diagnostics",
     "pd_drivers",
     "pd_overview",
@@ -27,6 +28,16 @@ __all__ = [
     "pd_customers",
     "pd_validation",
 ]
+
+
+def default_definition(run: Run) -> str:
+    """The run's definition of default in words, with its materiality threshold when one is set
+    (``pd_model.default_materiality``)."""
+    m = run.params.pd_model.default_materiality
+    return (
+        f"an invoice 90+ days past due{m.describe(run.params.currency)}, or a write-off, "
+        "insolvency or collections-agency event"
+    )
 
 
 def _summary(run: Run) -> dict | None:
@@ -60,8 +71,7 @@ def pd_overview(run: Run) -> list:
         f"{mc['group']} ({'centred' if s['centred'] else 'non-centred'})"
         + "".join(f" and offsets by {f}" for f in mc.get("factors") or ())
         + (" and a time-varying intercept by snapshot" if mc.get("time_varying") else "")
-        + f". Default = an invoice 90+ days past due, or a write-off, insolvency or collections-agency "
-        f"event. {training_text(s)} "
+        + f". Default = {default_definition(run)}. {training_text(s)} "
         f"Every interval is a {prob:.0%} credible interval from the posterior. Priors: group mean "
         f"~ Normal({mc['prior_intercept_mu']}, {mc['prior_intercept_sigma']}), group spread ~ "
         f"HalfNormal({mc['prior_group_sigma']}), coefficients of standardised predictors ~ "
@@ -169,8 +179,8 @@ def pd_drivers(run: Run) -> list:
     return [
         Markdown(
             "Each customer's **probability of default within 12 months** (PD) comes from a "
-            "Bayesian model of the ledger's history (default = an invoice 90+ days past due, or "
-            f"a write-off, insolvency or collections-agency event), with a {prob:.0%} credible "
+            f"Bayesian model of the ledger's history (default = {default_definition(run)}), "
+            f"with a {prob:.0%} credible "
             "interval. How it was built, its priors and how well it did out of time are in the "
             "model validation report. What moves a customer's PD, other things equal:\n\n"
             + "\n".join(lines)

@@ -189,6 +189,14 @@ def calibration_by_grade(run: Run) -> list:
     """Each grade's out-of-time default rate against its mean PD (Jeffreys test)."""
     cal = RunFolder(run.run_dir).read_csv(GRADE_CALIBRATION_FILE)
     if cal is None:
+        months = (RunFolder(run.run_dir).read_json(PD_SUMMARY_FILE) or {}).get("validation_months")
+        if months is not None and months != 12:
+            return [
+                Markdown(
+                    f"No grade calibration in this run: the out-of-time window holds {months} "
+                    "months of outcomes, and grades are tested against 12-month default rates."
+                )
+            ]
         return [Markdown("No grades in this run (the decisions stage needs the PD model).")]
     cal["grade"] = cal["grade"].astype("string")
     cal["consistent"] = cal["consistent"].map({True: "yes", False: "no"})

@@ -185,7 +185,7 @@ def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:
     a default are left out. Returns ``date, pd_mean, pd_lo, pd_hi, in_default``.
     """
     model = pd_model(run)
-    led, prob = run.ledger, run.params.interval_prob
+    led, prob, m = run.ledger, run.params.interval_prob, run.params.pd_model.default_materiality
     customers = led.customers.loc[led.customers[CUSTOMER_ID].astype(str) == str(customer_id)]
     invoices = led.invoices.loc[led.invoices[CUSTOMER_ID].astype(str) == str(customer_id)]
     events = led.events.loc[led.events[CUSTOMER_ID].astype(str) == str(customer_id)]
@@ -194,7 +194,7 @@ def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:
         for k in range(quarters - 1, -1, -1)
     ]
     feats = pd.concat(
-        [snapshot_features(customers, invoices, events, day).assign(date=day) for day in days],
+        [snapshot_features(customers, invoices, events, day, m).assign(date=day) for day in days],
         ignore_index=True,
     )
     if set(SIGNAL_FEATURES) & set(model.predictors):  # relationship signals the PD stage kept

@@ -16,7 +16,7 @@ from typing import Any
 
 from creditlab.config import parse_section, reject_unknown_keys
 from creditlab.errors import ConfigError
-from creditlab.features import FEATURES, SIGNAL_FEATURES
+from creditlab.features import FEATURES, SIGNAL_FEATURES, Materiality
 from creditlab.models.diagnostics import GateConfig
 from creditlab.models.payment_data import FIT_VERSION, PaymentConfig
 from creditlab.models.pd import ModelConfig
@@ -55,6 +55,7 @@ class PDSettings:
     extend_rounds: int = 1  # refits with tuning and draws doubled when the gate fails
     priors: Priors = Priors()  # knowledge the PD model starts from, with its source
     signals: str = "auto"  # "auto": SIGNAL_FEATURES join the predictors where the ledger has events
+    default_materiality: Materiality = Materiality()  # when 90+ DPD invoices make a default
 
     def key(self, data_hash: str, as_of: dt.date) -> str:
         """Cache key of the fit: same data, as-of date and settings give the same fit."""
@@ -138,6 +139,9 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
         model=parse_section(ModelConfig, raw.get("model"), f"{where}.model"),
         sampler=parse_section(SamplerConfig, raw.get("sampler"), f"{where}.sampler"),
         gate=parse_section(GateConfig, raw.get("gate"), f"{where}.gate"),
+        default_materiality=parse_section(
+            Materiality, raw.get("default_materiality"), f"{where}.default_materiality"
+        ),
     )
 
 

@@ -241,10 +241,12 @@ def training_design(
     ValueError
         The ledger is too short for the design asked for.
     """
-    ledger = (customers, invoices, events, as_of)
+    ledger, m = (customers, invoices, events, as_of), settings.default_materiality
     if settings.hazard is not True:
         try:
-            data = training_data(*ledger, every_months=settings.snapshot_every_months)
+            data = training_data(
+                *ledger, every_months=settings.snapshot_every_months, materiality=m
+            )
         except ValueError as exc:
             if settings.hazard is False:
                 raise
@@ -258,7 +260,7 @@ def training_design(
                 "hazard instead, so every customer-month counts",
                 defaults,
             )
-    return hazard_data(*ledger)
+    return hazard_data(*ledger, materiality=m)
 
 
 def with_signals(
@@ -312,7 +314,9 @@ def refit_design(
     hold most of the defaults); ``None`` when the validated fit scores as it is."""
     if not (settings.refit and data.hazard):
         return None
-    everything = hazard_data(customers, invoices, events, as_of, hold_out=False)
+    everything = hazard_data(
+        customers, invoices, events, as_of, hold_out=False, materiality=settings.default_materiality
+    )
     if SIGNAL_FEATURES[0] in data.train:  # the validated fit's signal features, here too
         everything = with_signals(everything, customers, invoices, events)
     return everything
@@ -428,7 +432,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         ]
 
     # score the portfolio as of the run date
-    current = snapshot_features(*ledger)
+    current = snapshot_features(*ledger, settings.default_materiality)
     if set(SIGNAL_FEATURES) & set(scoring.predictors):  # the relationship signals it kept
         current = with_signal_features(current, *ledger[:3])
     scores = scoring.predict(current, prob, with_prior_share=True)
@@ -449,7 +453,10 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     current.to_parquet(run_dir / FEATURES_FILE, index=False)
     if run.params.store is not None:
         append_scores(run.params.store, scores.loc[~scores[IN_DEFAULT]], run.as_of, run.run_id)
-    validated = (data.validation_snapshot, p_valid)
+    # the PSI compares 12-month PDs: a short ledger's hold-out spans a few months, so its rows
+    # are scored again over 12 for it
+    p_year = p_valid if horizon == 12 else model.predict(data.validation, prob)[PD_MEAN].to_numpy()
+    validated = (data.validation_snapshot, p_year)
     summary["stability"] = _write_checks(run, scoring, fitted, current, scores, validated, summary)
     has_share = bool(scores[EVIDENCE].notna().any())
 

@@ -142,7 +142,8 @@ def _simulate(
     seed, prob = loss_seed(run, settings), run.params.interval_prob
     with timed(timings, "correlation"):
         if settings.learn_correlation:
-            cohorts = default_cohorts(run.ledger.invoices, run.ledger.events, run.as_of)
+            led, m = run.ledger, run.params.pd_model.default_materiality
+            cohorts = default_cohorts(led.invoices, led.events, run.as_of, materiality=m)
             posterior = correlation_posterior(
                 cohorts, settings.systematic, settings.min_cohort_years
             )
