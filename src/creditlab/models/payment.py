@@ -557,25 +557,48 @@ class PaymentModel:
         post = self.idata.posterior
         return int(post.sizes["chain"] * post.sizes["draw"])
 
-    def _customer_draws(self, name: str, n: int | None, fill: float) -> np.ndarray:
-        """Draws ``(S, customers)`` of a per-customer quantity (``u`` or ``scale``) for every
-        customer: the fit's for the customers it held; for those left out of a sample fit, their
-        conditional draws (``u``; the nearest of them to each kept draw when ``n`` differs from
-        their count) or ``fill``."""
+    def _customer_draws(
+        self, name: str, n: int | None, fill: float, codes: np.ndarray
+    ) -> np.ndarray:
+        """Draws ``(S, len(codes))`` of a per-customer quantity (``u`` or ``scale``) for the
+        customers at ``codes`` (places in ``customers``): the fit's for the customers it held; for
+        those left out of a sample fit, their conditional draws (``u``; the nearest of them to each
+        kept draw when ``n`` differs from their count) or ``fill``. Only those columns are built:
+        a block of a 100k-customer ledger costs its own size, not the ledger's."""
         fitted = self._posterior(name, n)
         if not self.extra_customers:
-            return fitted
-        out = np.full((len(fitted), len(self.customers)), fill)
-        out[:, level_codes(pd.Series(self.fitted), self.customers)] = fitted
+            return fitted[:, codes]
+        in_fit, in_extra = (place[codes] for place in self._places())
+        out = np.full((len(fitted), len(codes)), fill)
+        out[:, in_fit >= 0] = fitted[:, in_fit[in_fit >= 0]]
         if name == "u":
             total = self._draw_count()
             kept = np.linspace(0, total - 1, len(fitted)).astype(int)
             have = np.linspace(0, total - 1, len(self.extra_u)).astype(int)
             nearest = np.abs(kept[:, None] - have[None, :]).argmin(axis=1)
-            out[:, level_codes(pd.Series(self.extra_customers), self.customers)] = self.extra_u[
-                nearest
-            ]
+            out[:, in_extra >= 0] = self.extra_u[np.ix_(nearest, in_extra[in_extra >= 0])]
         return out
+
+    def _codes(self, values: pd.Series, levels: str = "customers") -> np.ndarray:
+        """:func:`level_codes` of ``values`` in the list attribute ``levels`` (``customers``,
+        ``fitted``, ``extra_customers``, ``shape_customers``), its index built once per list:
+        a forecast or calendar of a 100k-customer ledger looks customers up block by block."""
+        cache = self.__dict__.setdefault("_indexes", {})
+        current = getattr(self, levels)
+        if cache.get(levels, (None,))[0] is not current:
+            cache[levels] = (current, pd.Index(current))
+        return cache[levels][1].get_indexer(values.astype(str)).astype(np.int64)
+
+    def _places(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each customer's place among the fitted customers and among those left out of a sample
+        fit (-1: not there), computed once for these lists."""
+        lists = (self.customers, self.fitted, self.extra_customers)
+        cached = self.__dict__.get("_places_of")
+        if cached is None or any(a is not b for a, b in zip(cached[0], lists, strict=True)):
+            everyone = pd.Series(self.customers)
+            places = self._codes(everyone, "fitted"), self._codes(everyone, "extra_customers")
+            self._places_of = cached = (lists, places)
+        return cached[1]
 
     def gate(
         self, config: GateConfig | None = None, max_customers: int = 1000, advice: str = ""
@@ -630,15 +653,14 @@ class PaymentModel:
         rng = np.random.default_rng(seed)
         cut = self._posterior("cut", n_draws)
         s = len(cut)
-        u = self._customer_draws("u", n_draws, 0.0)
         sigma_c = self._posterior("sigma_customer", n_draws)
-        codes = level_codes(frame[CUSTOMER_ID], self.customers)
+        codes = self._codes(frame[CUSTOMER_ID])
         known = codes >= 0
         eta = np.empty((s, len(frame)))
-        eta[:, known] = u[:, codes[known]]
+        eta[:, known] = self._customer_draws("u", n_draws, 0.0, codes[known])
         scale = np.ones_like(eta)  # a customer without a scale of its own (or new) has 1
         if "scale" in self.idata.posterior:
-            scale[:, known] = self._customer_draws("scale", n_draws, 1.0)[:, codes[known]]
+            scale[:, known] = self._customer_draws("scale", n_draws, 1.0, codes[known])
         if (~known).any():
             new_ids, new_idx = np.unique(frame.loc[~known, CUSTOMER_ID], return_inverse=True)
             mean = np.repeat(self._posterior("mu", n_draws)[:, None], len(new_ids), axis=1)
@@ -657,7 +679,7 @@ class PaymentModel:
             eta += self._posterior("offset_weekday", n_draws)[:, day]
             if "customer_weekday" in self.idata.posterior:
                 v = self._posterior("customer_weekday", n_draws)
-                own = level_codes(frame[CUSTOMER_ID], self.fitted)  # only fitted ones have theirs
+                own = self._codes(frame[CUSTOMER_ID], "fitted")  # only fitted ones have theirs
                 eta[:, own >= 0] += v[:, own[own >= 0], day[own >= 0]]
         if self.covariates:
             x = frame[self.covariates].to_numpy(dtype=float)
@@ -706,7 +728,7 @@ class PaymentModel:
             return None
         weekdays, _, everyone = self.weekday_shares()
         customer, group, population = self.month_end_shares()
-        codes = level_codes(frame[CUSTOMER_ID], self.customers)
+        codes = self._codes(frame[CUSTOMER_ID])
         share = np.where(codes >= 0, customer[np.maximum(codes, 0)], population)
         name = self.model_config.group
         if (codes < 0).any() and len(self.groups) > 1 and name in frame:
@@ -725,7 +747,7 @@ class PaymentModel:
         if not self.model_config.calendar:
             return None
         customer, group, population = self.weekday_shares()
-        codes = level_codes(frame[CUSTOMER_ID], self.customers)
+        codes = self._codes(frame[CUSTOMER_ID])
         due_day = frame["due_weekday"].to_numpy()
         known = codes >= 0
         own = self.paid_weekdays[np.maximum(codes, 0), due_day]  # (rows, 7)
@@ -860,7 +882,7 @@ class PaymentModel:
         has its own shape."""
         if not self.shape_customers:
             return None
-        return level_codes(frame[CUSTOMER_ID], self.shape_customers)
+        return self._codes(frame[CUSTOMER_ID], "shape_customers")
 
     def _shapes_for(self, codes: np.ndarray, weekday: np.ndarray) -> np.ndarray:
         """Per row (``codes``: :meth:`_shape_codes`), its customer's own shape on its due
@@ -970,9 +992,9 @@ class PaymentModel:
         late, a Friday one on time), a month-end payer's on the day of the month, so a typical
         invoice is one of its own. A customer of the model with no invoice in ``frame`` has
         NaN."""
-        frame = frame.loc[level_codes(frame[CUSTOMER_ID], self.customers) >= 0]
+        frame = frame.loc[self._codes(frame[CUSTOMER_ID]) >= 0]
         frame = frame.sort_values(DUE_ON, kind="stable").groupby(CUSTOMER_ID).tail(USUAL_INVOICES)
-        code = level_codes(frame[CUSTOMER_ID], self.customers)
+        code = self._codes(frame[CUSTOMER_ID])
         frame = frame.iloc[np.argsort(code, kind="stable")].reset_index(drop=True)
         code = np.sort(code)
         place = np.arange(len(frame)) - np.searchsorted(code, code)  # its place among its own
