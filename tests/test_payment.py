@@ -469,11 +469,34 @@ def test_cash_forecast_sums_amounts_into_weeks():
         ({"sample_customers": 3000, "sample_above": 2000}, "sample_customers <= sample_above"),
         ({"stall_prior_half_days": 0}, "stall_prior_half_days"),
         ({"own_shape_min_invoices": 0}, "own_shape_min_invoices"),
+        ({"calendar_prior_payments": "often"}, "calendar_prior_payments must be auto or > 0"),
+        ({"calendar_prior_payments": 0}, "calendar_prior_payments must be auto or > 0"),
     ],
 )
 def test_bad_model_config_is_a_clear_error(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         PaymentConfig(**kwargs)
+
+
+@pytest.mark.parametrize("k_true", [2.0, 20.0, np.inf])
+def test_the_calendars_pooling_is_learnt_from_how_much_customers_differ(k_true):
+    # customers' weekday shares drawn around their industry's with k_true payments' worth of
+    # spread (a Dirichlet; inf: all alike), then 30 payments each: the pooling that makes them
+    # most likely (30 payments cannot tell 500 from 5,000: alike is "large")
+    rng = np.random.default_rng(5)
+    industry = np.array([[0.3, 0.1, 0.1, 0.1, 0.4, 0, 0], [0.2, 0.2, 0.2, 0.2, 0.2, 0, 0]]) + 1e-3
+    industry /= industry.sum(axis=1, keepdims=True)
+    groups = np.repeat([0, 1], 300)
+    shares = np.array(
+        [industry[g] if np.isinf(k_true) else rng.dirichlet(k_true * industry[g]) for g in groups]
+    )
+    counts = np.array([rng.multinomial(30, p) for p in shares])
+    model = PaymentModel()
+    model.groups, model.customer_group = ["a", "b"], groups.tolist()
+    model.paid_weekdays = np.zeros((len(groups), 7, 7))
+    model.paid_weekdays[:, 0, :] = counts  # due weekday does not matter to the pooling
+    learnt = model._calendar_pooling()
+    assert learnt > 300 if np.isinf(k_true) else k_true / 1.5 < learnt < k_true * 1.5
 
 
 def test_forecast_without_a_fit_is_a_clear_error():

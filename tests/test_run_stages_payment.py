@@ -147,7 +147,9 @@ def test_reports_show_the_payment_sections(weekly_run):
     assert summary["own_shapes"] == rich.sum()
     validation = (weekly_run / "model_validation.html").read_text()
     assert ("Customers' own shapes" in validation) == (rich.sum() > 0)
-    validation = (weekly_run / "model_validation.html").read_text()
+    # the calendars' pooling, learnt (calendar_prior_payments: auto) and said
+    k = summary["calendar_pooling"]
+    assert 0.5 <= k <= 5000 and f"borrow {k:,.3g} payments' worth" in validation
     assert "Payment-timing model" in validation and "invoice disputed" in validation
     assert "Payment-timing model convergence diagnostics" in weekly  # appendix
     review = next(weekly_run.glob("customer_review_*.html")).read_text()

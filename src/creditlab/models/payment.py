@@ -74,6 +74,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from scipy.special import gammaln
 
 from creditlab.errors import ConfigError
 from creditlab.ledger.schema import COUNTRY, CUSTOMER_ID, DUE_ON
@@ -123,6 +124,8 @@ FULL_FIT_BACKEND, SAMPLE_FIT_BACKEND = "numba", "jax"
 # what is learnt from the training invoices after the fit (own shapes, the due-week correlation,
 # the month-turn lift) comes from this many invoices at most, and this many posterior draws
 QUANTILE_ROWS, QUANTILE_DRAWS = 50_000, 100
+# the payments' worth of prior a customer's calendar may get (calendar_prior_payments: auto)
+CALENDAR_POOLING = np.geomspace(0.5, 5000.0, 81)
 USUAL_INVOICES = 30  # "usually ... days": the median over a customer's last this many invoices
 CONDITIONAL_DRAWS = 400  # posterior draws a sample fit's left-out customers get effects for
 # the share of each weekday's dates (Monday first) that are their month's last weekday
@@ -201,6 +204,8 @@ class PaymentModel:
         # per customer, due weekday and weekday paid: how many paid invoices (Monday first)
         self.paid_weekdays = np.zeros((0, 7, 7))
         self.month_end_paid = np.zeros(0)  # per customer: paid invoices on the month's last weekday
+        # payments' worth of prior behind each customer's calendar (learnt: _calendar_pooling)
+        self.calendar_k = 7.0
         self.group_centred = False
         self.sampled_with: dict[str, str] = {}
         self.timings: dict[str, float] = {}
@@ -362,7 +367,41 @@ class PaymentModel:
             frame["_customer"].to_numpy()[paid][month_end_days(paid_on)],
             minlength=len(self.customers),
         ).astype(float)
+        k = self.model_config.calendar_prior_payments
+        self.calendar_k = self._calendar_pooling() if k == "auto" else float(k)
         return frame
+
+    def _calendar_pooling(self) -> float:
+        """The payments' worth of prior (``calendar_prior_payments: auto``) that makes the
+        customers' counts of payments by weekday most likely: the Dirichlet-multinomial marginal
+        likelihood of each customer's counts around its group's shares without it (leave one
+        out), maximised over :data:`CALENDAR_POOLING`. Customers who pay on fixed weekdays make it
+        small, so each keeps its own calendar; customers who pay any day alike (the IBM sample)
+        make it large, so a customer's few payments do not invent a calendar."""
+        counts = self.paid_weekdays.sum(axis=1)
+        n = counts.sum(axis=1)
+        keep = n >= 2  # one payment says nothing of the spread between customers
+        if keep.sum() < 2:
+            return 7.0
+        counts, n = counts[keep], n[keep]
+        groups = np.asarray(self.customer_group, dtype=int)[keep]
+        by_group = np.zeros((len(self.groups), 7))
+        np.add.at(by_group, groups, counts)
+        population = (counts.sum(axis=0) + 1.0) / (counts.sum() + 7.0)
+        others = by_group[groups] - counts  # the group's payments but the customer's own
+        mean = (others + population) / (others.sum(axis=1, keepdims=True) + 1.0)
+        ll = [
+            (
+                gammaln(k)
+                - gammaln(k + n)
+                + (gammaln(k * mean + counts) - gammaln(k * mean)).sum(1)
+            ).sum()
+            for k in CALENDAR_POOLING
+        ]
+        best = float(CALENDAR_POOLING[int(np.argmax(ll))])
+        log.info("payment calendars: each customer's weekday shares pooled with %.3g payments' "
+                 "worth of its industry's (learnt from %d customers)", best, len(n))  # fmt: skip
+        return best
 
     def _ordinary_course(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The frame as the ordinal model sees it: with the stall on, an invoice that entered the
@@ -690,9 +729,9 @@ class PaymentModel:
         """The payment calendar: shares of payments by weekday paid (Monday first) for
         ``(customers (C, 7), groups (G, 7), population (7,))``. Each customer's are the posterior
         mean of a Dirichlet-multinomial whose prior is its group's shares with
-        ``calendar_prior_payments`` payments' weight (a new customer: its group's), the group's
+        ``calendar_k`` payments' weight (a new customer: its group's), the group's
         likewise around the population's, and the population's add one payment per weekday."""
-        k = self.model_config.calendar_prior_payments
+        k = self.calendar_k
         counts = self.paid_weekdays.sum(axis=1)
         population = (counts.sum(axis=0) + 1.0) / (counts.sum() + 7.0)
         groups = np.asarray(self.customer_group, dtype=int)
@@ -705,9 +744,9 @@ class PaymentModel:
     def month_end_shares(self) -> tuple[np.ndarray, np.ndarray, float]:
         """Shares of payments made on the month's last weekday for ``(customers (C,), groups
         (G,), population)``, pooled like :meth:`weekday_shares` (a Beta-binomial: the customer's
-        around its group's with ``calendar_prior_payments`` payments' weight, the group's around
+        around its group's with ``calendar_k`` payments' weight, the group's around
         the population's, and the population's around what chance gives)."""
-        k = self.model_config.calendar_prior_payments
+        k = self.calendar_k
         paid = self.paid_weekdays.sum(axis=(1, 2))
         groups = np.asarray(self.customer_group, dtype=int)
         chance = float(self.weekday_shares()[2] @ _MONTH_END_BY_WEEKDAY)
@@ -742,7 +781,7 @@ class PaymentModel:
         """Per row of a payment frame, the weight of a payment ``d`` days after its due date at
         ``[d % 7]``, for :class:`~creditlab.models.payment_forecast.Conditional` (None without a
         calendar): its customer's shares of payments by weekday among its invoices due on the
-        same weekday, pooled (``calendar_prior_payments``) with its shares over all invoices
+        same weekday, pooled (``calendar_k``) with its shares over all invoices
         (:meth:`weekday_shares`; a new customer: its group's)."""
         if not self.model_config.calendar:
             return None
@@ -751,7 +790,7 @@ class PaymentModel:
         due_day = frame["due_weekday"].to_numpy()
         known = codes >= 0
         own = self.paid_weekdays[np.maximum(codes, 0), due_day]  # (rows, 7)
-        k = self.model_config.calendar_prior_payments
+        k = self.calendar_k
         pooled = (own + k * customer[np.maximum(codes, 0)]) / (own.sum(axis=1, keepdims=True) + k)
         shares = np.where(known[:, None], pooled, population)
         name = self.model_config.group
@@ -1046,6 +1085,7 @@ class PaymentModel:
             "extra_customers": self.extra_customers,
             "due_week": [self.week_rho, self.week_count],
             "month_turn": self.month_turn,
+            "calendar_k": self.calendar_k,
             "shape_customers": self.shape_customers,
         }
         import xarray as xr
@@ -1085,6 +1125,7 @@ class PaymentModel:
         model.fitted, model.extra_customers = state["fitted"], state["extra_customers"]
         model.week_rho, model.week_count = state.get("due_week", [0.0, 0])
         model.month_turn = state.get("month_turn", model.month_turn)
+        model.calendar_k = state.get("calendar_k", model.calendar_k)
         model.shape_customers = state.get("shape_customers", [])
         if model.shape_customers:
             model.shapes = idata.shapes["cdf"].to_numpy()

@@ -132,7 +132,7 @@ class PaymentConfig:
     own_timing_min_invoices: int = 150
     own_shape_min_invoices: int = 5
     prior_weekday_sigma: float = 1.0
-    calendar_prior_payments: float = 7.0
+    calendar_prior_payments: float | str = "auto"  # "auto": learnt from the customers' calendars
     holidays: tuple[str, ...] = ()
     stall: bool = True
     stall_prior_payments: float = 2.0
@@ -160,8 +160,11 @@ class PaymentConfig:
             raise ConfigError("need 0 < amount_low < 1 < amount_high")
         if self.own_shape_min_invoices < 1:
             raise ConfigError("own_shape_min_invoices must be >= 1 (invoices a customer needs)")
-        if self.calendar_prior_payments <= 0:
-            raise ConfigError("calendar_prior_payments must be > 0 (payments' worth of prior)")
+        k = self.calendar_prior_payments
+        if k != "auto" and (isinstance(k, bool | str) or not k > 0):
+            raise ConfigError(
+                "calendar_prior_payments must be auto or > 0 (payments' worth of prior)"
+            )
         if self.sample_customers < 0 or self.sample_above < self.sample_customers:
             raise ConfigError(
                 "need 0 <= sample_customers <= sample_above (sample_customers 0: fit every "

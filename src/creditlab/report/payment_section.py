@@ -205,6 +205,8 @@ def payment_model_section(run: Run) -> list:
             f"interval {spread['lo']:.1f} to {spread['hi']:.1f})." + _sample_text(n)
         )
     ]
+    if (k := s.get("calendar_pooling")) is not None:
+        out.append(Markdown(_calendar_text(k, s["model_config"]["calendar_prior_payments"])))
     if s.get("own_shapes"):
         out.append(Markdown(_shapes_text(s["own_shapes"], s["model_config"])))
     if (turn := s.get("month_turn")) and turn["payments"]:
@@ -276,6 +278,21 @@ def _shapes_text(customers: int, config: dict) -> str:
         "pays three days early nearly every time is forecast so, where the shared shape would "
         f"spread it over a week. A customer with n invoices weighs n / (n + {SHAPE_PRIOR:.0f}) "
         "against the model, so one with few mostly keeps the shared shape."
+    )
+
+
+def _calendar_text(k: float, setting: float | str) -> str:
+    """How much each customer's payment calendar leans on its industry's."""
+    how = (
+        "learnt from how much the customers' weekdays of payment differ (the weight that makes "
+        "them most likely)"
+        if setting == "auto"
+        else "as the params set it"
+    )
+    return (
+        f"**Payment calendars.** Each customer's shares of payments by weekday borrow {k:,.3g} "
+        f"payments' worth of its industry's ({how}): the fewer, the more a customer's own "
+        "payment runs show in its forecast days."
     )
 
 

@@ -228,6 +228,7 @@ def _fit_and_forecast(
         sigma_customer_days=model.customer_spread_days(prob),
         due_week={"rho": model.week_rho, "weeks": model.week_count},
         month_turn=model.month_turn,
+        calendar_pooling=model.calendar_k if model.model_config.calendar else None,
         own_shapes=len(model.shape_customers),
         stall=_stall_summary(
             model, forecast, defaults is not None, prob, bool(led.invoices[PAID_ON].notna().all())
