@@ -731,6 +731,23 @@ class PaymentModel:
         mean of a Dirichlet-multinomial whose prior is its group's shares with
         ``calendar_k`` payments' weight (a new customer: its group's), the group's
         likewise around the population's, and the population's add one payment per weekday."""
+        return self._memo("weekday_shares", self._weekday_shares)
+
+    def _memo(self, name: str, compute):
+        """``compute()``, kept until the calendar tables or their pooling change: a forecast or
+        calendar of a large ledger asks for the same shares block after block."""
+        key = (id(self.paid_weekdays), id(self.month_end_paid), id(self.customer_group))
+        key += (self.calendar_k, len(self.groups))
+        memo = self.__dict__.setdefault("_memos", {})
+        if name not in memo or memo[name][0] != key:
+            value = compute()
+            for part in value:  # shared from now on: read-only, so no caller changes them
+                if isinstance(part, np.ndarray):
+                    part.setflags(write=False)
+            memo[name] = (key, value)
+        return memo[name][1]
+
+    def _weekday_shares(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = self.calendar_k
         counts = self.paid_weekdays.sum(axis=1)
         population = (counts.sum(axis=0) + 1.0) / (counts.sum() + 7.0)
@@ -746,6 +763,9 @@ class PaymentModel:
         (G,), population)``, pooled like :meth:`weekday_shares` (a Beta-binomial: the customer's
         around its group's with ``calendar_k`` payments' weight, the group's around
         the population's, and the population's around what chance gives)."""
+        return self._memo("month_end_shares", self._month_end_shares)
+
+    def _month_end_shares(self) -> tuple[np.ndarray, np.ndarray, float]:
         k = self.calendar_k
         paid = self.paid_weekdays.sum(axis=(1, 2))
         groups = np.asarray(self.customer_group, dtype=int)
