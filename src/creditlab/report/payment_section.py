@@ -284,14 +284,14 @@ def _shapes_text(customers: int, config: dict) -> str:
 def _calendar_text(k: float, setting: float | str) -> str:
     """How much each customer's payment calendar leans on its industry's."""
     how = (
-        "learnt from how much the customers' weekdays of payment differ (the weight that makes "
-        "them most likely)"
+        "learnt from how much the customers' weekdays of payment differ: the weight under which "
+        "they are most likely"
         if setting == "auto"
         else "as the params set it"
     )
     return (
         f"**Payment calendars.** Each customer's shares of payments by weekday borrow {k:,.3g} "
-        f"payments' worth of its industry's ({how}): the fewer, the more a customer's own "
+        f"payments' worth of its industry's, {how}. The fewer, the more a customer's own "
         "payment runs show in its forecast days."
     )
 
