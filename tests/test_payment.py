@@ -499,6 +499,26 @@ def test_the_calendars_pooling_is_learnt_from_how_much_customers_differ(k_true):
     assert learnt > 300 if np.isinf(k_true) else k_true / 1.5 < learnt < k_true * 1.5
 
 
+def test_calendar_shares_are_kept_until_their_tables_or_pooling_change():
+    rng = np.random.default_rng(0)
+    model = PaymentModel()
+    model.groups = ["a"]
+
+    def tables(n):
+        model.paid_weekdays = rng.poisson(1.0, (n, 7, 7)).astype(float)
+        model.month_end_paid = rng.poisson(2.0, n).astype(float)
+        model.customer_group = [0] * n
+
+    tables(10)
+    first = model.weekday_shares()[0]
+    assert model.weekday_shares()[0] is first and not first.flags.writeable
+    tables(12)  # new tables (a refit, a sample fit's extension): new shares
+    second = model.weekday_shares()[0]
+    assert second.shape == (12, 7) and model.month_end_shares()[0].shape == (12,)
+    model.calendar_k = 50.0
+    assert np.abs(model.weekday_shares()[0] - second).max() > 0
+
+
 def test_forecast_without_a_fit_is_a_clear_error():
     with pytest.raises(ConfigError, match="not fitted"):
         PaymentModel().effects(pd.DataFrame({"customer_id": ["A"]}))

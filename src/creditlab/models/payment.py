@@ -736,16 +736,21 @@ class PaymentModel:
     def _memo(self, name: str, compute):
         """``compute()``, kept until the calendar tables or their pooling change: a forecast or
         calendar of a large ledger asks for the same shares block after block."""
-        key = (id(self.paid_weekdays), id(self.month_end_paid), id(self.customer_group))
-        key += (self.calendar_k, len(self.groups))
+        # the tables themselves, held (an id alone could be reused by the next table)
+        key = (self.paid_weekdays, self.month_end_paid, self.customer_group, self.groups)
         memo = self.__dict__.setdefault("_memos", {})
-        if name not in memo or memo[name][0] != key:
+        cached = memo.get(name)
+        if (
+            cached is None
+            or any(a is not b for a, b in zip(cached[0], key, strict=True))
+            or cached[2] != self.calendar_k
+        ):
             value = compute()
             for part in value:  # shared from now on: read-only, so no caller changes them
                 if isinstance(part, np.ndarray):
                     part.setflags(write=False)
-            memo[name] = (key, value)
-        return memo[name][1]
+            memo[name] = cached = (key, value, self.calendar_k)
+        return cached[1]
 
     def _weekday_shares(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = self.calendar_k
