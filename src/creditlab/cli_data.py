@@ -147,7 +147,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     mapping, currency, fx = _mapping_and_currency(args.mapping, args.currency)
     try:
         m = Materiality(args.default_min_amount, args.default_min_share)
-    except ValueError as exc:
+    except ValueError as exc:  # its message starts with the field: amount or share
         raise ConfigError(f"--default-min-{str(exc).split(':')[0]}: {exc}") from exc
     limits = EngineLimits(args.memory_limit, args.temp_dir and Path(args.temp_dir), args.threads)
     loaded = load_into_database(

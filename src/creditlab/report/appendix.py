@@ -27,8 +27,9 @@ CAVEATS = (
     "AR / sales x days; countback DSO walks back monthly sales; BPDSO uses current AR; ADD = DSO - "
     "BPDSO; CEI = (begin AR + sales - end AR) / (begin AR + sales - end current AR) x 100; at-risk "
     "rate = share of a month's billing unpaid 90 days after month-end.",
-    "Default = {default}. PDs are 12-month probabilities from the posterior of the PD model; intervals are equal-tailed "
-    "credible intervals. Quarterly snapshots of the same customer are treated as independent rows.",
+    "Default = {default}. PDs are 12-month probabilities from the posterior of the PD model; "
+    "intervals are equal-tailed credible intervals. Quarterly snapshots of the same customer are "
+    "treated as independent rows.",
     "Limits, ECL, provisions and scenarios are computed from stored posterior draws; LGD comes from "
     "the params' prior, not from observed recoveries. Roll rates count invoices, not balances.",
     "Payment timing: days from due date to payment in lateness buckets (ordinal logit, customer "

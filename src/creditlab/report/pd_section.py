@@ -180,10 +180,9 @@ def pd_drivers(run: Run) -> list:
         Markdown(
             "Each customer's **probability of default within 12 months** (PD) comes from a "
             f"Bayesian model of the ledger's history (default = {default_definition(run)}), "
-            f"with a {prob:.0%} credible "
-            "interval. How it was built, its priors and how well it did out of time are in the "
-            "model validation report. What moves a customer's PD, other things equal:\n\n"
-            + "\n".join(lines)
+            f"with a {prob:.0%} credible interval. How it was built, its priors and how well it "
+            "did out of time are in the model validation report. What moves a customer's PD, "
+            "other things equal:\n\n" + "\n".join(lines)
         )
     ]
 
