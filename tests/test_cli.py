@@ -261,7 +261,7 @@ def test_init_then_a_weekly_run_on_the_real_highradius_export(highradius_dir, tm
     # whose 11 small invoices of 6,936 cleared 91-92 days late, nor the second largest customer
     in_default = scores.set_index("customer_id")["in_default"]
     assert not in_default[["200769623", "200762301"]].any() and in_default.sum() == 21
-    assert "reaches 500 USD and 1% of its open receivables" in html
+    assert "90+ days past due adding up to at least 500 USD and 1% of the" in html
     run = open_run(run_dir)
     inv = run.ledger.invoices
     assert {"currency_original", "amount_original", "fx_rate"} <= set(inv.columns)

@@ -77,10 +77,10 @@ def test_a_materiality_threshold_asks_for_a_material_amount_90_days_past_due():
     assert both["C"] == pd.Timestamp("2024-05-31")  # 600 once both are 90+ DPD
     assert default_dates(inv, ev, dt.date(2024, 4, 29), Materiality(500, 0.01)).empty
     assert Materiality(500, 0.01).describe("EUR") == (
-        " once the customer's amount 90+ days past due reaches 500 EUR and 1% of its open "
+        "invoices 90+ days past due adding up to at least 500 EUR and 1% of the customer's open "
         "receivables"
     )
-    assert Materiality().describe("EUR") == ""
+    assert Materiality().describe("EUR") == "an invoice 90+ days past due"
 
 
 def test_features_use_no_future_rows(ledger):

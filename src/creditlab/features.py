@@ -167,12 +167,12 @@ class Materiality:
         return self.amount > 0 or self.share > 0
 
     def describe(self, currency: str = "") -> str:
-        """The threshold in words ("" when none applies), to follow "90+ days past due"."""
+        """The 90+ DPD part of the definition of default in words."""
         if not self.applies:
-            return ""
+            return "an invoice 90+ days past due"
         parts = [f"{self.amount:,.0f} {currency}".rstrip()] if self.amount > 0 else []
-        parts += [f"{self.share:.0%} of its open receivables"] if self.share > 0 else []
-        return f" once the customer's amount 90+ days past due reaches {' and '.join(parts)}"
+        parts += [f"{self.share:.0%} of the customer's open receivables"] if self.share > 0 else []
+        return f"invoices 90+ days past due adding up to at least {' and '.join(parts)}"
 
 
 NO_THRESHOLD = Materiality()  # any one invoice 90+ days past due makes a default

@@ -35,8 +35,7 @@ def default_definition(run: Run) -> str:
     (``pd_model.default_materiality``)."""
     m = run.params.pd_model.default_materiality
     return (
-        f"an invoice 90+ days past due{m.describe(run.params.currency)}, or a write-off, "
-        "insolvency or collections-agency event"
+        f"{m.describe(run.params.currency)}, or a write-off, insolvency or collections-agency event"
     )
 
 
