@@ -618,26 +618,39 @@ class PaymentModel:
             out[:, in_extra >= 0] = self.extra_u[np.ix_(nearest, in_extra[in_extra >= 0])]
         return out
 
+    def _cached(self, name: str, sources: tuple, compute):
+        """``compute()``, kept while ``sources`` (the tables and settings it is computed from) are
+        the same objects and values: a forecast or calendar of a large ledger asks for the same
+        indexes and shares block after block. The sources are held, so an id is never reused."""
+        cache = self.__dict__.setdefault("_cache", {})
+        held = cache.get(name)
+        same = held is not None and all(
+            a is b or (np.isscalar(a) and a == b) for a, b in zip(held[0], sources, strict=True)
+        )
+        if not same:
+            value = compute()
+            for part in value if isinstance(value, tuple) else ():  # shared: read-only
+                if isinstance(part, np.ndarray):
+                    part.setflags(write=False)
+            cache[name] = held = (sources, value)
+        return held[1]
+
     def _codes(self, values: pd.Series, levels: str = "customers") -> np.ndarray:
         """:func:`level_codes` of ``values`` in the list attribute ``levels`` (``customers``,
-        ``fitted``, ``extra_customers``, ``shape_customers``), its index built once per list:
-        a forecast or calendar of a 100k-customer ledger looks customers up block by block."""
-        cache = self.__dict__.setdefault("_indexes", {})
+        ``fitted``, ``extra_customers``, ``shape_customers``), its index built once per list."""
         current = getattr(self, levels)
-        if cache.get(levels, (None,))[0] is not current:
-            cache[levels] = (current, pd.Index(current))
-        return cache[levels][1].get_indexer(values.astype(str)).astype(np.int64)
+        index = self._cached(f"index:{levels}", (current,), lambda: pd.Index(current))
+        return index.get_indexer(values.astype(str)).astype(np.int64)
 
     def _places(self) -> tuple[np.ndarray, np.ndarray]:
         """Each customer's place among the fitted customers and among those left out of a sample
-        fit (-1: not there), computed once for these lists."""
-        lists = (self.customers, self.fitted, self.extra_customers)
-        cached = self.__dict__.get("_places_of")
-        if cached is None or any(a is not b for a, b in zip(cached[0], lists, strict=True)):
+        fit (-1: not there)."""
+
+        def places():
             everyone = pd.Series(self.customers)
-            places = self._codes(everyone, "fitted"), self._codes(everyone, "extra_customers")
-            self._places_of = cached = (lists, places)
-        return cached[1]
+            return self._codes(everyone, "fitted"), self._codes(everyone, "extra_customers")
+
+        return self._cached("places", (self.customers, self.fitted, self.extra_customers), places)
 
     def gate(
         self, config: GateConfig | None = None, max_customers: int = 1000, advice: str = ""
@@ -731,26 +744,14 @@ class PaymentModel:
         mean of a Dirichlet-multinomial whose prior is its group's shares with
         ``calendar_k`` payments' weight (a new customer: its group's), the group's
         likewise around the population's, and the population's add one payment per weekday."""
-        return self._memo("weekday_shares", self._weekday_shares)
+        return self._cached("weekday_shares", self._calendar_sources(), self._weekday_shares)
 
-    def _memo(self, name: str, compute):
-        """``compute()``, kept until the calendar tables or their pooling change: a forecast or
-        calendar of a large ledger asks for the same shares block after block."""
-        # the tables themselves, held (an id alone could be reused by the next table)
-        key = (self.paid_weekdays, self.month_end_paid, self.customer_group, self.groups)
-        memo = self.__dict__.setdefault("_memos", {})
-        cached = memo.get(name)
-        if (
-            cached is None
-            or any(a is not b for a, b in zip(cached[0], key, strict=True))
-            or cached[2] != self.calendar_k
-        ):
-            value = compute()
-            for part in value:  # shared from now on: read-only, so no caller changes them
-                if isinstance(part, np.ndarray):
-                    part.setflags(write=False)
-            memo[name] = cached = (key, value, self.calendar_k)
-        return cached[1]
+    def _calendar_sources(self) -> tuple:
+        """What the calendar's shares are computed from (:meth:`_cached`)."""
+        return (
+            self.paid_weekdays, self.month_end_paid, self.customer_group, self.groups,
+            self.calendar_k,
+        )  # fmt: skip
 
     def _weekday_shares(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = self.calendar_k
@@ -768,7 +769,7 @@ class PaymentModel:
         (G,), population)``, pooled like :meth:`weekday_shares` (a Beta-binomial: the customer's
         around its group's with ``calendar_k`` payments' weight, the group's around
         the population's, and the population's around what chance gives)."""
-        return self._memo("month_end_shares", self._month_end_shares)
+        return self._cached("month_end_shares", self._calendar_sources(), self._month_end_shares)
 
     def _month_end_shares(self) -> tuple[np.ndarray, np.ndarray, float]:
         k = self.calendar_k
