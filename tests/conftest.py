@@ -92,10 +92,22 @@ LONGEST = (
 )
 
 
+# module-scoped fixtures that cost a fit, a generated portfolio or a server: every test using one
+# runs on the same pytest-xdist worker (`--dist loadgroup`), so the fixture is made once, not once
+# on each worker that happens to get one of its tests
+MODULE_FIXTURES = ("synthetic_backtest", "ledger_backtest", "fitted", "synthetic", "big")
+MODULE_FIXTURES += ("bench", "lab")  # the workbench's widgets and its JupyterLab server
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
-        if RUN_FIXTURES & set(getattr(item, "fixturenames", ())):
+        used = set(getattr(item, "fixturenames", ()))
+        if RUN_FIXTURES & used:
             item.add_marker(pytest.mark.slow)
+        for name in MODULE_FIXTURES:
+            if name in used:
+                item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}.{name}"))
+                break
     items.sort(key=lambda item: LONGEST.index(item.name) if item.name in LONGEST else len(LONGEST))
 
 

@@ -319,6 +319,7 @@ def test_demo_prints_the_html_path_last(tmp_path):
     html = Path(result.stdout.strip().splitlines()[-1])
     assert html.name == "weekly_portfolio.html" and html.is_file()
     assert html.parent.parent == tmp_path
+    assert (tmp_path / "demo.duckdb").is_file()  # its store (and cached fits) beside its runs
     # the demo also renders the model validation and three customer reviews beside it
     assert (html.parent / "model_validation.html").is_file()
     reviews = sorted(html.parent.glob("customer_review_*.html"))

@@ -184,10 +184,12 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``creditlab demo``: the demo weekly run; prints the HTML path last."""
+    """``creditlab demo``: the demo weekly run; prints the HTML path last. Its store (and the
+    fits cached there) lies beside its runs: ``--out``/demo.duckdb."""
     from creditlab.run.orchestrate import run_report
 
-    outcome = run_report(_project_file("params", "weekly.yaml"), out=args.out)
+    params = _project_file("params", "weekly.yaml")
+    outcome = run_report(params, out=args.out, store=Path(args.out) / "demo.duckdb")
     print(f"run folder: {outcome.run_dir}")
     print(outcome.html)
     return 0

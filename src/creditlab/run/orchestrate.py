@@ -165,12 +165,13 @@ def run_report(
     data: str | Path | None = None,
     as_of: str | None = None,
     out: str | Path = "reports",
+    store: str | Path | None = None,
 ) -> RunOutcome:
     """Run one report end to end into a new run folder under ``out`` (see the module docstring).
 
     A weekly run also renders the model validation report and customer reviews when the params'
     ``reports:`` section asks for them, into the same folder. ``customer_review`` needs
-    ``customer_id``.
+    ``customer_id``. ``data``, ``as_of`` and ``store`` override the params file's.
 
     Raises
     ------
@@ -181,7 +182,7 @@ def run_report(
     notebook_path(report)
     if report == "customer_review" and not customer_id:
         raise ConfigError("the customer review needs a customer: --customer ID")
-    params = load_params(params_file, data=data, as_of=as_of)
+    params = load_params(params_file, data=data, as_of=as_of, store=store)
     outputs = Outputs(Path(out).resolve())
     for moved in outputs.clean_interrupted():
         log.warning("an earlier run was interrupted mid-way; kept as %s", moved)

@@ -224,8 +224,10 @@ def load_params(
     *,
     data: str | Path | None = None,
     as_of: str | dt.date | None = None,
+    store: str | Path | None = None,
 ) -> RunParams:
-    """Load and validate a params file; ``data`` and ``as_of`` override what the file says.
+    """Load and validate a params file; ``data``, ``as_of`` and ``store`` override what the file
+    says.
 
     Raises
     ------
@@ -284,6 +286,8 @@ def load_params(
         values["synthetic"] = None
     if as_of is not None:
         values["as_of"] = parse_date(as_of, "--as-of")
+    if store is not None:
+        values["store"] = Path(store).resolve()
     if values.get("data") is None and values.get("synthetic") is None:
         raise ConfigError(
             f"{path}: give either 'data' (a ledger folder) or 'synthetic' "
