@@ -36,9 +36,11 @@ from creditlab.models.payment_forecast import (
     quantile_shapes,
     week_uniforms,
 )
+from creditlab.models.payment_promises import PendingPromises
 from creditlab.models.payment_scale import choose_sample
 from creditlab.models.payment_validation import backtest, history_features
 from creditlab.models.pd import SamplerConfig
+from creditlab.signals import PROMISE_GRACE_DAYS, promise_outcomes
 
 EDGES = np.array(PaymentConfig().edges, dtype=float)
 
@@ -733,6 +735,60 @@ def test_outside_its_family_the_model_still_beats_the_baselines(ledger_backtest)
     ):
         assert ours["mae_days"] < table.loc[other, "mae_days"], other
         assert ours["auc"] > table.loc[other, "auc"], other
+
+
+@pytest.mark.slow
+def test_pending_promises_bring_the_forecast_to_the_promised_day(ledger_backtest):
+    # the generator's collectors call, and four calls in ten end in a promise: kept by a customer
+    # with a chance falling in its latent risk (not the Beta the forecast learns), paid up to
+    # three days after the promised day; broken ones paid later or never (synth_events)
+    portfolio, b = ledger_backtest
+    inv, events = portfolio.invoices, portfolio.events
+    split = portfolio.config.end - dt.timedelta(days=240)
+    rows = []
+    for week in range(0, 60):  # twice a week: most promises fall due within a week
+        as_of = split + dt.timedelta(days=4 * week)
+        frame = payment_frame(inv, portfolio.customers, as_of, events=events)
+        open_now = frame.loc[~frame["paid"]].reset_index(drop=True)
+        outcomes = promise_outcomes(events, inv, as_of)
+        named = outcomes.loc[outcomes["status"] == "pending", "invoice_id"]
+        promised = open_now.loc[open_now["invoice_id"].isin(named)].reset_index(drop=True)
+        if promised.empty:
+            continue
+        pending = PendingPromises(promised, outcomes, PROMISE_GRACE_DAYS)
+        without, _ = b.model.forecast(promised, as_of, n_draws=200, seed=week)
+        with_, _ = b.model.forecast(promised, as_of, n_draws=200, seed=week, promises=pending)
+        paid = inv.set_index("invoice_id").loc[promised["invoice_id"], "paid_on"].to_numpy()
+        days = (paid - promised["due_on"].to_numpy(dtype="datetime64[ns]")) / np.timedelta64(1, "D")
+        rows.append(
+            pd.DataFrame(
+                {
+                    "actual": days,
+                    "promised": pending.promised,
+                    "keep": with_["p_keep_promise"],
+                    **{f"{k}_{name}": r[c] for name, r in (("without", without), ("with", with_))
+                       for k, c in (("median", "median_days"), ("lo", "days_lo"),
+                                    ("hi", "days_hi"))},
+                }
+            )
+        )  # fmt: skip
+    d = pd.concat(rows, ignore_index=True).dropna(subset=["actual"])
+    assert len(d) >= 40 and d["keep"].between(0.3, 0.95).all()
+    kept = d["actual"] <= d["promised"] + PROMISE_GRACE_DAYS
+    # 87 rows here (a promise counts at each as-of date it is pending), 80 % kept, 89 % forecast
+    assert 0.6 < kept.mean() < 0.95 and abs(d["keep"].mean() - kept.mean()) < 0.15
+
+    def mae(name, rows=slice(None)):
+        return float((d.loc[rows, f"median_{name}"] - d.loc[rows, "actual"]).abs().mean())
+
+    def coverage(name):
+        return float(d["actual"].between(d[f"lo_{name}"], d[f"hi_{name}"]).mean())
+
+    # kept promises land near their day (MAE 5.35 -> 1.15 days here); the whole set's error
+    # falls (4.83 -> 1.68); the intervals still hold (coverage 98.9 -> 97.7 %)
+    assert mae("with", kept) < 2.0 and mae("with", kept) < 0.5 * mae("without", kept)
+    assert mae("with") < 0.75 * mae("without"), (mae("with"), mae("without"))
+    assert coverage("with") >= 0.8, (coverage("with"), coverage("without"))
 
 
 @pytest.mark.slow

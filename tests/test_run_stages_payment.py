@@ -19,6 +19,7 @@ from creditlab.report.payment_section import _due_week_in_cash, _stall_in_cash
 from creditlab.run.prepare import open_run
 from creditlab.run.settings import parse_payment_settings
 from creditlab.run.stages.payment import FORECAST_COLUMNS, PAYMENT_ADVICE, fit_until_converged
+from creditlab.signals import promise_outcomes
 
 
 def _read(run_dir, name):
@@ -87,6 +88,22 @@ def test_stalled_invoices_are_forecast_as_recoveries(weekly_run):
     assert "Stalled invoices are modelled apart" in validation
     assert not s["cleared_only"] and "cleared items" not in validation  # it has unpaid invoices
     assert "already stalled" in (weekly_run / "weekly_portfolio.html").read_text()
+
+
+def test_pending_promises_move_their_invoices_forecasts(weekly_run):
+    f = _read(weekly_run, "payment_forecast.csv").set_index("invoice_id")
+    run = open_run(weekly_run)
+    outcomes = promise_outcomes(run.ledger.events, run.ledger.invoices, run.as_of)
+    pending = outcomes.loc[outcomes["status"] == "pending"].groupby("invoice_id").last()
+    pending = pending.loc[pending.index.isin(f.index)]
+    assert len(pending) >= 1  # the CI portfolio has promises pending at its as-of date
+    assert f.loc[pending.index, "p_keep_promise"].between(0.2, 1.0).all()
+    assert f.drop(pending.index)["p_keep_promise"].isna().all()
+    s = json.loads((weekly_run / "payment.json").read_text())["promises"]
+    assert s["pending"] == len(pending) and s["kept"] + s["broken"] > 20
+    assert s["keep_rate_lo"] < s["keep_rate"] < s["keep_rate_hi"]
+    html = (weekly_run / "weekly_portfolio.html").read_text()
+    assert f"{len(pending)} open invoices" in html and "pending promise to pay" in html
 
 
 def test_cash_forecast_weeks_segments_and_intervals(weekly_run):

@@ -94,6 +94,7 @@ from creditlab.models.payment_forecast import (
     reshape_quantiles,
     week_uniforms,
 )
+from creditlab.models.payment_promises import PendingPromises, WithPromise
 from creditlab.models.payment_scale import choose_sample, conditional_effects
 from creditlab.models.payment_stall import Stall, WithStall
 from creditlab.models.pd_design import level_codes
@@ -836,6 +837,7 @@ class PaymentModel:
         prob: float = 0.9,
         seed: int = 0,
         pd_12m: np.ndarray | None = None,
+        promises: PendingPromises | None = None,
     ) -> tuple[pd.DataFrame, np.ndarray]:
         """Per open invoice: probabilities and payment date, given what is known on ``as_of``.
 
@@ -852,12 +854,20 @@ class PaymentModel:
         (``stall_from`` set) is paid as stalled invoices are, and any other may still enter it:
         on reaching 90 days past due, or when its customer defaults first, at the daily rate of
         its 12-month PD draws ``pd_12m`` (``(draws, rows)``; None: no default).
+
+        With ``promises`` (the frame's :class:`PendingPromises`), an invoice with a pending
+        promise to pay is paid on or about the promised day with the chance its customer keeps
+        its promises, and otherwise as the model says once the promise's grace has run out
+        (:mod:`creditlab.models.payment_promises`); ``invoices`` then has ``p_keep_promise``.
         """
         cut, eta, scale = self.effects(frame, n_draws, seed)
         rng = np.random.default_rng(seed + 1)
         edges = np.asarray(self.model_config.edges, dtype=float)
         e_now = frame["dpd_now"].to_numpy(dtype=float)
         s, n = eta.shape
+        keep = np.zeros((s, n)) if promises is None else promises.keep_draws(s, rng)
+        # a promise's broken path: the model given no payment by the promise's deadline
+        e_from = e_now if promises is None else np.fmax(e_now, promises.deadline)
         common = None
         if self.week_rho > 0:  # the due weeks' common factor, per draw
             week = np.unique(due_weeks(frame[DUE_ON]), return_inverse=True)[1]
@@ -873,12 +883,17 @@ class PaymentModel:
         out["p_unpaid_1y"], out["p_stall"] = np.zeros(n), np.zeros(n)
         exp_num, exp_den = np.zeros(n), np.zeros(n)
         simulated = np.empty((s, n))
-        for sl, dist in self._conditionals(frame, cut, eta, scale, e_now):
+        for sl, dist in self._conditionals(frame, cut, eta, scale, e_from):
             if self.stall is not None:
                 dist = WithStall(
-                    dist, self.stall, rates, e_now[sl], in_stall[sl], default_rate[:, sl]
+                    dist, self.stall, rates, e_from[sl], in_stall[sl], default_rate[:, sl]
                 )
-                out["p_stall"][sl] = (1.0 - dist.p_ordinary).mean(axis=0)
+                out["p_stall"][sl] = ((1.0 - dist.p_ordinary) * (1.0 - keep[:, sl])).mean(axis=0)
+            if promises is not None:
+                dist = WithPromise(
+                    dist, keep[:, sl], promises.promised[sl], e_now[sl], promises.offsets,
+                    promises.offset_p, edges[-1],
+                )  # fmt: skip
             for key, t in (("p_dpd30", 30.0), ("p_dpd60", 60.0), ("p_dpd90", 90.0)):
                 out[key][sl] = (1.0 - dist.cdf(t)).mean(axis=0)
             by_due = np.where(e_now[sl] < 0, dist.cdf(0.0).mean(axis=0), 0.0)
@@ -905,6 +920,9 @@ class PaymentModel:
         result["median_days"] = np.where(np.isfinite(median), median, np.nan)
         result["days_lo"] = np.where(np.isfinite(lo), lo, np.nan)
         result["days_hi"] = np.where(np.isfinite(hi), hi, np.nan)
+        if promises is not None:
+            pending = ~np.isnan(promises.promised)
+            result["p_keep_promise"] = np.where(pending, keep.mean(axis=0), np.nan)
         return result, simulated
 
     def _conditionals(self, frame: pd.DataFrame, cut, eta, scale, e_now):

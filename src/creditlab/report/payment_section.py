@@ -21,6 +21,7 @@ from creditlab.models.payment_forecast import (
     TURN_DAYS,
     TURN_PRIOR,
 )
+from creditlab.models.payment_promises import PROMISE_PRIOR
 from creditlab.report.figures import cash_chart, to_image
 from creditlab.report.tables import fmt_money, gate_report, md_escape, table
 from creditlab.run.folder import CASH_FILE, FORECAST_FILE, PAYMENT_SUMMARY_FILE, RunFolder
@@ -85,6 +86,7 @@ def cash_section(run: Run) -> list:
             "date are not in the forecast. The weekly figures are `cash_forecast.csv`."
             + _holidays_in_cash(s)
             + _stall_in_cash(s, cur)
+            + _promises_in_cash(s, cur, prob)
         ),
         table(
             whole[["week", "week_start", "week_end", "expected", "lo", "hi"]],
@@ -346,6 +348,26 @@ def _due_week_in_cash(s: dict) -> str:
         f"holiday week): a correlation of {dw['rho']:.2f} between their payment quantiles, "
         f"learnt from {dw['weeks']} due weeks of the training ledger, which widens the weekly "
         "intervals."
+    )
+
+
+def _promises_in_cash(s: dict, cur: str, prob: float) -> str:
+    """The cash section's sentence on open invoices with a pending promise to pay (empty when
+    none is pending)."""
+    pr = s.get("promises")
+    if not pr or not pr["pending"]:
+        return ""
+    return (
+        f" {pr['pending']:,} open invoices ({fmt_money(pr['pending_amount'])} {cur}) carry a "
+        f"pending promise to pay: each is forecast on or about its promised day with the chance "
+        f"its customer keeps its promises (here {pr['mean_keep']:.0%} on average; of the "
+        f"{pr['kept'] + pr['broken']:,} promises settled by the as-of date {pr['kept']:,} were "
+        f"kept, paid no later than {pr['grace_days']} days after the promised day: a rate of "
+        f"{pr['keep_rate']:.0%}, {prob:.0%} interval {pr['keep_rate_lo']:.0%} to "
+        f"{pr['keep_rate_hi']:.0%}; a customer's own record counts beside "
+        f"{PROMISE_PRIOR:.0f} promises at that rate), and otherwise as the model forecasts an "
+        "invoice still unpaid once the promise has been broken (`p_keep_promise` in "
+        "`payment_forecast.csv`)."
     )
 
 

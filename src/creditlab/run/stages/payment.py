@@ -26,6 +26,7 @@ from creditlab.models.diagnostics import GateResult
 from creditlab.models.payment import PaymentModel
 from creditlab.models.payment_data import payment_frame
 from creditlab.models.payment_forecast import cash_forecast
+from creditlab.models.payment_promises import PendingPromises
 from creditlab.run.fit_cache import cached_fit, save_fit_of_run
 from creditlab.run.folder import (
     CASH_FILE,
@@ -41,6 +42,7 @@ from creditlab.run.settings import PaymentSettings
 from creditlab.run.stages.base import extend_until_converged, run_stage
 from creditlab.run.stages.decisions import pd_draws
 from creditlab.segments import payment_behaviour
+from creditlab.signals import PROMISE_GRACE_DAYS, promise_outcomes
 
 __all__ = [
     "FORECAST_COLUMNS",
@@ -176,9 +178,13 @@ def _fit_and_forecast(
     items = kpi.open_items(led.invoices, run.as_of)[[INVOICE_ID, kpi.OPEN_AR]]
     open_frame = frame.merge(items, on=INVOICE_ID, how="inner").reset_index(drop=True)
     defaults = _default_draws(run, open_frame, settings.draws) if model.stall else None
-    result, simulated = model.forecast(
-        open_frame, run.as_of, settings.weeks, settings.draws, prob, run.params.seed, defaults
+    promises = PendingPromises(
+        open_frame, promise_outcomes(led.events, led.invoices, run.as_of), PROMISE_GRACE_DAYS
     )
+    result, simulated = model.forecast(
+        open_frame, run.as_of, settings.weeks, settings.draws, prob, run.params.seed, defaults,
+        promises,
+    )  # fmt: skip
     forecast = pd.DataFrame(
         {
             INVOICE_ID: open_frame[INVOICE_ID],
@@ -196,6 +202,8 @@ def _fit_and_forecast(
             # the customer's PD drove the default path (scored, not yet in default)
             "with_pd": False if defaults is None else (defaults > 0).any(axis=0),
             "expected_days_late": result["expected_days"],
+            # the chance its customer keeps the pending promise to pay it (NaN: none pending)
+            "p_keep_promise": result["p_keep_promise"],
         }
     )
     forecast.to_csv(run_dir / FORECAST_FILE, index=False)
@@ -230,6 +238,9 @@ def _fit_and_forecast(
         month_turn=model.month_turn,
         calendar_pooling=model.calendar_k if model.model_config.calendar else None,
         own_shapes=len(model.shape_customers),
+        promises=promises.summary(
+            result["p_keep_promise"].to_numpy(), open_frame[kpi.OPEN_AR].to_numpy(), prob
+        ),
         stall=_stall_summary(
             model, forecast, defaults is not None, prob, bool(led.invoices[PAID_ON].notna().all())
         ),
