@@ -98,6 +98,8 @@ def test_pending_promises_move_their_invoices_forecasts(weekly_run):
     pending = pending.loc[pending.index.isin(f.index)]
     assert len(pending) >= 1  # the CI portfolio has promises pending at its as-of date
     assert f.loc[pending.index, "p_keep_promise"].between(0.2, 1.0).all()
+    promised_on = pd.to_datetime(f.loc[pending.index, "promised_on"])
+    assert (promised_on == pd.to_datetime(pending["promised_on"])).all()
     assert f.drop(pending.index)["p_keep_promise"].isna().all()
     s = json.loads((weekly_run / "payment.json").read_text())["promises"]
     assert s["pending"] == len(pending) and s["kept"] + s["broken"] > 20

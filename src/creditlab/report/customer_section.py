@@ -179,6 +179,16 @@ def exposure(run: Run, customer_id: str) -> list:
             "paid_on_hi",
         ]
         if forecast is not None:  # when each open invoice is expected to be paid
+            promised = (  # a pending promise to pay on one of its invoices (older runs: none)
+                "p_keep_promise" in forecast
+                and forecast.loc[
+                    forecast[INVOICE_ID].astype(str).isin(shown[INVOICE_ID].astype(str)),
+                    "p_keep_promise",
+                ]
+                .notna()
+                .any()
+            )
+            timing += ["promised_on", "p_keep_promise"] if promised else []
             shown = shown.merge(
                 forecast[[INVOICE_ID, *timing]].astype({INVOICE_ID: str}),
                 left_on=shown[INVOICE_ID].astype(str),
@@ -193,6 +203,14 @@ def exposure(run: Run, customer_id: str) -> list:
                     "*P(stalls)* is the chance the invoice leaves the ordinary course (reaches 90 "
                     "days past due, or the customer defaults first) and is paid, if at all, as a "
                     "recovery; at 100 % it already has."
+                    + (
+                        " *Promised for*: the day of a pending promise to pay the invoice; "
+                        "*P(keeps promise)*: the chance the customer keeps it (its own record of "
+                        "promises beside the portfolio's), paying on or about that day; the "
+                        "forecast mixes that with the model's course once the promise is broken."
+                        if promised
+                        else ""
+                    )
                 )
             )
         out.append(
@@ -200,7 +218,7 @@ def exposure(run: Run, customer_id: str) -> list:
                 shown,
                 money=[AMOUNT, kpi.OPEN_AR, AMOUNT_ORIGINAL],
                 ints=[kpi.DPD],
-                pct=["p_paid_by_due", "p_dpd30", "p_dpd90", "p_stall"],
+                pct=["p_paid_by_due", "p_dpd30", "p_dpd90", "p_stall", "p_keep_promise"],
                 labels={
                     INVOICE_ID: "Invoice",
                     ISSUED_ON: "Issued",
@@ -216,6 +234,8 @@ def exposure(run: Run, customer_id: str) -> list:
                     "p_dpd30": "P(30+ DPD)",
                     "p_dpd90": "P(90+ DPD)",
                     "p_stall": "P(stalls)",
+                    "promised_on": "Promised for",
+                    "p_keep_promise": "P(keeps promise)",
                     "expected_paid_on": "Expected paid on",
                     "paid_on_lo": "from",
                     "paid_on_hi": "to",

@@ -190,7 +190,7 @@ FILES = (
              "prior, mean_pd, mean_abs_change, max_abs_change, pareto_k, reliable: power-scaled priors"),
     Artifact(FORECAST_FILE, "run.stages.payment", "run.stages.decisions, report.payment_section",
              "invoice_id, customer_id, p_paid_by_due, p_dpd30/60/90, expected_paid_on, paid_on_lo/hi, "
-             "p_unpaid_1y, p_stall, in_stall, p_keep_promise"),
+             "p_unpaid_1y, p_stall, in_stall, promised_on, p_keep_promise"),
     Artifact(CASH_FILE, "run.stages.payment", "report.payment_section",
              "week, week_start, week_end, expected, lo, hi, segment"),
     Artifact(PAYMENT_CALENDAR_FILE, "run.stages.payment", "report.customer_section",

@@ -202,7 +202,8 @@ def _fit_and_forecast(
             # the customer's PD drove the default path (scored, not yet in default)
             "with_pd": False if defaults is None else (defaults > 0).any(axis=0),
             "expected_days_late": result["expected_days"],
-            # the chance its customer keeps the pending promise to pay it (NaN: none pending)
+            # the day a pending promise said it would be paid, and the chance it is kept
+            "promised_on": _dates(open_frame[DUE_ON], pd.Series(promises.promised)),
             "p_keep_promise": result["p_keep_promise"],
         }
     )
