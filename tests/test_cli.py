@@ -260,8 +260,15 @@ def test_init_then_a_weekly_run_on_the_real_highradius_export(highradius_dir, tm
     # a default needs a material amount 90+ DPD (the params' 500 USD and 1 %): not the retailer
     # whose 11 small invoices of 6,936 cleared 91-92 days late, nor the second largest customer
     in_default = scores.set_index("customer_id")["in_default"]
-    assert not in_default[["200769623", "200762301"]].any() and in_default.sum() == 21
+    assert not in_default[["200769623", "200762301"]].any()
+    # 21 defaults by then; 7 are over (no invoice 90+ DPD since Jul 31: three months' probation)
+    # and those customers are scored again, with a PD below 100 %
+    assert in_default.sum() == 14 and summary["cured"] == 7
+    cured = ["100021489", "140106181", "200900909", "CC7470"]
+    assert not in_default[cured].any()
+    assert (scores.set_index("customer_id").loc[cured, "pd_mean"] < 1).all()
     assert "90+ days past due adding up to at least 500 USD and 1% of the" in html
+    assert "is over once 3 months have passed without any invoice 90+ days past due" in html
     run = open_run(run_dir)
     inv = run.ledger.invoices
     assert {"currency_original", "amount_original", "fx_rate"} <= set(inv.columns)

@@ -17,6 +17,7 @@ from creditlab.features import (
     TARGET,
     WINDOW,
     Materiality,
+    cured_defaults,
     default_dates,
     describe_feature,
     hazard_data,
@@ -81,6 +82,36 @@ def test_a_materiality_threshold_asks_for_a_material_amount_90_days_past_due():
         "receivables"
     )
     assert Materiality().describe("EUR") == "an invoice 90+ days past due"
+
+
+def test_a_default_cures_after_months_without_any_invoice_90_days_past_due():
+    # A: 90+ DPD from Apr 30, paid May 15; B: the same, then a small invoice 90+ DPD (unpaid)
+    # from Sep 28; C: the same as A, then written off in June; D: 90+ DPD and still unpaid
+    inv = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "B", "C", "D"],
+            "due_on": pd.to_datetime(
+                ["2024-01-31", "2024-01-31", "2024-06-30", "2024-01-31", "2024-01-31"]
+            ),
+            "paid_on": pd.to_datetime(["2024-05-15", "2024-05-15", None, "2024-05-15", None]),
+            "amount": [1000.0, 1000.0, 10.0, 1000.0, 1000.0],
+            "issued_on": pd.to_datetime(["2024-01-01"] * 5),
+        }
+    )
+    ev = pd.DataFrame(
+        {"customer_id": ["C"], "event_on": pd.to_datetime(["2024-06-10"]), "kind": ["write_off"]}
+    )
+    as_of = dt.date(2024, 10, 31)
+    assert set(default_dates(inv, ev, as_of).index) == {"A", "B", "C", "D"}
+    # three months of probation from Jul 31: A cleared on May 15 is out; B's 10 EUR invoice is
+    # 90+ DPD since Sep 28 (any amount keeps a default going); a write-off never cures
+    assert cured_defaults(inv, ev, as_of, 3).tolist() == ["A"]
+    assert cured_defaults(inv, ev, as_of, 6).empty  # May 15 is inside six months
+    assert cured_defaults(inv, ev, as_of, 0).empty
+    # on Aug 14 A's last 90+ DPD day (May 14) is just inside three months; on Aug 15 it is not,
+    # and B's small invoice has not reached 90 days yet
+    assert cured_defaults(inv, ev, dt.date(2024, 8, 14), 3).empty
+    assert cured_defaults(inv, ev, dt.date(2024, 8, 15), 3).tolist() == ["A", "B"]
 
 
 def test_features_use_no_future_rows(ledger):

@@ -86,6 +86,8 @@ def test_two_runs_share_a_cached_fit_and_build_score_history(weekly_run, ci_ledg
         ({"default_materiality": {"amount": -5}}, "amount: expected a number >= 0"),
         ({"default_materiality": {"share": 1.5}}, "share: expected a share between 0 and 1"),
         ({"default_materiality": {"percent": 1}}, "default_materiality: unknown key"),
+        ({"cure_months": 2.5}, "cure_months: a whole number of months, 0 to 24"),
+        ({"cure_months": -1}, "cure_months: a whole number of months, 0 to 24"),
         ({"predictors": ["bank_change_90d"]}, "added by pd_model.signals: auto"),
         ({"priors": {"base_rate": 0.02}}, "say where the priors come from"),
         ({"priors": {"base_rate": 2, "source": "x"}}, "between 0 and 1"),

@@ -51,6 +51,7 @@ __all__ = [
     "WINDOW",
     "TARGET",
     "TrainingData",
+    "cured_defaults",
     "default_dates",
     "describe_feature",
     "hazard_data",
@@ -254,6 +255,46 @@ def default_dates(
     ev_default = pd.Series(ev[EVENT_ON].to_numpy(dtype="datetime64[D]"), index=ev[CUSTOMER_ID])
     both = pd.concat([dpd_default, ev_default])
     return both.groupby(level=0).min().astype("datetime64[s]").rename("default_on")
+
+
+def cured_defaults(
+    invoices: pd.DataFrame,
+    events: pd.DataFrame,
+    as_of: dt.date,
+    months: int,
+    materiality: Materiality = NO_THRESHOLD,
+) -> pd.Index:
+    """The customers in default at ``as_of`` (:func:`default_dates`) whose default has cured by
+    then: it came from invoices 90+ days past due, not from a write-off, insolvency or
+    collections-agency event (those never cure), and none of their invoices, of any amount, was
+    90+ days past due and unpaid on any day of the ``months`` months before ``as_of`` (the
+    probation). ``months`` 0: none cures.
+
+    Examples
+    --------
+    >>> inv = pd.DataFrame({"customer_id": ["A"], "due_on": [pd.Timestamp("2026-01-01")],
+    ...     "paid_on": [pd.Timestamp("2026-04-15")], "amount": [100.0],
+    ...     "issued_on": [pd.Timestamp("2025-12-01")]})
+    >>> ev = pd.DataFrame({"customer_id": [], "event_on": pd.to_datetime([]), "kind": []})
+    >>> cured_defaults(inv, ev, dt.date(2026, 8, 1), 3).tolist()
+    ['A']
+    >>> cured_defaults(inv, ev, dt.date(2026, 6, 1), 3).tolist()
+    []
+    """
+    if months <= 0:
+        return pd.Index([], dtype=object)
+    t = pd.Timestamp(pd.Timestamp(as_of).date())
+    defaulted = default_dates(invoices, events, as_of, materiality).index
+    by_event = events.loc[
+        events[KIND].isin(DEFAULT_EVENTS) & (events[EVENT_ON] <= t), CUSTOMER_ID
+    ].unique()
+    # 90+ days past due and unpaid on a day after the probation began: it reached day 90 by
+    # as_of and was not paid by that day or the probation's first, whichever is later
+    hit = pd.to_datetime(invoices[DUE_ON]) + pd.Timedelta(days=DEFAULT_DPD)
+    since = t - pd.DateOffset(months=months)
+    recent = (hit <= t) & ~(pd.to_datetime(invoices[PAID_ON]) <= hit.clip(lower=since))
+    still = invoices.loc[recent, CUSTOMER_ID].unique()
+    return defaulted.difference(pd.Index(by_event)).difference(pd.Index(still))
 
 
 def snapshot_features(

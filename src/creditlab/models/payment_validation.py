@@ -34,6 +34,9 @@ __all__ = ["Backtest", "backtest"]
 log = logging.getLogger(__name__)
 
 RELIABILITY_BANDS = tuple(np.round(np.linspace(0, 1, 11), 2))
+# the recent-behaviour baseline: a customer's median delay over its payments in the last this many
+# days before the split, where it made at least RECENT_MIN of them
+RECENT_DAYS, RECENT_MIN = 90, 3
 
 
 @dataclasses.dataclass
@@ -241,6 +244,22 @@ def backtest(
                 test["terms"] + test[CUSTOMER_ID].map(delay).fillna(overall),
             )
         )
+    # "recent behaviour counts more": the median of the customer's payments in the last
+    # RECENT_DAYS before the split (RECENT_MIN or more), else of all its history
+    paid_on = paid[DUE_ON] + pd.to_timedelta(paid["days_late"], unit="D")
+    recent = paid.loc[paid_on > t0 - pd.Timedelta(days=RECENT_DAYS)].groupby(CUSTOMER_ID)
+    recent = recent["days_late"].agg(["median", "size"])
+    recent = recent.loc[recent["size"] >= RECENT_MIN, "median"]
+    all_history = paid.groupby(CUSTOMER_ID)["days_late"].median()
+    rows.append(
+        scores(
+            f"customer's median delay over its last {RECENT_DAYS} days",
+            p_history,
+            test["terms"]
+            + test[CUSTOMER_ID].map(recent).fillna(test[CUSTOMER_ID].map(all_history))
+            .fillna(paid["days_late"].median()),
+        )
+    )  # fmt: skip
     features = [*model.covariates, CUSTOMER_ID, *([cfg.group] if cfg.group in test else [])]
     x_train = paid[features].astype({c: int for c in model.covariates})
     x_test = test[features].astype({c: int for c in model.covariates})

@@ -32,11 +32,17 @@ __all__ = [
 
 def default_definition(run: Run) -> str:
     """The run's definition of default in words, with its materiality threshold when one is set
-    (``pd_model.default_materiality``)."""
-    m = run.params.pd_model.default_materiality
-    return (
+    (``pd_model.default_materiality``) and its cure (``pd_model.cure_months``)."""
+    m, cure = run.params.pd_model.default_materiality, run.params.pd_model.cure_months
+    text = (
         f"{m.describe(run.params.currency)}, or a write-off, insolvency or collections-agency event"
     )
+    if cure:
+        text += (
+            f"; a default of the first kind is over once {cure} months have passed without any "
+            "invoice 90+ days past due (the customer is then scored again)"
+        )
+    return text
 
 
 def _summary(run: Run) -> dict | None:

@@ -56,6 +56,7 @@ class PDSettings:
     priors: Priors = Priors()  # knowledge the PD model starts from, with its source
     signals: str = "auto"  # "auto": SIGNAL_FEATURES join the predictors where the ledger has events
     default_materiality: Materiality = Materiality()  # when 90+ DPD invoices make a default
+    cure_months: int = 0  # a 90+ DPD default cures after this many months with none (0: never)
 
     def key(self, data_hash: str, as_of: dt.date) -> str:
         """Cache key of the fit: same data, as-of date and settings give the same fit."""
@@ -125,6 +126,9 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
     refit = raw.get("refit", True)
     if not isinstance(refit, bool):
         raise ConfigError(f"{where}.refit: expected true or false, got {refit!r}")
+    cure = raw.get("cure_months", 0)
+    if not isinstance(cure, int) or isinstance(cure, bool) or not 0 <= cure <= 24:
+        raise ConfigError(f"{where}.cure_months: a whole number of months, 0 to 24, got {cure!r}")
     return PDSettings(
         enabled=bool(raw.get("enabled", True)),
         predictors=predictors,
@@ -142,6 +146,7 @@ def parse_pd_settings(raw: Mapping[str, Any] | None, where: str = "pd_model") ->
         default_materiality=parse_section(
             Materiality, raw.get("default_materiality"), f"{where}.default_materiality"
         ),
+        cure_months=cure,
     )
 
 

@@ -25,6 +25,7 @@ from creditlab.features import (
     TARGET,
     WINDOW,
     TrainingData,
+    cured_defaults,
     hazard_data,
     snapshot_features,
     thin_file,
@@ -433,6 +434,10 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
 
     # score the portfolio as of the run date
     current = snapshot_features(*ledger, settings.default_materiality)
+    # a default that cured (months without any invoice 90+ DPD) is scored again; the training
+    # rows keep a customer's first default and leave it out afterwards
+    cured = cured_defaults(*ledger[1:], settings.cure_months, settings.default_materiality)
+    current[IN_DEFAULT] = current[IN_DEFAULT] & ~current[CUSTOMER_ID].isin(cured)
     if set(SIGNAL_FEATURES) & set(scoring.predictors):  # the relationship signals it kept
         current = with_signal_features(current, *ledger[:3])
     scores = scoring.predict(current, prob, with_prior_share=True)
@@ -486,6 +491,7 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         calibration=calibration(y_valid, p_valid, prob=prob).to_dict(orient="records"),
         scored=int((~scores[IN_DEFAULT]).sum()),
         in_default=int(scores[IN_DEFAULT].sum()),
+        cured=len(cured),
         priors=scoring.priors.describe(),
         thin_file=int(scores[THIN_FILE].sum()),
         prior_share={
