@@ -251,3 +251,9 @@ def test_a_fit_short_of_the_gate_is_extended_then_reported_with_its_worst_parame
     assert (model.sampler_config.tune, model.sampler_config.draws) == (60, 60)
     with pytest.raises(ConvergenceError, match=r"min bulk ESS = .*worst: .*what to change"):
         model.gate(settings.gate, advice=PAYMENT_ADVICE)
+
+
+def test_a_due_week_correlation_that_rounds_to_zero_is_said_as_none():
+    tiny = _due_week_in_cash({"due_week": {"rho": 0.004, "weeks": 215}})
+    assert "showed no shared timing" in tiny and "widens" not in tiny
+    assert "a correlation of 0.12" in _due_week_in_cash({"due_week": {"rho": 0.12, "weeks": 40}})

@@ -337,7 +337,7 @@ def _due_week_in_cash(s: dict) -> str:
             f"too few (under {MIN_WEEKS}) to learn how much invoices due in the same week pay "
             "together: they are simulated independently, so weekly intervals may be too narrow."
         )
-    if dw["rho"] == 0:
+    if round(dw["rho"], 2) == 0:  # 0.004 would print as 0.00 "which widens the intervals"
         return (
             f" Invoices due in the same week showed no shared timing beyond the model "
             f"({dw['weeks']} due weeks of the training ledger), so they are simulated "
