@@ -101,7 +101,7 @@ def test_a_promise_is_kept_about_its_day_or_broken_into_the_models_course():
     for t in (10.0, 30.0, 90.0):
         assert dist.cdf(t)[0, 1] == pytest.approx(plain.cdf(t)[0, 1])
     rng = np.random.default_rng(1)
-    n = 40000
+    n = 20000
     many = WithPromise(
         _conditional(np.full(n, 14.0)), np.full((1, n), 0.7), np.full(n, 11.0),
         np.full(n, 5.0), p.offsets, p.offset_p, EDGES[-1],
