@@ -11,8 +11,19 @@ import pytest
 from helpers import creditlab
 
 from creditlab.errors import ConfigError
-from creditlab.features import Materiality, default_dates, snapshot_features, training_data
-from creditlab.features_sql import ledger_end, snapshot_features_sql, training_data_sql
+from creditlab.features import (
+    Materiality,
+    cured_defaults,
+    default_dates,
+    snapshot_features,
+    training_data,
+)
+from creditlab.features_sql import (
+    cured_defaults_sql,
+    ledger_end,
+    snapshot_features_sql,
+    training_data_sql,
+)
 from creditlab.ledger.bulk import write_bulk_ledger
 from creditlab.ledger.load import load_ledger
 from creditlab.ledger.schema import REJECT_COLUMNS
@@ -91,6 +102,20 @@ def test_features_in_sql_equal_the_pandas_features(database, ledger, m):
         pd.testing.assert_frame_equal(mine, other, check_dtype=False, rtol=1e-9)
 
 
+@pytest.mark.parametrize("m", [Materiality(), Materiality(amount=2000, share=0.5)], ids=str)
+def test_cured_defaults_in_sql_equal_the_pandas_ones(database, ledger, m):
+    for months in (1, 3, 6):
+        ours = cured_defaults_sql(database, AS_OF, months, m)
+        theirs = cured_defaults(ledger.invoices, ledger.events, AS_OF, months, m)
+        assert ours == sorted(theirs.astype(str)), months
+    # the portfolio's defaulters that cure within a year of probation, fewer within a shorter one
+    assert len(cured_defaults_sql(database, AS_OF, 1, m)) >= len(
+        cured_defaults_sql(database, AS_OF, 6, m)
+    )
+    assert len(cured_defaults_sql(database, AS_OF, 1, m)) > 0
+    assert cured_defaults_sql(database, AS_OF, 0, m) == []
+
+
 def test_a_bulk_ledger_validates_under_a_small_memory_limit(tmp_path):
     write_bulk_ledger(tmp_path / "bulk", customers=3000, invoices=300_000, bad_share=0.006)
     size = (tmp_path / "bulk" / "invoices.csv").stat().st_size
@@ -126,3 +151,15 @@ def test_cli_features_writes_features_and_training_data(portfolio_dir, tmp_path)
                       str(tmp_path / "y.duckdb"), "--out", str(tmp_path / "y.parquet"),
                       "--default-min-share", "5")  # fmt: skip
     assert share.returncode == 2 and "--default-min-share: share: expected a share" in share.stderr
+    cure = creditlab("-q", "features", "--data", str(portfolio_dir), "--database",
+                     str(tmp_path / "z.duckdb"), "--out", str(tmp_path / "z.parquet"),
+                     "--as-of", "2026-11-20", "--cure-months", "3")  # fmt: skip
+    assert cure.returncode == 0, cure.stderr
+    cured = pd.read_parquet(tmp_path / "z.parquet").set_index("customer_id")["in_default"]
+    was = features.set_index("customer_id")["in_default"]
+    over = was & ~cured
+    assert over.sum() > 0 and not (cured & ~was).any()  # some defaults are over, none began
+    bad = creditlab("-q", "features", "--data", str(portfolio_dir), "--database",
+                    str(tmp_path / "w.duckdb"), "--out", str(tmp_path / "w.parquet"),
+                    "--cure-months", "-1")  # fmt: skip
+    assert bad.returncode == 2 and "--cure-months: a whole number of months" in bad.stderr

@@ -292,6 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="... and this share of its open receivables (e.g. 0.01; default 0)",
     )
     p.add_argument(
+        "--cure-months",
+        type=int,
+        default=0,
+        help="a 90+ DPD default is over after this many months with no invoice 90+ DPD: "
+        "in_default is false again (default 0: never; the training labels keep first defaults)",
+    )
+    p.add_argument(
         "--training",
         help="also write the labelled training snapshots (.parquet or .csv), ready for "
         f"`creditlab pd fit --target {TARGET}`",

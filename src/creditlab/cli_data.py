@@ -15,12 +15,24 @@ import pandas as pd
 from creditlab.config import read_yaml
 from creditlab.errors import ConfigError, SchemaError
 from creditlab.features import FEATURES, TARGET, Materiality
-from creditlab.features_sql import ledger_end, snapshot_features_sql, training_data_sql
+from creditlab.features_sql import (
+    cured_defaults_sql,
+    ledger_end,
+    snapshot_features_sql,
+    training_data_sql,
+)
 from creditlab.ledger.fx import load_fx
 from creditlab.ledger.guess import draft_params, guess_export
 from creditlab.ledger.load import load_ledger
 from creditlab.ledger.mapping import parse_mapping
-from creditlab.ledger.schema import COUNTRY, INDUSTRY, REJECT_COLUMNS, TABLES
+from creditlab.ledger.schema import (
+    COUNTRY,
+    CUSTOMER_ID,
+    IN_DEFAULT,
+    INDUSTRY,
+    REJECT_COLUMNS,
+    TABLES,
+)
 from creditlab.ledger.staging import file_sha256
 from creditlab.ledger.store import ingest
 from creditlab.ledger.stream import EngineLimits, connect, load_into_database
@@ -149,6 +161,10 @@ def cmd_features(args: argparse.Namespace) -> int:
         m = Materiality(args.default_min_amount, args.default_min_share)
     except ValueError as exc:  # its message starts with the field: amount or share
         raise ConfigError(f"--default-min-{str(exc).split(':')[0]}: {exc}") from exc
+    if not 0 <= args.cure_months <= 24:
+        raise ConfigError(
+            f"--cure-months: a whole number of months, 0 to 24, got {args.cure_months}"
+        )
     limits = EngineLimits(args.memory_limit, args.temp_dir and Path(args.temp_dir), args.threads)
     loaded = load_into_database(
         args.data,
@@ -173,6 +189,8 @@ def cmd_features(args: argparse.Namespace) -> int:
     try:
         as_of = args.as_of or ledger_end(con)
         features = snapshot_features_sql(con, as_of, m)
+        cured = cured_defaults_sql(con, as_of, args.cure_months, m)
+        features[IN_DEFAULT] = features[IN_DEFAULT] & ~features[CUSTOMER_ID].isin(cured)
         _write_table(features, args.out)
         print(f"features of {len(features):,} customers as of {as_of}: {args.out}")
         if args.training:

@@ -45,7 +45,7 @@ from creditlab.ledger.schema import (
     PAID_ON,
 )
 
-__all__ = ["ledger_end", "snapshot_features_sql", "training_data_sql"]
+__all__ = ["cured_defaults_sql", "ledger_end", "snapshot_features_sql", "training_data_sql"]
 
 
 def _d(day: dt.date) -> str:
@@ -190,6 +190,33 @@ def snapshot_features_sql(
     customer onboarded by ``snapshot`` (sorted by customer id)."""
     s = _d(snapshot)
     return _frame(con, _features_sql(s, s, materiality))
+
+
+def cured_defaults_sql(
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    months: int,
+    materiality: Materiality = NO_THRESHOLD,
+) -> list[str]:
+    """:func:`creditlab.features.cured_defaults` over the database behind ``con``: the customers
+    whose 90+ DPD default is over by ``as_of`` (no invoice 90+ DPD and unpaid in the ``months``
+    months before it; no write-off, insolvency or agency event), sorted."""
+    if months <= 0:
+        return []
+    t = _d(as_of)
+    kinds = ", ".join(f"'{k}'" for k in DEFAULT_EVENTS)
+    hit = f"{DUE_ON} + INTERVAL {DEFAULT_DPD} DAY"
+    rows = con.execute(f"""
+        SELECT d.{CUSTOMER_ID} FROM ({_defaults_sql(t, t, materiality)}) d
+        WHERE d.{CUSTOMER_ID} NOT IN (
+            SELECT {CUSTOMER_ID} FROM events WHERE {KIND} IN ({kinds}) AND {EVENT_ON} <= {t}
+        ) AND d.{CUSTOMER_ID} NOT IN (
+            SELECT {CUSTOMER_ID} FROM invoices
+            WHERE {hit} <= {t}
+              AND NOT coalesce({PAID_ON} <= greatest({hit}, {t} - INTERVAL {int(months)} MONTH),
+                               false)
+        ) ORDER BY 1""").fetchall()  # fmt: skip
+    return [str(r[0]) for r in rows]
 
 
 def _labelled_sql(s: dt.date, t: dt.date, m: Materiality) -> str:
