@@ -280,6 +280,7 @@ def test_init_then_a_weekly_run_on_the_real_highradius_export(highradius_dir, tm
     review = render_review(run_dir, "140106181").read_text()
     assert ">Invoiced in<" in review and ">CAD<" in review and ">Amount (USD)<" in review
     assert "no credit limit on record" in review
+    assert "The customer is in default." not in review  # its default is over (cure_months: 3)
 
 
 @pytest.mark.slow

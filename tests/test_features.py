@@ -114,6 +114,15 @@ def test_a_default_cures_after_months_without_any_invoice_90_days_past_due():
     assert cured_defaults(inv, ev, dt.date(2024, 8, 15), 3).tolist() == ["A", "B"]
 
 
+def test_a_scored_customers_state_leaves_out_defaults_that_are_over(ledger):
+    args = (ledger.customers, ledger.invoices, ledger.events, dt.date(2026, 11, 20))
+    plain = snapshot_features(*args).set_index("customer_id")["in_default"]
+    cured = cured_defaults(*args[1:], 3)
+    assert len(cured) > 0 and plain[cured].all()
+    now = snapshot_features(*args, cure_months=3).set_index("customer_id")["in_default"]
+    assert (now == (plain & ~plain.index.isin(cured))).all()
+
+
 def test_features_use_no_future_rows(ledger):
     snap = dt.date(2025, 9, 30)
     full = snapshot_features(ledger.customers, ledger.invoices, ledger.events, snap)

@@ -283,8 +283,17 @@ def cured_defaults(
     """
     if months <= 0:
         return pd.Index([], dtype=object)
+    return _cured(
+        default_dates(invoices, events, as_of, materiality).index, invoices, events, as_of, months
+    )
+
+
+def _cured(
+    defaulted: pd.Index, invoices: pd.DataFrame, events: pd.DataFrame, as_of: dt.date, months: int
+) -> pd.Index:
+    """Of the customers in default at ``as_of`` (``defaulted``), those whose default is over
+    (:func:`cured_defaults`)."""
     t = pd.Timestamp(pd.Timestamp(as_of).date())
-    defaulted = default_dates(invoices, events, as_of, materiality).index
     by_event = events.loc[
         events[KIND].isin(DEFAULT_EVENTS) & (events[EVENT_ON] <= t), CUSTOMER_ID
     ].unique()
@@ -303,9 +312,12 @@ def snapshot_features(
     events: pd.DataFrame,
     snapshot: dt.date,
     materiality: Materiality = NO_THRESHOLD,
+    cure_months: int = 0,
 ) -> pd.DataFrame:
     """Features of every customer onboarded at ``snapshot``, and whether it is in default then
-    (:func:`default_dates` under ``materiality``).
+    (:func:`default_dates` under ``materiality``; with ``cure_months``, a default that is over by
+    then, :func:`cured_defaults`, is not: the state of a customer being scored, never of a
+    training row, whose label needs its first default).
 
     Returns one row per customer: ``customer_id, industry, country, snapshot, in_default`` and the
     :data:`FEATURES` (NaN where a feature has no data, e.g. no invoices due in the last 12 months).
@@ -366,8 +378,10 @@ def snapshot_features(
     out["log_revenue"] = (
         np.log1p(cust[ANNUAL_REVENUE].astype(float)) if ANNUAL_REVENUE in cust else np.nan
     )
-    defaults = default_dates(invoices, events, snapshot, materiality)
-    out[IN_DEFAULT] = out.index.isin(defaults.index)
+    defaults = default_dates(invoices, events, snapshot, materiality).index
+    if cure_months > 0:
+        defaults = defaults.difference(_cured(defaults, invoices, events, snapshot, cure_months))
+    out[IN_DEFAULT] = out.index.isin(defaults)
     out[SNAPSHOT] = pd.Timestamp(s)
     out = out.reset_index()
     return out[[CUSTOMER_ID, INDUSTRY, COUNTRY, SNAPSHOT, IN_DEFAULT, *FEATURES]]

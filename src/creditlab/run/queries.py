@@ -181,11 +181,12 @@ def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:
     """A customer's PD at the as-of date and at the previous quarter-ends, from the run's model.
 
     Each point applies the fitted model to the features the customer had on that date (what the
-    model would have said then), with ``prob`` credible intervals; dates before onboarding or after
-    a default are left out. Returns ``date, pd_mean, pd_lo, pd_hi, in_default``.
+    model would have said then), with ``prob`` credible intervals; dates before onboarding are
+    left out, and a date in default (the params' materiality and cure) has PD 1. Returns ``date, pd_mean, pd_lo, pd_hi, in_default``.
     """
     model = pd_model(run)
     led, prob, m = run.ledger, run.params.interval_prob, run.params.pd_model.default_materiality
+    cure = run.params.pd_model.cure_months
     customers = led.customers.loc[led.customers[CUSTOMER_ID].astype(str) == str(customer_id)]
     invoices = led.invoices.loc[led.invoices[CUSTOMER_ID].astype(str) == str(customer_id)]
     events = led.events.loc[led.events[CUSTOMER_ID].astype(str) == str(customer_id)]
@@ -194,7 +195,10 @@ def pd_history(run: Run, customer_id: str, quarters: int = 8) -> pd.DataFrame:
         for k in range(quarters - 1, -1, -1)
     ]
     feats = pd.concat(
-        [snapshot_features(customers, invoices, events, day, m).assign(date=day) for day in days],
+        [
+            snapshot_features(customers, invoices, events, day, m, cure).assign(date=day)
+            for day in days
+        ],
         ignore_index=True,
     )
     if set(SIGNAL_FEATURES) & set(model.predictors):  # relationship signals the PD stage kept

@@ -433,11 +433,11 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         ]
 
     # score the portfolio as of the run date
-    current = snapshot_features(*ledger, settings.default_materiality)
-    # a default that cured (months without any invoice 90+ DPD) is scored again; the training
+    # a default that is over (months without any invoice 90+ DPD) is scored again; the training
     # rows keep a customer's first default and leave it out afterwards
-    cured = cured_defaults(*ledger[1:], settings.cure_months, settings.default_materiality)
-    current[IN_DEFAULT] = current[IN_DEFAULT] & ~current[CUSTOMER_ID].isin(cured)
+    m, cure = settings.default_materiality, settings.cure_months
+    current = snapshot_features(*ledger, m, cure)
+    cured = cured_defaults(*ledger[1:], cure, m)  # how many, for pd_validation.json
     if set(SIGNAL_FEATURES) & set(scoring.predictors):  # the relationship signals it kept
         current = with_signal_features(current, *ledger[:3])
     scores = scoring.predict(current, prob, with_prior_share=True)
