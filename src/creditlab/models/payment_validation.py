@@ -244,22 +244,22 @@ def backtest(
                 test["terms"] + test[CUSTOMER_ID].map(delay).fillna(overall),
             )
         )
+    # the customer's median delay over all its history (the portfolio's without any)
+    usual = test[CUSTOMER_ID].map(paid.groupby(CUSTOMER_ID)["days_late"].median())
+    usual = usual.fillna(paid["days_late"].median())
     # "recent behaviour counts more": the median of the customer's payments in the last
     # RECENT_DAYS before the split (RECENT_MIN or more), else of all its history
     paid_on = paid[DUE_ON] + pd.to_timedelta(paid["days_late"], unit="D")
     recent = paid.loc[paid_on > t0 - pd.Timedelta(days=RECENT_DAYS)].groupby(CUSTOMER_ID)
     recent = recent["days_late"].agg(["median", "size"])
     recent = recent.loc[recent["size"] >= RECENT_MIN, "median"]
-    all_history = paid.groupby(CUSTOMER_ID)["days_late"].median()
     rows.append(
         scores(
             f"customer's median delay over its last {RECENT_DAYS} days",
             p_history,
-            test["terms"]
-            + test[CUSTOMER_ID].map(recent).fillna(test[CUSTOMER_ID].map(all_history))
-            .fillna(paid["days_late"].median()),
+            test["terms"] + test[CUSTOMER_ID].map(recent).fillna(usual),
         )
-    )  # fmt: skip
+    )
     features = [*model.covariates, CUSTOMER_ID, *([cfg.group] if cfg.group in test else [])]
     x_train = paid[features].astype({c: int for c in model.covariates})
     x_test = test[features].astype({c: int for c in model.covariates})
@@ -286,13 +286,11 @@ def backtest(
     at = weekday.agg(median=("days_late", "median"), rate=("late", "mean"), n=("late", "size"))
     at = at.reindex(pd.MultiIndex.from_arrays([test[CUSTOMER_ID], test["due_weekday"]]))
     enough = at["n"].to_numpy() >= 5
-    usual = test[CUSTOMER_ID].map(paid.groupby(CUSTOMER_ID)["days_late"].median())
-    usual = usual.fillna(paid["days_late"].median()).to_numpy()
     rows.append(
         scores(
             "customer's historical median delay on the due weekday",
             np.where(enough, at["rate"].to_numpy(), p_history),
-            test["terms"] + np.where(enough, at["median"].to_numpy(), usual),
+            test["terms"] + np.where(enough, at["median"].to_numpy(), usual.to_numpy()),
         )
     )
     on_time = ~late
