@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-demo test-fast lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ demo: $(VENV)/.installed
 	$(BIN)/creditlab demo
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not demo"
+
+# the demo's own test: `make demo`'s full-size run (about five minutes), checked; .ci/run runs it
+# after `make test`
+test-demo: $(VENV)/.installed
+	$(BIN)/python -m pytest -m demo -n 0
 
 # unit tests only: no whole runs, no sampling, no papermill (tests marked slow are left out)
 test-fast: $(VENV)/.installed

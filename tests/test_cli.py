@@ -321,6 +321,7 @@ def test_credit_notes_run_end_to_end_netted_and_reported(ci_ledger, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.demo
 def test_demo_prints_the_html_path_last(tmp_path):
     result = creditlab("demo", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
