@@ -47,6 +47,17 @@ def test_days_after_a_contact_are_counted_from_the_next_day_for_the_window():
     assert np.isnan(row.loc["reminder", "hazard_ratio"])
 
 
+def test_a_day_past_a_contacts_window_is_in_neither_arm():
+    # e-mailed 4 days past due: paid 19 days past due (after the window) or never, the customer's
+    # uncontacted hazard is the same (the 4 days before the e-mail), so a payment a contact moved
+    # to a day beyond its window does not raise the baseline the contacted days are compared with
+    contact = [("2026-01-05", "contact", "I0", "email")]
+    paid = contact_effect(*_ledger(["2026-01-20"], contact), dt.date(2026, 6, 1))
+    unpaid = contact_effect(*_ledger([None], contact), dt.date(2026, 6, 1))
+    np.testing.assert_array_equal(paid.hazard, unpaid.hazard)
+    assert paid.table.set_index("kind").loc["reminder", "days_after"] == 7
+
+
 def test_a_customer_wide_reminder_reaches_its_overdue_open_invoices_only():
     # I0 overdue and open on 10 Jan; I1 paid on 3 Jan; I2 disputed (left out)
     invoices, events = _ledger(

@@ -4,7 +4,9 @@ Every overdue invoice-day before the as-of date is a unit of exposure (days 1 to
 due, while the invoice is unpaid), and a payment that day is the event. A day is *after a contact*
 of a kind when a contact of that kind on the invoice (or on its customer as a whole) fell on one of
 the ``window`` days before it (the contact's own day is not: it is chosen knowing the invoice is
-still open); the most recent contact decides the kind. Kinds: a ``call`` (channels phone, call,
+still open); the most recent contact decides the kind. A day of a contacted invoice outside every
+contact's window is in neither arm: a payment a contact moved to a day beyond its window would
+otherwise count as an uncontacted one. Kinds: a ``call`` (channels phone, call,
 visit, meeting) and a written ``reminder`` (every other channel, and ``reminder_sent`` events).
 Invoices ever disputed are left out: they are not dunned, and pay on the dispute's clock.
 
@@ -28,8 +30,8 @@ What a reviewer should weigh: contacts chosen on something that changes within a
 day (a collector who calls when told a payment run is near) bias the ratio; what was measured is the
 ledger's own collectors' habits, not a controlled experiment. On synthetic ledgers where a contact
 *converts* a fixed share of would-be-late payments onto the customer's next payment run (not a
-proportional hazard, and partly beyond the window), the lift is underestimated by a third to a
-half (``benchmarks/contact_effect.py``); with no planted effect the interval covers a ratio of 1.
+proportional hazard, and partly beyond the window), the lift is underestimated by a third
+(``benchmarks/contact_effect.py``); with no planted effect the interval covers a ratio of 1.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ log = logging.getLogger(__name__)
 KINDS = ("reminder", "call")
 CALL_CHANNELS = frozenset({"phone", "call", "telephone", "visit", "meeting"})
 MAX_DPD = 90
+# a day of an invoice contacted before but outside every contact's window: in neither arm (a
+# contact that moved a payment to a day beyond its window would otherwise raise the baseline)
+AFTER_WINDOW = -2
 # a kind with fewer contacts (or fewer than 10 payments after one) is not estimated
 MIN_CONTACTS = 30
 PRIOR_SD = 1.0  # of log r
@@ -169,7 +174,8 @@ def _contacts(invoices: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp)
 
 def _exposure(invoices: pd.DataFrame, contacts: pd.DataFrame, as_of: pd.Timestamp, window: int):
     """One row per overdue invoice-day: invoice row, days past due, paid that day, the kind of
-    the latest contact in the ``window`` days before (-1 none, else its index in KINDS)."""
+    the latest contact in the ``window`` days before (its index in KINDS; -1 none yet on the
+    invoice, ``AFTER_WINDOW`` after one but outside its window)."""
     due = invoices[DUE_ON].to_numpy("datetime64[D]")
     paid = invoices[PAID_ON].to_numpy("datetime64[D]")
     today = np.datetime64(as_of.date(), "D")
@@ -189,6 +195,9 @@ def _exposure(invoices: pd.DataFrame, contacts: pd.DataFrame, as_of: pd.Timestam
         d = c_day + k
         ok = (d >= 1) & (d <= length[c_row])
         state[start[c_row[ok]] + d[ok] - 1] = c_kind[ok]
+    first = np.full(len(due), np.iinfo(np.int64).max)
+    np.minimum.at(first, c_row, c_day)
+    state[(state == -1) & (dpd > first[rows])] = AFTER_WINDOW
     return rows, dpd, event, state
 
 
