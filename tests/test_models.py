@@ -403,6 +403,24 @@ def test_heavy_tails_are_capped_and_normal_columns_are_not(tmp_path):
     np.testing.assert_allclose(again.transform(frame), z)
 
 
+def test_scoring_past_the_training_range_takes_its_edge_and_names_it():
+    """A straight line is not extrapolated: a row scored past a predictor's training range is
+    standardised as the range's edge, and ``beyond`` names the predictor; a fit saved before
+    ranges existed scores as before."""
+    frame = pd.DataFrame({"tenure": [0.5, 1.0, 2.0, 3.0], "dpd": [0.0, 10.0, 30.0, 20.0]})
+    st = Standardizer.fit(frame, ["tenure", "dpd"])
+    assert st.ranges == {"tenure": [0.5, 3.0], "dpd": [0.0, 30.0]}
+    later = pd.DataFrame({"tenure": [4.0, 1.0, np.nan], "dpd": [10.0, 45.0, -1.0]})
+    z = st.transform(later)
+    edge = st.transform(pd.DataFrame({"tenure": [3.0, 1.0, 1.5], "dpd": [10.0, 30.0, 0.0]}))
+    np.testing.assert_allclose(z, edge)  # a missing tenure is imputed (the median, 1.5)
+    assert st.beyond(later).tolist() == ["tenure", "dpd", "dpd"]
+    old = dataclasses.asdict(st) | {"ranges": {}}
+    old_st = Standardizer(**old)
+    assert old_st.beyond(later).tolist() == ["", "", ""]
+    assert old_st.transform(later)[0, 0] > z[0, 0]  # extrapolated, as fits saved before did
+
+
 def test_a_model_that_cannot_start_ends_in_a_clear_error():
     """A log-density that is not finite anywhere stops with a ConvergenceError that says what to
     change, not the sampler's traceback."""

@@ -52,6 +52,13 @@ class Standardizer:
     percentile) than that range is wide, as financial ratios with near-zero denominators do; its
     values are capped at those percentiles (winsorised) before standardising, so a handful of
     extreme rows cannot put standardised values in the hundreds and the sampler's start at risk.
+
+    Each predictor's training range (lowest and highest value, ``ranges``) bounds it when scoring:
+    a straight line is not extrapolated past the training rows, so a value beyond is scored as
+    the range's edge, and :meth:`beyond` names it. Scoring comes after every training snapshot,
+    so on a short ledger a customer present from its first month is older there than any training
+    row was (linear in tenure, the oldest customers' PDs moved with the as-of date and their
+    intervals widened with it).
     """
 
     columns: list[str]
@@ -60,6 +67,7 @@ class Standardizer:
     scales: dict[str, float]
     indicators: list[str]
     bounds: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # capped columns
+    ranges: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # none: saved before
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, columns: Sequence[str]) -> Standardizer:
@@ -98,6 +106,7 @@ class Standardizer:
             scales={c: float(filled[c].std()) or 1.0 for c in usable},
             indicators=indicators,
             bounds={c: b for c, b in bounds.items() if c in usable},
+            ranges={c: [float(frame[c].min()), float(frame[c].max())] for c in usable},
         )
 
     @property
@@ -105,11 +114,23 @@ class Standardizer:
         """The model's columns: the predictors and their missing-value indicators."""
         return [*self.columns, *(f"{c}_missing" for c in self.indicators)]
 
+    def beyond(self, frame: pd.DataFrame) -> pd.Series:
+        """Per row of ``frame``, the predictors whose value lies outside their training range,
+        where :meth:`transform` takes the range's edge (joined by ", "; "" for none; a missing
+        value is imputed, never outside)."""
+        out = pd.Series("", index=frame.index, dtype=object)
+        for c, (lo, hi) in self.ranges.items():
+            values = frame[c].astype(float)
+            outside = ((values < lo) | (values > hi)).to_numpy()
+            out[outside] = out[outside].map(lambda names, c=c: f"{names}, {c}" if names else c)
+        return out
+
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """Impute, flag and standardise ``frame``'s predictors as learnt by :meth:`fit`."""
+        """Impute, flag, bound (caps, else the training range) and standardise ``frame``'s
+        predictors as learnt by :meth:`fit`."""
         x = frame[self.columns].astype(float)
         flags = [x[c].isna().to_numpy(dtype=float) for c in self.indicators]
-        x = _cap(x, self.bounds).fillna(self.medians)
+        x = _cap(x, {**self.ranges, **self.bounds}).fillna(self.medians)
         z = [(x[c].to_numpy() - self.means[c]) / self.scales[c] for c in self.columns]
         return np.column_stack(z + flags) if z or flags else np.zeros((len(frame), 0))
 

@@ -140,6 +140,25 @@ def predictive_checks(run: Run) -> list:
     ]  # fmt: skip
 
 
+def _beyond_training(beyond: dict | None) -> str:
+    """How many scored customers lie past the training rows' range, and on what, in words."""
+    if not beyond or not beyond["customers"]:
+        return ""
+    named = sorted(beyond["predictors"].items(), key=lambda kv: -kv[1])
+    on = "; ".join(f"{describe_feature(c)}: {n:,}" for c, n in named)
+    older = (
+        " (scoring comes after every training snapshot, so the oldest customers are older than "
+        "any training row was)"
+        if "tenure_years" in beyond["predictors"]
+        else ""
+    )
+    return (
+        f" {beyond['customers']:,} scored customer(s) lie past the training rows' range on a "
+        f"straight-line predictor ({on}): a straight line is not extrapolated, so each is scored "
+        f"at the range's edge{older}."
+    )
+
+
 def prior_influence(run: Run) -> list:
     """How much the PDs owe to the priors: the stated priors with their source, each customer's
     prior share in summary, and the PDs under a wider and a narrower prior (power-scaling)."""
@@ -161,6 +180,7 @@ def prior_influence(run: Run) -> list:
             f"{summary.get('thin_file', 0):,} customer(s) have a thin file (fewer than 3 "
             "invoices in 12 months or under six months as a customer)."
         )
+    text += _beyond_training(summary.get("beyond_training"))
     out = [Markdown(text)]
     sens = folder.read_csv(PD_PRIOR_SENSITIVITY_FILE)
     if sens is not None:

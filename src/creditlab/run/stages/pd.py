@@ -445,6 +445,8 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
     scores.loc[scores[IN_DEFAULT], [PD_MEAN, PD_LO, PD_HI]] = 1.0
     scores.loc[scores[IN_DEFAULT], EVIDENCE] = np.nan
     scores[THIN_FILE] = thin_file(current)
+    beyond = scoring.standardizer.beyond(current)[~scores[IN_DEFAULT].to_numpy()]
+    beyond_counts = beyond.str.split(", ").explode().loc[lambda s: s != ""].value_counts()
     scores = scores.merge(led.customers[[CUSTOMER_ID, NAME]], on=CUSTOMER_ID, how="left")
     previous = previous_scores(run.params.store, run.as_of, run.run_id)
     if previous is not None:
@@ -494,6 +496,10 @@ def _fit_and_score(run: Run, settings: PDSettings) -> dict[str, Any]:
         cured=len(cured),
         priors=scoring.priors.describe(),
         thin_file=int(scores[THIN_FILE].sum()),
+        beyond_training={
+            "customers": int((beyond != "").sum()),
+            "predictors": {str(k): int(v) for k, v in beyond_counts.items()},
+        },
         prior_share={
             "median": float(np.nanmedian(scores[EVIDENCE])) if has_share else None,
             "over_half": int((scores[EVIDENCE] > 0.5).sum()),
