@@ -222,6 +222,12 @@ def test_a_ledger_of_months_gets_a_pd_for_every_customer(portfolio_dir, tmp_path
     invoices = np.expm1(current.set_index("customer_id")["log_invoices_12m"]).round()
     tenure = current.set_index("customer_id")["tenure_years"]
     assert (thin == ((invoices < 3) | (tenure < 0.5)).loc[thin.index]).all()
+    # who was scored past a predictor's training range (at its edge), counted per predictor
+    beyond = PDModel.load(run.run_dir / "pd_model.nc").standardizer.beyond(current)
+    beyond = beyond[~current["in_default"].to_numpy()]
+    assert summary["beyond_training"]["customers"] == (beyond != "").sum()
+    named = beyond.str.split(", ").explode()
+    assert summary["beyond_training"]["predictors"] == named[named != ""].value_counts().to_dict()
     sens = pd.read_csv(run.run_dir / "pd_prior_sensitivity.csv")
     assert list(sens["prior"]) == [
         "as fitted",
