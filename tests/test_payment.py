@@ -150,6 +150,7 @@ def test_samples_follow_the_conditional_cdf_and_mean():
     assert within.mean() == pytest.approx(dist.mean_within()[0, 0], abs=0.5)
 
 
+@pytest.mark.slow
 def test_day_weights_put_payments_on_the_customers_payment_days():
     # a customer that pays on Tuesdays only (weights: Monday first), invoices due on each weekday
     rng = np.random.default_rng(1)
@@ -291,6 +292,7 @@ def test_the_usual_payment_day_is_the_median_after_the_issue_date():
     assert table.loc["C", ["median_days", "median_lo", "median_hi"]].isna().all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lift", [1.0, 3.0])
 def test_late_payments_at_the_month_turn_recover_a_planted_lift(lift):
     days = np.array(["2019-01-26", "2019-01-27", "2019-01-31", "2019-02-03", "2019-02-04",

@@ -185,6 +185,7 @@ def test_bad_loss_settings_are_named(raw, message):
         parse_loss_settings(raw, "params.yaml: portfolio_loss")
 
 
+@pytest.mark.slow
 def test_correlation_posterior_recovers_a_known_correlation():
     rng = np.random.default_rng(8)
     months, n, p, rho = 240, 3000, 0.03, 0.15  # 20 effective years of cohorts

@@ -58,6 +58,7 @@ def test_the_lock_keeps_a_second_run_from_starting(tmp_path):
         holder.kill()
 
 
+@pytest.mark.slow
 def test_schedule_command_prints_both_forms(tmp_path):
     cron = creditlab("schedule", "--params", "params/ci.yaml", "--out", str(tmp_path))
     assert (

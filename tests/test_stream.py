@@ -133,6 +133,7 @@ def test_a_bulk_ledger_validates_under_a_small_memory_limit(tmp_path):
         load_into_database(tmp_path / "bulk", tmp_path / "c.duckdb", limits=EngineLimits("1MB"))
 
 
+@pytest.mark.slow
 def test_cli_features_writes_features_and_training_data(portfolio_dir, tmp_path):
     done = creditlab("-q", "features", "--data", str(portfolio_dir), "--database", str(tmp_path / "l.duckdb"),
                      "--currency", "EUR", "--as-of", "2026-11-20", "--out", str(tmp_path / "f.parquet"),
