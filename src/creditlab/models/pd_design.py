@@ -55,10 +55,9 @@ class Standardizer:
 
     Each predictor's training range (lowest and highest value, ``ranges``) bounds it when scoring:
     a straight line is not extrapolated past the training rows, so a value beyond is scored as
-    the range's edge, and :meth:`beyond` names it. Scoring comes after every training snapshot,
-    so on a short ledger a customer present from its first month is older there than any training
-    row was (linear in tenure, the oldest customers' PDs moved with the as-of date and their
-    intervals widened with it).
+    the range's edge, and :meth:`beyond` names it. Scoring comes after every training snapshot
+    (with 12-month labels, a year or more after the last), so the oldest customers are older then
+    than any training row was: linear in tenure, their PDs had moved with the as-of date.
     """
 
     columns: list[str]
@@ -67,7 +66,7 @@ class Standardizer:
     scales: dict[str, float]
     indicators: list[str]
     bounds: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # capped columns
-    ranges: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # none: saved before
+    ranges: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # {} in older fits
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, columns: Sequence[str]) -> Standardizer:
