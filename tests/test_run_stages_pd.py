@@ -18,17 +18,19 @@ from creditlab.features import (
     FEATURES,
     SIGNAL_FEATURES,
     TARGET,
+    describe_feature,
     snapshot_features,
     training_data,
 )
 from creditlab.ledger.synth import SynthConfig, synthesize
 from creditlab.models.pd import PDModel
 from creditlab.models.pd_design import screen_columns
+from creditlab.report.customer_section import pd_path
 from creditlab.report.pd_section import pd_overview
 from creditlab.report.validation_section import prior_influence
 from creditlab.run.orchestrate import run_report
 from creditlab.run.params import load_params
-from creditlab.run.prepare import prepare_run
+from creditlab.run.prepare import open_run, prepare_run
 from creditlab.run.settings import parse_pd_settings
 from creditlab.run.stages.pd import model_config, run_pd_stage, with_signals
 
@@ -237,3 +239,23 @@ def test_a_ledger_of_months_gets_a_pd_for_every_customer(portfolio_dir, tmp_path
     assert sens["mean_pd"].between(0, 1).all()
     words = " ".join(m.data for m in prior_influence(run) if isinstance(m, Markdown))
     assert "prior share" in words and "thin file" in words
+
+
+@pytest.mark.slow
+def test_the_review_names_a_predictor_scored_at_its_training_ranges_edge(weekly_run):
+    """A customer past a straight-line predictor's training range is told so in its review, with
+    its value and the range; one inside every range is not."""
+    features = pd.read_parquet(weekly_run / "score_features.parquet")
+    standardizer = PDModel.load(weekly_run / "pd_model.nc").standardizer
+    beyond = standardizer.beyond(features)
+    alive = ~features["in_default"]
+    summary = json.loads((weekly_run / "pd_validation.json").read_text())
+    assert summary["beyond_training"]["customers"] == (alive & (beyond != "")).sum() > 0
+    run = open_run(weekly_run)
+    first = (alive & (beyond != "")).idxmax()
+    name = beyond[first].split(", ")[0]
+    text = pd_path(run, features.loc[first, "customer_id"])[0].data
+    assert "Past the training rows' range" in text and describe_feature(name) in text
+    assert f"to {standardizer.ranges[name][1]:.3g})" in text
+    inside = features.loc[alive & (beyond == ""), "customer_id"].iloc[0]
+    assert "Past the training" not in pd_path(run, inside)[0].data

@@ -9,6 +9,7 @@ from IPython.display import Markdown
 
 from creditlab import kpi
 from creditlab.errors import ConfigError
+from creditlab.features import describe_feature
 from creditlab.ledger.fx import AMOUNT_ORIGINAL, CURRENCY_ORIGINAL
 from creditlab.ledger.schema import (
     AMOUNT,
@@ -37,6 +38,7 @@ from creditlab.models.payment import DAY_NAMES
 from creditlab.report.figures import band_chart, payment_chart, to_image
 from creditlab.report.tables import fmt_days, fmt_money, fmt_pct, md_escape, table
 from creditlab.run.folder import (
+    FEATURES_FILE,
     FORECAST_FILE,
     PAYMENT_CALENDAR_FILE,
     PD_MODEL_FILE,
@@ -44,7 +46,7 @@ from creditlab.run.folder import (
     RunFolder,
 )
 from creditlab.run.prepare import Run
-from creditlab.run.queries import pd_history
+from creditlab.run.queries import pd_history, pd_model
 from creditlab.signals import PROMISE_GRACE_DAYS, timeline
 
 __all__ = [
@@ -367,6 +369,27 @@ def _evidence(run: Run, customer_id: str) -> str:
     )
 
 
+def _past_training(run: Run, customer_id: str) -> str:
+    """The predictors on which the customer lies past the model's training range, in words (a
+    straight line is not extrapolated: it was scored at the range's edge)."""
+    row = row_of(RunFolder(run.run_dir).read_parquet(FEATURES_FILE), customer_id)
+    if row is None or bool(row[IN_DEFAULT]):
+        return ""
+    standardizer = pd_model(run).standardizer
+    names = standardizer.beyond(row.to_frame().T).iloc[0]
+    if not names:
+        return ""
+    past = "; ".join(
+        f"{md_escape(describe_feature(c))} {float(row[c]):.3g} (trained on "
+        f"{standardizer.ranges[c][0]:.3g} to {standardizer.ranges[c][1]:.3g})"
+        for c in names.split(", ")
+    )
+    return (
+        f" Past the training rows' range: {past}; a straight line is not extrapolated, so the "
+        "model scored it at the range's edge."
+    )
+
+
 def pd_path(run: Run, customer_id: str) -> list:
     """The PD now and at the last eight quarter-ends, from the run's model, with intervals."""
     if not (run.run_dir / PD_MODEL_FILE).is_file():
@@ -386,6 +409,7 @@ def pd_path(run: Run, customer_id: str) -> list:
         Markdown(
             head
             + _evidence(run, customer_id)
+            + _past_training(run, customer_id)
             + " Earlier points apply the same model to the features the customer had on "
             "each quarter-end (what the model would have said then)."
         ),
